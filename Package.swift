@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "swift-event-sourcing",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "EventSourcing", targets: ["EventSourcing"]),
+        .executable(name: "eventlog", targets: ["eventlog"]),
+    ],
+    dependencies: [
+        // Logging without printing: stores accept a Logger in their options (STYLE.md).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // The eventlog command line: subcommands, options, --help with examples.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "EventSourcing",
+            dependencies: ["EventSourcingCore", "SQLiteStore"]
+        ),
+        .target(
+            name: "EventSourcingCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .target(
+            name: "SQLiteStore",
+            dependencies: ["EventSourcingCore", "CSQLite", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "eventlog",
+            dependencies: [
+                "EventSourcing",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "EventSourcingCoreTests", dependencies: ["EventSourcingCore"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["EventSourcing"]),
+        .testTarget(name: "SQLiteStoreTests", dependencies: ["EventSourcing", "SQLiteStore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,3 @@
+// What users import: the public API of every module, and nothing else.
+@_exported import EventSourcingCore
+@_exported import SQLiteStore

@@ -1,0 +1,19 @@
+import Logging
+
+/// An event store that keeps everything in memory: the whole behaviour, no persistence.
+/// Useful in tests and as the reference the other stores are checked against.
+///
+/// Thread-safety: safe to use from many tasks at once.
+public final class InMemoryEventStore: EventStore {
+    private let runtime: StoreRuntime
+
+    /// Creates an empty store.
+    public init() {
+        runtime = StoreRuntime(
+            storage: InMemoryStorage(), hub: WatchHub(), logger: Logger(label: "EventSourcing.InMemory"))
+    }
+
+    public func stream(_ id: String) async throws -> EventStream { try await runtime.stream(id) }
+
+    public func close() async throws { try await runtime.close() }
+}

@@ -1,0 +1,159 @@
+extension EventStream {
+    /// The events of a `read` or a `watch`: an `AsyncSequence` of `StoredEvent`.
+    ///
+    /// Iteration reads storage in pages and suspends at most once per page. A watch treats every
+    /// notification as a hint and re-reads storage from its own position, so it never queues events:
+    /// its memory is one page, whatever its speed.
+    ///
+    /// Thread-safety: the sequence is `Sendable`; each iterator belongs to the task that iterates it.
+    public struct Events: AsyncSequence, Sendable {
+        public typealias Element = StoredEvent
+
+        enum Mode: Sendable {
+            case read(direction: ReadDirection, limit: Int?)
+            case watch
+        }
+
+        /// The most events one page holds.
+        static let pageEventsMax = 2048
+
+        let mode: Mode
+        let streamID: String
+        let from: Int64?
+        let filter: EventFilter?
+        let runtime: StoreRuntime
+
+        public func makeAsyncIterator() -> Iterator { Iterator(sequence: self) }
+
+        /// Iterates a read or a watch.
+        public struct Iterator: AsyncIteratorProtocol {
+            private let sequence: Events
+            private var buffer: [StoredEvent] = []
+            private var index = 0
+            private var isStarted = false
+            private var isFinished = false
+            private var reachedEnd = false
+            private var position: Int64 = 0
+            private var remaining: Int?
+            private var compiledFilter: CompiledFilter?
+
+            init(sequence: Events) { self.sequence = sequence }
+
+            /// The next event, or `nil` at the end of a read, or when a watch ends.
+            /// - Throws: `EventStoreError` for bad arguments (on the first call), or a storage error.
+            public mutating func next() async throws -> StoredEvent? {
+                if index < buffer.count {
+                    defer { index += 1 }
+                    return buffer[index]
+                }
+                guard !isFinished else { return nil }
+                do {
+                    switch sequence.mode {
+                    case let .read(direction, limit): return try await nextRead(direction: direction, limit: limit)
+                    case .watch: return try await nextWatched()
+                    }
+                } catch {
+                    finish()
+                    throw error
+                }
+            }
+
+            private mutating func finish() {
+                isFinished = true
+                buffer = []
+                index = 0
+            }
+
+            private mutating func start() throws {
+                isStarted = true
+                if let from = sequence.from, from < 0 {
+                    throw EventStoreError.invalidArgument("'from' is a position of at least 0, not \(from)")
+                }
+                compiledFilter = try sequence.filter.map(CompiledFilter.init)
+            }
+
+            private mutating func deliver(_ events: [StoredEvent]) -> StoredEvent? {
+                guard let first = events.first else { return nil }
+                buffer = events
+                index = 1
+                return first
+            }
+
+            private func readPage(direction: ReadDirection, limit: Int) async throws -> ReadPage {
+                let request = ReadRequest(
+                    streamID: sequence.streamID, after: position, direction: direction, limit: limit,
+                    filter: compiledFilter)
+                let storage = sequence.runtime.storage
+                return try await sequence.runtime.gate.run { try await storage.read(request) }
+            }
+
+            private mutating func nextRead(direction: ReadDirection, limit: Int?) async throws -> StoredEvent? {
+                if !isStarted {
+                    try start()
+                    if let limit, limit < 0 {
+                        throw EventStoreError.invalidArgument("'limit' is at least 0, not \(limit)")
+                    }
+                    remaining = limit
+                    let from = sequence.from ?? 0
+                    position = direction == .backward && from == 0 ? Int64.max : from
+                }
+                while !reachedEnd {
+                    if remaining == 0 { break }
+                    var pageLimit = Events.pageEventsMax
+                    if compiledFilter == nil, let remaining { pageLimit = Swift.min(pageLimit, remaining) }
+                    var page = try await readPage(direction: direction, limit: pageLimit)
+                    if let last = page.lastScanned { position = last }
+                    reachedEnd = page.isEnd
+                    if let count = remaining {
+                        if page.events.count > count { page.events.removeLast(page.events.count - count) }
+                        remaining = count - page.events.count
+                    }
+                    if let event = deliver(page.events) { return event }
+                }
+                finish()
+                return nil
+            }
+
+            private mutating func nextWatched() async throws -> StoredEvent? {
+                let runtime = sequence.runtime
+                if !isStarted {
+                    try start()
+                    if let from = sequence.from {
+                        position = from
+                    } else {
+                        // From now: the head when iteration starts.
+                        guard let head = try await Self.unlessClosed({
+                            try await runtime.gate.run { try await runtime.storage.head(of: sequence.streamID) }
+                        }) else {
+                            finish()
+                            return nil
+                        }
+                        position = head.version
+                    }
+                }
+                let waitStream: String? = sequence.streamID == StreamName.all ? nil : sequence.streamID
+                while !Task.isCancelled {
+                    let generation = runtime.hub.generation
+                    guard let page = try await Self.unlessClosed({
+                        try await readPage(direction: .forward, limit: Events.pageEventsMax)
+                    }) else { break }
+                    if let last = page.lastScanned { position = last }
+                    if let event = deliver(page.events) { return event }
+                    if !page.isEnd { continue }
+                    guard await runtime.hub.waitForChange(after: generation, streamID: waitStream) else { break }
+                }
+                finish()
+                return nil
+            }
+
+            /// Runs `body`, turning `storeClosed` into `nil`: a closing store ends a watch quietly.
+            private static func unlessClosed<T>(_ body: () async throws -> T) async throws -> T? {
+                do {
+                    return try await body()
+                } catch EventStoreError.storeClosed {
+                    return nil
+                }
+            }
+        }
+    }
+}

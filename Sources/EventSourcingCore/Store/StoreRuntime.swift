@@ -1,0 +1,34 @@
+import Logging
+
+/// What every store shares: its storage backend, the watch hub and the gate that `close` shuts.
+/// Each public store type owns one and forwards to it.
+///
+/// Thread-safety: immutable references to thread-safe parts.
+package final class StoreRuntime: Sendable {
+    package let storage: any EventStorage
+    package let hub: WatchHub
+    package let gate = OperationGate()
+    package let logger: Logger
+
+    package init(storage: any EventStorage, hub: WatchHub, logger: Logger) {
+        self.storage = storage
+        self.hub = hub
+        self.logger = logger
+    }
+
+    /// Opens a handle on `streamID`.
+    package func stream(_ streamID: String) async throws -> EventStream {
+        try Validation.checkStreamID(streamID)
+        let head = try await gate.run { try await storage.head(of: streamID) }
+        return EventStream(streamID: streamID, runtime: self, version: head.version)
+    }
+
+    /// Closes once: refuses new operations, finishes watches, waits for operations in flight,
+    /// then closes storage. Later calls return at once.
+    package func close() async throws {
+        guard gate.close() else { return }
+        hub.close()
+        await gate.drain()
+        try await storage.close()
+    }
+}

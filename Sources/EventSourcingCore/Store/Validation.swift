@@ -1,0 +1,93 @@
+/// The input rules every store applies before anything reaches storage.
+package enum Validation {
+    /// Checks a stream id that may be `"@all"`.
+    /// - Throws: `EventStoreError.invalidStreamID` naming the rule that was broken.
+    package static func checkStreamID(_ streamID: String) throws {
+        let byteCount = streamID.utf8.count
+        guard byteCount > 0 else { throw EventStoreError.invalidStreamID("a stream id must not be empty") }
+        guard byteCount <= Limits.streamIDBytesMax else {
+            throw EventStoreError.invalidStreamID(
+                "a stream id is at most \(Limits.streamIDBytesMax) UTF-8 bytes, this one has \(byteCount)")
+        }
+        guard !streamID.utf8.contains(0) else {
+            throw EventStoreError.invalidStreamID("a stream id must not contain a NUL character")
+        }
+        if streamID.hasPrefix("@"), streamID != StreamName.all {
+            throw EventStoreError.invalidStreamID(
+                "'\(streamID)': names starting with '@' are reserved; only '@all' exists")
+        }
+    }
+
+    /// Checks a batch and drops events whose idempotency key occurs earlier in it.
+    /// - Returns: The events to hand to storage, in order.
+    /// - Throws: `EventStoreError.invalidEvent` naming the event's index and the rule.
+    package static func prepareBatch(_ events: [CandidateEvent]) throws -> [CandidateEvent] {
+        guard events.count <= Limits.batchEventsMax else {
+            throw EventStoreError.invalidEvent(
+                "a write holds at most \(Limits.batchEventsMax) events, this one has \(events.count)")
+        }
+        var batchBytes = 0
+        var seenKeys: Set<String> = []
+        var kept: [CandidateEvent] = []
+        kept.reserveCapacity(events.count)
+        for (index, event) in events.enumerated() {
+            batchBytes += try eventBytes(event, index: index)
+            guard batchBytes <= Limits.batchBytesMax else {
+                throw EventStoreError.invalidEvent(
+                    "a write holds at most \(Limits.batchBytesMax) bytes; event \(index) passes that")
+            }
+            if let key = event.idempotencyKey {
+                guard seenKeys.insert(key).inserted else { continue }
+            }
+            kept.append(event)
+        }
+        return kept
+    }
+
+    /// The size an event counts for against the limits, after checking its fields.
+    static func eventBytes(_ event: CandidateEvent, index: Int) throws -> Int {
+        let typeBytes = event.type.utf8.count
+        guard typeBytes > 0 else { throw EventStoreError.invalidEvent("event \(index) has an empty type") }
+        guard typeBytes <= Limits.eventTypeBytesMax else {
+            throw EventStoreError.invalidEvent(
+                "event \(index): a type is at most \(Limits.eventTypeBytesMax) UTF-8 bytes, this one has \(typeBytes)")
+        }
+        var total = typeBytes + event.data.count
+        if let key = event.idempotencyKey {
+            let keyBytes = key.utf8.count
+            guard keyBytes > 0 else {
+                throw EventStoreError.invalidEvent("event \(index) has an empty idempotency key; pass nil for none")
+            }
+            guard keyBytes <= Limits.idempotencyKeyBytesMax else {
+                throw EventStoreError.invalidEvent(
+                    "event \(index): an idempotency key is at most \(Limits.idempotencyKeyBytesMax) UTF-8 bytes, "
+                        + "this one has \(keyBytes)")
+            }
+            total += keyBytes
+        }
+        if let metadata = event.metadata {
+            guard JSONValue.object(metadata).isValidJSON() else {
+                throw EventStoreError.invalidEvent(
+                    "event \(index): metadata must be JSON: numbers finite, nested at most "
+                        + "\(Limits.metadataDepthMax) levels")
+            }
+            var text: [UInt8] = []
+            JSONValue.writeObject(metadata, to: &text)
+            total += text.count
+        }
+        guard total <= Limits.eventBytesMax else {
+            throw EventStoreError.invalidEvent(
+                "event \(index) has \(total) bytes; an event is at most \(Limits.eventBytesMax) bytes")
+        }
+        return total
+    }
+
+    /// Checks a projection name.
+    package static func checkProjection(_ projection: String) throws {
+        let byteCount = projection.utf8.count
+        guard byteCount > 0, byteCount <= Limits.projectionNameBytesMax, !projection.utf8.contains(0) else {
+            throw EventStoreError.invalidArgument(
+                "a projection name has 1 to \(Limits.projectionNameBytesMax) UTF-8 bytes and no NUL")
+        }
+    }
+}

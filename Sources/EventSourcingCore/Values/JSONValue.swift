@@ -1,0 +1,101 @@
+/// Any JSON value, as stored in an event's metadata.
+///
+/// Numbers compare numerically: `.int(100) == .double(100.0)`, and they hash alike.
+/// `JSONValue` is `Codable` as the plain JSON it holds (`"EMEA"`, `100`, `{"a":[1]}`), not as a
+/// tagged enum.
+///
+/// Thread-safety: a value type; safe to share between tasks.
+public enum JSONValue: Sendable, Hashable, Codable,
+    ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByStringLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(nilLiteral: ()) { self = .null }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): return true
+        case let (.bool(a), .bool(b)): return a == b
+        case let (.int(a), .int(b)): return a == b
+        case let (.double(a), .double(b)): return a == b
+        case let (.int(a), .double(b)), let (.double(b), .int(a)): return JSONValue.isExactly(b, a)
+        case let (.string(a), .string(b)): return a == b
+        case let (.array(a), .array(b)): return a == b
+        case let (.object(a), .object(b)): return a == b
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0 as UInt8)
+        case .bool(let value): hasher.combine(1 as UInt8); hasher.combine(value)
+        // Numbers hash as doubles so that equal int and double values hash alike.
+        case .int(let value): hasher.combine(2 as UInt8); hasher.combine(Double(value))
+        case .double(let value): hasher.combine(2 as UInt8); hasher.combine(value)
+        case .string(let value): hasher.combine(3 as UInt8); hasher.combine(value)
+        case .array(let value): hasher.combine(4 as UInt8); hasher.combine(value)
+        case .object(let value): hasher.combine(5 as UInt8); hasher.combine(value)
+        }
+    }
+
+    /// True when `double` is an integral value equal to `integer`.
+    static func isExactly(_ double: Double, _ integer: Int64) -> Bool {
+        guard double.isFinite, double.rounded(.towardZero) == double else { return false }
+        // Int64's range as doubles is [-2^63, 2^63); 2^63 itself does not fit.
+        guard double >= -9_223_372_036_854_775_808.0, double < 9_223_372_036_854_775_808.0 else { return false }
+        return Int64(double) == integer
+    }
+}
+
+extension JSONValue {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .int(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .double(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else if let value = try? container.decode([String: JSONValue].self) {
+            self = .object(value)
+        } else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "Not a JSON value")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .int(let value): try container.encode(value)
+        case .double(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
