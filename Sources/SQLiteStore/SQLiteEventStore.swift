@@ -1,0 +1,86 @@
+import EventSourcingCore
+import Logging
+
+/// The same semantics as every store, on SQLite (the system's libsqlite3), in a file that the
+/// Python py-event-sourcing package (1.0.3) reads and writes too.
+///
+/// The database runs in WAL mode with one writer connection and a small pool of readers, each on
+/// a dedicated thread, so blocking SQLite calls never run on Swift's cooperative pool. Watchers in
+/// this process are woken as soon as a write commits.
+///
+/// Thread-safety: safe to use from many tasks at once.
+public final class SQLiteEventStore: EventStore {
+    /// How SQLite makes commits durable (`PRAGMA synchronous`).
+    public enum Synchronous: Sendable, Hashable {
+        /// `FULL`: a commit returns after the WAL is synced; nothing acknowledged is lost on power loss.
+        case full
+        /// `NORMAL`: a commit survives a process crash, but a power loss may lose the newest ones.
+        case normal
+
+        var pragmaValue: String { self == .full ? "FULL" : "NORMAL" }
+    }
+
+    /// How to open a store.
+    public struct Options: Sendable {
+        /// Durability of commits; `.full` by default, matching `LogEventStore`'s `.fsync`.
+        public var synchronous: Synchronous
+        /// Open without a writer connection; writes then throw `EventStoreError.readOnly`.
+        public var readOnly: Bool
+        /// Reader connections (each on its own thread).
+        public var readerCount: Int
+        /// How long SQLite waits for a lock held by another process.
+        public var busyTimeoutMilliseconds: Int
+        /// Where the store logs; silent by default.
+        public var logger: Logger
+
+        /// Creates options; every parameter has a default.
+        public init(
+            synchronous: Synchronous = .full, readOnly: Bool = false, readerCount: Int = 3,
+            busyTimeoutMilliseconds: Int = 5000,
+            logger: Logger = Logger(label: "EventSourcing.SQLite", factory: { _ in SwiftLogNoOpLogHandler() })
+        ) {
+            self.synchronous = synchronous
+            self.readOnly = readOnly
+            self.readerCount = readerCount
+            self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+            self.logger = logger
+        }
+    }
+
+    private let runtime: StoreRuntime
+
+    /// The database file.
+    public let path: String
+
+    private init(path: String, runtime: StoreRuntime) {
+        self.path = path
+        self.runtime = runtime
+    }
+
+    /// Opens the database at `path`, creating it (and its tables) unless `options.readOnly`.
+    /// - Throws: `EventStoreError.io` when SQLite cannot open the file, `.corruption` when it is
+    ///   not a database.
+    public static func open(path: String, options: Options = .init()) async throws -> SQLiteEventStore {
+        let storage = try await Task.detached { try SQLiteStorage(path: path, options: options) }.value
+        return SQLiteEventStore(path: path, runtime: StoreRuntime(storage: storage, hub: WatchHub(), logger: options.logger))
+    }
+
+    /// Opens, runs `body`, and closes even when `body` throws.
+    public static func withStore<R: Sendable>(
+        path: String, options: Options = .init(), _ body: (SQLiteEventStore) async throws -> R
+    ) async throws -> R {
+        let store = try await open(path: path, options: options)
+        do {
+            let result = try await body(store)
+            try await store.close()
+            return result
+        } catch {
+            try? await store.close()
+            throw error
+        }
+    }
+
+    public func stream(_ id: String) async throws -> EventStream { try await runtime.stream(id) }
+
+    public func close() async throws { try await runtime.close() }
+}

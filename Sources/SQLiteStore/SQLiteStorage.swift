@@ -1,0 +1,185 @@
+import EventSourcingCore
+import Foundation
+
+/// The storage protocol on SQLite: one writer connection on its own thread, and a pool of
+/// read-only connections on theirs, over a database in WAL mode.
+///
+/// Thread-safety: safe to use from any task; connections are confined to their worker threads.
+final class SQLiteStorage: EventStorage {
+    private let writer: ConnectionWorkers?
+    private let readers: ConnectionWorkers
+
+    /// Opens (creating when allowed) the database at `path` and its connections.
+    init(path: String, options: SQLiteEventStore.Options) throws {
+        var writerConnection: SQLiteConnection?
+        if !options.readOnly {
+            let connection = try SQLiteConnection(path: path, readOnly: false)
+            try connection.execute("PRAGMA busy_timeout = \(options.busyTimeoutMilliseconds)")
+            try connection.execute("PRAGMA journal_mode = WAL")
+            try connection.execute("PRAGMA synchronous = \(options.synchronous.pragmaValue)")
+            try connection.execute(SQLiteSchema.createEvents)
+            try connection.execute(SQLiteSchema.createSnapshots)
+            writerConnection = connection
+        }
+        var readerConnections: [SQLiteConnection] = []
+        for _ in 0..<max(1, options.readerCount) {
+            let connection = try SQLiteConnection(path: path, readOnly: true)
+            try connection.execute("PRAGMA busy_timeout = \(options.busyTimeoutMilliseconds)")
+            readerConnections.append(connection)
+        }
+        if options.readOnly {
+            // A read-only open must find a store, not an empty file SQLite would treat as one.
+            _ = try readerConnections[0].statement("SELECT 1 FROM events LIMIT 1").step()
+        }
+        writer = writerConnection.map { ConnectionWorkers(name: "sqlite-writer", connections: [$0]) }
+        readers = ConnectionWorkers(name: "sqlite-reader", connections: readerConnections)
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        guard let writer else { throw EventStoreError.readOnly }
+        return try await writer.run(body)
+    }
+
+    func append(_ request: AppendRequest) async throws -> AppendResult {
+        try await write { connection in
+            try connection.transaction {
+                let versionQuery = try connection.statement(SQLiteSchema.streamVersion)
+                versionQuery.bind(1, request.streamID)
+                let current = try versionQuery.step() ? versionQuery.int64(0) : 0
+                versionQuery.reset()
+                let keyQuery = try connection.statement(SQLiteSchema.keyExists)
+                let events = try request.resolve(currentVersion: current) { key in
+                    keyQuery.reset()
+                    keyQuery.bind(1, request.streamID)
+                    keyQuery.bind(2, key)
+                    return try keyQuery.step()
+                }
+                keyQuery.reset()
+                guard !events.isEmpty else { return AppendResult(version: current, appendedCount: 0) }
+                let timestamp = PythonTimestamp.format(microseconds: Timestamp.nowMicroseconds())
+                let insert = try connection.statement(SQLiteSchema.insertEvent)
+                var version = current
+                var metadataText: [UInt8] = []
+                for event in events {
+                    version += 1
+                    insert.reset()
+                    insert.bind(1, request.streamID)
+                    insert.bind(2, event.idempotencyKey)
+                    insert.bind(3, event.type)
+                    insert.bind(4, timestamp)
+                    if let metadata = event.metadata {
+                        metadataText.removeAll(keepingCapacity: true)
+                        JSONValue.writeObject(metadata, to: &metadataText)
+                        insert.bind(5, String(decoding: metadataText, as: UTF8.self))
+                    } else {
+                        insert.bind(5, nil as String?)
+                    }
+                    insert.bind(6, event.data)
+                    insert.bind(7, version)
+                    try insert.run()
+                }
+                insert.reset()
+                return AppendResult(version: version, appendedCount: events.count)
+            }
+        }
+    }
+
+    func read(_ request: ReadRequest) async throws -> ReadPage {
+        try await readers.run { connection in
+            let sql: String
+            switch (request.isAll, request.direction) {
+            case (false, .forward): sql = SQLiteSchema.readStreamForward
+            case (false, .backward): sql = SQLiteSchema.readStreamBackward
+            case (true, .forward): sql = SQLiteSchema.readAllForward
+            case (true, .backward): sql = SQLiteSchema.readAllBackward
+            }
+            let query = try connection.statement(sql)
+            defer { query.reset() }
+            if !request.isAll { query.bind(1, request.streamID) }
+            query.bind(2, request.after)
+            query.bind(3, Int64(request.limit))
+            var builder = PageBuilder(request: request)
+            var rows = 0
+            var stoppedEarly = false
+            while try query.step() {
+                rows += 1
+                if !builder.add(try SQLiteStorage.event(from: query, path: connection.path)) {
+                    stoppedEarly = try query.step()
+                    break
+                }
+            }
+            return builder.finish(sourceExhausted: !stoppedEarly && rows < request.limit)
+        }
+    }
+
+    /// Decodes the current row of a query selecting `SQLiteSchema.eventColumns`.
+    static func event(from row: SQLiteStatement, path: String) throws -> StoredEvent {
+        let sequenceID = row.int64(0)
+        func damaged(_ what: String) -> EventStoreError {
+            .corruption("'\(path)', events row id \(sequenceID): \(what)")
+        }
+        guard let streamID = row.string(1), let type = row.string(3) else { throw damaged("missing stream_id or event_type") }
+        guard let timestampText = row.string(4), let micros = PythonTimestamp.parse(timestampText) else {
+            throw damaged("timestamp is not an ISO 8601 date")
+        }
+        var metadata: [String: JSONValue]?
+        if !row.isNull(5) {
+            let parsed = try? row.withBytes(5) { try JSONValue.parse($0) }
+            guard case .object(let members)? = parsed else { throw damaged("metadata is not a JSON object") }
+            metadata = members
+        }
+        return StoredEvent(
+            id: row.string(2) ?? String(sequenceID), streamID: streamID, sequenceID: sequenceID,
+            version: row.int64(7), timestamp: Timestamp.date(microseconds: micros), type: type,
+            data: row.data(6), metadata: metadata)
+    }
+
+    func head(of streamID: String) async throws -> StreamHead {
+        try await readers.run { connection in
+            let isAll = streamID == StreamName.all
+            let query = try connection.statement(isAll ? SQLiteSchema.globalHead : SQLiteSchema.streamHead)
+            defer { query.reset() }
+            if !isAll { query.bind(1, streamID) }
+            guard try query.step() else { return .empty }
+            let version = query.int64(0)
+            let timestamp = query.string(1).flatMap(PythonTimestamp.parse).map(Timestamp.date(microseconds:))
+            // Versions and sequence ids are gap-free, so the head is also the count.
+            return StreamHead(version: version, eventCount: version, lastTimestamp: timestamp)
+        }
+    }
+
+    func saveSnapshot(_ snapshot: Snapshot) async throws {
+        try await write { connection in
+            let statement = try connection.statement(SQLiteSchema.saveSnapshot)
+            defer { statement.reset() }
+            statement.bind(1, snapshot.streamID)
+            statement.bind(2, snapshot.projectionName)
+            statement.bind(3, snapshot.version)
+            statement.bind(4, snapshot.state)
+            statement.bind(5, PythonTimestamp.format(microseconds: Timestamp.microseconds(snapshot.timestamp)))
+            try statement.run()
+        }
+    }
+
+    func loadSnapshot(streamID: String, projection: String) async throws -> Snapshot? {
+        try await readers.run { connection in
+            let query = try connection.statement(SQLiteSchema.loadSnapshot)
+            defer { query.reset() }
+            query.bind(1, streamID)
+            query.bind(2, projection)
+            guard try query.step() else { return nil }
+            guard let timestampText = query.string(4), let micros = PythonTimestamp.parse(timestampText) else {
+                throw EventStoreError.corruption(
+                    "'\(connection.path)', snapshot of '\(streamID)'/'\(projection)': timestamp is not an ISO 8601 date")
+            }
+            return Snapshot(
+                streamID: query.string(0) ?? streamID, projectionName: query.string(1) ?? projection,
+                version: query.int64(2), state: query.data(3), timestamp: Timestamp.date(microseconds: micros))
+        }
+    }
+
+    func close() async throws {
+        await writer?.shutdown()
+        await readers.shutdown()
+    }
+}
