@@ -1,0 +1,105 @@
+import EventSourcing
+import Foundation
+import Testing
+
+/// Every store the conformance suite runs against. A new store joins by adding one case.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case inMemory
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    /// Whether the store keeps its events across close and reopen.
+    var isPersistent: Bool { self != .inMemory }
+
+    /// Every persistent store.
+    static var persistent: [StoreKind] { allCases.filter(\.isPersistent) }
+}
+
+/// A place for one test's store, opened and reopened as the test needs, removed at the end.
+final class StoreFixture: Sendable {
+    let kind: StoreKind
+    let directory: String
+    private let memoryStore: InMemoryEventStore?
+
+    init(_ kind: StoreKind) throws {
+        self.kind = kind
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("conformance-\(kind.rawValue)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        memoryStore = kind == .inMemory ? InMemoryEventStore() : nil
+    }
+
+    /// Opens the store (a persistent store reopens its files; the in-memory store is one instance).
+    func open() async throws -> any EventStore {
+        switch kind {
+        case .inMemory: return memoryStore!
+        case .sqlite: return try await SQLiteEventStore.open(path: directory + "/events.db")
+        }
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// Runs `body` with a freshly opened store of `kind`, then closes it and removes its files.
+func withStore<R: Sendable>(
+    _ kind: StoreKind, _ body: (any EventStore) async throws -> R
+) async throws -> R {
+    let fixture = try StoreFixture(kind)
+    defer { fixture.remove() }
+    let store = try await fixture.open()
+    do {
+        let result = try await body(store)
+        try await store.close()
+        return result
+    } catch {
+        try? await store.close()
+        throw error
+    }
+}
+
+/// Collects a sequence into an array.
+func collect(_ events: EventStream.Events) async throws -> [StoredEvent] {
+    var result: [StoredEvent] = []
+    for try await event in events { result.append(event) }
+    return result
+}
+
+/// Events of the given types, with data "<type>-<index>".
+func events(_ types: String..., keyPrefix: String? = nil) -> [CandidateEvent] {
+    types.enumerated().map { index, type in
+        CandidateEvent(
+            type: type, data: Data("\(type)-\(index)".utf8),
+            idempotencyKey: keyPrefix.map { "\($0)-\(index)" })
+    }
+}
+
+/// Expects `body` to throw exactly `expected`.
+func expectError<T>(
+    _ expected: EventStoreError, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> T
+) async {
+    do {
+        _ = try await body()
+        Issue.record("expected \(expected), but nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as EventStoreError {
+        #expect(error == expected, sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected \(expected), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Expects `body` to throw some `EventStoreError` matching `matches`.
+func expectError<T>(
+    sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T,
+    matching matches: (EventStoreError) -> Bool
+) async {
+    do {
+        _ = try await body()
+        Issue.record("expected an EventStoreError, but nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as EventStoreError {
+        #expect(matches(error), "unexpected \(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected an EventStoreError, got \(error)", sourceLocation: sourceLocation)
+    }
+}

@@ -1,0 +1,23 @@
+import Foundation
+import Testing
+
+struct TimedOut: Error, CustomStringConvertible {
+    let seconds: Double
+    var description: String { "gave up after \(seconds) s (a hang guard, not a timing assertion)" }
+}
+
+/// Runs `body`, failing with `TimedOut` if it has not finished after `seconds`, so a watch that
+/// never delivers fails the test instead of hanging the suite.
+func withHangGuard<T: Sendable>(
+    seconds: Double = 30, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
+            throw TimedOut(seconds: seconds)
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
