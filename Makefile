@@ -1,0 +1,44 @@
+# Set-up, build and test in one command each; every target installs what it needs first.
+SWIFT ?= swift
+SYSTEM_PACKAGES := liblz4-dev libsqlite3-dev
+FUZZ_SECONDS ?= 60
+
+.PHONY: all setup system-packages python-interop build release demo test format clean
+
+all: build
+
+setup: system-packages python-interop
+
+# Debian packages the C targets link against; installed only when missing.
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# The Python py-event-sourcing package, for the interchange test (skipped when this cannot be set up).
+python-interop:
+	@bash scripts/setup-python-interop.sh
+
+build: system-packages
+	$(SWIFT) build
+
+release: system-packages
+	$(SWIFT) build -c release --product eventlog
+
+demo: release
+	.build/release/eventlog demo
+
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+format:
+	$(SWIFT) format --in-place --recursive --configuration .swift-format Package.swift Sources Tests
+
+clean:
+	rm -rf .build .venv-interop
