@@ -124,12 +124,13 @@ final class SQLiteStorage: EventStorage {
         }
         var metadata: [String: JSONValue]?
         if !row.isNull(5) {
-            let parsed = try? row.withBytes(5) { try JSONValue.parse($0) }
+            let parsed = try? row.withBytes(5) { try JSONValue.parse($0, allowingNonFiniteNumbers: true) }
             guard case .object(let members)? = parsed else { throw damaged("metadata is not a JSON object") }
             metadata = members
         }
         return StoredEvent(
-            id: row.string(2) ?? String(sequenceID), streamID: streamID, sequenceID: sequenceID,
+            // As the Python package: an empty key counts as none.
+            id: row.string(2).flatMap { $0.isEmpty ? nil : $0 } ?? String(sequenceID), streamID: streamID, sequenceID: sequenceID,
             version: row.int64(7), timestamp: Timestamp.date(microseconds: micros), type: type,
             data: row.data(6), metadata: metadata)
     }

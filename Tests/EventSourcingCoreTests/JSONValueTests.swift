@@ -58,6 +58,22 @@ import Testing
         }
     }
 
+    @Test func readsPythonNonFiniteWordsOnlyWhenAsked() throws {
+        let text = #"{"a": NaN, "b": Infinity, "c": -Infinity, "d": -1}"#
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(text.utf8)) }
+        let value = try JSONValue.parse(Array(text.utf8), allowingNonFiniteNumbers: true)
+        guard case .object(let members) = value, case .double(let nan) = members["a"] else {
+            Issue.record("NaN must parse as a double")
+            return
+        }
+        #expect(nan.isNaN)
+        #expect(members["b"] == .double(.infinity))
+        #expect(members["c"] == .double(-.infinity))
+        #expect(members["d"] == -1)
+        #expect(value.jsonText == #"{"a":NaN,"b":Infinity,"c":-Infinity,"d":-1}"#)
+        #expect(!value.isValidJSON())
+    }
+
     @Test func rejectsInvalidUTF8() {
         #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22, 0xFF, 0x22]) }
     }

@@ -15,24 +15,32 @@ extension JSONValue {
     ///
     /// Integers that fit `Int64` become `.int`, other numbers `.double`; duplicate object keys
     /// keep the last value; a lone UTF-16 surrogate escape becomes U+FFFD.
+    /// - Parameter allowingNonFiniteNumbers: Also accept the words `NaN`, `Infinity` and `-Infinity`
+    ///   as doubles, as Python's `json.dumps` writes them (metadata written by py-event-sourcing).
     /// - Throws: `JSONParseError` naming the offset of the first problem.
     /// - Complexity: O(n) in the length of the text.
-    public static func parse<Bytes: Collection>(_ bytes: Bytes) throws -> JSONValue where Bytes.Element == UInt8 {
+    public static func parse<Bytes: Collection>(
+        _ bytes: Bytes, allowingNonFiniteNumbers: Bool = false
+    ) throws -> JSONValue where Bytes.Element == UInt8 {
         let result = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { try parseBuffer(UnsafeRawBufferPointer(buffer)) }
+            Result { try parseBuffer(UnsafeRawBufferPointer(buffer), allowingNonFiniteNumbers: allowingNonFiniteNumbers) }
         }
         if let result { return try result.get() }
-        return try Array(bytes).withUnsafeBytes { try parseBuffer($0) }
+        return try Array(bytes).withUnsafeBytes {
+            try parseBuffer($0, allowingNonFiniteNumbers: allowingNonFiniteNumbers)
+        }
     }
 
     /// Parses one JSON value from a string.
     public static func parse(_ text: String) throws -> JSONValue {
         var text = text
-        return try text.withUTF8 { try parseBuffer(UnsafeRawBufferPointer($0)) }
+        return try text.withUTF8 { try parseBuffer(UnsafeRawBufferPointer($0), allowingNonFiniteNumbers: false) }
     }
 
-    private static func parseBuffer(_ buffer: UnsafeRawBufferPointer) throws -> JSONValue {
-        var parser = JSONParser(bytes: buffer)
+    private static func parseBuffer(
+        _ buffer: UnsafeRawBufferPointer, allowingNonFiniteNumbers: Bool
+    ) throws -> JSONValue {
+        var parser = JSONParser(bytes: buffer, allowsNonFinite: allowingNonFiniteNumbers)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -41,8 +49,9 @@ extension JSONValue {
     }
 
     /// The value as compact JSON text: no white space, object keys sorted, doubles in their
-    /// shortest round-tripping form (always with a `.` or an exponent).
-    /// - Precondition: doubles are finite (`JSONValue.isValidJSON` checks it).
+    /// shortest round-tripping form (always with a `.` or an exponent). A non-finite double (only
+    /// ever read from text written by Python) is written as Python writes it: `NaN`, `Infinity`,
+    /// `-Infinity`; stores refuse such values in new events (`JSONValue.isValidJSON`).
     public var jsonText: String {
         var output: [UInt8] = []
         output.reserveCapacity(64)
@@ -56,8 +65,9 @@ extension JSONValue {
         case .null: output.append(contentsOf: "null".utf8)
         case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
         case .int(let value): output.append(contentsOf: String(value).utf8)
+        case .double(let value) where !value.isFinite:
+            output.append(contentsOf: (value.isNaN ? "NaN" : value < 0 ? "-Infinity" : "Infinity").utf8)
         case .double(let value):
-            precondition(value.isFinite, "JSON has no representation for \(value)")
             var text = value.description
             if !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { text += ".0" }
             output.append(contentsOf: text.utf8)
@@ -121,9 +131,13 @@ extension JSONValue {
 /// A recursive-descent JSON parser over borrowed bytes.
 private struct JSONParser {
     let bytes: UnsafeRawBufferPointer
+    let allowsNonFinite: Bool
     var offset = 0
 
-    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(bytes: UnsafeRawBufferPointer, allowsNonFinite: Bool) {
+        self.bytes = bytes
+        self.allowsNonFinite = allowsNonFinite
+    }
 
     func error(_ reason: String) -> JSONParseError { JSONParseError(reason: reason, offset: offset) }
 
@@ -153,6 +167,10 @@ private struct JSONParser {
         case UInt8(ascii: "t"): return try expect("true", .bool(true))
         case UInt8(ascii: "f"): return try expect("false", .bool(false))
         case UInt8(ascii: "n"): return try expect("null", .null)
+        case UInt8(ascii: "N") where allowsNonFinite: return try expect("NaN", .double(.nan))
+        case UInt8(ascii: "I") where allowsNonFinite: return try expect("Infinity", .double(.infinity))
+        case UInt8(ascii: "-") where allowsNonFinite && offset + 1 < bytes.count && bytes[offset + 1] == UInt8(ascii: "I"):
+            return try expect("-Infinity", .double(-.infinity))
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw error("Unexpected character")
         }
