@@ -17,13 +17,21 @@ let package = Package(
     targets: [
         .target(
             name: "EventSourcing",
-            dependencies: ["EventSourcingCore", "SQLiteStore"]
+            dependencies: ["EventSourcingCore", "LogStore", "SQLiteStore"]
         ),
         .target(
             name: "EventSourcingCore",
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // Debian's liblz4-dev compresses snapshot state and large batches.
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4"),
+        // CRC-32C with the SSE4.2 instruction where the CPU has it (Swift cannot reach it portably).
+        .target(name: "CChecksum"),
+        .target(
+            name: "LogStore",
+            dependencies: ["EventSourcingCore", "CLZ4", "CChecksum", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "SQLiteStore",
             dependencies: ["EventSourcingCore", "CSQLite", .product(name: "Logging", package: "swift-log")]
@@ -38,6 +46,7 @@ let package = Package(
         .testTarget(name: "EventSourcingCoreTests", dependencies: ["EventSourcingCore"]),
         .testTarget(name: "ConformanceTests", dependencies: ["EventSourcing"]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["EventSourcing", "SQLiteStore"]),
+        .testTarget(name: "LogStoreTests", dependencies: ["EventSourcing", "LogStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,6 +6,7 @@ import Testing
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case inMemory
     case sqlite
+    case log
 
     var testDescription: String { rawValue }
 
@@ -35,6 +36,11 @@ final class StoreFixture: Sendable {
         switch kind {
         case .inMemory: return memoryStore!
         case .sqlite: return try await SQLiteEventStore.open(path: directory + "/events.db")
+        // Small segments and checkpoints, so rolls and checkpoints happen inside the suite.
+        case .log:
+            return try await LogEventStore.open(
+                directory: directory + "/log",
+                options: .init(segmentBytesMax: 256 * 1024, checkpointBytesInterval: 64 * 1024))
         }
     }
 

@@ -19,11 +19,16 @@ public enum Limits {
     public static let snapshotStateBytesMax = 256 * 1024 * 1024
     /// Deepest nesting of metadata JSON.
     public static let metadataDepthMax = 64
+    /// Largest stored frame of one batch (header, stream id, records, trailer), in bytes: a full
+    /// batch plus the per-event record overhead. Readers refuse larger length fields.
+    public static let frameBytesMax = batchBytesMax + 32 * 1024 * 1024
 
     static func check() {
         precondition(eventBytesMax <= batchBytesMax, "an event must fit in a batch")
         precondition(eventBytesMax > 16 * 1024 * 1024 + eventTypeBytesMax + idempotencyKeyBytesMax,
                      "an event with 16 MiB of data must be within the limits")
         precondition(batchBytesMax < Int(Int32.max), "batch sizes must fit 32-bit length fields")
+        precondition(frameBytesMax >= batchBytesMax + batchEventsMax * 16, "record overhead must fit a frame")
+        precondition(frameBytesMax < Int(UInt32.max), "frame lengths are 32-bit")
     }
 }

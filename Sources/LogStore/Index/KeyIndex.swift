@@ -1,0 +1,152 @@
+import EventSourcingCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `keys.idx`: which (stream, idempotency key) pairs are stored, as an open-addressing hash table
+/// of 16-byte slots (linear probing):
+/// ```
+///  0  8  StableHash.key(key, streamHash) (0: empty slot)
+///  8  8  sequence id of the event that carries the key
+/// ```
+/// Only hashes live here; a hit is confirmed against the full key in the log record. Slots are
+/// only ever filled, never changed, so after a crash the slots filled since the last checkpoint
+/// (sequence id above it) can be told apart, emptied, and filled again by replaying the log.
+///
+/// Thread-safety: only the writer thread uses it.
+final class KeyIndex {
+    static let magic: UInt64 = 0x5844_4959_454B_5645  // "EVKEYIDX"
+    static let slotBytes = 16
+    static let initialCapacity = 4096
+
+    private(set) var file: IndexFile
+    private(set) var count: Int
+    private let path: String
+    private let fileMode: mode_t
+
+    private init(file: IndexFile, count: Int, path: String, fileMode: mode_t) {
+        self.file = file
+        self.count = count
+        self.path = path
+        self.fileMode = fileMode
+    }
+
+    static func path(_ directory: String) -> String { directory + "/keys.idx" }
+
+    static func create(directory: String, capacity: Int = initialCapacity, fileMode: mode_t) throws -> KeyIndex {
+        let path = path(directory)
+        let file = try IndexFile.create(
+            path: path, magic: magic, entryBytes: slotBytes, capacity: capacity, bodyBytes: capacity * slotBytes,
+            fileMode: fileMode)
+        return KeyIndex(file: file, count: 0, path: path, fileMode: fileMode)
+    }
+
+    static func open(directory: String, count: Int, capacity: Int, writable: Bool, fileMode: mode_t) throws -> KeyIndex? {
+        let path = path(directory)
+        guard let file = try IndexFile.open(path: path, magic: magic, entryBytes: slotBytes, writable: writable),
+            file.capacity == capacity, capacity > 0, capacity & (capacity - 1) == 0,
+            file.region.size >= IndexFile.headerBytes + capacity * slotBytes
+        else { return nil }
+        return KeyIndex(file: file, count: count, path: path, fileMode: fileMode)
+    }
+
+    var capacity: Int { file.capacity }
+
+    private func slotOffset(_ index: Int) -> Int { IndexFile.headerBytes + index * Self.slotBytes }
+
+    /// The sequence ids stored under `hash` (usually none or one).
+    func candidates(hash: UInt64) -> [Int64] {
+        let mask = capacity - 1
+        var index = Int(hash & UInt64(mask))
+        var found: [Int64] = []
+        while true {
+            let stored = file.region.load(UInt64.self, at: slotOffset(index))
+            if stored == 0 { return found }
+            if stored == hash { found.append(Int64(bitPattern: file.region.load(UInt64.self, at: slotOffset(index) + 8))) }
+            index = (index + 1) & mask
+        }
+    }
+
+    /// Adds a key's hash and the sequence id of its event.
+    func insert(hash: UInt64, sequenceID: Int64) throws {
+        if (count + 1) * 4 > capacity * 3 { try grow() }
+        place(hash: hash, sequenceID: sequenceID, in: file)
+        count += 1
+    }
+
+    private func place(hash: UInt64, sequenceID: Int64, in target: IndexFile) {
+        let mask = target.capacity - 1
+        var index = Int(hash & UInt64(mask))
+        while target.region.load(UInt64.self, at: IndexFile.headerBytes + index * Self.slotBytes) != 0 {
+            index = (index + 1) & mask
+        }
+        let base = IndexFile.headerBytes + index * Self.slotBytes
+        target.region.store(hash, at: base)
+        target.region.store(UInt64(bitPattern: sequenceID), at: base + 8)
+    }
+
+    /// Doubles the table: a new file is filled, synced and renamed over the old one. The caller
+    /// checkpoints right after, since the old checkpoint's checksum described the old layout.
+    private(set) var grewSinceCheckpoint = false
+
+    private func grow() throws {
+        let temporaryPath = path + ".grow"
+        let bigger = try IndexFile.create(
+            path: temporaryPath, magic: Self.magic, entryBytes: Self.slotBytes, capacity: capacity * 2,
+            bodyBytes: capacity * 2 * Self.slotBytes, fileMode: fileMode)
+        for index in 0..<capacity {
+            let hash = file.region.load(UInt64.self, at: slotOffset(index))
+            guard hash != 0 else { continue }
+            place(hash: hash, sequenceID: Int64(bitPattern: file.region.load(UInt64.self, at: slotOffset(index) + 8)), in: bigger)
+        }
+        try bigger.synchronize()
+        try Directory.rename(temporaryPath, to: path)
+        try Directory.synchronize(String(path[..<path.lastIndex(of: "/")!]))
+        file = bigger
+        grewSinceCheckpoint = true
+    }
+
+    /// The CRC-32C of the table as it was when every key up to `sequenceID` was in it: slots of
+    /// later keys count as empty.
+    func checksum(upTo sequenceID: Int64) -> UInt32 {
+        let zero = [UInt8](repeating: 0, count: Self.slotBytes)
+        var crc: UInt32 = 0
+        var runStart = 0
+        let slotCount = capacity
+        var index = 0
+        while index < slotCount {
+            let hash = file.region.load(UInt64.self, at: slotOffset(index))
+            if hash != 0, Int64(bitPattern: file.region.load(UInt64.self, at: slotOffset(index) + 8)) > sequenceID {
+                crc = file.checksum(bodyOffset: runStart * Self.slotBytes, count: (index - runStart) * Self.slotBytes, continuing: crc)
+                crc = Checksum.crc32c(zero, continuing: crc)
+                runStart = index + 1
+            }
+            index += 1
+        }
+        return file.checksum(bodyOffset: runStart * Self.slotBytes, count: (slotCount - runStart) * Self.slotBytes, continuing: crc)
+    }
+
+    /// Empties the slots of keys after `sequenceID` (recovery, before replaying the log from there).
+    /// - Returns: how many slots remain filled.
+    @discardableResult
+    func removeKeys(after sequenceID: Int64) -> Int {
+        var remaining = 0
+        for index in 0..<capacity {
+            let hash = file.region.load(UInt64.self, at: slotOffset(index))
+            guard hash != 0 else { continue }
+            if Int64(bitPattern: file.region.load(UInt64.self, at: slotOffset(index) + 8)) > sequenceID {
+                file.region.store(UInt64(0), at: slotOffset(index))
+                file.region.store(UInt64(0), at: slotOffset(index) + 8)
+            } else {
+                remaining += 1
+            }
+        }
+        count = remaining
+        return remaining
+    }
+
+    func markCheckpointed() { grewSinceCheckpoint = false }
+
+    func synchronize() throws { try file.synchronize() }
+}

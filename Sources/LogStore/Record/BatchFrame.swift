@@ -1,0 +1,167 @@
+import EventSourcingCore
+import Foundation
+
+/// One write: a framed batch of consecutive events of one stream.
+///
+/// ```
+///  offset  size  field
+///  0       4     frame length N (u32): bytes from here through the trailing length
+///  4       4     magic "EVB1"
+///  8       8     first sequence id (u64)
+///  16      8     first version (u64)
+///  24      8     timestamp, microseconds since the Unix epoch (i64), shared by the batch
+///  32      4     event count (u32, >= 1)
+///  36      1     codec of the payload (0 raw, 1 LZ4)
+///  37      1     flags (0)
+///  38      2     stream id length L (u16, 1...1024)
+///  40      4     raw payload length (u32)
+///  44      L     stream id (UTF-8)
+///  44+L    P     payload, as stored (P = N - 52 - L); raw, it is `event count` EventRecords
+///  N-8     4     CRC-32C of bytes [0, N-8)
+///  N-4     4     frame length N again (u32)
+/// ```
+/// All integers are little-endian. Every size field is bounded before it is trusted, and the CRC
+/// covers both the header and the leading length, so a length cannot lie undetected.
+struct BatchHeader: Equatable {
+    static let magic: UInt32 = 0x3142_5645  // "EVB1" in file order
+    static let fixedBytes = 44
+    static let trailerBytes = 8
+    static var overheadBytes: Int { fixedBytes + trailerBytes }
+
+    var frameLength: Int
+    var firstSequenceID: Int64
+    var firstVersion: Int64
+    var timestampMicros: Int64
+    var eventCount: Int
+    var codec: Codec
+    var streamIDLength: Int
+    var payloadRawLength: Int
+
+    var streamIDOffset: Int { Self.fixedBytes }
+    var payloadOffset: Int { Self.fixedBytes + streamIDLength }
+    var payloadStoredLength: Int { frameLength - Self.overheadBytes - streamIDLength }
+    var lastSequenceID: Int64 { firstSequenceID + Int64(eventCount) - 1 }
+    var lastVersion: Int64 { firstVersion + Int64(eventCount) - 1 }
+}
+
+enum BatchFrame {
+    /// The outcome of looking for a frame at an offset.
+    enum Probe: Equatable {
+        /// A whole, checksummed frame.
+        case frame(BatchHeader)
+        /// The bytes end before the frame does (a torn write at the end of a log).
+        case truncated
+        /// Not a valid frame: a bad checksum, magic, bound or field.
+        case invalid(String)
+    }
+
+    /// Encodes a batch.
+    /// - Precondition: `events` is non-empty and within `Limits` (the core validated it).
+    static func encode(
+        streamID: String, firstSequenceID: Int64, firstVersion: Int64, timestampMicros: Int64,
+        events: [CandidateEvent]
+    ) -> [UInt8] {
+        precondition(!events.isEmpty, "a batch holds at least one event")
+        var payload = ByteWriter(capacity: events.reduce(0) { $0 + $1.data.count + $1.type.utf8.count + 16 })
+        var metadataText: [UInt8] = []
+        for event in events { EventRecord.encode(event, into: &payload, metadataScratch: &metadataText) }
+        let (codec, stored) = Codec.compressIfWorthwhile(payload.bytes)
+        let streamIDBytes = Array(streamID.utf8)
+        precondition(streamIDBytes.count <= Int(UInt16.max), "stream ids are validated to 1024 bytes")
+        let frameLength = BatchHeader.overheadBytes + streamIDBytes.count + stored.count
+        precondition(frameLength <= Limits.frameBytesMax, "a validated batch fits a frame")
+        var frame = ByteWriter(capacity: frameLength)
+        frame.append(UInt32(frameLength))
+        frame.append(BatchHeader.magic)
+        frame.append(UInt64(firstSequenceID))
+        frame.append(UInt64(firstVersion))
+        frame.append(timestampMicros)
+        frame.append(UInt32(events.count))
+        frame.append(codec.rawValue)
+        frame.append(UInt8(0))
+        frame.append(UInt16(streamIDBytes.count))
+        frame.append(UInt32(payload.bytes.count))
+        frame.append(contentsOf: streamIDBytes)
+        frame.append(contentsOf: stored)
+        frame.append(Checksum.crc32c(frame.bytes))
+        frame.append(UInt32(frameLength))
+        // Check the frame before it goes to disk, as it will be checked after reading it back.
+        assert(frame.bytes.withUnsafeBytes { probe($0, at: 0) } != .truncated)
+        return frame.bytes
+    }
+
+    /// Looks for a frame at `offset` of `bytes`, checking every bound, the magic, both lengths and
+    /// the checksum.
+    static func probe(_ bytes: UnsafeRawBufferPointer, at offset: Int, verifyChecksum: Bool = true) -> Probe {
+        let available = bytes.count - offset
+        guard available >= 4 else { return .truncated }
+        let frameLength = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
+        guard frameLength >= BatchHeader.overheadBytes + 1, frameLength <= Limits.frameBytesMax else {
+            return .invalid("frame length \(frameLength) out of bounds")
+        }
+        guard available >= 8 else { return .truncated }
+        guard bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian == BatchHeader.magic else {
+            return .invalid("no frame magic")
+        }
+        guard available >= frameLength else { return .truncated }
+        // safe: frameLength bytes are available, checked above.
+        let frame = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + frameLength])
+        func field<T: FixedWidthInteger>(_ at: Int, _ type: T.Type) -> T {
+            T(littleEndian: frame.loadUnaligned(fromByteOffset: at, as: T.self))
+        }
+        guard field(frameLength - 4, UInt32.self) == UInt32(frameLength) else {
+            return .invalid("leading and trailing lengths differ")
+        }
+        let storedCRC = field(frameLength - 8, UInt32.self)
+        guard !verifyChecksum || Checksum.crc32c(UnsafeRawBufferPointer(rebasing: frame[0..<frameLength - 8])) == storedCRC
+        else { return .invalid("checksum mismatch") }
+        let eventCount = Int(field(32, UInt32.self))
+        let streamIDLength = Int(field(38, UInt16.self))
+        let payloadRawLength = Int(field(40, UInt32.self))
+        guard let codec = Codec(rawValue: field(36, UInt8.self)) else { return .invalid("unknown codec") }
+        let header = BatchHeader(
+            frameLength: frameLength, firstSequenceID: Int64(bitPattern: field(8, UInt64.self)),
+            firstVersion: Int64(bitPattern: field(16, UInt64.self)), timestampMicros: field(24, Int64.self),
+            eventCount: eventCount, codec: codec, streamIDLength: streamIDLength, payloadRawLength: payloadRawLength)
+        guard eventCount >= 1, eventCount <= Limits.batchEventsMax else { return .invalid("event count \(eventCount)") }
+        guard streamIDLength >= 1, streamIDLength <= Limits.streamIDBytesMax, header.payloadStoredLength >= 0 else {
+            return .invalid("stream id length \(streamIDLength)")
+        }
+        guard header.firstSequenceID >= 1, header.firstVersion >= 1,
+            header.lastSequenceID >= header.firstSequenceID, header.lastVersion >= header.firstVersion
+        else { return .invalid("positions out of range") }
+        guard payloadRawLength <= Limits.frameBytesMax,
+            codec == .lz4 || payloadRawLength == header.payloadStoredLength
+        else { return .invalid("payload length \(payloadRawLength)") }
+        return .frame(header)
+    }
+
+    /// The stream id of a frame that `probe` accepted.
+    static func streamID(_ frame: UnsafeRawBufferPointer, _ header: BatchHeader) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: frame[header.streamIDOffset..<header.payloadOffset]), as: UTF8.self)
+    }
+
+    /// Whether the frame's stream id is `streamID`, without building a string.
+    static func hasStreamID(_ frame: UnsafeRawBufferPointer, _ header: BatchHeader, _ streamID: String) -> Bool {
+        let stored = UnsafeRawBufferPointer(rebasing: frame[header.streamIDOffset..<header.payloadOffset])
+        var candidate = streamID
+        return candidate.withUTF8 { utf8 in
+            utf8.count == stored.count && memcmp(utf8.baseAddress!, stored.baseAddress!, stored.count) == 0
+        }
+    }
+
+    /// Lends the raw payload of a frame (decompressing it when needed).
+    static func withRawPayload<T>(
+        _ frame: UnsafeRawBufferPointer, _ header: BatchHeader, context: @autoclosure () -> String,
+        _ body: (UnsafeRawBufferPointer) throws -> T
+    ) throws -> T {
+        let stored = UnsafeRawBufferPointer(rebasing: frame[header.payloadOffset..<header.payloadOffset + header.payloadStoredLength])
+        switch header.codec {
+        case .raw:
+            return try body(stored)
+        case .lz4:
+            let raw = try LZ4.decompress(stored, rawCount: header.payloadRawLength, context: context())
+            return try raw.withUnsafeBytes(body)
+        }
+    }
+}

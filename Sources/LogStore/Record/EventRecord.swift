@@ -1,0 +1,102 @@
+import EventSourcingCore
+import Foundation
+
+/// One event inside a batch payload. Version, sequence id, stream and timestamp come from the
+/// batch header; the record holds the rest:
+///
+/// ```
+///  u8      flags: bit 0 has an idempotency key, bit 1 has metadata
+///  varint  type length T, then T bytes of UTF-8
+///  [varint key length K, then K bytes]            when bit 0
+///  [varint metadata length M, then M bytes JSON]  when bit 1
+///  varint  data length D, then D bytes
+/// ```
+enum EventRecord {
+    static let hasKey: UInt8 = 1
+    static let hasMetadata: UInt8 = 2
+
+    static func encode(_ event: CandidateEvent, into writer: inout ByteWriter, metadataScratch: inout [UInt8]) {
+        var flags: UInt8 = 0
+        if event.idempotencyKey != nil { flags |= hasKey }
+        if event.metadata != nil { flags |= hasMetadata }
+        writer.append(flags)
+        writer.appendVarint(UInt64(event.type.utf8.count))
+        writer.append(contentsOf: event.type.utf8)
+        if let key = event.idempotencyKey {
+            writer.appendVarint(UInt64(key.utf8.count))
+            writer.append(contentsOf: key.utf8)
+        }
+        if let metadata = event.metadata {
+            metadataScratch.removeAll(keepingCapacity: true)
+            JSONValue.writeObject(metadata, to: &metadataScratch)
+            writer.appendVarint(UInt64(metadataScratch.count))
+            writer.append(contentsOf: metadataScratch)
+        }
+        writer.appendVarint(UInt64(event.data.count))
+        writer.append(contentsOf: event.data)
+    }
+
+    /// The fields of one record, borrowed from the payload.
+    struct Fields {
+        var type: UnsafeRawBufferPointer
+        var key: UnsafeRawBufferPointer?
+        var metadata: UnsafeRawBufferPointer?
+        var data: UnsafeRawBufferPointer
+    }
+
+    /// Reads the next record, checking every length against the limits and the payload's end.
+    @inline(__always)
+    static func read(_ reader: inout ByteReader) throws -> Fields {
+        let flags: UInt8 = try reader.read(UInt8.self)
+        guard flags & ~(hasKey | hasMetadata) == 0 else { throw reader.damaged("unknown record flags \(flags)") }
+        let type = try reader.readSlice(maximum: Limits.eventTypeBytesMax)
+        let key = flags & hasKey != 0 ? try reader.readSlice(maximum: Limits.idempotencyKeyBytesMax) : nil
+        let metadata = flags & hasMetadata != 0 ? try reader.readSlice(maximum: Limits.eventBytesMax) : nil
+        let data = try reader.readSlice(maximum: Limits.eventBytesMax)
+        return Fields(type: type, key: key, metadata: metadata, data: data)
+    }
+
+    /// Decodes the events of a frame from index `firstWanted` on, handing each to `body` until it
+    /// returns `false`.
+    static func decode(
+        frame: UnsafeRawBufferPointer, header: BatchHeader, streamID: String, context: @autoclosure () -> String,
+        firstWanted: Int = 0, _ body: (StoredEvent) throws -> Bool
+    ) throws {
+        let timestamp = Timestamp.date(microseconds: header.timestampMicros)
+        try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
+            var reader = ByteReader(payload, context: context())
+            for index in 0..<header.eventCount {
+                let fields = try read(&reader)
+                guard index >= firstWanted else { continue }
+                let sequenceID = header.firstSequenceID + Int64(index)
+                var metadata: [String: JSONValue]?
+                if let text = fields.metadata {
+                    guard case .object(let members)? = try? JSONValue.parse(text, allowingNonFiniteNumbers: true) else {
+                        throw reader.damaged("metadata of event \(sequenceID) is not a JSON object")
+                    }
+                    metadata = members
+                }
+                let event = StoredEvent(
+                    id: fields.key.map { String(decoding: $0, as: UTF8.self) } ?? String(sequenceID),
+                    streamID: streamID, sequenceID: sequenceID, version: header.firstVersion + Int64(index),
+                    timestamp: timestamp, type: String(decoding: fields.type, as: UTF8.self),
+                    data: fields.data.isEmpty ? Data() : Data(fields.data), metadata: metadata)
+                guard try body(event) else { return }
+            }
+            guard reader.remaining == 0 else { throw reader.damaged("\(reader.remaining) bytes after the last record") }
+        }
+    }
+
+    /// The idempotency keys of a frame's events, by index (`nil` for an event without one).
+    static func keys(frame: UnsafeRawBufferPointer, header: BatchHeader, context: @autoclosure () -> String) throws -> [String?] {
+        try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
+            var reader = ByteReader(payload, context: context())
+            var keys: [String?] = []
+            keys.reserveCapacity(header.eventCount)
+            for _ in 0..<header.eventCount {
+                keys.append(try read(&reader).key.map { String(decoding: $0, as: UTF8.self) })
+            }
+            return keys
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import EventSourcingCore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One snapshot per file, beside the segments, named by a hash of (stream, projection) so stream
+/// ids never become file names: `snapshot-<16 hex digits>[-<n>].snap`, where `-<n>` takes the next
+/// free name on the rare hash collision.
+///
+/// ```
+///  0  8  magic "EVSNAPS1"
+///  8  4  format version (1)
+/// 12  1  codec of the state (0 raw, 1 LZ4)
+/// 13  1  reserved (0)
+/// 14  2  stream id length S
+/// 16  2  projection length P
+/// 18  2  reserved (0)
+/// 20  8  version (i64): stream version, or sequence id for "@all"
+/// 28  8  timestamp, microseconds since the epoch
+/// 36  4  raw state length
+/// 40  4  stored state length T
+/// 44  S  stream id, then P bytes of projection, then T bytes of state
+/// end-4  CRC-32C of everything before it
+/// ```
+/// A snapshot is replaced atomically: temporary file, fsync, rename, fsync of the directory; a
+/// crash leaves the old file or the new one, never a mix.
+enum SnapshotFile {
+    static let magic: UInt64 = 0x3153_5041_4E53_5645  // "EVSNAPS1"
+    static let formatVersion: UInt32 = 1
+    static let fixedBytes = 44
+
+    static func path(directory: String, streamID: String, projection: String, probe: Int) -> String {
+        let hash = StableHash.hash(streamID + "\u{0}" + projection)
+        var hex = String(hash, radix: 16)
+        hex = String(repeating: "0", count: 16 - hex.count) + hex
+        return directory + "/snapshot-" + hex + (probe == 0 ? "" : "-\(probe)") + ".snap"
+    }
+
+    static func encode(_ snapshot: Snapshot) -> [UInt8] {
+        let (codec, stored) = Codec.compressIfWorthwhile(Array(snapshot.state), minimumBytes: 64)
+        let stream = Array(snapshot.streamID.utf8)
+        let projection = Array(snapshot.projectionName.utf8)
+        var writer = ByteWriter(capacity: fixedBytes + stream.count + projection.count + stored.count + 4)
+        writer.append(magic)
+        writer.append(formatVersion)
+        writer.append(codec.rawValue)
+        writer.append(UInt8(0))
+        writer.append(UInt16(stream.count))
+        writer.append(UInt16(projection.count))
+        writer.append(UInt16(0))
+        writer.append(snapshot.version)
+        writer.append(Timestamp.microseconds(snapshot.timestamp))
+        writer.append(UInt32(snapshot.state.count))
+        writer.append(UInt32(stored.count))
+        writer.append(contentsOf: stream)
+        writer.append(contentsOf: projection)
+        writer.append(contentsOf: stored)
+        writer.append(Checksum.crc32c(writer.bytes))
+        return writer.bytes
+    }
+
+    /// Decodes a snapshot file's bytes, checking every bound and the checksum.
+    /// - Throws: `EventStoreError.corruption` naming `path` and the offset.
+    static func decode(_ bytes: [UInt8], path: String) throws -> Snapshot {
+        try bytes.withUnsafeBytes { raw in
+            let context = "'\(path)'"
+            guard raw.count >= fixedBytes + 4 else {
+                throw EventStoreError.corruption("\(context) offset 0: \(raw.count) bytes, too short for a snapshot")
+            }
+            let stored = raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self).littleEndian
+            guard stored == Checksum.crc32c(UnsafeRawBufferPointer(rebasing: raw[0..<raw.count - 4])) else {
+                throw EventStoreError.corruption("\(context) offset \(raw.count - 4): snapshot checksum mismatch")
+            }
+            var reader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[0..<raw.count - 4]), context: context)
+            guard try reader.read(UInt64.self) == magic, try reader.read(UInt32.self) == formatVersion else {
+                throw EventStoreError.corruption("\(context) offset 0: not a snapshot file of format \(formatVersion)")
+            }
+            guard let codec = Codec(rawValue: try reader.read(UInt8.self)) else { throw reader.damaged("unknown codec") }
+            _ = try reader.read(UInt8.self)
+            let streamLength = Int(try reader.read(UInt16.self))
+            let projectionLength = Int(try reader.read(UInt16.self))
+            _ = try reader.read(UInt16.self)
+            let version = try reader.read(Int64.self)
+            let timestamp = try reader.read(Int64.self)
+            let rawLength = Int(try reader.read(UInt32.self))
+            let storedLength = Int(try reader.read(UInt32.self))
+            guard rawLength <= Limits.snapshotStateBytesMax else { throw reader.damaged("state length \(rawLength)") }
+            let stream = try reader.readSlice(count: streamLength)
+            let projection = try reader.readSlice(count: projectionLength)
+            let state = try reader.readSlice(count: storedLength)
+            guard reader.remaining == 0 else { throw reader.damaged("\(reader.remaining) bytes after the state") }
+            let bytes: [UInt8]
+            switch codec {
+            case .raw:
+                guard rawLength == storedLength else { throw reader.damaged("raw state length \(rawLength) != \(storedLength)") }
+                bytes = Array(state)
+            case .lz4:
+                bytes = try LZ4.decompress(state, rawCount: rawLength, context: context)
+            }
+            return Snapshot(
+                streamID: String(decoding: stream, as: UTF8.self), projectionName: String(decoding: projection, as: UTF8.self),
+                version: version, state: Data(bytes), timestamp: Timestamp.date(microseconds: timestamp))
+        }
+    }
+
+    /// Saves `snapshot`, replacing the one of the same stream and projection atomically.
+    static func save(_ snapshot: Snapshot, directory: String, fileMode: mode_t) throws {
+        var probe = 0
+        var target: String
+        while true {
+            target = path(directory: directory, streamID: snapshot.streamID, projection: snapshot.projectionName, probe: probe)
+            guard let existing = try SystemFile.openIfExists(target) else { break }
+            // A damaged file at our name is replaced; another pair's whole file is skipped.
+            guard let other = try? decode(try existing.readAll(), path: target),
+                other.streamID != snapshot.streamID || other.projectionName != snapshot.projectionName
+            else { break }
+            probe += 1
+        }
+        let temporary = target + ".tmp"
+        try Directory.remove(temporary)
+        let file = try SystemFile.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: fileMode)
+        try file.write(encode(snapshot), at: 0)
+        try file.synchronize()
+        try Directory.rename(temporary, to: target)
+        try Directory.synchronize(directory)
+    }
+
+    /// The snapshot of a stream and projection, or `nil`.
+    /// - Throws: `EventStoreError.corruption` when its file is damaged.
+    static func load(directory: String, streamID: String, projection: String) throws -> Snapshot? {
+        var probe = 0
+        while true {
+            let candidate = path(directory: directory, streamID: streamID, projection: projection, probe: probe)
+            guard let file = try SystemFile.openIfExists(candidate) else { return nil }
+            let snapshot = try decode(try file.readAll(), path: candidate)
+            if snapshot.streamID == streamID && snapshot.projectionName == projection { return snapshot }
+            probe += 1
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import EventSourcingCore
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The event store on the custom append-only log engine: segmented log files hold the global
+/// sequence, memory-mapped indexes find each stream's events and each idempotency key, snapshots
+/// sit beside the segments, LZ4-compressed. One process writes (a lock file enforces it); any
+/// number may open the store read-only. See docs/DESIGN.md and docs/FORMAT.md.
+///
+/// Thread-safety: safe to use from many tasks at once.
+public final class LogEventStore: EventStore {
+    /// When a write returns.
+    public enum Durability: Sendable, Hashable {
+        /// After its bytes are on stable storage (`fdatasync`); concurrent writers share one sync.
+        case fsync
+        /// Once the OS has its bytes: a process crash loses nothing, a power loss may lose the newest writes.
+        case buffered
+    }
+
+    /// How to open a store.
+    public struct Options: Sendable {
+        /// When a write returns; `.fsync` by default.
+        public var durability: Durability
+        /// Open without the writer's lock and never modify a file; writes throw `EventStoreError.readOnly`.
+        public var readOnly: Bool
+        /// A segment is sealed and a new one begun once it would pass this size (a single larger
+        /// batch still fits in one segment of its own). 64 MiB by default.
+        public var segmentBytesMax: Int
+        /// How much log is written between index checkpoints; recovery after a crash rescans at
+        /// most this much of the log. 64 MiB by default.
+        public var checkpointBytesInterval: Int
+        /// Create files readable by the owner only (0600) instead of 0644.
+        public var isOwnerOnly: Bool
+        /// Where the store logs (a torn tail it cut, a failure that stopped writes); silent by default.
+        public var logger: Logger
+
+        /// Creates options; every parameter has a default.
+        public init(
+            durability: Durability = .fsync, readOnly: Bool = false, segmentBytesMax: Int = 64 * 1024 * 1024,
+            checkpointBytesInterval: Int = 64 * 1024 * 1024, isOwnerOnly: Bool = false,
+            logger: Logger = Logger(label: "EventSourcing.Log", factory: { _ in SwiftLogNoOpLogHandler() })
+        ) {
+            self.durability = durability
+            self.readOnly = readOnly
+            self.segmentBytesMax = segmentBytesMax
+            self.checkpointBytesInterval = checkpointBytesInterval
+            self.isOwnerOnly = isOwnerOnly
+            self.logger = logger
+        }
+
+        var fileMode: mode_t { isOwnerOnly ? 0o600 : 0o644 }
+    }
+
+    private let runtime: StoreRuntime
+
+    /// The store's directory.
+    public let directory: String
+
+    private init(directory: String, runtime: StoreRuntime) {
+        self.directory = directory
+        self.runtime = runtime
+    }
+
+    /// Opens the store in `directory`, creating it (unless `options.readOnly`), and recovers it
+    /// after a crash: a torn batch at the end of the log is cut, indexes are brought up to date.
+    /// - Throws: `EventStoreError.storeLocked` when another process writes it,
+    ///   `.corruption` naming the file and offset when stored bytes are damaged, `.invalidArgument`
+    ///   for options out of range, `.io` for an OS error.
+    public static func open(directory: String, options: Options = .init()) async throws -> LogEventStore {
+        guard options.segmentBytesMax >= 4096, options.segmentBytesMax <= LogPosition.offsetMax / 2 else {
+            throw EventStoreError.invalidArgument("segmentBytesMax must be between 4096 bytes and 512 GiB")
+        }
+        guard options.checkpointBytesInterval > 0 else {
+            throw EventStoreError.invalidArgument("checkpointBytesInterval must be positive")
+        }
+        let (state, writer) = try await Task.detached {
+            let (state, context) = try LogRecovery.open(directory: directory, options: options)
+            return (state, LogWriter(context: context))
+        }.value
+        let storage = LogStorage(state: state, writer: writer, directory: directory, isReadOnly: options.readOnly)
+        return LogEventStore(directory: directory, runtime: StoreRuntime(storage: storage, hub: WatchHub(), logger: options.logger))
+    }
+
+    /// Opens, runs `body`, and closes even when `body` throws.
+    public static func withStore<R: Sendable>(
+        directory: String, options: Options = .init(), _ body: (LogEventStore) async throws -> R
+    ) async throws -> R {
+        let store = try await open(directory: directory, options: options)
+        do {
+            let result = try await body(store)
+            try await store.close()
+            return result
+        } catch {
+            try? await store.close()
+            throw error
+        }
+    }
+
+    public func stream(_ id: String) async throws -> EventStream { try await runtime.stream(id) }
+
+    public func close() async throws { try await runtime.close() }
+}

@@ -1,0 +1,354 @@
+import EventSourcingCore
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opening a store: take the writer's lock, check every segment, cut a torn tail (and only a torn
+/// tail), and bring each index up to the log from its last durable checkpoint, rebuilding any index
+/// that is missing, stale or damaged.
+enum LogRecovery {
+    static let lockFileName = "LOCK"
+
+    static func open(directory: String, options: LogEventStore.Options) throws -> (LogState, WriterContext) {
+        let writable = !options.readOnly
+        var lockFile: SystemFile?
+        if writable {
+            try Directory.create(directory)
+            let lock = try SystemFile.open(directory + "/" + lockFileName, flags: O_RDWR | O_CREAT, mode: options.fileMode)
+            guard try lock.tryLockExclusive() else {
+                throw EventStoreError.storeLocked("'\(directory)' is open for writing in another process")
+            }
+            lockFile = lock
+        } else if !Directory.exists(directory) {
+            throw EventStoreError.io("no store at '\(directory)': the directory does not exist")
+        }
+        let names = try Directory.names(in: directory)
+        if writable {
+            for name in names where name.hasSuffix(".grow") || name.hasSuffix(".tmp") {
+                try Directory.remove(directory + "/" + name)
+            }
+        }
+        // A read-only open builds what it needs in a private directory and never touches the store's files.
+        let indexDirectory = writable ? directory : try privateCopy(of: directory, names: names)
+        let checkpoint = try Checkpoint.load(directory: indexDirectory)
+        let ordinals = names.compactMap(Segment.ordinal(fromFileName:)).sorted()
+
+        var segments: [Segment]
+        if ordinals.isEmpty {
+            if let checkpoint, checkpoint.headSequenceID > 0 {
+                throw EventStoreError.corruption(
+                    "'\(directory)': the checkpoint records \(checkpoint.headSequenceID) events but no segment file exists")
+            }
+            guard writable else { throw EventStoreError.io("no store at '\(directory)': it holds no segment files") }
+            segments = [try Segment.create(
+                directory: directory, ordinal: 1, firstSequenceID: 1, segmentBytesMax: options.segmentBytesMax,
+                fileMode: options.fileMode)]
+        } else {
+            guard ordinals == Array(1...ordinals.count) else {
+                let missing = (1...ordinals.last!).first { !ordinals.contains($0) } ?? 1
+                throw EventStoreError.corruption("'\(directory)/\(Segment.fileName(ordinal: missing))' is missing from the log")
+            }
+            segments = try ordinals.map {
+                try Segment.open(
+                    path: directory + "/" + Segment.fileName(ordinal: $0), ordinal: $0,
+                    segmentBytesMax: options.segmentBytesMax, writable: writable)
+            }
+        }
+        let headSequenceID = try checkSegments(segments, checkpoint: checkpoint, writable: writable, logger: options.logger)
+        if let checkpoint, checkpoint.headSequenceID > headSequenceID || checkpoint.logEnd.segment > segments.count {
+            throw EventStoreError.corruption(
+                "'\(directory)': the log ends at sequence id \(headSequenceID), but the checkpoint records "
+                    + "\(checkpoint.headSequenceID) as durable")
+        }
+        if writable, segments.last!.isSealed {
+            // A crash between sealing a segment and creating the next one.
+            let last = segments.last!
+            segments.append(try Segment.create(
+                directory: directory, ordinal: last.ordinal + 1, firstSequenceID: headSequenceID + 1,
+                segmentBytesMax: options.segmentBytesMax, fileMode: options.fileMode))
+        }
+        let (state, keys) = try openIndexes(
+            segments: segments, headSequenceID: headSequenceID, checkpoint: checkpoint, indexDirectory: indexDirectory,
+            options: options)
+        let checkpointFile = try SystemFile.open(Checkpoint.path(indexDirectory), flags: O_RDWR | O_CREAT, mode: options.fileMode)
+        let context = WriterContext(
+            state: state, directory: directory, options: options, keys: keys, checkpointFile: checkpointFile,
+            lockFile: lockFile, lastCheckpoint: checkpoint ?? Checkpoint())
+        context.privateDirectory = writable ? nil : indexDirectory
+        // Mark the store open (not clean) at the recovered point, so a crash from here on is seen as one.
+        try context.checkpoint(clean: false)
+        return (state, context)
+    }
+
+    // MARK: Segments
+
+    /// Checks every segment: sealed ones by their footer checksum, the last one frame by frame,
+    /// cutting a torn tail. Sets each segment's end. Returns the head sequence id.
+    private static func checkSegments(
+        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, logger: Logger
+    ) throws -> Int64 {
+        var expectedFirst: Int64 = 1
+        for (index, segment) in segments.enumerated() {
+            guard segment.firstSequenceID == expectedFirst else {
+                throw EventStoreError.corruption(
+                    "'\(segment.path)' offset 24: the segment starts at sequence id \(segment.firstSequenceID), "
+                        + "but the log before it ends at \(expectedFirst - 1)")
+            }
+            let size = try segment.fileSize()
+            try segment.noteFileSize(size)
+            if let footer = segment.footer(at: size - Segment.footerBytes, fileSize: size) {
+                let bodyEnd = size - Segment.footerBytes
+                let checksum = segment.withBytes(offset: 0, count: bodyEnd) { Checksum.crc32c($0) }
+                guard checksum == footer.bodyChecksum else {
+                    let (badOffset, reason) = try firstBadFrame(in: segment, end: bodyEnd)
+                    throw EventStoreError.corruption("'\(segment.path)' offset \(badOffset): sealed segment is damaged (\(reason))")
+                }
+                // The footer's checksum covers every byte, so its counts are trusted as written.
+                guard footer.lastSequenceID >= expectedFirst - 1 else {
+                    throw EventStoreError.corruption("'\(segment.path)' offset \(bodyEnd): footer's last sequence id goes backwards")
+                }
+                segment.publishEnd(bodyEnd)
+                segment.markSealed()
+                segment.runningChecksum = checksum
+                segment.frameCount = footer.frameCount
+                expectedFirst = footer.lastSequenceID + 1
+                continue
+            }
+            guard index == segments.count - 1 else {
+                throw EventStoreError.corruption(
+                    "'\(segment.path)' offset \(size): the segment has no footer, but a later segment follows")
+            }
+            let (frames, last) = try walkFrames(in: segment, from: Segment.headerBytes, end: size, expectedFirst: expectedFirst)
+            if frames.end < size {
+                let durableEnd = checkpoint.map { $0.logEnd.segment > segment.ordinal ? Int.max : ($0.logEnd.segment == segment.ordinal ? $0.logEnd.offset : 0) } ?? 0
+                if frames.end < durableEnd {
+                    throw EventStoreError.corruption(
+                        "'\(segment.path)' offset \(frames.end): damaged batch (\(frames.stopReason)) below the durable point \(durableEnd)")
+                }
+                if let later = laterValidFrame(in: segment, after: frames.end, end: size) {
+                    throw EventStoreError.corruption(
+                        "'\(segment.path)' offset \(frames.end): damaged batch (\(frames.stopReason)) followed by a valid batch at offset \(later)")
+                }
+                if writable {
+                    logger.warning(
+                        "cut a torn tail", metadata: ["file": "\(segment.path)", "offset": "\(frames.end)", "bytes": "\(size - frames.end)"])
+                    try segment.truncate(to: frames.end)
+                }
+            }
+            segment.publishEnd(frames.end)
+            segment.runningChecksum = segment.withBytes(offset: 0, count: frames.end) { Checksum.crc32c($0) }
+            segment.frameCount = frames.count
+            expectedFirst = last + 1
+        }
+        return expectedFirst - 1
+    }
+
+    private struct WalkResult {
+        var end: Int
+        var count: Int
+        var stopReason: String
+    }
+
+    /// Walks checked frames from `offset` until `end` or the first invalid frame.
+    /// - Returns: where it stopped, how many frames it passed, and the last sequence id.
+    private static func walkFrames(
+        in segment: Segment, from offset: Int, end: Int, expectedFirst: Int64
+    ) throws -> (WalkResult, Int64) {
+        var result = WalkResult(end: offset, count: 0, stopReason: "")
+        var next = expectedFirst
+        try segment.withBytes(offset: 0, count: end) { bytes in
+            while result.end < end {
+                switch BatchFrame.probe(bytes, at: result.end) {
+                case .frame(let header):
+                    guard header.firstSequenceID == next else {
+                        throw EventStoreError.corruption(
+                            "'\(segment.path)' offset \(result.end): batch starts at sequence id \(header.firstSequenceID), expected \(next)")
+                    }
+                    next = header.lastSequenceID + 1
+                    result.end += header.frameLength
+                    result.count += 1
+                case .truncated:
+                    result.stopReason = "truncated"
+                    return
+                case .invalid(let reason):
+                    result.stopReason = reason
+                    return
+                }
+            }
+        }
+        return (result, next - 1)
+    }
+
+    /// The offset of a valid frame after `offset`, if any: then the damage is not a torn tail.
+    private static func laterValidFrame(in segment: Segment, after offset: Int, end: Int) -> Int? {
+        segment.withBytes(offset: 0, count: end) { bytes in
+            var candidate = offset + 1
+            while candidate + BatchHeader.overheadBytes < end {
+                if bytes.loadUnaligned(fromByteOffset: candidate + 4, as: UInt32.self).littleEndian == BatchHeader.magic,
+                    case .frame = BatchFrame.probe(bytes, at: candidate)
+                {
+                    return candidate
+                }
+                candidate += 1
+            }
+            return nil
+        }
+    }
+
+    /// Where a damaged sealed segment first fails, for the error message.
+    private static func firstBadFrame(in segment: Segment, end: Int) throws -> (Int, String) {
+        var offset = Segment.headerBytes
+        var reason = "checksum mismatch"
+        segment.withBytes(offset: 0, count: end) { bytes in
+            while offset < end {
+                guard case .frame(let header) = BatchFrame.probe(bytes, at: offset) else {
+                    if case .invalid(let why) = BatchFrame.probe(bytes, at: offset) { reason = why }
+                    return
+                }
+                offset += header.frameLength
+            }
+        }
+        return (offset, reason)
+    }
+
+    // MARK: Indexes
+
+    private static func openIndexes(
+        segments: [Segment], headSequenceID: Int64, checkpoint: Checkpoint?, indexDirectory: String,
+        options: LogEventStore.Options
+    ) throws -> (LogState, KeyIndex) {
+        let start = LogPosition(segment: 1, offset: Segment.headerBytes)
+        let last = segments.last!
+        let logEnd = LogPosition(segment: last.ordinal, offset: last.endOffset)
+        let usable = checkpoint.flatMap { $0.logEnd <= logEnd && $0.logEnd >= start ? $0 : nil }
+        // Index files are always writable: a read-only open works on private copies.
+        let writable = true
+        let batchesPath = indexDirectory + "/batches.idx"
+
+        var batches: BatchIndex?
+        var batchesFrom = start
+        if let usable, let candidate = try BatchIndex.open(path: batchesPath, count: usable.batchCount, writable: writable),
+            candidate.checksum() == usable.batchChecksum, try lastEntryMatches(candidate, segments: segments)
+        {
+            batches = candidate
+            batchesFrom = usable.logEnd
+        }
+        let batchIndex = try batches ?? BatchIndex.create(path: batchesPath, fileMode: options.fileMode)
+        if batches == nil { batchesFrom = start }
+
+        var keys: KeyIndex?
+        var keysFrom = start
+        if let usable,
+            let candidate = try KeyIndex.open(
+                directory: indexDirectory, count: usable.keyCount, capacity: usable.keyCapacity, writable: writable,
+                fileMode: options.fileMode),
+            candidate.checksum(upTo: usable.headSequenceID) == usable.keyChecksum
+        {
+            candidate.removeKeys(after: usable.headSequenceID)
+            keys = candidate
+            keysFrom = usable.logEnd
+        }
+        let keyIndex = try keys ?? KeyIndex.create(directory: indexDirectory, fileMode: options.fileMode)
+
+        // One walk over the frames that some index has not seen yet.
+        var headTimestamp: Int64?
+        let from = min(batchesFrom, keysFrom)
+        for segment in segments where segment.ordinal >= from.segment {
+            var offset = segment.ordinal == from.segment ? from.offset : Segment.headerBytes
+            while offset < segment.endOffset {
+                try LogState.withFrame(in: segment, at: offset, verifyChecksum: false) { frame, header in
+                    let position = LogPosition(segment: segment.ordinal, offset: offset)
+                    let streamHash = StableHash.stream(BatchFrame.streamID(frame, header))
+                    if position >= batchesFrom {
+                        try batchIndex.append(BatchIndex.Entry(
+                            firstSequenceID: header.firstSequenceID, position: position, streamHash: streamHash,
+                            firstVersion: header.firstVersion))
+                    }
+                    if position >= keysFrom {
+                        let frameKeys = try EventRecord.keys(frame: frame, header: header, context: "'\(segment.path)' offset \(offset)")
+                        for (index, key) in frameKeys.enumerated() {
+                            guard let key else { continue }
+                            try keyIndex.insert(
+                                hash: StableHash.key(key, streamHash: streamHash), sequenceID: header.firstSequenceID + Int64(index))
+                        }
+                    }
+                    offset += header.frameLength
+                }
+            }
+        }
+        guard batchIndex.count == 0 || batchIndex.entry(at: batchIndex.count - 1).firstSequenceID <= headSequenceID else {
+            throw EventStoreError.corruption("'\(batchesPath)': the index is ahead of the log")
+        }
+
+        // The stream index is trusted only after a clean close with nothing since; else rebuilt.
+        var streams: StreamIndex?
+        if let usable, usable.isClean, usable.logEnd == logEnd, batchesFrom == logEnd,
+            let candidate = try StreamIndex.open(
+                directory: indexDirectory, count: usable.streamCount, capacity: usable.streamCapacity,
+                blocksUsed: usable.blocksUsed, writable: writable, fileMode: options.fileMode),
+            candidate.checksum() == usable.streamChecksum
+        {
+            streams = candidate
+        }
+        let state = LogState(
+            segments: segments, batches: batchIndex,
+            streams: try streams ?? StreamIndex.create(directory: indexDirectory, fileMode: options.fileMode),
+            headSequenceID: headSequenceID, headTimestampMicros: nil)
+        if streams == nil { try rebuildStreams(state) }
+        if batchIndex.count > 0 {
+            let entry = batchIndex.entry(at: batchIndex.count - 1)
+            headTimestamp = try LogState.withFrame(in: state.segment(entry.position.segment), at: entry.position.offset) { $1.timestampMicros }
+        }
+        state.headTimestampMicros = headTimestamp
+        return (state, keyIndex)
+    }
+
+    /// Whether the last batch entry points at a frame with its sequence id.
+    private static func lastEntryMatches(_ batches: BatchIndex, segments: [Segment]) throws -> Bool {
+        guard batches.count > 0 else { return true }
+        let entry = batches.entry(at: batches.count - 1)
+        guard entry.position.segment >= 1, entry.position.segment <= segments.count else { return false }
+        return (try? LogState.withFrame(in: segments[entry.position.segment - 1], at: entry.position.offset) { frame, header in
+            header.firstSequenceID == entry.firstSequenceID && header.firstVersion == entry.firstVersion
+                && StableHash.stream(BatchFrame.streamID(frame, header)) == entry.streamHash
+        }) ?? false
+    }
+
+    /// Rebuilds the per-stream index from the batch index, reading only frame headers.
+    private static func rebuildStreams(_ state: LogState) throws {
+        for index in 0..<state.batches.count {
+            let entry = state.batches.entry(at: index)
+            let segment = try state.segment(entry.position.segment)
+            try LogState.withFrame(in: segment, at: entry.position.offset, verifyChecksum: false) { frame, header in
+                let streamID = BatchFrame.streamID(frame, header)
+                let slot = try state.streams.find(hash: entry.streamHash, isStream: { try state.isStream(streamID, at: $0) })
+                guard header.firstVersion == (slot?.version ?? 0) + 1 else {
+                    throw EventStoreError.corruption(
+                        "'\(segment.path)' offset \(entry.position.offset): stream '\(streamID)' jumps from version "
+                            + "\(slot?.version ?? 0) to \(header.firstVersion)")
+                }
+                try state.streams.record(
+                    existing: slot, hash: entry.streamHash, firstVersion: header.firstVersion, eventCount: header.eventCount,
+                    position: entry.position, timestampMicros: header.timestampMicros)
+            }
+        }
+    }
+
+    /// A private directory holding copies of the store's index files, for a read-only open.
+    private static func privateCopy(of directory: String, names: [String]) throws -> String {
+        var template = Array((NSTemporaryDirectory() + "/eventlog-readonly-XXXXXX").utf8CString)
+        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw SystemCall.error("mkdtemp", path: NSTemporaryDirectory(), code: errno)
+        }
+        let privateDirectory = String(cString: created)
+        for name in ["checkpoint", "batches.idx", "streams.idx", "blocks.idx", "keys.idx"] where names.contains(name) {
+            guard let source = try SystemFile.openIfExists(directory + "/" + name) else { continue }
+            let copy = try SystemFile.open(privateDirectory + "/" + name, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
+            try copy.write(try source.readAll(), at: 0)
+        }
+        return privateDirectory
+    }
+}

@@ -1,0 +1,62 @@
+import EventSourcingCore
+import Synchronization
+
+/// What readers and the writer share: the segments, the batch and stream indexes, and the head.
+/// Every access holds `lock`; the writer takes it only to look up versions and to publish a
+/// committed group, so readers wait at most for an index update, never for a disk write.
+///
+/// Thread-safety: `@unchecked Sendable` because every mutable field is touched only inside
+/// `withLock`.
+final class LogState: @unchecked Sendable {
+    private let lock = Mutex(())
+    var segments: [Segment]
+    var batches: BatchIndex
+    var streams: StreamIndex
+    var headSequenceID: Int64
+    var headTimestampMicros: Int64?
+
+    init(segments: [Segment], batches: BatchIndex, streams: StreamIndex, headSequenceID: Int64, headTimestampMicros: Int64?) {
+        self.segments = segments
+        self.batches = batches
+        self.streams = streams
+        self.headSequenceID = headSequenceID
+        self.headTimestampMicros = headTimestampMicros
+    }
+
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        try lock.withLock { _ in try body() }
+    }
+
+    /// The segment with `ordinal` (inside the lock).
+    func segment(_ ordinal: Int) throws -> Segment {
+        guard ordinal >= 1, ordinal <= segments.count else {
+            throw EventStoreError.corruption("an index points at segment \(ordinal), but the log has \(segments.count)")
+        }
+        return segments[ordinal - 1]
+    }
+
+    /// Whether the frame at `position` belongs to `streamID` (inside the lock).
+    func isStream(_ streamID: String, at position: LogPosition) throws -> Bool {
+        try Self.withFrame(in: segment(position.segment), at: position.offset) { frame, header in
+            BatchFrame.hasStreamID(frame, header, streamID)
+        }
+    }
+
+    /// Lends the checked frame at `offset` of `segment`: its bytes and header.
+    /// - Throws: `EventStoreError.corruption` naming the file and offset when no valid frame is there.
+    static func withFrame<T>(
+        in segment: Segment, at offset: Int, verifyChecksum: Bool = true,
+        _ body: (UnsafeRawBufferPointer, BatchHeader) throws -> T
+    ) throws -> T {
+        let end = segment.endOffset
+        guard offset >= Segment.headerBytes, offset < end else {
+            throw EventStoreError.corruption("'\(segment.path)' offset \(offset): an index points past the committed end \(end)")
+        }
+        return try segment.withBytes(offset: offset, count: end - offset) { bytes in
+            guard case .frame(let header) = BatchFrame.probe(bytes, at: 0, verifyChecksum: verifyChecksum) else {
+                throw EventStoreError.corruption("'\(segment.path)' offset \(offset): no valid batch where an index points")
+            }
+            return try body(UnsafeRawBufferPointer(rebasing: bytes[0..<header.frameLength]), header)
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import EventSourcingCore
+import Foundation
+import Logging
+
+/// The storage protocol on the log engine. Reads run on the caller's task against memory-mapped
+/// segments and indexes (they take the index lock only to find positions); writes and snapshot
+/// saves go to the single writer thread, which groups concurrent writes into one disk write and
+/// one sync.
+///
+/// Thread-safety: safe to use from any task.
+final class LogStorage: EventStorage {
+    let state: LogState
+    let writer: LogWriter
+    let directory: String
+    let isReadOnly: Bool
+
+    init(state: LogState, writer: LogWriter, directory: String, isReadOnly: Bool) {
+        self.state = state
+        self.writer = writer
+        self.directory = directory
+        self.isReadOnly = isReadOnly
+    }
+
+    func append(_ request: AppendRequest) async throws -> AppendResult {
+        guard !isReadOnly else { throw EventStoreError.readOnly }
+        return try await withCheckedThrowingContinuation { continuation in
+            writer.submit(.append(request, continuation))
+        }
+    }
+
+    func saveSnapshot(_ snapshot: Snapshot) async throws {
+        guard !isReadOnly else { throw EventStoreError.readOnly }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            writer.submit(.snapshot(snapshot, continuation))
+        }
+    }
+
+    func loadSnapshot(streamID: String, projection: String) async throws -> Snapshot? {
+        try SnapshotFile.load(directory: directory, streamID: streamID, projection: projection)
+    }
+
+    func close() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            writer.submit(.close(continuation))
+        }
+    }
+
+    func head(of streamID: String) async throws -> StreamHead {
+        try state.withLock {
+            if streamID == StreamName.all {
+                return StreamHead(
+                    version: state.headSequenceID, eventCount: state.headSequenceID,
+                    lastTimestamp: state.headTimestampMicros.map(Timestamp.date(microseconds:)))
+            }
+            let hash = StableHash.stream(streamID)
+            guard let slot = try state.streams.find(hash: hash, isStream: { try state.isStream(streamID, at: $0) }) else {
+                return .empty
+            }
+            return StreamHead(
+                version: slot.version, eventCount: slot.version,
+                lastTimestamp: Timestamp.date(microseconds: slot.lastTimestampMicros))
+        }
+    }
+
+    /// A batch to decode: its segment, offset, and the positions of its events (versions or
+    /// sequence ids) that the page wants.
+    private struct PlannedBatch {
+        let segment: Segment
+        let offset: Int
+        let wanted: ClosedRange<Int64>
+    }
+
+    func read(_ request: ReadRequest) async throws -> ReadPage {
+        // Under the lock: where the wanted events are, and the committed end they stop at.
+        let (plan, end) = try state.withLock { () throws -> ([PlannedBatch], Int64) in
+            request.isAll ? try planAll(request) : try planStream(request)
+        }
+        var builder = PageBuilder(request: request)
+        var stoppedEarly = false
+        var lastScanned: Int64?
+        scan: for batch in plan {
+            var events: [StoredEvent] = []
+            try LogState.withFrame(in: batch.segment, at: batch.offset) { frame, header in
+                let streamID = BatchFrame.streamID(frame, header)
+                let first = request.isAll ? header.firstSequenceID : header.firstVersion
+                try EventRecord.decode(
+                    frame: frame, header: header, streamID: streamID,
+                    context: "'\(batch.segment.path)' offset \(batch.offset)",
+                    firstWanted: Int(batch.wanted.lowerBound - first)
+                ) { event in
+                    events.append(event)
+                    return request.position(of: event) < batch.wanted.upperBound
+                }
+            }
+            if request.direction == .backward { events.reverse() }
+            for event in events {
+                lastScanned = request.position(of: event)
+                if !builder.add(event) {
+                    stoppedEarly = true
+                    break scan
+                }
+            }
+        }
+        // Without a full page, the plan reached the committed end in its direction.
+        let reachedEnd: Bool
+        switch request.direction {
+        case .forward: reachedEnd = plan.isEmpty || (lastScanned ?? request.after) >= end
+        case .backward: reachedEnd = plan.isEmpty || (lastScanned ?? request.after) <= 1
+        }
+        return builder.finish(sourceExhausted: !stoppedEarly && reachedEnd)
+    }
+
+    /// Plans a read of a named stream (inside the lock). Returns the batches and the stream's version.
+    private func planStream(_ request: ReadRequest) throws -> ([PlannedBatch], Int64) {
+        let hash = StableHash.stream(request.streamID)
+        guard let slot = try state.streams.find(hash: hash, isStream: { try state.isStream(request.streamID, at: $0) }) else {
+            return ([], 0)
+        }
+        let refs: [StreamIndex.BatchRef]
+        switch request.direction {
+        case .forward: refs = state.streams.batches(of: slot, after: request.after, eventLimit: request.limit)
+        case .backward: refs = state.streams.batches(of: slot, before: request.after, eventLimit: request.limit)
+        }
+        let plan = try refs.map { ref -> PlannedBatch in
+            let wanted: ClosedRange<Int64>
+            switch request.direction {
+            case .forward: wanted = max(ref.firstVersion, request.after + 1)...ref.lastVersion
+            case .backward: wanted = ref.firstVersion...min(ref.lastVersion, request.after - 1)
+            }
+            return PlannedBatch(segment: try state.segment(ref.position.segment), offset: ref.position.offset, wanted: wanted)
+        }
+        return (plan, slot.version)
+    }
+
+    /// Plans a read of `@all` (inside the lock). Returns the batches and the head sequence id.
+    private func planAll(_ request: ReadRequest) throws -> ([PlannedBatch], Int64) {
+        let head = state.headSequenceID
+        let batches = state.batches
+        var plan: [PlannedBatch] = []
+        var covered = 0
+        func lastSequenceID(ofEntry index: Int) -> Int64 {
+            index + 1 < batches.count ? batches.entry(at: index + 1).firstSequenceID - 1 : head
+        }
+        switch request.direction {
+        case .forward:
+            let target = request.after + 1
+            guard target <= head, var index = batches.lastEntry(atOrBefore: target) else { return ([], head) }
+            while index < batches.count, covered < request.limit {
+                let entry = batches.entry(at: index)
+                let last = lastSequenceID(ofEntry: index)
+                let wanted = max(entry.firstSequenceID, target)...last
+                plan.append(PlannedBatch(segment: try state.segment(entry.position.segment), offset: entry.position.offset, wanted: wanted))
+                covered += wanted.count
+                index += 1
+            }
+        case .backward:
+            let target = min(request.after - 1, head)
+            guard target >= 1, var index = batches.lastEntry(atOrBefore: target) else { return ([], head) }
+            while index >= 0, covered < request.limit {
+                let entry = batches.entry(at: index)
+                let wanted = entry.firstSequenceID...min(lastSequenceID(ofEntry: index), target)
+                plan.append(PlannedBatch(segment: try state.segment(entry.position.segment), offset: entry.position.offset, wanted: wanted))
+                covered += wanted.count
+                index -= 1
+            }
+        }
+        return (plan, head)
+    }
+}

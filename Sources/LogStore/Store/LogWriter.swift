@@ -1,0 +1,361 @@
+import EventSourcingCore
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The store's single writer: a dedicated thread that takes every queued write at once, applies
+/// the idempotency and expected-version rules to each in order, writes all their frames with one
+/// `pwrite` per segment and one `fdatasync`, then publishes them to the indexes. With `.fsync`
+/// durability, one sync thus serves every writer that was waiting (group commit).
+///
+/// Thread-safety: `@unchecked Sendable` because the job queue is only touched under `condition`
+/// and the writer context only on the writer thread.
+final class LogWriter: @unchecked Sendable {
+    enum Job {
+        case append(AppendRequest, CheckedContinuation<AppendResult, Error>)
+        case snapshot(Snapshot, CheckedContinuation<Void, Error>)
+        case close(CheckedContinuation<Void, Error>)
+    }
+
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var isStopped = false
+    private let context: WriterContext
+
+    init(context: WriterContext) {
+        self.context = context
+        let thread = Thread { [self] in self.run() }
+        thread.name = "eventlog-writer"
+        thread.start()
+    }
+
+    /// Queues a job; after close, jobs fail with `storeClosed`.
+    func submit(_ job: Job) {
+        condition.lock()
+        if isStopped {
+            condition.unlock()
+            Self.fail(job, with: EventStoreError.storeClosed)
+            return
+        }
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private static func fail(_ job: Job, with error: Error) {
+        switch job {
+        case .append(_, let continuation): continuation.resume(throwing: error)
+        case .snapshot(_, let continuation): continuation.resume(throwing: error)
+        case .close(let continuation): continuation.resume()
+        }
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let taken = jobs
+            jobs.removeAll(keepingCapacity: true)
+            condition.unlock()
+
+            var group: [(AppendRequest, CheckedContinuation<AppendResult, Error>)] = []
+            for job in taken {
+                switch job {
+                case .append(let request, let continuation):
+                    group.append((request, continuation))
+                case .snapshot(let snapshot, let continuation):
+                    context.commit(group)
+                    group.removeAll()
+                    continuation.resume(with: Result { try context.save(snapshot) })
+                case .close(let continuation):
+                    context.commit(group)
+                    group.removeAll()
+                    condition.lock()
+                    isStopped = true
+                    let late = jobs
+                    jobs.removeAll()
+                    condition.unlock()
+                    let result = Result { try context.close() }
+                    for job in late { Self.fail(job, with: EventStoreError.storeClosed) }
+                    continuation.resume(with: result)
+                    return
+                }
+            }
+            context.commit(group)
+        }
+    }
+}
+
+/// The writer thread's state: everything only the writer touches, and its view of the shared state.
+final class WriterContext {
+    let state: LogState
+    let directory: String
+    let options: LogEventStore.Options
+    let logger: Logger
+    var keys: KeyIndex
+    var checkpointFile: SystemFile?
+    var lockFile: SystemFile?
+    var lastCheckpoint: Checkpoint
+    var bytesSinceCheckpoint = 0
+    var needsCheckpoint = false
+    /// Where a read-only open keeps its own index files; removed at close.
+    var privateDirectory: String?
+    /// The first write or sync error; once set, the store refuses writes until reopened.
+    var failure: EventStoreError?
+    private var keyCache: [Int64: (streamID: String, keys: [String?])] = [:]
+
+    init(
+        state: LogState, directory: String, options: LogEventStore.Options, keys: KeyIndex, checkpointFile: SystemFile?,
+        lockFile: SystemFile?, lastCheckpoint: Checkpoint
+    ) {
+        self.state = state
+        self.directory = directory
+        self.options = options
+        self.logger = options.logger
+        self.keys = keys
+        self.checkpointFile = checkpointFile
+        self.lockFile = lockFile
+        self.lastCheckpoint = lastCheckpoint
+    }
+
+    private var active: Segment { state.segments[state.segments.count - 1] }
+
+    // MARK: Group commit
+
+    private struct PlannedFrame {
+        let requestIndex: Int
+        let bytes: [UInt8]
+        let streamID: String
+        let streamHash: UInt64
+        let firstVersion: Int64
+        let firstSequenceID: Int64
+        let eventCount: Int
+        let keys: [String?]
+        var position = LogPosition(rawValue: 0)
+    }
+
+    private struct StreamKey: Hashable {
+        let streamID: String
+        let key: String
+    }
+
+    /// Resolves, writes, syncs and publishes a group of appends, then answers each of them.
+    func commit(_ group: [(AppendRequest, CheckedContinuation<AppendResult, Error>)]) {
+        guard !group.isEmpty else { return }
+        if let failure {
+            for (_, continuation) in group { continuation.resume(throwing: Self.stopped(after: failure)) }
+            return
+        }
+        var results = [Result<AppendResult, Error>](repeating: .failure(EventStoreError.storeClosed), count: group.count)
+        var frames: [PlannedFrame] = []
+        var pendingVersions: [String: Int64] = [:]
+        var pendingKeys: Set<StreamKey> = []
+        var nextSequenceID = state.headSequenceID + 1
+        let timestamp = Timestamp.nowMicroseconds()
+        for (index, (request, _)) in group.enumerated() {
+            do {
+                let streamHash = StableHash.stream(request.streamID)
+                let current = try pendingVersions[request.streamID] ?? currentVersion(request.streamID, hash: streamHash)
+                let events = try request.resolve(currentVersion: current) { key in
+                    try pendingKeys.contains(StreamKey(streamID: request.streamID, key: key))
+                        || isKeyStored(key, streamID: request.streamID, streamHash: streamHash)
+                }
+                pendingVersions[request.streamID] = current + Int64(events.count)
+                results[index] = .success(AppendResult(version: current + Int64(events.count), appendedCount: events.count))
+                guard !events.isEmpty else { continue }
+                for event in events {
+                    if let key = event.idempotencyKey { pendingKeys.insert(StreamKey(streamID: request.streamID, key: key)) }
+                }
+                frames.append(PlannedFrame(
+                    requestIndex: index,
+                    bytes: BatchFrame.encode(
+                        streamID: request.streamID, firstSequenceID: nextSequenceID, firstVersion: current + 1,
+                        timestampMicros: timestamp, events: events),
+                    streamID: request.streamID, streamHash: streamHash, firstVersion: current + 1,
+                    firstSequenceID: nextSequenceID, eventCount: events.count, keys: events.map(\.idempotencyKey)))
+                nextSequenceID += Int64(events.count)
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        if !frames.isEmpty {
+            do {
+                try write(&frames)
+                try publish(frames, timestampMicros: timestamp)
+            } catch {
+                let failure = Self.asStoreError(error)
+                self.failure = failure
+                logger.error("writes stopped after a failure", metadata: ["error": "\(failure)"])
+                for frame in frames { results[frame.requestIndex] = .failure(Self.stopped(after: failure)) }
+            }
+        }
+        for (index, (_, continuation)) in group.enumerated() { continuation.resume(with: results[index]) }
+        if failure == nil, needsCheckpoint || bytesSinceCheckpoint >= options.checkpointBytesInterval || keys.grewSinceCheckpoint {
+            do {
+                try checkpoint(clean: false)
+            } catch {
+                failure = Self.asStoreError(error)
+                logger.error("checkpoint failed; writes stopped", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    static func asStoreError(_ error: Error) -> EventStoreError {
+        (error as? EventStoreError) ?? .io("\(error)")
+    }
+
+    static func stopped(after failure: EventStoreError) -> EventStoreError {
+        .io("the store stopped accepting writes after an earlier failure (\(failure)); reopen it to recover")
+    }
+
+    private func currentVersion(_ streamID: String, hash: UInt64) throws -> Int64 {
+        try state.withLock {
+            try state.streams.find(hash: hash, isStream: { try state.isStream(streamID, at: $0) })?.version ?? 0
+        }
+    }
+
+    /// Whether the stream holds `key`: the key index names candidates, the log confirms.
+    private func isKeyStored(_ key: String, streamID: String, streamHash: UInt64) throws -> Bool {
+        for sequenceID in keys.candidates(hash: StableHash.key(key, streamHash: streamHash)) {
+            if try storedKey(at: sequenceID, streamID: streamID) == key { return true }
+        }
+        return false
+    }
+
+    /// The key of the event at `sequenceID` if it belongs to `streamID`.
+    private func storedKey(at sequenceID: Int64, streamID: String) throws -> String? {
+        let located: (Segment, Int, Int64)? = try state.withLock {
+            guard sequenceID <= state.headSequenceID, let index = state.batches.lastEntry(atOrBefore: sequenceID) else { return nil }
+            let entry = state.batches.entry(at: index)
+            return (try state.segment(entry.position.segment), entry.position.offset, entry.firstSequenceID)
+        }
+        guard let (segment, offset, firstSequenceID) = located else { return nil }
+        if keyCache[firstSequenceID] == nil {
+            if keyCache.count >= 16 { keyCache.removeAll(keepingCapacity: true) }
+            keyCache[firstSequenceID] = try LogState.withFrame(in: segment, at: offset) { frame, header in
+                (BatchFrame.streamID(frame, header),
+                 try EventRecord.keys(frame: frame, header: header, context: "'\(segment.path)' offset \(offset)"))
+            }
+        }
+        guard let cached = keyCache[firstSequenceID], cached.streamID == streamID else { return nil }
+        let index = Int(sequenceID - firstSequenceID)
+        guard index >= 0, index < cached.keys.count else { return nil }
+        return cached.keys[index]
+    }
+
+    /// Writes the frames, rolling segments as they fill, and syncs them per the durability.
+    private func write(_ frames: inout [PlannedFrame]) throws {
+        var segment = active
+        var buffer: [UInt8] = []
+        var bufferStart = segment.endOffset
+        var bufferedFrames = 0
+        func flush() throws {
+            guard !buffer.isEmpty else { return }
+            try buffer.withUnsafeBytes { try segment.append($0, at: bufferStart) }
+            segment.frameCount += bufferedFrames
+            bufferStart += buffer.count
+            bytesSinceCheckpoint += buffer.count
+            buffer.removeAll(keepingCapacity: true)
+            bufferedFrames = 0
+        }
+        for index in frames.indices {
+            let frame = frames[index]
+            if bufferStart + buffer.count + frame.bytes.count > options.segmentBytesMax,
+                segment.frameCount + bufferedFrames > 0
+            {
+                try flush()
+                segment.publishEnd(bufferStart)
+                try segment.seal(lastSequenceID: frame.firstSequenceID - 1)
+                let next = try Segment.create(
+                    directory: directory, ordinal: segment.ordinal + 1, firstSequenceID: frame.firstSequenceID,
+                    segmentBytesMax: options.segmentBytesMax, fileMode: options.fileMode)
+                state.withLock { state.segments.append(next) }
+                segment = next
+                bufferStart = next.endOffset
+                needsCheckpoint = true
+            }
+            frames[index].position = LogPosition(segment: segment.ordinal, offset: bufferStart + buffer.count)
+            buffer.append(contentsOf: frame.bytes)
+            bufferedFrames += 1
+        }
+        try flush()
+        if options.durability == .fsync { try segment.file.synchronizeData() }
+        segment.publishEnd(bufferStart)
+    }
+
+    /// Adds written frames to the indexes and moves the head, one frame at a time so a failure
+    /// midway leaves a consistent prefix.
+    private func publish(_ frames: [PlannedFrame], timestampMicros: Int64) throws {
+        try state.withLock {
+            for frame in frames {
+                try state.batches.append(BatchIndex.Entry(
+                    firstSequenceID: frame.firstSequenceID, position: frame.position, streamHash: frame.streamHash,
+                    firstVersion: frame.firstVersion))
+                let slot = try state.streams.find(hash: frame.streamHash, isStream: { try state.isStream(frame.streamID, at: $0) })
+                try state.streams.record(
+                    existing: slot, hash: frame.streamHash, firstVersion: frame.firstVersion, eventCount: frame.eventCount,
+                    position: frame.position, timestampMicros: timestampMicros)
+                state.headSequenceID = frame.firstSequenceID + Int64(frame.eventCount) - 1
+                state.headTimestampMicros = timestampMicros
+            }
+        }
+        for frame in frames {
+            for (index, key) in frame.keys.enumerated() {
+                guard let key else { continue }
+                try keys.insert(hash: StableHash.key(key, streamHash: frame.streamHash), sequenceID: frame.firstSequenceID + Int64(index))
+            }
+        }
+    }
+
+    // MARK: Checkpoints, snapshots, close
+
+    /// Makes the log and the indexes durable and records where they stand.
+    func checkpoint(clean: Bool) throws {
+        guard let checkpointFile else { return }
+        let segment = active
+        if options.durability == .buffered { try segment.file.synchronizeData() }
+        try keys.synchronize()
+        try state.batches.file.synchronize()
+        try state.streams.synchronize()
+        var next = Checkpoint()
+        next.number = lastCheckpoint.number + 1
+        next.isClean = clean
+        next.logEnd = LogPosition(segment: segment.ordinal, offset: segment.endOffset)
+        next.headSequenceID = state.headSequenceID
+        next.segmentPrefixChecksum = segment.runningChecksum
+        next.batchCount = state.batches.count
+        next.batchChecksum = state.batches.checksum()
+        next.streamCount = state.streams.count
+        next.streamCapacity = state.streams.capacity
+        next.blocksUsed = state.streams.blocksUsed
+        next.streamChecksum = clean ? state.streams.checksum() : 0
+        next.keyCount = keys.count
+        next.keyCapacity = keys.capacity
+        next.keyChecksum = keys.checksum(upTo: state.headSequenceID)
+        try next.write(to: checkpointFile)
+        lastCheckpoint = next
+        bytesSinceCheckpoint = 0
+        needsCheckpoint = false
+        keys.markCheckpointed()
+    }
+
+    func save(_ snapshot: Snapshot) throws {
+        try SnapshotFile.save(snapshot, directory: directory, fileMode: options.fileMode)
+    }
+
+    /// A clean close: a final checkpoint marked clean (unless writes failed), then the lock goes.
+    func close() throws {
+        defer {
+            lockFile = nil
+            if let privateDirectory {
+                for name in (try? Directory.names(in: privateDirectory)) ?? [] { try? Directory.remove(privateDirectory + "/" + name) }
+                rmdir(privateDirectory)
+            }
+        }
+        guard failure == nil, checkpointFile != nil, !options.readOnly else { return }
+        try checkpoint(clean: true)
+    }
+}

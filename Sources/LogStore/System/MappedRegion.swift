@@ -1,0 +1,104 @@
+import EventSourcingCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file mapped into memory (`mmap(2)`, `MAP_SHARED`), the one owner of that raw memory.
+///
+/// The mapping reserves `reservedBytes` of address space once, so it never moves: the file grows
+/// beneath it with `posix_fallocate` (never sparse, so a full disk fails the grow call instead of
+/// faulting a later store), and only bytes below `size` are ever touched. The region unmaps in
+/// `deinit`.
+///
+/// Thread-safety: `@unchecked Sendable`; the engine serializes writers and publishes what readers
+/// may see under its index lock.
+final class MappedRegion: @unchecked Sendable {
+    let file: SystemFile
+    let isWritable: Bool
+    private let base: UnsafeMutableRawPointer
+    let reservedBytes: Int
+    private let visibleSize: Atomic<Int>
+
+    /// The file's size as this process knows it: bytes below it may be read (and written, when writable).
+    var size: Int { visibleSize.load(ordering: .acquiring) }
+
+    /// Maps `file` with `reservedBytes` of address space.
+    init(file: SystemFile, reservedBytes: Int, writable: Bool) throws {
+        let size = try file.size()
+        precondition(reservedBytes >= size, "a mapping must cover its file")
+        let protection = writable ? (PROT_READ | PROT_WRITE) : PROT_READ
+        let address = mmap(nil, reservedBytes, protection, MAP_SHARED, file.descriptor, 0)
+        guard let address, address != MAP_FAILED else {
+            throw SystemCall.error("mmap", path: file.path, code: errno)
+        }
+        self.file = file
+        self.base = address
+        self.reservedBytes = reservedBytes
+        self.visibleSize = Atomic(size)
+        self.isWritable = writable
+    }
+
+    deinit { munmap(base, reservedBytes) }
+
+    /// Grows the file (allocated, zero-filled) to at least `newSize` bytes.
+    func grow(to newSize: Int) throws {
+        guard newSize > size else { return }
+        precondition(newSize <= reservedBytes, "a mapped file cannot outgrow its reservation")
+        try file.allocate(size: newSize)
+        visibleSize.store(newSize, ordering: .releasing)
+    }
+
+    /// Notes that the file is now `newSize` bytes long (this process wrote or cut it).
+    func noteSize(_ newSize: Int) {
+        precondition(newSize <= reservedBytes, "a mapped file cannot outgrow its reservation")
+        visibleSize.store(newSize, ordering: .releasing)
+    }
+
+    /// Reads the file's size again (a reader following a writer in another process).
+    func refreshSize() throws {
+        noteSize(min(try file.size(), reservedBytes))
+    }
+
+    /// Writes the dirty pages of `[offset, offset + count)` to the file and waits (`msync(2)`, `MS_SYNC`).
+    func synchronize(offset: Int = 0, count: Int? = nil) throws {
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / pageSize * pageSize
+        let end = min(size, offset + (count ?? size))
+        guard end > start else { return }
+        try SystemCall.run("msync", path: file.path) { msync(base + start, end - start, MS_SYNC) }
+    }
+
+    /// Lends the bytes `[offset, offset + count)`; the pointer must not escape `body`.
+    @inline(__always)
+    func withBytes<T>(offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        precondition(offset >= 0 && count >= 0 && offset + count <= size, "read outside the mapped file")
+        return try body(UnsafeRawBufferPointer(start: base + offset, count: count))
+    }
+
+    /// Lends the bytes `[offset, offset + count)` for writing; the pointer must not escape `body`.
+    @inline(__always)
+    func withMutableBytes<T>(offset: Int, count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> T) rethrows -> T {
+        precondition(isWritable, "write to a read-only mapping")
+        precondition(offset >= 0 && count >= 0 && offset + count <= size, "write outside the mapped file")
+        return try body(UnsafeMutableRawBufferPointer(start: base + offset, count: count))
+    }
+
+    /// A little-endian integer at `offset`.
+    @inline(__always)
+    func load<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= size, "read outside the mapped file")
+        // safe: bounds checked above; loadUnaligned tolerates any alignment.
+        return T(littleEndian: (base + offset).loadUnaligned(as: T.self))
+    }
+
+    /// Stores a little-endian integer at `offset`.
+    @inline(__always)
+    func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        precondition(isWritable, "write to a read-only mapping")
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= size, "write outside the mapped file")
+        // safe: bounds checked above.
+        (base + offset).storeBytes(of: value.littleEndian, as: T.self)
+    }
+}

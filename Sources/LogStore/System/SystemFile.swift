@@ -1,0 +1,180 @@
+import EventSourcingCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An open file descriptor, closed in `deinit`. Every method names the C function it calls and
+/// throws `EventStoreError.io` on failure (see `SystemCall`).
+///
+/// Thread-safety: positioned reads and writes (`pread`/`pwrite`) may run from several threads; the
+/// engine gives each file one writer.
+final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immutable and closed only in deinit
+    let descriptor: Int32
+    let path: String
+
+    private init(descriptor: Int32, path: String) {
+        self.descriptor = descriptor
+        self.path = path
+    }
+
+    deinit { close(descriptor) }
+
+    /// `open(2)` with `O_CLOEXEC | O_NOFOLLOW`: a symbolic link is never followed.
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> SystemFile {
+        let descriptor = try SystemCall.run("open", path: path) {
+            Glibc.open(path, flags | O_CLOEXEC | O_NOFOLLOW, mode)
+        }
+        return SystemFile(descriptor: descriptor, path: path)
+    }
+
+    /// Opens for reading, or `nil` when the file does not exist.
+    static func openIfExists(_ path: String, writable: Bool = false) throws -> SystemFile? {
+        do {
+            return try open(path, flags: writable ? O_RDWR : O_RDONLY)
+        } catch EventStoreError.io(let message) where message.contains("(errno \(ENOENT))") {
+            return nil
+        }
+    }
+
+    /// The file's size in bytes (`fstat(2)`).
+    func size() throws -> Int {
+        var status = stat()
+        try SystemCall.run("fstat", path: path) { fstat(descriptor, &status) }
+        return Int(status.st_size)
+    }
+
+    /// Reads exactly `count` bytes at `offset` (`pread(2)`, repeated over short reads).
+    /// - Throws: `EventStoreError.corruption` when the file ends first.
+    func read(count: Int, at offset: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            while done < count {
+                let got = try SystemCall.run("pread", path: path) {
+                    pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
+                }
+                if got == 0 {
+                    throw EventStoreError.corruption("'\(path)' ends at byte \(offset + done), \(count - done) bytes early")
+                }
+                done += got
+            }
+        }
+        return bytes
+    }
+
+    /// Reads the whole file.
+    func readAll() throws -> [UInt8] { try read(count: size(), at: 0) }
+
+    /// Writes all of `bytes` at `offset` (`pwrite(2)`, repeated over short writes).
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        var done = 0
+        while done < bytes.count {
+            let wrote = try SystemCall.run("pwrite", path: path) {
+                pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            }
+            precondition(wrote > 0, "pwrite wrote nothing without an error")
+            done += wrote
+        }
+    }
+
+    func write(_ bytes: [UInt8], at offset: Int) throws {
+        try bytes.withUnsafeBytes { try write($0, at: offset) }
+    }
+
+    /// Flushes data (and the size, when it changed) to stable storage (`fdatasync(2)`).
+    func synchronizeData() throws {
+        try SystemCall.run("fdatasync", path: path) { fdatasync(descriptor) }
+    }
+
+    /// Flushes data and metadata (`fsync(2)`).
+    func synchronize() throws {
+        try SystemCall.run("fsync", path: path) { fsync(descriptor) }
+    }
+
+    /// Sets the size (`ftruncate(2)`).
+    func truncate(to size: Int) throws {
+        try SystemCall.run("ftruncate", path: path) { ftruncate(descriptor, off_t(size)) }
+    }
+
+    /// Allocates blocks for `[0, size)` so that writes through a mapping cannot fault on a full
+    /// disk (`posix_fallocate(3)`, which returns the error instead of setting errno).
+    func allocate(size: Int) throws {
+        while true {
+            let code = posix_fallocate(descriptor, 0, off_t(size))
+            if code == 0 { return }
+            if code == EINTR { continue }
+            throw SystemCall.error("posix_fallocate", path: path, code: code)
+        }
+    }
+
+    /// Takes an exclusive advisory lock without waiting (`flock(2)` with `LOCK_EX | LOCK_NB`).
+    /// - Returns: `false` when another open file description holds it.
+    func tryLockExclusive() throws -> Bool {
+        while true {
+            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return true }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK { return false }
+            throw SystemCall.error("flock", path: path, code: code)
+        }
+    }
+}
+
+/// Directory-level operations.
+enum Directory {
+    /// Creates `path` (mode 0755) unless it exists (`mkdir(2)`).
+    static func create(_ path: String) throws {
+        if mkdir(path, 0o755) == 0 { return }
+        let code = errno
+        if code == EEXIST {
+            var status = stat()
+            if lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR { return }
+            throw EventStoreError.io("'\(path)' exists and is not a directory")
+        }
+        throw SystemCall.error("mkdir", path: path, code: code)
+    }
+
+    /// Whether `path` is a directory (not following a symbolic link).
+    static func exists(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Whether a file exists at `path` (not following a symbolic link).
+    static func fileExists(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0
+    }
+
+    /// The names in `path`, without "." and ".." (`opendir(3)`/`readdir(3)`).
+    static func names(in path: String) throws -> [String] {
+        guard let handle = opendir(path) else { throw SystemCall.error("opendir", path: path, code: errno) }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Makes the directory's entries (new files, renames) durable (`fsync(2)` on the directory).
+    static func synchronize(_ path: String) throws {
+        let directory = try SystemFile.open(path, flags: O_RDONLY | O_DIRECTORY)
+        try directory.synchronize()
+    }
+
+    /// `rename(2)`.
+    static func rename(_ from: String, to: String) throws {
+        try SystemCall.run("rename", path: from) { Glibc.rename(from, to) }
+    }
+
+    /// `unlink(2)`; a missing file is not an error.
+    static func remove(_ path: String) throws {
+        if unlink(path) == 0 || errno == ENOENT { return }
+        throw SystemCall.error("unlink", path: path, code: errno)
+    }
+}
