@@ -49,7 +49,8 @@ enum LogRecovery {
         } else {
             guard ordinals == Array(1...ordinals.count) else {
                 let missing = (1...ordinals.last!).first { !ordinals.contains($0) } ?? 1
-                throw EventStoreError.corruption("'\(directory)/\(Segment.fileName(ordinal: missing))' is missing from the log")
+                throw EventStoreError.corruption(
+                    "'\(directory)/\(Segment.fileName(ordinal: missing))' offset 0: the segment is missing from the log")
             }
             segments = try ordinals.map {
                 try Segment.open(
