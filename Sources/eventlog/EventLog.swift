@@ -13,6 +13,6 @@ struct EventLog: AsyncParsableCommand {
             Example:
               eventlog demo
             """,
-        subcommands: [DemoCommand.self]
+        subcommands: [DemoCommand.self, BenchCommand.self]
     )
 }

@@ -5,19 +5,26 @@ import Glibc
 #endif
 
 /// `keys.idx`: which (stream, idempotency key) pairs are stored, as an open-addressing hash table
-/// of 16-byte slots (linear probing):
+/// of 12-byte slots (linear probing). The top 24 bits of a key's `StableHash.key(key, streamHash)`
+/// are its fingerprint, and the fingerprint alone picks its home slot (its top log2(capacity) bits;
+/// past 2^24 slots, the fingerprint shifted left), so the table can be rehashed from its slots.
+/// A slot holds
 /// ```
-///  0  8  StableHash.key(key, streamHash) (0: empty slot)
-///  8  8  sequence id of the event that carries the key
+///  0  8  bits 40...63: fingerprint (never 0); bits 0...39: sequence id of the event (>= 1)
+///  8  4  hash bits 8...39, which tell apart keys whose fingerprints share their home bits
 /// ```
-/// Only hashes live here; a hit is confirmed against the full key in the log record. Slots are
+/// and a first word of 0 marks an empty slot. Only 56 bits of the hash live here; a hit is
+/// confirmed against the full key in the log record, so a collision costs one extra read, never
+/// a wrong answer. Slots are
 /// only ever filled, never changed, so after a crash the slots filled since the last checkpoint
 /// (sequence id above it) can be told apart, emptied, and filled again by replaying the log.
 ///
 /// Thread-safety: only the writer thread uses it.
 final class KeyIndex {
     static let magic: UInt64 = 0x5844_4959_454B_5645  // "EVKEYIDX"
-    static let slotBytes = 16
+    static let slotBytes = 12
+    static let sequenceBits: UInt64 = 40
+    static let sequenceMask: UInt64 = (1 << 40) - 1
     static let initialCapacity = 4096
 
     private(set) var file: IndexFile
@@ -55,35 +62,59 @@ final class KeyIndex {
 
     private func slotOffset(_ index: Int) -> Int { IndexFile.headerBytes + index * Self.slotBytes }
 
+    /// The fingerprint part of a slot for `hash`.
+    static func fingerprint(_ hash: UInt64) -> UInt64 {
+        let value = hash >> sequenceBits
+        return (value == 0 ? 1 : value) << sequenceBits
+    }
+
+    /// The home slot of a fingerprint (slot bits 40...63) in a table of `capacity` (a power of two).
+    static func home(fingerprint: UInt64, capacity: Int) -> Int {
+        let bits = UInt64(capacity.trailingZeroBitCount)
+        let value = fingerprint >> sequenceBits
+        return Int(bits <= 24 ? value >> (24 - bits) : value << (bits - 24))
+    }
+
+    static func sequenceID(ofSlot slot: UInt64) -> Int64 { Int64(slot & sequenceMask) }
+
+    private func slotValue(_ index: Int) -> UInt64 { file.region.load(UInt64.self, at: slotOffset(index)) }
+
+    static func checkBits(_ hash: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: hash >> 8) }
+
     /// The sequence ids stored under `hash` (usually none or one).
     func candidates(hash: UInt64) -> [Int64] {
         let mask = capacity - 1
-        var index = Int(hash & UInt64(mask))
+        let fingerprint = Self.fingerprint(hash)
+        let check = Self.checkBits(hash)
+        var index = Self.home(fingerprint: fingerprint, capacity: capacity)
         var found: [Int64] = []
         while true {
-            let stored = file.region.load(UInt64.self, at: slotOffset(index))
+            let stored = slotValue(index)
             if stored == 0 { return found }
-            if stored == hash { found.append(Int64(bitPattern: file.region.load(UInt64.self, at: slotOffset(index) + 8))) }
+            if stored & ~Self.sequenceMask == fingerprint, file.region.load(UInt32.self, at: slotOffset(index) + 8) == check {
+                found.append(Self.sequenceID(ofSlot: stored))
+            }
             index = (index + 1) & mask
         }
     }
 
     /// Adds a key's hash and the sequence id of its event.
     func insert(hash: UInt64, sequenceID: Int64) throws {
+        precondition(sequenceID >= 1 && UInt64(sequenceID) <= Self.sequenceMask, "sequence ids fit 40 bits")
         if (count + 1) * 4 > capacity * 3 { try grow() }
-        place(hash: hash, sequenceID: sequenceID, in: file)
+        place(Self.fingerprint(hash) | UInt64(sequenceID), check: Self.checkBits(hash), in: file)
         count += 1
     }
 
-    private func place(hash: UInt64, sequenceID: Int64, in target: IndexFile) {
+    /// Puts a slot in the first empty place from its home in `target`.
+    private func place(_ slot: UInt64, check: UInt32, in target: IndexFile) {
         let mask = target.capacity - 1
-        var index = Int(hash & UInt64(mask))
+        var index = Self.home(fingerprint: slot & ~Self.sequenceMask, capacity: target.capacity)
         while target.region.load(UInt64.self, at: IndexFile.headerBytes + index * Self.slotBytes) != 0 {
             index = (index + 1) & mask
         }
-        let base = IndexFile.headerBytes + index * Self.slotBytes
-        target.region.store(hash, at: base)
-        target.region.store(UInt64(bitPattern: sequenceID), at: base + 8)
+        target.region.store(slot, at: IndexFile.headerBytes + index * Self.slotBytes)
+        target.region.store(check, at: IndexFile.headerBytes + index * Self.slotBytes + 8)
     }
 
     /// Doubles the table: a new file is filled, synced and renamed over the old one. The caller
@@ -96,9 +127,8 @@ final class KeyIndex {
             path: temporaryPath, magic: Self.magic, entryBytes: Self.slotBytes, capacity: capacity * 2,
             bodyBytes: capacity * 2 * Self.slotBytes, fileMode: fileMode)
         for index in 0..<capacity {
-            let hash = file.region.load(UInt64.self, at: slotOffset(index))
-            guard hash != 0 else { continue }
-            place(hash: hash, sequenceID: Int64(bitPattern: file.region.load(UInt64.self, at: slotOffset(index) + 8)), in: bigger)
+            let slot = slotValue(index)
+            if slot != 0 { place(slot, check: file.region.load(UInt32.self, at: slotOffset(index) + 8), in: bigger) }
         }
         try bigger.synchronize()
         try Directory.rename(temporaryPath, to: path)
@@ -116,8 +146,8 @@ final class KeyIndex {
         let slotCount = capacity
         var index = 0
         while index < slotCount {
-            let hash = file.region.load(UInt64.self, at: slotOffset(index))
-            if hash != 0, Int64(bitPattern: file.region.load(UInt64.self, at: slotOffset(index) + 8)) > sequenceID {
+            let slot = slotValue(index)
+            if slot != 0, Self.sequenceID(ofSlot: slot) > sequenceID {
                 crc = file.checksum(bodyOffset: runStart * Self.slotBytes, count: (index - runStart) * Self.slotBytes, continuing: crc)
                 crc = Checksum.crc32c(zero, continuing: crc)
                 runStart = index + 1
@@ -133,11 +163,11 @@ final class KeyIndex {
     func removeKeys(after sequenceID: Int64) -> Int {
         var remaining = 0
         for index in 0..<capacity {
-            let hash = file.region.load(UInt64.self, at: slotOffset(index))
-            guard hash != 0 else { continue }
-            if Int64(bitPattern: file.region.load(UInt64.self, at: slotOffset(index) + 8)) > sequenceID {
+            let slot = slotValue(index)
+            guard slot != 0 else { continue }
+            if Self.sequenceID(ofSlot: slot) > sequenceID {
                 file.region.store(UInt64(0), at: slotOffset(index))
-                file.region.store(UInt64(0), at: slotOffset(index) + 8)
+                file.region.store(UInt32(0), at: slotOffset(index) + 8)
             } else {
                 remaining += 1
             }
