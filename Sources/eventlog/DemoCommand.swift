@@ -23,9 +23,9 @@ struct DemoCommand: AsyncParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eventlog-demo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("demo.db").path
-        print("Store: SQLiteEventStore at \(path)\n")
-        try await SQLiteEventStore.withStore(path: path) { store in try await Walkthrough(store: store).run() }
+        let path = directory.appendingPathComponent("demo-store").path
+        print("Store: LogEventStore in \(path)\n")
+        try await LogEventStore.withStore(directory: path) { store in try await Walkthrough(store: store).run() }
         try await SideBySide(directory: directory.path, eventCount: compareEvents).run()
     }
 }
@@ -104,10 +104,11 @@ struct SideBySide {
     let eventCount: Int
 
     func run() async throws {
-        print("7. Side by side: \(eventCount) events in writes of 1,000, then a replay")
-        let sqlite = try await SQLiteEventStore.open(path: directory + "/compare.db")
-        try await measure("SQLiteEventStore", sqlite)
+        print("7. Side by side: \(eventCount) events in writes of 1,000 (fsync / SQLite FULL), then a replay")
+        try await measure("LogEventStore", try await LogEventStore.open(directory: directory + "/compare-log"))
+        try await measure("SQLiteEventStore", try await SQLiteEventStore.open(path: directory + "/compare.db"))
         try await measure("InMemoryEventStore", InMemoryEventStore())
+        print("   (eventlog bench runs the full W1 workload of docs/BENCHMARKS.md)")
     }
 
     private func measure(_ name: String, _ store: any EventStore) async throws {
