@@ -61,7 +61,7 @@ public final class SQLiteEventStore: EventStore {
     /// - Throws: `EventStoreError.io` when SQLite cannot open the file, `.corruption` when it is
     ///   not a database.
     public static func open(path: String, options: Options = .init()) async throws -> SQLiteEventStore {
-        let storage = try await Task.detached { try SQLiteStorage(path: path, options: options) }.value
+        let storage = try await DedicatedThread.run(name: "sqlite-open") { try SQLiteStorage(path: path, options: options) }
         return SQLiteEventStore(path: path, runtime: StoreRuntime(storage: storage, hub: WatchHub(), logger: options.logger))
     }
 

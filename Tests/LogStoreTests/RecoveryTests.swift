@@ -216,3 +216,24 @@ func collectStream(_ store: any EventStore, _ stream: String) async throws -> [S
     for try await event in try await store.stream(stream).read() { events.append(event) }
     return events
 }
+
+@Suite("Log recovery: rolls") struct RollRecoveryTests {
+    @Test func aTornSegmentCreationIsRemovedAndTheLogGoesOn() async throws {
+        let root = try TemporaryDirectory("torn-create")
+        let live = root.sub("live")
+        let options = smallOptions(segmentBytes: 4096)
+        try await LogEventStore.withStore(directory: live, options: options) { store in
+            _ = try await RecoveryTests.populate(store, batches: 100)
+        }
+        let expected = try await readAll(live, options: options)
+        let segments = try segmentFiles(live)
+        let next = String(format: "%@/segment-%010d.log", live, segments.count + 1)
+        // The start of a header, as a crash during creation leaves it.
+        #expect(FileManager.default.createFile(atPath: next, contents: Data("EVSEGMNT".utf8 + [1, 0, 0])))
+        try await LogEventStore.withStore(directory: live, options: options) { store in
+            #expect(try await allEvents(store) == expected)
+            try await store.stream("after").write(CandidateEvent(type: "After"))
+        }
+        #expect(try await readAll(live, options: options).count == expected.count + 1)
+    }
+}

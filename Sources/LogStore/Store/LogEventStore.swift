@@ -76,10 +76,10 @@ public final class LogEventStore: EventStore {
         guard options.checkpointBytesInterval > 0 else {
             throw EventStoreError.invalidArgument("checkpointBytesInterval must be positive")
         }
-        let (state, writer) = try await Task.detached {
+        let (state, writer) = try await DedicatedThread.run(name: "eventlog-open") {
             let (state, context) = try LogRecovery.open(directory: directory, options: options)
             return (state, LogWriter(context: context))
-        }.value
+        }
         let storage = LogStorage(state: state, writer: writer, directory: directory, isReadOnly: options.readOnly)
         return LogEventStore(directory: directory, runtime: StoreRuntime(storage: storage, hub: WatchHub(), logger: options.logger))
     }

@@ -52,7 +52,14 @@ enum LogRecovery {
                 throw EventStoreError.corruption(
                     "'\(directory)/\(Segment.fileName(ordinal: missing))' offset 0: the segment is missing from the log")
             }
-            segments = try ordinals.map {
+            var names = ordinals
+            if writable, names.count > 1, try isTornCreation(directory: directory, ordinal: names.last!) {
+                // A crash while a roll created the next segment: it holds no frame yet; make it again.
+                options.logger.warning("removed a segment whose creation was torn", metadata: ["ordinal": "\(names.last!)"])
+                try Directory.remove(directory + "/" + Segment.fileName(ordinal: names.removeLast()))
+                try Directory.synchronize(directory)
+            }
+            segments = try names.map {
                 try Segment.open(
                     path: directory + "/" + Segment.fileName(ordinal: $0), ordinal: $0,
                     segmentBytesMax: options.segmentBytesMax, writable: writable)
@@ -85,6 +92,19 @@ enum LogRecovery {
     }
 
     // MARK: Segments
+
+    /// Whether the last segment is no more than a header whose write was torn: the roll that created
+    /// it syncs the header before any frame is written, so such a file never held data.
+    private static func isTornCreation(directory: String, ordinal: Int) throws -> Bool {
+        let path = directory + "/" + Segment.fileName(ordinal: ordinal)
+        guard let file = try SystemFile.openIfExists(path), try file.size() <= Segment.headerBytes else { return false }
+        do {
+            _ = try Segment.open(path: path, ordinal: ordinal, segmentBytesMax: Segment.headerBytes, writable: false)
+            return false
+        } catch EventStoreError.corruption {
+            return true
+        }
+    }
 
     /// Checks every segment: sealed ones by their footer checksum, the last one frame by frame,
     /// cutting a torn tail. Sets each segment's end. Returns the head sequence id.
