@@ -9,7 +9,7 @@ import Logging
 /// this process are woken as soon as a write commits.
 ///
 /// Thread-safety: safe to use from many tasks at once.
-public final class SQLiteEventStore: EventStore {
+public final class SQLiteEventStore: EventStore, RuntimeBackedStore {
     /// How SQLite makes commits durable (`PRAGMA synchronous`).
     public enum Synchronous: Sendable, Hashable {
         /// `FULL`: a commit returns after the WAL is synced; nothing acknowledged is lost on power loss.
@@ -47,7 +47,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    private let runtime: StoreRuntime
+    package let runtime: StoreRuntime
 
     /// The database file.
     public let path: String
@@ -83,4 +83,10 @@ public final class SQLiteEventStore: EventStore {
     public func stream(_ id: String) async throws -> EventStream { try await runtime.stream(id) }
 
     public func close() async throws { try await runtime.close() }
+
+    /// SQLite's integrity check of the file: one line per problem, none when it is sound.
+    package func integrityProblems() async throws -> [String] {
+        guard let storage = runtime.storage as? SQLiteStorage else { return [] }
+        return try await runtime.gate.run { try await storage.integrityProblems() }
+    }
 }

@@ -48,6 +48,10 @@ enum SQLiteSchema {
         INSERT OR REPLACE INTO snapshots (stream_id, projection_name, version, state, timestamp)
         VALUES (?1, ?2, ?3, ?4, ?5)
         """
+    static let allSnapshots = "SELECT stream_id, projection_name, version, state, timestamp FROM snapshots ORDER BY rowid"
+    static let streamCount = "SELECT COUNT(DISTINCT stream_id) FROM events"
+    static let snapshotCount = "SELECT COUNT(*) FROM snapshots"
+    static let integrityCheck = "PRAGMA integrity_check"
     static let loadSnapshot = """
         SELECT stream_id, projection_name, version, state, timestamp FROM snapshots
         WHERE stream_id = ?1 AND projection_name = ?2

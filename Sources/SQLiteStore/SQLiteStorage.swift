@@ -8,9 +8,11 @@ import Foundation
 final class SQLiteStorage: EventStorage {
     private let writer: ConnectionWorkers?
     private let readers: ConnectionWorkers
+    let path: String
 
     /// Opens (creating when allowed) the database at `path` and its connections.
     init(path: String, options: SQLiteEventStore.Options) throws {
+        self.path = path
         var writerConnection: SQLiteConnection?
         if !options.readOnly {
             let connection = try SQLiteConnection(path: path, readOnly: false)
@@ -56,7 +58,7 @@ final class SQLiteStorage: EventStorage {
                 }
                 keyQuery.reset()
                 guard !events.isEmpty else { return AppendResult(version: current, appendedCount: 0) }
-                let timestamp = PythonTimestamp.format(microseconds: Timestamp.nowMicroseconds())
+                let timestamp = PythonTimestamp.format(microseconds: request.timestampMicros ?? Timestamp.nowMicroseconds())
                 let insert = try connection.statement(SQLiteSchema.insertEvent)
                 var version = current
                 var metadataText: [UInt8] = []
@@ -169,13 +171,59 @@ final class SQLiteStorage: EventStorage {
             query.bind(1, streamID)
             query.bind(2, projection)
             guard try query.step() else { return nil }
-            guard let timestampText = query.string(4), let micros = PythonTimestamp.parse(timestampText) else {
-                throw EventStoreError.corruption(
-                    "'\(connection.path)', snapshot of '\(streamID)'/'\(projection)': timestamp is not an ISO 8601 date")
+            return try SQLiteStorage.snapshot(from: query, path: connection.path)
+        }
+    }
+
+    /// Decodes the current row of a query selecting a snapshot's five columns.
+    static func snapshot(from row: SQLiteStatement, path: String) throws -> Snapshot {
+        let streamID = row.string(0) ?? ""
+        let projection = row.string(1) ?? ""
+        guard let timestampText = row.string(4), let micros = PythonTimestamp.parse(timestampText) else {
+            throw EventStoreError.corruption(
+                "'\(path)', snapshot of '\(streamID)'/'\(projection)': timestamp is not an ISO 8601 date")
+        }
+        return Snapshot(
+            streamID: streamID, projectionName: projection, version: row.int64(2), state: row.data(3),
+            timestamp: Timestamp.date(microseconds: micros))
+    }
+
+    func snapshots() async throws -> [Snapshot] {
+        try await readers.run { connection in
+            let query = try connection.statement(SQLiteSchema.allSnapshots)
+            defer { query.reset() }
+            var snapshots: [Snapshot] = []
+            while try query.step() { snapshots.append(try SQLiteStorage.snapshot(from: query, path: connection.path)) }
+            return snapshots
+        }
+    }
+
+    func statistics() async throws -> StoreStatistics {
+        let path = self.path
+        let head = try await head(of: StreamName.all)
+        return try await readers.run { connection in
+            let streams = try connection.statement(SQLiteSchema.streamCount)
+            defer { streams.reset() }
+            let streamCount = try streams.step() ? Int(streams.int64(0)) : 0
+            let snapshots = try connection.statement(SQLiteSchema.snapshotCount)
+            defer { snapshots.reset() }
+            let snapshotCount = try snapshots.step() ? Int(snapshots.int64(0)) : 0
+            let bytes = ["", "-wal", "-shm"].reduce(Int64(0)) { total, suffix in
+                total + Int64((try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? NSNumber)??.intValue ?? 0)
             }
-            return Snapshot(
-                streamID: query.string(0) ?? streamID, projectionName: query.string(1) ?? projection,
-                version: query.int64(2), state: query.data(3), timestamp: Timestamp.date(microseconds: micros))
+            return StoreStatistics(
+                streams: streamCount, events: head.eventCount, segments: nil, bytesOnDisk: bytes, snapshots: snapshotCount)
+        }
+    }
+
+    /// SQLite's own check of the file (`PRAGMA integrity_check`): one line per problem, none when sound.
+    func integrityProblems() async throws -> [String] {
+        try await readers.run { connection in
+            let check = try connection.statement(SQLiteSchema.integrityCheck)
+            defer { check.reset() }
+            var lines: [String] = []
+            while try check.step() { lines.append(check.string(0) ?? "") }
+            return lines == ["ok"] ? [] : lines.map { "'\(connection.path)': \($0)" }
         }
     }
 

@@ -4,8 +4,8 @@ import Logging
 /// Useful in tests and as the reference the other stores are checked against.
 ///
 /// Thread-safety: safe to use from many tasks at once.
-public final class InMemoryEventStore: EventStore {
-    private let runtime: StoreRuntime
+public final class InMemoryEventStore: EventStore, RuntimeBackedStore {
+    package let runtime: StoreRuntime
 
     /// Creates an empty store.
     public init() {

@@ -30,7 +30,7 @@ final class InMemoryStorage: EventStorage {
             let current = Int64(stream.sequenceIDs.count)
             let events = try request.resolve(currentVersion: current) { stream.keys.contains($0) }
             guard !events.isEmpty else { return AppendResult(version: current, appendedCount: 0) }
-            let timestamp = Timestamp.date(microseconds: Timestamp.nowMicroseconds())
+            let timestamp = Timestamp.date(microseconds: request.timestampMicros ?? Timestamp.nowMicroseconds())
             var version = current
             for event in events {
                 version += 1
@@ -107,6 +107,18 @@ final class InMemoryStorage: EventStorage {
 
     func loadSnapshot(streamID: String, projection: String) async throws -> Snapshot? {
         state.withLock { $0.snapshots[SnapshotKey(streamID: streamID, projection: projection)] }
+    }
+
+    func snapshots() async throws -> [Snapshot] {
+        state.withLock { Array($0.snapshots.values) }
+    }
+
+    func statistics() async throws -> StoreStatistics {
+        state.withLock {
+            StoreStatistics(
+                streams: $0.streams.count, events: Int64($0.log.count), segments: nil, bytesOnDisk: 0,
+                snapshots: $0.snapshots.count)
+        }
     }
 
     func close() async throws {

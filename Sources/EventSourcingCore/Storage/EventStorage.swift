@@ -23,8 +23,37 @@ package protocol EventStorage: Sendable {
     /// The latest snapshot of a stream and projection, or `nil`.
     func loadSnapshot(streamID: String, projection: String) async throws -> Snapshot?
 
+    /// Every snapshot, of every stream and projection (for copying a store).
+    func snapshots() async throws -> [Snapshot]
+
+    /// Counts for `eventlog stats`.
+    func statistics() async throws -> StoreStatistics
+
     /// Releases files and connections. The core calls it once, after every operation has finished.
     func close() async throws
+}
+
+/// What `eventlog stats` shows of a store.
+package struct StoreStatistics: Sendable, Hashable {
+    package var streams: Int
+    package var events: Int64
+    /// Log segments (`nil` for stores without segments).
+    package var segments: Int?
+    package var bytesOnDisk: Int64
+    package var snapshots: Int
+
+    package init(streams: Int, events: Int64, segments: Int?, bytesOnDisk: Int64, snapshots: Int) {
+        self.streams = streams
+        self.events = events
+        self.segments = segments
+        self.bytesOnDisk = bytesOnDisk
+        self.snapshots = snapshots
+    }
+}
+
+/// The stores of this package, for tools inside it (`eventlog`) that need more than the public API.
+package protocol RuntimeBackedStore: EventStore {
+    var runtime: StoreRuntime { get }
 }
 
 /// Names with a meaning of their own.
@@ -39,11 +68,16 @@ package struct AppendRequest: Sendable {
     package let streamID: String
     package let events: [CandidateEvent]
     package let expectedVersion: ExpectedVersion
+    /// The timestamp to store, microseconds since the epoch; `nil` for now. Only copies set it.
+    package let timestampMicros: Int64?
 
-    package init(streamID: String, events: [CandidateEvent], expectedVersion: ExpectedVersion) {
+    package init(
+        streamID: String, events: [CandidateEvent], expectedVersion: ExpectedVersion, timestampMicros: Int64? = nil
+    ) {
         self.streamID = streamID
         self.events = events
         self.expectedVersion = expectedVersion
+        self.timestampMicros = timestampMicros
     }
 
     /// The idempotency and expected-version rules, applied by a backend inside its critical section.

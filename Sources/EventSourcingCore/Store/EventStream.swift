@@ -50,10 +50,29 @@ public final class EventStream: Sendable {
         if case .exact(let version) = expectedVersion, version < 0 {
             throw EventStoreError.invalidArgument("an expected version is at least 0, not \(version)")
         }
-        let prepared = try Validation.prepareBatch(events)
+        return try await append(Validation.prepareBatch(events), expectedVersion: expectedVersion, timestampMicros: nil)
+    }
+
+    /// Appends events that keep the timestamp they had in another store (`eventlog copy`), with
+    /// every rule of `write`.
+    @discardableResult
+    package func importEvents(
+        _ events: [CandidateEvent], timestamp: Date, expectedVersion: ExpectedVersion
+    ) async throws -> Int64 {
+        guard !isAll else { throw EventStoreError.writeToAllStream }
+        return try await append(
+            Validation.prepareBatch(events), expectedVersion: expectedVersion,
+            timestampMicros: Timestamp.microseconds(timestamp))
+    }
+
+    /// Appends validated events (or, for none, reads the version) and caches the new version.
+    private func append(
+        _ prepared: [CandidateEvent], expectedVersion: ExpectedVersion, timestampMicros: Int64?
+    ) async throws -> Int64 {
         let newVersion: Int64 = try await runtime.gate.run {
             if prepared.isEmpty { return try await runtime.storage.head(of: streamID).version }
-            let request = AppendRequest(streamID: streamID, events: prepared, expectedVersion: expectedVersion)
+            let request = AppendRequest(
+                streamID: streamID, events: prepared, expectedVersion: expectedVersion, timestampMicros: timestampMicros)
             let result = try await runtime.storage.append(request)
             if result.appendedCount > 0 { runtime.hub.notify(streamID: streamID) }
             return result.version

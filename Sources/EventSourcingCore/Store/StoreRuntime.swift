@@ -23,6 +23,17 @@ package final class StoreRuntime: Sendable {
         return EventStream(streamID: streamID, runtime: self, version: head.version)
     }
 
+    /// Every snapshot of the store.
+    package func snapshots() async throws -> [Snapshot] { try await gate.run { try await storage.snapshots() } }
+
+    /// Stores a snapshot as it is, timestamp included (for copies).
+    package func saveSnapshot(_ snapshot: Snapshot) async throws {
+        try await gate.run { try await storage.saveSnapshot(snapshot) }
+    }
+
+    /// Counts for `eventlog stats`.
+    package func statistics() async throws -> StoreStatistics { try await gate.run { try await storage.statistics() } }
+
     /// Closes once: refuses new operations, finishes watches, waits for operations in flight,
     /// then closes storage. Later calls return at once.
     package func close() async throws {

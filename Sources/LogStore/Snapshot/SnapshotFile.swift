@@ -127,6 +127,18 @@ enum SnapshotFile {
         try Directory.synchronize(directory)
     }
 
+    /// Every snapshot in `directory`.
+    /// - Throws: `EventStoreError.corruption` when a snapshot file is damaged.
+    static func all(directory: String) throws -> [Snapshot] {
+        try Directory.names(in: directory).filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".snap") }.sorted().map { name in
+            let path = directory + "/" + name
+            guard let file = try SystemFile.openIfExists(path) else {
+                throw EventStoreError.io("'\(path)' disappeared while it was read")
+            }
+            return try decode(try file.readAll(), path: path)
+        }
+    }
+
     /// The snapshot of a stream and projection, or `nil`.
     /// - Throws: `EventStoreError.corruption` when its file is damaged.
     static func load(directory: String, streamID: String, projection: String) throws -> Snapshot? {

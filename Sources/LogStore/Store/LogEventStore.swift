@@ -11,7 +11,7 @@ import Glibc
 /// number may open the store read-only. See docs/DESIGN.md and docs/FORMAT.md.
 ///
 /// Thread-safety: safe to use from many tasks at once.
-public final class LogEventStore: EventStore {
+public final class LogEventStore: EventStore, RuntimeBackedStore {
     /// When a write returns.
     public enum Durability: Sendable, Hashable {
         /// After its bytes are on stable storage (`fdatasync`); concurrent writers share one sync.
@@ -54,7 +54,7 @@ public final class LogEventStore: EventStore {
         var fileMode: mode_t { isOwnerOnly ? 0o600 : 0o644 }
     }
 
-    private let runtime: StoreRuntime
+    package let runtime: StoreRuntime
 
     /// The store's directory.
     public let directory: String

@@ -12,7 +12,11 @@ import Glibc
 enum LogRecovery {
     static let lockFileName = "LOCK"
 
-    static func open(directory: String, options: LogEventStore.Options) throws -> (LogState, WriterContext) {
+    /// - Parameter usingStoreIndexes: `false` builds every index afresh from the log in the private
+    ///   directory of a read-only open (the verifier's reference); only with `options.readOnly`.
+    static func open(
+        directory: String, options: LogEventStore.Options, usingStoreIndexes: Bool = true
+    ) throws -> (LogState, WriterContext) {
         let writable = !options.readOnly
         var lockFile: SystemFile?
         if writable {
@@ -32,7 +36,7 @@ enum LogRecovery {
             }
         }
         // A read-only open builds what it needs in a private directory and never touches the store's files.
-        let indexDirectory = writable ? directory : try privateCopy(of: directory, names: names)
+        let indexDirectory = writable ? directory : try privateCopy(of: directory, names: usingStoreIndexes ? names : [])
         let checkpoint = try Checkpoint.load(directory: indexDirectory)
         let ordinals = names.compactMap(Segment.ordinal(fromFileName:)).sorted()
 

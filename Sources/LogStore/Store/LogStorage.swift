@@ -39,6 +39,22 @@ final class LogStorage: EventStorage {
         try SnapshotFile.load(directory: directory, streamID: streamID, projection: projection)
     }
 
+    func snapshots() async throws -> [Snapshot] {
+        try SnapshotFile.all(directory: directory)
+    }
+
+    func statistics() async throws -> StoreStatistics {
+        let (streams, events, segments) = state.withLock { (state.streams.count, state.headSequenceID, state.segments.count) }
+        var bytes: Int64 = 0
+        var snapshots = 0
+        for name in try Directory.names(in: directory) {
+            guard let file = try SystemFile.openIfExists(directory + "/" + name) else { continue }
+            bytes += Int64(try file.size())
+            if name.hasPrefix("snapshot-"), name.hasSuffix(".snap") { snapshots += 1 }
+        }
+        return StoreStatistics(streams: streams, events: events, segments: segments, bytesOnDisk: bytes, snapshots: snapshots)
+    }
+
     func close() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             writer.submit(.close(continuation))

@@ -130,6 +130,7 @@ final class WriterContext {
         let bytes: [UInt8]
         let streamID: String
         let streamHash: UInt64
+        let timestampMicros: Int64
         let firstVersion: Int64
         let firstSequenceID: Int64
         let eventCount: Int
@@ -173,8 +174,9 @@ final class WriterContext {
                     requestIndex: index,
                     bytes: BatchFrame.encode(
                         streamID: request.streamID, firstSequenceID: nextSequenceID, firstVersion: current + 1,
-                        timestampMicros: timestamp, events: events),
-                    streamID: request.streamID, streamHash: streamHash, firstVersion: current + 1,
+                        timestampMicros: request.timestampMicros ?? timestamp, events: events),
+                    streamID: request.streamID, streamHash: streamHash, timestampMicros: request.timestampMicros ?? timestamp,
+                    firstVersion: current + 1,
                     firstSequenceID: nextSequenceID, eventCount: events.count, keys: events.map(\.idempotencyKey)))
                 nextSequenceID += Int64(events.count)
             } catch {
@@ -184,7 +186,7 @@ final class WriterContext {
         if !frames.isEmpty {
             do {
                 try write(&frames)
-                try publish(frames, timestampMicros: timestamp)
+                try publish(frames)
             } catch {
                 let failure = Self.asStoreError(error)
                 self.failure = failure
@@ -288,7 +290,7 @@ final class WriterContext {
 
     /// Adds written frames to the indexes and moves the head, one frame at a time so a failure
     /// midway leaves a consistent prefix.
-    private func publish(_ frames: [PlannedFrame], timestampMicros: Int64) throws {
+    private func publish(_ frames: [PlannedFrame]) throws {
         try state.withLock {
             for frame in frames {
                 try state.batches.append(BatchIndex.Entry(
@@ -297,9 +299,9 @@ final class WriterContext {
                 let slot = try state.streams.find(hash: frame.streamHash, isStream: { try state.isStream(frame.streamID, at: $0) })
                 try state.streams.record(
                     existing: slot, hash: frame.streamHash, firstVersion: frame.firstVersion, eventCount: frame.eventCount,
-                    position: frame.position, timestampMicros: timestampMicros)
+                    position: frame.position, timestampMicros: frame.timestampMicros)
                 state.headSequenceID = frame.firstSequenceID + Int64(frame.eventCount) - 1
-                state.headTimestampMicros = timestampMicros
+                state.headTimestampMicros = frame.timestampMicros
             }
         }
         for frame in frames {

@@ -1,0 +1,27 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The benchmark runner of shared/spec/BENCHMARKS.md, in its own package so that the main build
+// stays light: `swift build -c release --package-path Benchmarks`, or `make bench`.
+let package = Package(
+    name: "swift-event-sourcing-benchmarks",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "event-bench", targets: ["event-bench"]),
+    ],
+    dependencies: [
+        .package(name: "swift-event-sourcing", path: ".."),
+        // Already a dependency of the main package, so nothing new is fetched.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "event-bench",
+            dependencies: [
+                .product(name: "EventSourcing", package: "swift-event-sourcing"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,174 @@
+import EventSourcingCore
+import Foundation
+
+/// `eventlog verify` for a log store: reads every checksum and checks every index file against the
+/// log, without modifying anything (it works beside a running writer). Each problem is one line:
+/// the file, the byte offset, and what is wrong.
+package enum LogVerifier {
+    /// The problems found in the store at `directory`; empty when it is sound.
+    package static func verify(directory: String) async throws -> [String] {
+        try await DedicatedThread.run(name: "eventlog-verify") { try verifyNow(directory: directory) }
+    }
+
+    private static func verifyNow(directory: String) throws -> [String] {
+        guard Directory.exists(directory) else { throw EventStoreError.io("no store at '\(directory)'") }
+        var problems = checkSegments(directory: directory)
+        guard problems.isEmpty else { return problems }
+        // The reference: every index rebuilt from the log alone, privately.
+        let options = LogEventStore.Options(readOnly: true)
+        let (reference, context) = try LogRecovery.open(directory: directory, options: options, usingStoreIndexes: false)
+        defer { try? context.close() }
+        problems += checkIndexes(directory: directory, reference: reference)
+        for name in try Directory.names(in: directory).sorted() where name.hasPrefix("snapshot-") && name.hasSuffix(".snap") {
+            let path = directory + "/" + name
+            do {
+                guard let file = try SystemFile.openIfExists(path) else { continue }
+                _ = try SnapshotFile.decode(try file.readAll(), path: path)
+            } catch {
+                problems.append(line(error))
+            }
+        }
+        return problems
+    }
+
+    private static func line(_ error: Error) -> String {
+        if case .corruption(let message) = error as? EventStoreError { return message }
+        return "\(error)"
+    }
+
+    /// Every segment: header, footer checksum or frame checksums, sequence ids running on.
+    private static func checkSegments(directory: String) -> [String] {
+        var problems: [String] = []
+        do {
+            let ordinals = try Directory.names(in: directory).compactMap(Segment.ordinal(fromFileName:)).sorted()
+            guard !ordinals.isEmpty else { return ["'\(directory)' offset 0: no segment files"] }
+            var expectedFirst: Int64 = 1
+            for ordinal in 1...ordinals.last! {
+                let path = directory + "/" + Segment.fileName(ordinal: ordinal)
+                guard ordinals.contains(ordinal) else {
+                    problems.append("'\(path)' offset 0: the segment is missing")
+                    continue
+                }
+                do {
+                    let segment = try Segment.open(path: path, ordinal: ordinal, segmentBytesMax: 1 << 26, writable: false)
+                    if segment.firstSequenceID != expectedFirst {
+                        problems.append("'\(path)' offset 24: starts at sequence id \(segment.firstSequenceID), expected \(expectedFirst)")
+                    }
+                    let size = try segment.fileSize()
+                    let footer = segment.footer(at: size - Segment.footerBytes, fileSize: size)
+                    let end = footer == nil ? size : size - Segment.footerBytes
+                    var offset = Segment.headerBytes
+                    var next = segment.firstSequenceID
+                    segment.withBytes(offset: 0, count: end) { bytes in
+                        while offset < end {
+                            switch BatchFrame.probe(bytes, at: offset) {
+                            case .frame(let header):
+                                if header.firstSequenceID != next {
+                                    problems.append("'\(path)' offset \(offset): batch starts at sequence id \(header.firstSequenceID), expected \(next)")
+                                }
+                                next = header.lastSequenceID + 1
+                                offset += header.frameLength
+                            case .truncated, .invalid:
+                                return
+                            }
+                        }
+                    }
+                    if offset < end {
+                        let isTail = ordinal == ordinals.last! && footer == nil
+                        let reason: String = segment.withBytes(offset: 0, count: end) { bytes in
+                            if case .invalid(let why) = BatchFrame.probe(bytes, at: offset) { return why }
+                            return "truncated"
+                        }
+                        // A torn tail at the very end of the last segment is an unacknowledged write in
+                        // progress (or one the next open cuts), not damage.
+                        if !isTail || hasLaterFrame(segment, after: offset, end: end) {
+                            problems.append("'\(path)' offset \(offset): damaged batch (\(reason))")
+                        }
+                    }
+                    if let footer {
+                        let checksum = segment.withBytes(offset: 0, count: end) { Checksum.crc32c($0) }
+                        if checksum != footer.bodyChecksum, offset == end {
+                            problems.append("'\(path)' offset \(end): footer checksum does not match the segment")
+                        }
+                        if footer.lastSequenceID != next - 1 {
+                            problems.append("'\(path)' offset \(end): footer says last sequence id \(footer.lastSequenceID), frames end at \(next - 1)")
+                        }
+                    } else if ordinal != ordinals.last! {
+                        problems.append("'\(path)' offset \(size): the segment has no footer, but a later segment follows")
+                    }
+                    expectedFirst = next
+                } catch {
+                    problems.append(line(error))
+                }
+            }
+        } catch {
+            problems.append(line(error))
+        }
+        return problems
+    }
+
+    private static func hasLaterFrame(_ segment: Segment, after offset: Int, end: Int) -> Bool {
+        segment.withBytes(offset: 0, count: end) { bytes in
+            var candidate = offset + 1
+            while candidate + BatchHeader.overheadBytes < end {
+                if bytes.loadUnaligned(fromByteOffset: candidate + 4, as: UInt32.self).littleEndian == BatchHeader.magic,
+                    case .frame = BatchFrame.probe(bytes, at: candidate)
+                {
+                    return true
+                }
+                candidate += 1
+            }
+            return false
+        }
+    }
+
+    /// The store's index files against indexes rebuilt from the log.
+    private static func checkIndexes(directory: String, reference: LogState) -> [String] {
+        var problems: [String] = []
+        let checkpointPath = Checkpoint.path(directory)
+        guard let checkpoint = try? Checkpoint.load(directory: directory) else {
+            return ["'\(checkpointPath)' offset 0: no valid checkpoint slot"]
+        }
+        let batchesPath = directory + "/batches.idx"
+        if let batches = try? BatchIndex.open(path: batchesPath, count: checkpoint.batchCount, writable: false) {
+            if batches.checksum() != checkpoint.batchChecksum {
+                problems.append("'\(batchesPath)' offset \(IndexFile.headerBytes): entries do not match the checkpoint's checksum")
+            }
+            for index in 0..<min(batches.count, reference.batches.count) where batches.entry(at: index) != reference.batches.entry(at: index) {
+                problems.append("'\(batchesPath)' offset \(IndexFile.headerBytes + index * BatchIndex.entryBytes): entry differs from the log")
+                break
+            }
+            if batches.count > reference.batches.count {
+                problems.append("'\(batchesPath)' offset \(IndexFile.headerBytes): \(batches.count) entries, the log has \(reference.batches.count) batches")
+            }
+        } else {
+            problems.append("'\(batchesPath)' offset 0: missing, or shorter than the checkpoint's \(checkpoint.batchCount) entries")
+        }
+        if checkpoint.isClean {
+            let tablePath = StreamIndex.tablePath(directory)
+            if let streams = try? StreamIndex.open(
+                directory: directory, count: checkpoint.streamCount, capacity: checkpoint.streamCapacity,
+                blocksUsed: checkpoint.blocksUsed, writable: false, fileMode: 0o644)
+            {
+                if streams.checksum() != checkpoint.streamChecksum {
+                    problems.append("'\(tablePath)' offset \(IndexFile.headerBytes): the stream index does not match the checkpoint's checksum")
+                } else if streams.count != reference.streams.count {
+                    problems.append("'\(tablePath)' offset \(IndexFile.headerBytes): \(streams.count) streams, the log has \(reference.streams.count)")
+                }
+            } else {
+                problems.append("'\(tablePath)' offset 0: missing or shorter than the checkpoint says")
+            }
+        }
+        let keysPath = KeyIndex.path(directory)
+        if let keys = try? KeyIndex.open(
+            directory: directory, count: checkpoint.keyCount, capacity: checkpoint.keyCapacity, writable: false, fileMode: 0o644)
+        {
+            if keys.checksum(upTo: checkpoint.headSequenceID) != checkpoint.keyChecksum {
+                problems.append("'\(keysPath)' offset \(IndexFile.headerBytes): the key index does not match the checkpoint's checksum")
+            }
+        } else {
+            problems.append("'\(keysPath)' offset 0: missing, or not the size the checkpoint says")
+        }
+        return problems
+    }
+}
