@@ -42,3 +42,12 @@ format:
 
 clean:
 	rm -rf .build .venv-interop
+
+# Benchmarks (Benchmarks/, a package of its own so the main build stays light): every workload of
+# the benchmark spec on both stores, in release; writes docs/BENCHMARKS.md and docs/benchmarks.svg
+# (and every figure as JSON in Benchmarks/.build/bench-results.json). QUICK=1: scaled-down sizes.
+.PHONY: bench
+bench: system-packages
+	$(SWIFT) build -c release --package-path Benchmarks
+	Benchmarks/.build/release/event-bench $(if $(filter 1 yes true,$(QUICK)),--quick) \
+		--json Benchmarks/.build/bench-results.json --markdown docs/BENCHMARKS.md --svg docs/benchmarks.svg

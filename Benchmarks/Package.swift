@@ -7,7 +7,7 @@ let package = Package(
     name: "swift-event-sourcing-benchmarks",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "event-bench", targets: ["event-bench"]),
+        .executable(name: "event-bench", targets: ["event-bench"])
     ],
     dependencies: [
         .package(name: "swift-event-sourcing", path: ".."),
@@ -21,7 +21,7 @@ let package = Package(
                 .product(name: "EventSourcing", package: "swift-event-sourcing"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
-        ),
+        )
     ],
     swiftLanguageModes: [.v6]
 )

@@ -27,7 +27,7 @@ import Testing
                 }
                 try await group.waitForAll()
             }
-            let seen = try await withHangGuard { try await watcher.value }
+            let seen = try await withHangGuard(cancelling: watcher)
             #expect(seen.map(\.version) == Array(1...100))
             for writer in 0..<5 {
                 // Each writer's events keep its own order.

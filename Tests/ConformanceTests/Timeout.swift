@@ -21,3 +21,14 @@ func withHangGuard<T: Sendable>(
         return try await group.next()!
     }
 }
+
+/// Waits for `task`, cancelling it when it has not finished after `seconds`: a watch then ends
+/// early, and the test's expectations on what it saw fail instead of the suite hanging.
+func withHangGuard<T: Sendable>(seconds: Double = 30, cancelling task: Task<T, Error>) async throws -> T {
+    let timer = Task {
+        try await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
+        task.cancel()
+    }
+    defer { timer.cancel() }
+    return try await task.value
+}

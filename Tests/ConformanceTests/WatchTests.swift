@@ -26,7 +26,7 @@ import Testing
             try await stream.write(events("L3"))
             try await store.stream("other").write(events("X"))
             try await stream.write(events("L4", "L5"))
-            let seen = try await withHangGuard { try await watcher.value }
+            let seen = try await withHangGuard(cancelling: watcher)
             #expect(seen.map(\.type) == ["H2", "H3", "L1", "L2", "L3", "L4", "L5"])
             #expect(seen.map(\.version) == Array(2...8))
         }
@@ -39,7 +39,7 @@ import Testing
             try await stream.write(events("A", "B"))
             let watcher = Self.take(4, of: stream.watch(from: 0))
             try await stream.write(events("C", "D"))
-            let seen = try await withHangGuard { try await watcher.value }
+            let seen = try await withHangGuard(cancelling: watcher)
             #expect(seen.map(\.type) == ["A", "B", "C", "D"])
         }
     }
@@ -60,7 +60,7 @@ import Testing
                 }
                 return written
             }
-            let seen = try await withHangGuard { try await watcher.value }
+            let seen = try await withHangGuard(cancelling: watcher)
             writer.cancel()
             _ = try? await writer.value
             #expect(seen.allSatisfy { $0.type == "New" })
@@ -79,7 +79,7 @@ import Testing
             let watcher = Self.take(3, of: all.watch(from: 0, filter: EventFilter([.like("stream_id", "order-%")])))
             try await store.stream("user-2").write(events("Registered"))
             try await store.stream("order-2").write(events("Placed"))
-            let seen = try await withHangGuard { try await watcher.value }
+            let seen = try await withHangGuard(cancelling: watcher)
             #expect(seen.map(\.streamID) == ["order-1", "order-1", "order-2"])
             #expect(seen.map(\.sequenceID) == [1, 2, 5])
         }
@@ -99,7 +99,7 @@ import Testing
                 }
                 try await group.waitForAll()
             }
-            let seen = try await withHangGuard { try await watcher.value }
+            let seen = try await withHangGuard(cancelling: watcher)
             #expect(seen.map(\.sequenceID) == Array(1...30))
         }
     }
@@ -125,8 +125,8 @@ import Testing
         try await stream.write(events("B"))
         try await Task.sleep(nanoseconds: 50_000_000)
         try await store.close()
-        let count = try await withHangGuard { try await watcher.value }
-        _ = try await withHangGuard { try await allWatcher.value }
+        let count = try await withHangGuard(cancelling: watcher)
+        _ = try await withHangGuard(cancelling: allWatcher)
         #expect(count >= 1 && count <= 2)
         var iterator = stream.watch(from: 0).makeAsyncIterator()
         #expect(try await iterator.next() == nil)
@@ -148,7 +148,7 @@ import Testing
             try await stream.write(events("A"))
             while !started.withLock({ $0 }) { try await Task.sleep(nanoseconds: 5_000_000) }
             watcher.cancel()
-            let count = try await withHangGuard { try await watcher.value }
+            let count = try await withHangGuard(cancelling: watcher)
             #expect(count == 1)
         }
     }
@@ -164,7 +164,7 @@ import Testing
             let watchers = (0..<100).map { _ in Self.take(2, of: stream.watch(from: 1)) }
             try await stream.write(events("B", "C"))
             for watcher in watchers {
-                #expect(try await withHangGuard { try await watcher.value }.map(\.type) == ["B", "C"])
+                #expect(try await withHangGuard(cancelling: watcher).map(\.type) == ["B", "C"])
             }
         }
     }

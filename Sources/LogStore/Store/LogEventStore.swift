@@ -80,8 +80,11 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
             let (state, context) = try LogRecovery.open(directory: directory, options: options)
             return (state, LogWriter(context: context))
         }
-        let storage = LogStorage(state: state, writer: writer, directory: directory, isReadOnly: options.readOnly)
-        return LogEventStore(directory: directory, runtime: StoreRuntime(storage: storage, hub: WatchHub(), logger: options.logger))
+        let hub = WatchHub()
+        // A read-only store follows the writer process; a writable one is the writer.
+        let follower = options.readOnly ? LogFollower(state: state, directory: directory, hub: hub, logger: options.logger) : nil
+        let storage = LogStorage(state: state, writer: writer, follower: follower, directory: directory, isReadOnly: options.readOnly)
+        return LogEventStore(directory: directory, runtime: StoreRuntime(storage: storage, hub: hub, logger: options.logger))
     }
 
     /// Opens, runs `body`, and closes even when `body` throws.

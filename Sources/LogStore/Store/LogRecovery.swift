@@ -22,8 +22,14 @@ enum LogRecovery {
         if writable {
             try Directory.create(directory)
             let lock = try SystemFile.open(directory + "/" + lockFileName, flags: O_RDWR | O_CREAT, mode: options.fileMode)
-            guard try lock.tryLockExclusive() else {
-                throw EventStoreError.storeLocked("'\(directory)' is open for writing in another process")
+            // Readers probe the lock for an instant (see `committedBound`); a few retries ride over that.
+            var attempts = 0
+            while try !lock.tryLockExclusive() {
+                attempts += 1
+                guard attempts < 20 else {
+                    throw EventStoreError.storeLocked("'\(directory)' is open for writing in another process")
+                }
+                usleep(10_000)
             }
             lockFile = lock
         } else if !Directory.exists(directory) {
@@ -66,10 +72,20 @@ enum LogRecovery {
             segments = try names.map {
                 try Segment.open(
                     path: directory + "/" + Segment.fileName(ordinal: $0), ordinal: $0,
-                    segmentBytesMax: options.segmentBytesMax, writable: writable)
+                    // A reader maps room for whatever size the writer's segments reach.
+                    segmentBytesMax: writable ? options.segmentBytesMax : max(options.segmentBytesMax, 1 << 32),
+                    writable: writable)
             }
         }
-        let headSequenceID = try checkSegments(segments, checkpoint: checkpoint, writable: writable, logger: options.logger)
+        // A read-only open beside a running writer stops at the end the writer has committed.
+        var bound: LogPosition?
+        if !writable, let committed = try committedBound(directory: directory) {
+            bound = committed
+            if committed.segment < segments.count { segments.removeLast(segments.count - committed.segment) }
+        }
+        let headSequenceID = try checkSegments(
+            segments, checkpoint: checkpoint, writable: writable, bound: bound?.segment == segments.count ? bound?.offset : nil,
+            logger: options.logger)
         if let checkpoint, checkpoint.headSequenceID > headSequenceID || checkpoint.logEnd.segment > segments.count {
             throw EventStoreError.corruption(
                 "'\(directory)': the log ends at sequence id \(headSequenceID), but the checkpoint records "
@@ -92,7 +108,25 @@ enum LogRecovery {
         context.privateDirectory = writable ? nil : indexDirectory
         // Mark the store open (not clean) at the recovered point, so a crash from here on is seen as one.
         try context.checkpoint(clean: false)
+        if writable {
+            let headFile = try SystemFile.open(HeadRecord.path(directory), flags: O_RDWR | O_CREAT, mode: options.fileMode)
+            // Start above any generation a previous writer reached, so followers never see it go back.
+            context.seedHeadGeneration(HeadRecord.read(directory: directory)?.generation ?? 0)
+            context.headFile = headFile
+            try context.publishHead()
+        }
         return (state, context)
+    }
+
+    /// The committed end published by a running writer, or `nil` when no writer runs (then all
+    /// that is on disk counts) or it has published none.
+    static func committedBound(directory: String) throws -> LogPosition? {
+        guard let lock = try SystemFile.openIfExists(directory + "/" + lockFileName) else { return nil }
+        if flock(lock.descriptor, LOCK_SH | LOCK_NB) == 0 {
+            flock(lock.descriptor, LOCK_UN)
+            return nil
+        }
+        return HeadRecord.read(directory: directory)?.logEnd
     }
 
     // MARK: Segments
@@ -113,7 +147,7 @@ enum LogRecovery {
     /// Checks every segment: sealed ones by their footer checksum, the last one frame by frame,
     /// cutting a torn tail. Sets each segment's end. Returns the head sequence id.
     private static func checkSegments(
-        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, logger: Logger
+        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, bound: Int?, logger: Logger
     ) throws -> Int64 {
         var expectedFirst: Int64 = 1
         for (index, segment) in segments.enumerated() {
@@ -146,8 +180,9 @@ enum LogRecovery {
                 throw EventStoreError.corruption(
                     "'\(segment.path)' offset \(size): the segment has no footer, but a later segment follows")
             }
-            let (frames, last) = try walkFrames(in: segment, from: Segment.headerBytes, end: size, expectedFirst: expectedFirst)
-            if frames.end < size {
+            let end = min(size, bound ?? size)
+            let (frames, last) = try walkFrames(in: segment, from: Segment.headerBytes, end: end, expectedFirst: expectedFirst)
+            if frames.end < end {
                 let durableEnd = checkpoint.map { $0.logEnd.segment > segment.ordinal ? Int.max : ($0.logEnd.segment == segment.ordinal ? $0.logEnd.offset : 0) } ?? 0
                 if frames.end < durableEnd {
                     throw EventStoreError.corruption(

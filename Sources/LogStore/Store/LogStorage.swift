@@ -11,12 +11,14 @@ import Logging
 final class LogStorage: EventStorage {
     let state: LogState
     let writer: LogWriter
+    let follower: LogFollower?
     let directory: String
     let isReadOnly: Bool
 
-    init(state: LogState, writer: LogWriter, directory: String, isReadOnly: Bool) {
+    init(state: LogState, writer: LogWriter, follower: LogFollower?, directory: String, isReadOnly: Bool) {
         self.state = state
         self.writer = writer
+        self.follower = follower
         self.directory = directory
         self.isReadOnly = isReadOnly
     }
@@ -56,6 +58,7 @@ final class LogStorage: EventStorage {
     }
 
     func close() async throws {
+        if let follower { try await DedicatedThread.run(name: "eventlog-follower-stop") { follower.stop() } }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             writer.submit(.close(continuation))
         }

@@ -98,6 +98,9 @@ final class WriterContext {
     var keys: KeyIndex
     var checkpointFile: SystemFile?
     var lockFile: SystemFile?
+    /// The `head` file readers follow (writable opens only).
+    var headFile: SystemFile?
+    private var headGeneration: UInt64 = 0
     var lastCheckpoint: Checkpoint
     var bytesSinceCheckpoint = 0
     var needsCheckpoint = false
@@ -187,6 +190,7 @@ final class WriterContext {
             do {
                 try write(&frames)
                 try publish(frames)
+                try publishHead()
             } catch {
                 let failure = Self.asStoreError(error)
                 self.failure = failure
@@ -310,6 +314,20 @@ final class WriterContext {
                 try keys.insert(hash: StableHash.key(key, streamHash: frame.streamHash), sequenceID: frame.firstSequenceID + Int64(index))
             }
         }
+    }
+
+    func seedHeadGeneration(_ generation: UInt64) { headGeneration = generation }
+
+    /// Tells read-only processes where the committed log ends now (one `pwrite` of the head file;
+    /// inotify wakes them).
+    func publishHead() throws {
+        guard let headFile else { return }
+        headGeneration &+= 1
+        let segment = active
+        let record = HeadRecord(
+            generation: headGeneration, logEnd: LogPosition(segment: segment.ordinal, offset: segment.endOffset),
+            headSequenceID: state.headSequenceID)
+        try headFile.write(record.encoded(), at: 0)
     }
 
     // MARK: Checkpoints, snapshots, close

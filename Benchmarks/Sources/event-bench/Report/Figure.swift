@@ -1,7 +1,12 @@
+import Foundation
+
 /// One measured number of one workload on one store.
 struct Figure: Sendable {
     /// Whether a larger value is better (throughput) or a smaller one (latency, time, size).
-    enum Direction: String, Sendable { case higherIsBetter = "higher", lowerIsBetter = "lower" }
+    enum Direction: String, Sendable {
+        case higherIsBetter = "higher"
+        case lowerIsBetter = "lower"
+    }
 
     /// Machine-readable name, unique within its workload: `write_events_per_s`.
     let key: String
@@ -86,5 +91,3 @@ enum Format {
         return fixed(value, 2) + "×"
     }
 }
-
-import Foundation

@@ -19,6 +19,11 @@ final class Mailbox<Element: Sendable>: Sendable {
         var isClosed = false
     }
 
+    private enum Outcome {
+        case ready(Element?)
+        case waiting(UInt64)
+    }
+
     private let state = Mutex(State())
 
     /// Delivers `element` to the waiting receiver, or queues it.
@@ -50,7 +55,6 @@ final class Mailbox<Element: Sendable>: Sendable {
     /// The next element, or `nil` when `timeout` passes first or the mailbox is closed and empty.
     func receive(timeout: Duration) async -> Element? {
         await withCheckedContinuation { continuation in
-            enum Outcome { case ready(Element?), waiting(UInt64) }
             let outcome: Outcome = state.withLock { state in
                 if state.head < state.queue.count {
                     let element = state.queue[state.head]

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// This process's resident memory, read from /proc/self/status (Linux).
@@ -45,8 +45,11 @@ struct ResidentMemory: Sendable {
     }
 
     /// Returns freed heap memory to the system, so a baseline is not inflated by earlier workloads.
+    /// (`malloc_trim(3)`, looked up at run time: glibc's malloc.h is not part of the Glibc module.)
     static func trimHeap() {
-        _ = malloc_trim(0)
+        typealias Trim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: Trim.self)(0)
     }
 }
 

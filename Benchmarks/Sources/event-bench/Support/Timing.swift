@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Clock helpers. Durations within one process come from `ContinuousClock`; timestamps compared

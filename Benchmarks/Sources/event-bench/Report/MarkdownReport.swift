@@ -1,0 +1,171 @@
+/// `--markdown`: docs/BENCHMARKS.md, the machine, the run, every figure with the log/SQLite ratio,
+/// the chart, and each target of the spec with the figure reached.
+enum MarkdownReport {
+    static func text(_ run: BenchmarkRun, chartLink: String?) -> String {
+        var lines: [String] = []
+        func add(_ line: String = "") { lines.append(line) }
+        let machine = run.machine
+        add("# Benchmarks: the log engine against SQLite")
+        add()
+        add("<!-- Written by `make bench` (Benchmarks/, the event-bench runner). Do not edit by hand: rerun it. -->")
+        add()
+        add("`LogEventStore` (the log engine) against `SQLiteEventStore` in **one process run**, on the same machine,")
+        add("through the same public API, at matching durability (\(run.durability.description)).")
+        add("The workloads and targets are those of the benchmark spec (`shared/spec/BENCHMARKS.md`). Absolute")
+        add("numbers drift on shared machines; the ratios, taken in one run, are what to compare.")
+        if run.isQuick {
+            add()
+            add("**This is a quick run** (scaled-down sizes, see the parameters below): the targets are stated for the")
+            add("full sizes, so their verdicts here are indicative only. `make bench` runs the full sizes.")
+        }
+        add()
+        add("## Run")
+        add()
+        add("| | |")
+        add("|---|---|")
+        add("| date | \(run.dateText) |")
+        add("| command | `\(run.command)` |")
+        add("| sizes | \(run.sizesText) |")
+        add("| durability | \(run.durability.description) |")
+        add("| run time | \(Format.fixed(run.totalSeconds / 60, 1)) min |")
+        add()
+        add("## Machine")
+        add()
+        add("| | |")
+        add("|---|---|")
+        add("| CPU | \(escape(machine.cpuModel)) |")
+        add("| cores (`nproc`) | \(machine.cores) |")
+        add("| memory (`/proc/meminfo`) | \(machine.memory) |")
+        add("| disk (`df`) | \(escape(machine.disk)) |")
+        add("| OS | \(escape(machine.operatingSystem)), Linux \(escape(machine.kernel)) |")
+        add("| Swift | \(escape(machine.swiftVersion)) |")
+        add()
+        if let chartLink {
+            add("## At a glance")
+            add()
+            add("How many times better the log engine is than SQLite on each figure (log scale; green: the log")
+            add("engine is better, red: SQLite is). Throughput is log ÷ SQLite; latency, time, bytes and memory")
+            add("are SQLite ÷ log, so that longer bars to the right are always better for the log engine.")
+            add()
+            add("![LogEventStore vs SQLiteEventStore, ratio per figure](\(chartLink))")
+            add()
+        }
+        add("## Every figure")
+        add()
+        add("`log/SQLite` is the plain ratio of the two values; `log is` reads it in the figure's direction.")
+        add()
+        add("| | figure | unit | LogEventStore | SQLiteEventStore | log/SQLite | log is |")
+        add("|---|---|---|---:|---:|---:|---|")
+        var previous: Workload?
+        for row in run.comparisons {
+            let unit = row.figure.unit
+            let workload = row.workload == previous ? "" : "**\(row.workload.rawValue)**"
+            previous = row.workload
+            add(
+                "| \(workload) | \(escape(row.figure.label)) | \(unit) | \(Format.value(row.log, unit: unit)) | "
+                    + "\(Format.value(row.sqlite, unit: unit)) | \(Format.ratio(row.ratio)) | \(row.verdict) |")
+        }
+        add()
+        add("## Targets")
+        add()
+        add("The targets of the spec for the log engine, with the figure this run reached.")
+        add()
+        add("| target | reached | |")
+        add("|---|---|---|")
+        for check in TargetCheck.evaluate(run) where run.workloads.contains(check.workload) {
+            let status = check.isMet == true ? "**met**" : check.isMet == false ? "**missed**" : "not measured"
+            add("| \(escape(check.text)) | \(escape(check.reached)) | \(status) |")
+        }
+        add()
+        add("## Parameters and notes of this run")
+        add()
+        for workload in run.workloads {
+            add("- **\(workload.rawValue)**, \(workload.title).")
+            for kind in StoreKind.allCases {
+                guard let result = run.result(workload, kind) else { continue }
+                let parameters = result.parameters.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+                var line = "  - \(kind.displayName) (\(Format.fixed(result.elapsedSeconds, 1)) s)"
+                if !parameters.isEmpty { line += ": \(parameters)" }
+                add(line + ".")
+                for note in result.notes { add("    - \(note)") }
+            }
+        }
+        add()
+        add("## How the figures are measured")
+        add()
+        for workload in run.workloads { add("- **\(workload.rawValue)**: \(method(workload))") }
+        add()
+        add("General: each workload runs on a fresh temporary directory, removed afterwards, first on the log")
+        add("store, then on SQLite, in the same process. Durations come from `ContinuousClock`; rates are events")
+        add("divided by the measured time. Percentiles are nearest-rank over every sample.")
+        add()
+        add("## Reproduce")
+        add()
+        add("```sh")
+        add("make bench            # full sizes: writes docs/BENCHMARKS.md and docs/benchmarks.svg")
+        add("make bench QUICK=1    # scaled-down sizes, a few minutes")
+        add("swift build -c release --package-path Benchmarks")
+        add("Benchmarks/.build/release/event-bench --help   # --only W1,W3, --json PATH, --durability buffered, ...")
+        add("```")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "|", with: "\\|")
+    }
+
+    /// How each workload measures its figures.
+    static func method(_ workload: Workload) -> String {
+        switch workload {
+        case .w1:
+            return "one stream, writes of 10,000 events with idempotency keys `event-N` and empty data. "
+                + "*write* counts only the time inside `write` calls (building the `CandidateEvent` values is the "
+                + "caller's work; the figure including it is listed too). *replay* is `for try await` over "
+                + "`read()` into a counter. Then a snapshot of the count, 100 more events, and *restore*: a new "
+                + "handle, `loadSnapshot`, and a read of the events after the snapshot. *bytes on disk per event* "
+                + "is the space allocated to the store's files (as `du` counts, after close) over the events stored; "
+                + "the files' apparent size is listed too."
+        case .w2:
+            return "64 tasks write concurrently, each to its own share of the streams, each stream's 10 events in "
+                + "writes of 1–10 events (seeded random sizes); the rate is all events over the wall time. "
+                + "A read sample is `store.stream(id)` plus reading its 10 events, for a seeded random stream, one "
+                + "at a time after 100 warm-up reads. Then one `@all` replay of everything."
+        case .w3:
+            return "1, 8 and 64 tasks each write single events to their own stream in a loop, at full "
+                + "durability, for a fixed time after a warm-up; the rate counts the writes that started and ended "
+                + "in the measured period, and latency is each `write` call's duration. The 64/1 ratio shows how "
+                + "well concurrent writers share a sync (group commit)."
+        case .w4:
+            return "a writer writes single events one at a time, waiting for each to be delivered before the next; "
+                + "latency runs from just before the `write` call to the watcher receiving the event, so it includes "
+                + "the durable write itself (its duration alone is listed for the in-process case). In-process: a "
+                + "watcher task on the same store. Cross-process: the runner re-executes itself as `event-bench "
+                + "watch-child`, which opens the store read-only, watches, and prints receive times on "
+                + "`CLOCK_MONOTONIC` (one clock for every process on the machine). Every wait is bounded (5 s per "
+                + "event); a read-only watcher that sees no new event is reported as not supported yet."
+        case .w5:
+            return "the time to `open` a store and answer a first query (the `@all` head), so that a store that "
+                + "defers recovery to first use pays for it. Clean: the store was written and closed in this process; "
+                + "the median of three opens. After SIGKILL: a child process (`event-bench kill-writer`) writes the "
+                + "events at full durability, reports it is done, and is killed with SIGKILL while holding the "
+                + "store open; the first open afterwards is timed. The page cache is warm in both cases."
+        case .w6:
+            return "the W1 events are written, then all of their keys are written again in writes of 10,000; every "
+                + "event is dropped as a duplicate (the stream's version does not move, checked). The rate counts "
+                + "the time inside `write` calls."
+        case .w7:
+            return "events in writes of 10,000 spread over 100 streams, with metadata `{\"region\": \"EMEA\"}` on "
+                + "every 100th event and `\"APAC\"` on the rest; then one `@all` read with the filter "
+                + "`.equals(\"metadata.region\", \"EMEA\")` (its 1% of matches checked). The rate is events scanned "
+                + "(all of them) per second."
+        case .w8:
+            return "W1's write and replay at each size on a fresh store; the ratio is the larger size's rate over "
+                + "the 1M rate. The replay runs on a reopened store after `malloc_trim`; that open (with a first "
+                + "query, as in W5) is timed too, to show whether open time grows with the store. Peak resident memory is "
+                + "the kernel's `VmHWM` for the process, reset through /proc/self/clear_refs just before the "
+                + "replay; it counts pages of memory-mapped files too (page cache the kernel may drop). A thread "
+                + "sampling `/proc/self/status` every 5 ms gives the peak of anonymous memory (`RssAnon`: heap and "
+                + "stacks), what the replay itself allocates."
+        }
+    }
+}

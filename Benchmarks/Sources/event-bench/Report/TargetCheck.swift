@@ -1,0 +1,72 @@
+/// One target of BENCHMARKS.md ("Targets (log engine, same run)") against the figure reached.
+struct TargetCheck: Sendable {
+    let workload: Workload
+    let text: String
+    /// The figure reached, as a reader would quote it.
+    let reached: String
+    /// `nil` when the figure was not measured in this run.
+    let isMet: Bool?
+
+    var status: String {
+        switch isMet {
+        case .some(true): return "met"
+        case .some(false): return "missed"
+        case .none: return "not measured"
+        }
+    }
+
+    /// Every target, checked against `run`.
+    static func evaluate(_ run: BenchmarkRun) -> [TargetCheck] {
+        let rows = run.comparisons
+        func row(_ workload: Workload, _ key: String) -> Comparison? {
+            rows.first { $0.workload == workload && $0.figure.key == key }
+        }
+        func ratioTarget(_ workload: Workload, _ key: String, _ text: String, met: (Double) -> Bool) -> TargetCheck {
+            guard let comparison = row(workload, key), let ratio = comparison.ratio else {
+                return TargetCheck(workload: workload, text: text, reached: "n/a", isMet: nil)
+            }
+            let reached =
+                "\(Format.ratio(ratio)) (log \(Format.value(comparison.log, unit: comparison.figure.unit)), "
+                + "SQLite \(Format.value(comparison.sqlite, unit: comparison.figure.unit)) \(comparison.figure.unit))"
+            return TargetCheck(workload: workload, text: text, reached: reached, isMet: met(ratio))
+        }
+        func logTarget(_ workload: Workload, _ key: String, _ text: String, met: (Double) -> Bool) -> TargetCheck {
+            guard let comparison = row(workload, key), let value = comparison.log else {
+                let reason = row(workload, key)?.note.map { "n/a: \($0)" } ?? "n/a"
+                return TargetCheck(workload: workload, text: text, reached: reason, isMet: nil)
+            }
+            let unit = comparison.figure.unit
+            let reached = unit == "x" ? Format.ratio(value) : "\(Format.value(value, unit: unit)) \(unit)"
+            return TargetCheck(workload: workload, text: text, reached: reached, isMet: met(value))
+        }
+        let largest =
+            run.results.first { $0.workload == .w8 && $0.store == .log }?
+            .figures.last { $0.key.hasPrefix("replay_peak_rss_mb_") }?.key ?? "replay_peak_rss_mb_10M"
+        let growth = largest.replacingOccurrences(of: "replay_peak_rss_mb_", with: "")
+        /// Adds the anonymous part to the resident figure: mapped file pages count as resident too.
+        func memoryTarget(_ check: TargetCheck) -> TargetCheck {
+            let anonymousKey = largest.replacingOccurrences(of: "_rss_", with: "_anon_")
+            guard check.isMet != nil, let anonymous = row(.w8, anonymousKey)?.log else { return check }
+            return TargetCheck(
+                workload: check.workload, text: check.text,
+                reached: check.reached + " (VmHWM; of which anonymous memory at most \(Format.fixed(anonymous, 1)) MB, "
+                    + "the rest pages of mapped files)",
+                isMet: check.isMet)
+        }
+        return [
+            ratioTarget(.w1, "write_events_per_s", "W1 write ≥ 10× SQLite") { $0 >= 10 },
+            ratioTarget(.w1, "replay_events_per_s", "W1 replay ≥ 5× SQLite") { $0 >= 5 },
+            ratioTarget(.w1, "bytes_per_event", "W1 bytes per event ≤ 1/3 of SQLite's") { $0 <= 1.0 / 3.0 },
+            logTarget(.w1, "write_events_per_s", "W1 write ≥ 2,000,000 events/s") { $0 >= 2_000_000 },
+            logTarget(.w1, "replay_events_per_s", "W1 replay ≥ 8,000,000 events/s") { $0 >= 8_000_000 },
+            logTarget(.w3, "ratio_64_to_1", "W3 64 writers ≥ 20× the single-writer rate") { $0 >= 20 },
+            logTarget(.w4, "crossprocess_p99_us", "W4 cross-process p99 ≤ 1 ms") { $0 <= 1000 },
+            logTarget(.w5, "clean_open_ms", "W5 clean open ≤ 50 ms") { $0 <= 50 },
+            logTarget(.w5, "killed_open_ms", "W5 open after a kill ≤ 500 ms") { $0 <= 500 },
+            logTarget(.w8, "write_ratio", "W8 write rate at \(growth) within 20% of 1M (ratio ≥ 0.80)") { $0 >= 0.8 },
+            logTarget(.w8, "replay_ratio", "W8 replay rate at \(growth) within 20% of 1M (ratio ≥ 0.80)") { $0 >= 0.8 },
+            memoryTarget(
+                logTarget(.w8, largest, "W8 replay memory ≤ 100 MB (peak resident, \(growth) replay)") { $0 <= 100 }),
+        ]
+    }
+}

@@ -1,0 +1,62 @@
+import EventSourcing
+import Foundation
+
+/// W1, the reference workload: events to one stream in writes of 10,000 with keys `event-N` and
+/// empty data; replay all into a counter; snapshot; 100 more; restore from the snapshot.
+enum W1Reference {
+    static func run(_ setup: StoreSetup, sizes: Sizes) async throws -> WorkloadResult {
+        let events = sizes.w1Events
+        return try await ScratchDirectory.with("w1-\(setup.kind)") { directory in
+            let measured = try await Phases.withStore(setup, in: directory) { store in
+                try await measure(store, events: events, batch: sizes.batchEvents)
+            }
+            // After close, so that SQLite's WAL is checkpointed and the log's files are final.
+            let bytes = ScratchDirectory.bytes(under: setup.storePath(in: directory))
+            let stored = Double(events + 100)
+            return WorkloadResult(
+                workload: .w1, store: setup.kind,
+                figures: [
+                    Figure(
+                        "write_events_per_s", "write", "events/s", Double(events) / Timing.seconds(measured.write),
+                        .higherIsBetter),
+                    Figure(
+                        "replay_events_per_s", "replay", "events/s", Double(events) / Timing.seconds(measured.replay),
+                        .higherIsBetter),
+                    Figure(
+                        "restore_ms", "restore from snapshot", "ms", Timing.milliseconds(measured.restore),
+                        .lowerIsBetter),
+                    Figure(
+                        "bytes_per_event", "bytes on disk per event", "bytes", Double(bytes.allocated) / stored,
+                        .lowerIsBetter),
+                    Figure(
+                        "write_events_per_s_with_construction", "write, incl. building the events", "events/s",
+                        Double(events) / Timing.seconds(measured.writeTotal), .higherIsBetter, isCharted: false),
+                    Figure(
+                        "bytes_per_event_apparent", "file size per event", "bytes", Double(bytes.apparent) / stored,
+                        .lowerIsBetter, isCharted: false),
+                ],
+                parameters: [("events", String(events)), ("batch", String(sizes.batchEvents))])
+        }
+    }
+
+    private static func measure(_ store: any EventStore, events: Int, batch: Int) async throws
+        -> (write: Duration, writeTotal: Duration, replay: Duration, restore: Duration)
+    {
+        let stream = try await store.stream("w1")
+        let (write, writeTotal) = try await Phases.writeKeyed(stream, range: 0..<events, batch: batch)
+        var counter = 0
+        let replay = try await Timing.measure { counter = try await Phases.replay(stream) }
+        try Phases.check(counter == events, "W1 replay counted \(counter) of \(events) events")
+        try await stream.snapshot(Data(String(counter).utf8))
+        try await stream.write(Phases.keyedEvents(events..<events + 100))
+        var restored = 0
+        let restore = try await Timing.measure {
+            let reopened = try await store.stream("w1")
+            guard let snapshot = try await reopened.loadSnapshot() else { return }
+            restored = Int(String(decoding: snapshot.state, as: UTF8.self)) ?? 0
+            restored += try await Phases.replay(reopened, from: snapshot.version)
+        }
+        try Phases.check(restored == events + 100, "W1 restore counted \(restored) of \(events + 100) events")
+        return (write, writeTotal, replay, restore)
+    }
+}

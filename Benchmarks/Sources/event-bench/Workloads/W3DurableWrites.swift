@@ -1,0 +1,81 @@
+import EventSourcing
+import Foundation
+
+/// W3: single-event writes at full durability from 1, 8 and 64 concurrent writers (tasks), each
+/// on its own stream, for a fixed time after a warm-up. Concurrent writers share a sync only if
+/// the store commits in groups, so the 64/1 ratio shows group commit.
+enum W3DurableWrites {
+    static func run(_ setup: StoreSetup, sizes: Sizes) async throws -> WorkloadResult {
+        try await ScratchDirectory.with("w3-\(setup.kind)") { directory in
+            try await Phases.withStore(setup, in: directory) { store in
+                var figures: [Figure] = []
+                var rates: [Int: Double] = [:]
+                for writers in sizes.w3Concurrencies {
+                    let (rate, latency) = try await measure(
+                        store, writers: writers, warmUp: sizes.w3WarmUpDuration, duration: sizes.w3MeasureDuration)
+                    rates[writers] = rate
+                    figures += [
+                        Figure(
+                            "writers_\(writers)_events_per_s", "\(writers) writer\(writers == 1 ? "" : "s")",
+                            "events/s", rate, .higherIsBetter),
+                        Figure(
+                            "writers_\(writers)_p50_us", "\(writers) writer\(writers == 1 ? "" : "s") p50 latency",
+                            "µs", latency.p50, .lowerIsBetter),
+                        Figure(
+                            "writers_\(writers)_p99_us", "\(writers) writer\(writers == 1 ? "" : "s") p99 latency",
+                            "µs", latency.p99, .lowerIsBetter),
+                    ]
+                }
+                if let single = rates[1], let many = rates[64], single > 0 {
+                    figures.append(
+                        Figure(
+                            "ratio_64_to_1", "64 writers / 1 writer", "x", many / single, .higherIsBetter,
+                            isCharted: false))
+                }
+                return WorkloadResult(
+                    workload: .w3, store: setup.kind, figures: figures,
+                    parameters: [
+                        ("writers", sizes.w3Concurrencies.map(String.init).joined(separator: ", ")),
+                        ("measured seconds per level", Format.fixed(Timing.seconds(sizes.w3MeasureDuration), 1)),
+                        ("warm-up seconds per level", Format.fixed(Timing.seconds(sizes.w3WarmUpDuration), 1)),
+                        ("durability", setup.durability.rawValue),
+                    ])
+            }
+        }
+    }
+
+    /// Runs `writers` tasks writing one event at a time for `warmUp + duration`, counting only
+    /// the writes that start and end within the measured period.
+    private static func measure(_ store: any EventStore, writers: Int, warmUp: Duration, duration: Duration)
+        async throws
+        -> (eventsPerSecond: Double, latency: LatencySummary)
+    {
+        let measureStart = Timing.clock.now + warmUp
+        let end = measureStart + duration
+        var latencies: [Double] = []
+        var count = 0
+        try await withThrowingTaskGroup(of: [Double].self) { group in
+            for writer in 0..<writers {
+                group.addTask {
+                    let stream = try await store.stream("w3-\(writers)-\(writer)")
+                    var samples: [Double] = []
+                    while true {
+                        let start = Timing.clock.now
+                        guard start < end else { break }
+                        try await stream.write(CandidateEvent(type: "Tick"))
+                        let finish = Timing.clock.now
+                        if start >= measureStart && finish <= end {
+                            samples.append(Timing.microseconds(finish - start))
+                        }
+                    }
+                    return samples
+                }
+            }
+            for try await samples in group {
+                count += samples.count
+                latencies += samples
+            }
+        }
+        return (Double(count) / Timing.seconds(duration), LatencySummary(latencies))
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+
+/// The workloads of shared/spec/BENCHMARKS.md.
+enum Workload: String, CaseIterable, Sendable, Comparable {
+    case w1 = "W1"
+    case w2 = "W2"
+    case w3 = "W3"
+    case w4 = "W4"
+    case w5 = "W5"
+    case w6 = "W6"
+    case w7 = "W7"
+    case w8 = "W8"
+
+    static func < (lhs: Workload, rhs: Workload) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// One line on what the workload does.
+    var title: String {
+        switch self {
+        case .w1: return "reference: one stream, writes of 10,000 keyed events; replay; snapshot; restore"
+        case .w2: return "many streams: 10 events each, 64 concurrent writers, writes of 1-10 events"
+        case .w3: return "durable single-event writes from 1, 8 and 64 concurrent writers"
+        case .w4: return "watch latency, append to delivery, in-process and to another process"
+        case .w5: return "open time after a clean close and after SIGKILL of the writer"
+        case .w6: return "idempotent retry: rewrite keys already stored (all dropped)"
+        case .w7: return "filtered @all read selecting 1% by metadata.region"
+        case .w8: return "growth: W1 write and replay at two sizes; memory during the larger replay"
+        }
+    }
+
+    /// Parses `W1,W3` (case-insensitive).
+    static func parseList(_ text: String) throws -> [Workload] {
+        try text.split(separator: ",").map { part in
+            let name = part.trimmingCharacters(in: .whitespaces).uppercased()
+            guard let workload = Workload(rawValue: name) else {
+                throw ValidationError("unknown workload '\(part)'; use W1 to W8, comma-separated")
+            }
+            return workload
+        }
+    }
+}
+
+/// The sizes of every workload: the spec's full sizes, or a scaled-down `--quick` run that takes
+/// a few minutes for everything on both stores.
+struct Sizes: Sendable {
+    var w1Events: Int
+    var batchEvents = 10_000
+    var w2Streams: Int
+    var w2EventsPerStream = 10
+    var w2Writers = 64
+    var w2ReadSamples: Int
+    var w3Concurrencies = [1, 8, 64]
+    var w3MeasureDuration: Duration
+    var w3WarmUpDuration: Duration
+    var w4Samples: Int
+    var w4WarmUpSamples: Int
+    var w5Events: Int
+    var w5CleanOpenRepeats = 3
+    var w6Events: Int
+    var w7Events: Int
+    var w7Streams = 100
+    var w8Events: [Int]
+
+    static let full = Sizes(
+        w1Events: 1_000_000, w2Streams: 100_000, w2ReadSamples: 10_000, w3MeasureDuration: .seconds(3),
+        w3WarmUpDuration: .milliseconds(500), w4Samples: 5_000, w4WarmUpSamples: 100, w5Events: 1_000_000,
+        w6Events: 1_000_000, w7Events: 1_000_000, w8Events: [1_000_000, 10_000_000])
+
+    static let quick = Sizes(
+        w1Events: 100_000, w2Streams: 10_000, w2ReadSamples: 2_000, w3MeasureDuration: .seconds(1),
+        w3WarmUpDuration: .milliseconds(200), w4Samples: 1_000, w4WarmUpSamples: 50, w5Events: 100_000,
+        w6Events: 100_000, w7Events: 100_000, w8Events: [1_000_000, 2_000_000])
+}

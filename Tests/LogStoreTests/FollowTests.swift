@@ -1,0 +1,42 @@
+import EventSourcing
+import Foundation
+import Testing
+
+@Suite("Following a writer") struct FollowTests {
+    @Test func readOnlyStoreFollowsTheWriter() async throws {
+        let root = try TemporaryDirectory("follow")
+        let directory = root.sub("store")
+        let writer = try await LogEventStore.open(directory: directory, options: smallOptions(segmentBytes: 4096))
+        try await writer.stream("s").write(CandidateEvent(type: "First"))
+        let readerOptions = LogEventStore.Options(readOnly: true)
+        let reader = try await LogEventStore.open(directory: directory, options: readerOptions)
+        let all = try await reader.stream("@all")
+        async let watched: [Int64] = withHangGuard(seconds: 20) {
+            var seen: [Int64] = []
+            for try await event in all.watch(from: 0) {
+                seen.append(event.sequenceID)
+                if seen.count == 300 { break }
+            }
+            return seen
+        }
+        for index in 0..<299 { try await writer.stream("s\(index % 5)").write(CandidateEvent(type: "E", data: Data(count: index))) }
+        let seen = try await watched
+        #expect(seen == Array(1...300))
+        #expect(try await collect(try await reader.stream("s3").read()).count == 60)
+        try await reader.close()
+        try await writer.close()
+    }
+}
+
+/// Runs `body`, failing instead of hanging when it takes longer than `seconds` (a hang guard, not a timing assertion).
+func withHangGuard<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+            throw CancellationError()
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
