@@ -6,7 +6,8 @@ import Logging
 ///
 /// The database runs in WAL mode with one writer connection and a small pool of readers, each on
 /// a dedicated thread, so blocking SQLite calls never run on Swift's cooperative pool. Watchers in
-/// this process are woken as soon as a write commits.
+/// this process are woken as soon as a write commits; writes by other processes (another
+/// `SQLiteEventStore`, or the Python package) wake them through inotify on the database's files.
 ///
 /// Thread-safety: safe to use from many tasks at once.
 public final class SQLiteEventStore: EventStore, RuntimeBackedStore {
@@ -61,8 +62,11 @@ public final class SQLiteEventStore: EventStore, RuntimeBackedStore {
     /// - Throws: `EventStoreError.io` when SQLite cannot open the file, `.corruption` when it is
     ///   not a database.
     public static func open(path: String, options: Options = .init()) async throws -> SQLiteEventStore {
-        let storage = try await DedicatedThread.run(name: "sqlite-open") { try SQLiteStorage(path: path, options: options) }
-        return SQLiteEventStore(path: path, runtime: StoreRuntime(storage: storage, hub: WatchHub(), logger: options.logger))
+        let hub = WatchHub()
+        let storage = try await DedicatedThread.run(name: "sqlite-open") {
+            try SQLiteStorage(path: path, options: options, hub: hub)
+        }
+        return SQLiteEventStore(path: path, runtime: StoreRuntime(storage: storage, hub: hub, logger: options.logger))
     }
 
     /// Opens, runs `body`, and closes even when `body` throws.

@@ -8,10 +8,11 @@ import Foundation
 final class SQLiteStorage: EventStorage {
     private let writer: ConnectionWorkers?
     private let readers: ConnectionWorkers
+    private let changeWatcher: SQLiteChangeWatcher
     let path: String
 
     /// Opens (creating when allowed) the database at `path` and its connections.
-    init(path: String, options: SQLiteEventStore.Options) throws {
+    init(path: String, options: SQLiteEventStore.Options, hub: WatchHub) throws {
         self.path = path
         var writerConnection: SQLiteConnection?
         if !options.readOnly {
@@ -30,9 +31,13 @@ final class SQLiteStorage: EventStorage {
             readerConnections.append(connection)
         }
         if options.readOnly {
-            // A read-only open must find a store, not an empty file SQLite would treat as one.
-            _ = try readerConnections[0].statement("SELECT 1 FROM events LIMIT 1").step()
+            // A read-only open must find a store, not an empty file SQLite would treat as one. The
+            // statement is reset at once: a statement left stepping pins its connection to a snapshot.
+            let probe = try readerConnections[0].statement("SELECT 1 FROM events LIMIT 1")
+            defer { probe.reset() }
+            _ = try probe.step()
         }
+        changeWatcher = try SQLiteChangeWatcher(path: path, hub: hub, logger: options.logger)
         writer = writerConnection.map { ConnectionWorkers(name: "sqlite-writer", connections: [$0]) }
         readers = ConnectionWorkers(name: "sqlite-reader", connections: readerConnections)
     }
@@ -228,6 +233,8 @@ final class SQLiteStorage: EventStorage {
     }
 
     func close() async throws {
+        let changeWatcher = self.changeWatcher
+        try await DedicatedThread.run(name: "sqlite-watcher-stop") { changeWatcher.stop() }
         await writer?.shutdown()
         await readers.shutdown()
     }

@@ -8,7 +8,9 @@ import Foundation
 
 /// `event-bench watch-child` (hidden; W4): opens a store read-only, watches one stream from its
 /// head at open, and prints `READY <head>`, then `EVENT <version> <CLOCK_MONOTONIC ns>` per
-/// event received, then `DONE`. It exits on its own after `--lifetime-seconds` whatever happens.
+/// event received, then `DONE`. It stops after `--count` events or when its standard input
+/// closes (the parent's way to stop it cleanly), and exits on its own after `--lifetime-seconds`
+/// whatever happens.
 struct WatchChildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch-child", abstract: "W4's cross-process watcher (used by event-bench itself).",
@@ -30,13 +32,28 @@ struct WatchChildCommand: AsyncParsableCommand {
         let handle = try await opened.stream(stream)
         let head = try await handle.metrics().currentVersion
         ChildOutput.send("READY \(head)")
-        var seen = 0
-        for try await event in handle.watch(from: head) {
-            let now = Timing.monotonicNanoseconds()
-            ChildOutput.send("EVENT \(event.version) \(now)")
-            seen += 1
-            if seen >= count { break }
+        let count = count
+        let watching = Task {
+            var seen = 0
+            for try await event in handle.watch(from: head) {
+                let now = Timing.monotonicNanoseconds()
+                ChildOutput.send("EVENT \(event.version) \(now)")
+                seen += 1
+                if seen >= count { break }
+            }
         }
+        // A plain thread blocks on standard input; end of file cancels the watch.
+        let stopper = Thread {
+            var buffer = [UInt8](repeating: 0, count: 64)
+            while true {
+                let got = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+                if got < 0, errno == EINTR { continue }
+                if got <= 0 { break }
+            }
+            watching.cancel()
+        }
+        stopper.start()
+        _ = await watching.result
         ChildOutput.send("DONE")
         try await opened.close()
         watchdog.cancel()

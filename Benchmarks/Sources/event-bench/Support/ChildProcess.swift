@@ -11,6 +11,8 @@ final class ChildProcess: Sendable {
     /// The lines the child printed, without their newline; closed at end of file.
     let lines = Mailbox<String>()
     private let process: Process
+    /// The child's standard input: closing it asks the child to finish (see `closeInput`).
+    private let input: FileHandle
 
     /// Starts this executable with `arguments`.
     init(arguments: [String]) throws {
@@ -19,9 +21,11 @@ final class ChildProcess: Sendable {
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardInput = FileHandle.nullDevice
+        let input = Pipe()
+        process.standardInput = input
         try process.run()
         self.process = process
+        self.input = input.fileHandleForWriting
         let descriptor = pipe.fileHandleForReading.fileDescriptor
         let lines = self.lines
         // A plain thread: blocking reads must not occupy Swift's cooperative pool.
@@ -67,6 +71,12 @@ final class ChildProcess: Sendable {
             guard left > .zero, let line = await lines.receive(timeout: left) else { return nil }
             if line.hasPrefix(prefix) { return line }
         }
+    }
+
+    /// Closes the child's standard input, which a child that reads it takes as a request to stop
+    /// cleanly (a watcher closes its store, which removes a read-only store's private files).
+    func closeInput() {
+        try? input.close()
     }
 
     /// Sends `signal` to the child.

@@ -114,7 +114,8 @@ enum W4WatchLatency {
             "watch-child", "--store", setup.kind.rawValue, "--path", path, "--stream", "w4x", "--count", String(total),
         ])
         guard let ready = await child.line(startingWith: "READY", timeout: childStartTimeout) else {
-            await child.waitForExit(timeout: .zero)
+            child.closeInput()
+            await child.waitForExit(timeout: .seconds(5))
             return .unavailable("the read-only watcher process did not start (no READY within \(childStartTimeout))")
         }
         let head = Int64(ready.split(separator: " ").last ?? "") ?? -1
@@ -123,7 +124,7 @@ enum W4WatchLatency {
             let before = Timing.monotonicNanoseconds()
             let version = try await stream.write(CandidateEvent(type: "Ping"))
             guard let line = await child.line(startingWith: "EVENT", timeout: deliveryTimeout) else {
-                child.send(signal: SIGKILL)
+                child.closeInput()
                 await child.waitForExit(timeout: .seconds(10))
                 if sample == 0 {
                     return .unavailable(
@@ -141,6 +142,7 @@ enum W4WatchLatency {
             if sample >= warmUp { delivery.append(Double(Int64(at) - Int64(before)) / 1000) }
         }
         _ = await child.line(startingWith: "DONE", timeout: .seconds(10))
+        child.closeInput()
         await child.waitForExit(timeout: .seconds(10))
         return .measured(LatencySummary(delivery))
     }

@@ -1,4 +1,3 @@
-import EventSourcingCore
 
 #if canImport(Glibc)
 import Glibc
@@ -9,18 +8,19 @@ import Glibc
 /// so merged events and a queue overflow (`IN_Q_OVERFLOW`) are harmless.
 ///
 /// Thread-safety: one thread waits; any thread may call `wake`.
-final class Inotify: @unchecked Sendable {  // safe: descriptors are immutable; wake only writes the pipe
+package final class Inotify: @unchecked Sendable {  // safe: descriptors are immutable; wake only writes the pipe
     private let descriptor: Int32
     private let wakeRead: Int32
     private let wakeWrite: Int32
 
     /// Creates an instance (`inotify_init1(2)`) and its wake pipe (`pipe(2)`, made non-blocking and
     /// close-on-exec with `fcntl(2)`).
-    init() throws {
-        descriptor = try SystemCall.run("inotify_init1", path: "") { inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)) }
+    package init() throws {
+        descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard descriptor >= 0 else { throw Self.error("inotify_init1", errno) }
         var ends: [Int32] = [0, 0]
         do {
-            try SystemCall.run("pipe", path: "") { pipe(&ends) }
+            guard pipe(&ends) == 0 else { throw Self.error("pipe", errno) }
             for end in ends {
                 _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
                 _ = fcntl(end, F_SETFD, FD_CLOEXEC)
@@ -39,19 +39,23 @@ final class Inotify: @unchecked Sendable {  // safe: descriptors are immutable; 
         close(wakeWrite)
     }
 
+    private static func error(_ call: String, _ code: Int32) -> EventStoreError {
+        .io("\(call) failed: \(String(cString: strerror(code))) (errno \(code))")
+    }
+
     /// Watches `path` for `mask` (`inotify_add_watch(2)`); `false` when the path does not exist.
     @discardableResult
-    func watch(_ path: String, mask: UInt32) throws -> Bool {
+    package func watch(_ path: String, mask: UInt32) throws -> Bool {
         let result = inotify_add_watch(descriptor, path, mask)
         if result >= 0 { return true }
         if errno == ENOENT { return false }
-        throw SystemCall.error("inotify_add_watch", path: path, code: errno)
+        throw Self.error("inotify_add_watch on '\(path)'", errno)
     }
 
     /// Waits until an event arrives, `wake` is called, or `timeoutMilliseconds` pass (`poll(2)`),
     /// then drains every pending event.
     /// - Returns: the masks of the events drained (empty after a timeout or a wake alone).
-    func wait(timeoutMilliseconds: Int32) -> [UInt32] {
+    package func wait(timeoutMilliseconds: Int32) -> [UInt32] {
         var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
         let ready = poll(&fds, 2, timeoutMilliseconds)
         guard ready > 0 else { return [] }
@@ -77,7 +81,7 @@ final class Inotify: @unchecked Sendable {  // safe: descriptors are immutable; 
     }
 
     /// Wakes a thread blocked in `wait`.
-    func wake() {
+    package func wake() {
         var byte: UInt8 = 1
         _ = write(wakeWrite, &byte, 1)
     }
