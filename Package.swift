@@ -47,6 +47,8 @@ let package = Package(
         .testTarget(name: "ConformanceTests", dependencies: ["EventSourcing"]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["EventSourcing", "SQLiteStore"]),
         .testTarget(name: "LogStoreTests", dependencies: ["EventSourcing", "LogStore"]),
+        // Runs the built eventlog executable as a subprocess.
+        .testTarget(name: "EventLogTests", dependencies: ["eventlog", "EventSourcing"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -42,9 +42,10 @@ enum StoreLocation: Equatable {
         }
         switch self {
         case .log(let directory):
-            return try await LogEventStore.open(
-                directory: directory,
-                options: .init(durability: options.durability == .buffered ? .buffered : .fsync, readOnly: readOnly))
+            var logOptions = LogEventStore.Options(
+                durability: options.durability == .buffered ? .buffered : .fsync, readOnly: readOnly)
+            if let segmentBytes = options.segmentBytes { logOptions.segmentBytesMax = segmentBytes }
+            return try await LogEventStore.open(directory: directory, options: logOptions)
         case .sqlite(let path):
             return try await SQLiteEventStore.open(
                 path: path,
@@ -69,6 +70,9 @@ struct StoreOptions: ParsableArguments {
 
     @Option(help: "For log stores: fsync (a write returns once durable) or buffered. SQLite: FULL or NORMAL.")
     var durability: Durability = .fsync
+
+    /// Segment size of a log store, for tests that want many segment rolls.
+    @Option(help: .hidden) var segmentBytes: Int?
 }
 
 /// Runs `body` with an open store and closes it afterwards, also when `body` throws.

@@ -73,6 +73,7 @@ package enum LogVerifier {
                             }
                         }
                     }
+                    var damaged = false
                     if offset < end {
                         let isTail = ordinal == ordinals.last! && footer == nil
                         let reason: String = segment.withBytes(offset: 0, count: end) { bytes in
@@ -83,6 +84,7 @@ package enum LogVerifier {
                         // progress (or one the next open cuts), not damage.
                         if !isTail || hasLaterFrame(segment, after: offset, end: end) {
                             problems.append("'\(path)' offset \(offset): damaged batch (\(reason))")
+                            damaged = true
                         }
                     }
                     if let footer {
@@ -90,9 +92,11 @@ package enum LogVerifier {
                         if checksum != footer.bodyChecksum, offset == end {
                             problems.append("'\(path)' offset \(end): footer checksum does not match the segment")
                         }
-                        if footer.lastSequenceID != next - 1 {
+                        if !damaged, footer.lastSequenceID != next - 1 {
                             problems.append("'\(path)' offset \(end): footer says last sequence id \(footer.lastSequenceID), frames end at \(next - 1)")
                         }
+                        // After damage, the footer says where the next segment should go on.
+                        if damaged { next = footer.lastSequenceID + 1 }
                     } else if ordinal != ordinals.last! {
                         problems.append("'\(path)' offset \(size): the segment has no footer, but a later segment follows")
                     }

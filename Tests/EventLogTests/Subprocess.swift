@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+/// The built `eventlog` executable, beside the test bundle.
+let eventlogPath: String = {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments.first { $0.contains(".xctest") } ?? CommandLine.arguments[0])
+    var directory = bundle.deletingLastPathComponent()
+    while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("eventlog").path),
+        directory.path != "/"
+    {
+        directory.deleteLastPathComponent()
+    }
+    let candidate = directory.appendingPathComponent("eventlog").path
+    if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    // Fall back to the package's default build folder.
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return root.appendingPathComponent(".build/debug/eventlog").path
+}()
+
+/// What a finished run printed and returned.
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var lines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
+}
+
+/// Runs `eventlog` with `arguments` (and `input` on stdin) to completion.
+@discardableResult
+func eventlog(_ arguments: [String], input: Data? = nil, in directory: String) throws -> RunResult {
+    let process = EventlogProcess(arguments, in: directory)
+    try process.start()
+    if let input { process.send(input) }
+    process.closeInput()
+    return process.wait()
+}
+
+/// A running `eventlog`, with its output read as it comes.
+final class EventlogProcess: @unchecked Sendable {  // safe: output buffers are guarded by `lock`
+    let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    private let errors = Pipe()
+    private let lock = NSCondition()
+    private var stdoutData = Data()
+    private var stderrData = Data()
+    private var outputClosed = false
+    private var errorsClosed = false
+
+    init(_ arguments: [String], in directory: String) {
+        process.executableURL = URL(fileURLWithPath: eventlogPath)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+    }
+
+    func start() throws {
+        output.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            lock.lock()
+            if data.isEmpty { outputClosed = true; handle.readabilityHandler = nil } else { stdoutData.append(data) }
+            lock.broadcast()
+            lock.unlock()
+        }
+        errors.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            lock.lock()
+            if data.isEmpty { errorsClosed = true; handle.readabilityHandler = nil } else { stderrData.append(data) }
+            lock.broadcast()
+            lock.unlock()
+        }
+        try process.run()
+    }
+
+    func send(_ data: Data) { input.fileHandleForWriting.write(data) }
+    func send(_ text: String) { send(Data(text.utf8)) }
+    func closeInput() { try? input.fileHandleForWriting.close() }
+
+    /// Complete lines printed so far.
+    var lines: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: stdoutData, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// Waits until stdout holds at least `count` lines (or `seconds` pass: a hang guard).
+    func waitForLines(_ count: Int, seconds: Double = 60) -> [String] {
+        let deadline = Date().addingTimeInterval(seconds)
+        lock.lock()
+        defer { lock.unlock() }
+        while String(decoding: stdoutData, as: UTF8.self).filter({ $0 == "\n" }).count < count, !outputClosed {
+            if !lock.wait(until: deadline) { break }
+        }
+        return String(decoding: stdoutData, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// Waits for the process to exit and its output to drain.
+    func wait(seconds: Double = 120) -> RunResult {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { usleep(2_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        lock.lock()
+        while !(outputClosed && errorsClosed), lock.wait(until: Date().addingTimeInterval(5)) {}
+        defer { lock.unlock() }
+        return RunResult(
+            status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+            stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+/// A temporary working directory.
+final class WorkDirectory: Sendable {
+    let path: String
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("eventlog-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// The JSON objects of `lines`.
+func jsonObjects(_ lines: [String]) throws -> [[String: Any]] {
+    try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+}
+
+/// Expects a failed run: the status, and one sentence (one line) on stderr, no backtrace.
+func expectFailure(_ result: RunResult, status: Int32, mentioning text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(result.status == status, "status \(result.status), stderr: \(result.stderr)", sourceLocation: sourceLocation)
+    #expect(result.stderr.contains(text), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+    #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump") && !result.stderr.contains("backtrace"),
+            "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+    if status == 1 {
+        #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)", sourceLocation: sourceLocation)
+    }
+}
