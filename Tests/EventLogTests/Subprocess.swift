@@ -47,7 +47,14 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers are 
     private var outputClosed = false
     private var errorsClosed = false
 
+    /// A child that exits early must fail a test, not kill the test process with SIGPIPE.
+    private static let ignoresBrokenPipes: Bool = {
+        signal(SIGPIPE, SIG_IGN)
+        return true
+    }()
+
     init(_ arguments: [String], in directory: String) {
+        _ = Self.ignoresBrokenPipes
         process.executableURL = URL(fileURLWithPath: eventlogPath)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)

@@ -24,6 +24,8 @@ final class LogFollower: @unchecked Sendable {
     private let stopped = NSCondition()
     private var isStopping = false
     private var isRunning = true
+    /// How many times the inotify queue overflowed (harmless: every wake-up re-reads the head).
+    private(set) var overflowCount = 0
     /// Milliseconds between checks when no inotify event arrives.
     static let safetyNetMilliseconds: Int32 = 1000
 
@@ -65,6 +67,7 @@ final class LogFollower: @unchecked Sendable {
             if let inotify {
                 let masks = inotify.wait(timeoutMilliseconds: Self.safetyNetMilliseconds)
                 if masks.contains(where: { $0 & UInt32(IN_IGNORED) != 0 }) { watchingHead = false }
+                overflowCount += masks.filter { $0 & UInt32(IN_Q_OVERFLOW) != 0 }.count
             } else {
                 usleep(UInt32(Self.safetyNetMilliseconds) * 1000)
             }

@@ -24,7 +24,7 @@ enum JSONReport {
         let machine: [String: Any] = [
             "cpu": run.machine.cpuModel, "cores": run.machine.cores, "memory": run.machine.memory,
             "disk": run.machine.disk, "os": run.machine.operatingSystem, "kernel": run.machine.kernel,
-            "swift": run.machine.swiftVersion,
+            "swift": run.machine.swiftVersion, "source": run.machine.sourceRevision,
         ]
         let object: [String: Any] = [
             "date": run.dateText, "command": run.command, "quick": run.isQuick,

@@ -14,6 +14,8 @@ struct MachineInfo: Sendable {
     var operatingSystem: String
     var kernel: String
     var swiftVersion: String
+    /// The commit of the code measured (`git rev-parse`), noting uncommitted changes under Sources/.
+    var sourceRevision: String
 
     static func current(scratchDirectory: String) -> MachineInfo {
         let cpuModel = firstValue(in: "/proc/cpuinfo", key: "model name") ?? "unknown"
@@ -46,9 +48,14 @@ struct MachineInfo: Sendable {
         uname(&name)
         let kernel = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let swiftVersion = run("swift", ["--version"])?.split(separator: "\n").first.map(String.init) ?? "unknown"
+        var sourceRevision = "unknown (not run from a git checkout)"
+        if let commit = run("git", ["rev-parse", "--short", "HEAD"]) {
+            let changes = run("git", ["status", "--porcelain", "--", "Sources", "Package.swift"]) ?? ""
+            sourceRevision = commit + (changes.isEmpty ? "" : " with uncommitted changes under Sources/")
+        }
         return MachineInfo(
             cpuModel: cpuModel, cores: cores, memory: memory, disk: disk, operatingSystem: operatingSystem,
-            kernel: kernel, swiftVersion: swiftVersion)
+            kernel: kernel, swiftVersion: swiftVersion, sourceRevision: sourceRevision)
     }
 
     private static func firstValue(in path: String, key: String) -> String? {

@@ -25,6 +25,7 @@ enum MarkdownReport {
         add("|---|---|")
         add("| date | \(run.dateText) |")
         add("| command | `\(run.command)` |")
+        add("| code measured | \(escape(machine.sourceRevision)) |")
         add("| sizes | \(run.sizesText) |")
         add("| durability | \(run.durability.description) |")
         add("| run time | \(Format.fixed(run.totalSeconds / 60, 1)) min |")
