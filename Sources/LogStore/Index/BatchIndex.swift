@@ -38,13 +38,14 @@ final class BatchIndex {
         self.count = count
     }
 
-    static func create(path: String, fileMode: mode_t) throws -> BatchIndex {
+    static func create(path: String, fileMode: mode_t, io: any FileIO) throws -> BatchIndex {
         BatchIndex(file: try IndexFile.create(
-            path: path, magic: magic, entryBytes: entryBytes, capacity: 0, bodyBytes: 1 << 16, fileMode: fileMode), count: 0)
+            path: path, magic: magic, entryBytes: entryBytes, capacity: 0, bodyBytes: 1 << 16, fileMode: fileMode, io: io),
+            count: 0)
     }
 
-    static func open(path: String, count: Int, writable: Bool) throws -> BatchIndex? {
-        guard let file = try IndexFile.open(path: path, magic: magic, entryBytes: entryBytes, writable: writable),
+    static func open(path: String, count: Int, writable: Bool, io: any FileIO) throws -> BatchIndex? {
+        guard let file = try IndexFile.open(path: path, magic: magic, entryBytes: entryBytes, writable: writable, io: io),
             file.region.size >= IndexFile.headerBytes + count * entryBytes
         else { return nil }
         return BatchIndex(file: file, count: count)

@@ -112,8 +112,8 @@ struct Checkpoint: Equatable {
     }
 
     /// The newest valid checkpoint in `directory`, or `nil` when there is none.
-    static func load(directory: String) throws -> Checkpoint? {
-        guard let file = try SystemFile.openIfExists(path(directory)) else { return nil }
+    static func load(directory: String, io: any FileIO) throws -> Checkpoint? {
+        guard let file = try SystemFile.openIfExists(path(directory), io: io) else { return nil }
         let bytes = try file.read(count: min(try file.size(), 2 * slotBytes), at: 0)
         let slots = [0, 1].compactMap { slot -> Checkpoint? in
             let start = slot * slotBytes

@@ -52,8 +52,8 @@ struct HeadRecord: Equatable {
     }
 
     /// Reads the record, retrying a few times over a torn read; `nil` when there is no valid one.
-    static func read(directory: String) -> HeadRecord? {
-        guard let file = try? SystemFile.openIfExists(path(directory)) else { return nil }
+    static func read(directory: String, io: any FileIO) -> HeadRecord? {
+        guard let file = try? SystemFile.openIfExists(path(directory), io: io) else { return nil }
         for _ in 0..<8 {
             if let bytes = try? file.read(count: Self.bytes, at: 0), let record = decode(bytes) { return record }
         }

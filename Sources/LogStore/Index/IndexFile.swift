@@ -25,6 +25,7 @@ final class IndexFile: @unchecked Sendable {  // safe: the engine's index lock s
     let path: String
     let region: MappedRegion
     let capacity: Int
+    var io: any FileIO { region.file.io }
 
     private init(path: String, region: MappedRegion, capacity: Int) {
         self.path = path
@@ -34,10 +35,10 @@ final class IndexFile: @unchecked Sendable {  // safe: the engine's index lock s
 
     /// Creates (replacing) an index file with a fresh header and `bodyBytes` of zeroed body.
     static func create(
-        path: String, magic: UInt64, entryBytes: Int, capacity: Int, bodyBytes: Int, fileMode: mode_t
+        path: String, magic: UInt64, entryBytes: Int, capacity: Int, bodyBytes: Int, fileMode: mode_t, io: any FileIO
     ) throws -> IndexFile {
-        try Directory.remove(path)
-        let file = try SystemFile.open(path, flags: O_RDWR | O_CREAT | O_EXCL, mode: fileMode)
+        try Directory.remove(path, io: io)
+        let file = try SystemFile.open(path, flags: O_RDWR | O_CREAT | O_EXCL, mode: fileMode, io: io)
         var header = ByteWriter(capacity: headerBytes)
         header.append(magic)
         header.append(formatVersion)
@@ -53,8 +54,8 @@ final class IndexFile: @unchecked Sendable {  // safe: the engine's index lock s
 
     /// Opens an index file and checks its header; `nil` when it is missing or not of this kind and
     /// version (the caller rebuilds it).
-    static func open(path: String, magic: UInt64, entryBytes: Int, writable: Bool) throws -> IndexFile? {
-        guard let file = try SystemFile.openIfExists(path, writable: writable) else { return nil }
+    static func open(path: String, magic: UInt64, entryBytes: Int, writable: Bool, io: any FileIO) throws -> IndexFile? {
+        guard let file = try SystemFile.openIfExists(path, writable: writable, io: io) else { return nil }
         guard try file.size() >= headerBytes else { return nil }
         let header = try file.read(count: headerBytes, at: 0)
         let valid: Bool = header.withUnsafeBytes { raw in

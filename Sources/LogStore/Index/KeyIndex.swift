@@ -41,17 +41,19 @@ final class KeyIndex {
 
     static func path(_ directory: String) -> String { directory + "/keys.idx" }
 
-    static func create(directory: String, capacity: Int = initialCapacity, fileMode: mode_t) throws -> KeyIndex {
+    static func create(directory: String, capacity: Int = initialCapacity, fileMode: mode_t, io: any FileIO) throws -> KeyIndex {
         let path = path(directory)
         let file = try IndexFile.create(
             path: path, magic: magic, entryBytes: slotBytes, capacity: capacity, bodyBytes: capacity * slotBytes,
-            fileMode: fileMode)
+            fileMode: fileMode, io: io)
         return KeyIndex(file: file, count: 0, path: path, fileMode: fileMode)
     }
 
-    static func open(directory: String, count: Int, capacity: Int, writable: Bool, fileMode: mode_t) throws -> KeyIndex? {
+    static func open(
+        directory: String, count: Int, capacity: Int, writable: Bool, fileMode: mode_t, io: any FileIO
+    ) throws -> KeyIndex? {
         let path = path(directory)
-        guard let file = try IndexFile.open(path: path, magic: magic, entryBytes: slotBytes, writable: writable),
+        guard let file = try IndexFile.open(path: path, magic: magic, entryBytes: slotBytes, writable: writable, io: io),
             file.capacity == capacity, capacity > 0, capacity & (capacity - 1) == 0,
             file.region.size >= IndexFile.headerBytes + capacity * slotBytes
         else { return nil }
@@ -125,14 +127,14 @@ final class KeyIndex {
         let temporaryPath = path + ".grow"
         let bigger = try IndexFile.create(
             path: temporaryPath, magic: Self.magic, entryBytes: Self.slotBytes, capacity: capacity * 2,
-            bodyBytes: capacity * 2 * Self.slotBytes, fileMode: fileMode)
+            bodyBytes: capacity * 2 * Self.slotBytes, fileMode: fileMode, io: file.io)
         for index in 0..<capacity {
             let slot = slotValue(index)
             if slot != 0 { place(slot, check: file.region.load(UInt32.self, at: slotOffset(index) + 8), in: bigger) }
         }
         try bigger.synchronize()
-        try Directory.rename(temporaryPath, to: path)
-        try Directory.synchronize(String(path[..<path.lastIndex(of: "/")!]))
+        try Directory.rename(temporaryPath, to: path, io: file.io)
+        try Directory.synchronize(String(path[..<path.lastIndex(of: "/")!]), io: file.io)
         file = bigger
         grewSinceCheckpoint = true
     }

@@ -77,23 +77,25 @@ final class StreamIndex {
     static func blocksPath(_ directory: String) -> String { directory + "/blocks.idx" }
 
     /// Creates empty index files (replacing any).
-    static func create(directory: String, fileMode: mode_t) throws -> StreamIndex {
+    static func create(directory: String, fileMode: mode_t, io: any FileIO) throws -> StreamIndex {
         let table = try IndexFile.create(
             path: tablePath(directory), magic: tableMagic, entryBytes: slotBytes, capacity: initialCapacity,
-            bodyBytes: initialCapacity * slotBytes, fileMode: fileMode)
+            bodyBytes: initialCapacity * slotBytes, fileMode: fileMode, io: io)
         let blocks = try IndexFile.create(
             path: blocksPath(directory), magic: blocksMagic, entryBytes: entryBytes, capacity: 0, bodyBytes: 1 << 16,
-            fileMode: fileMode)
+            fileMode: fileMode, io: io)
         return StreamIndex(table: table, blocks: blocks, count: 0, blocksUsed: 0, directory: directory, fileMode: fileMode)
     }
 
     /// Opens existing files whose sizes fit the checkpoint's counts; `nil` when they do not.
     static func open(
-        directory: String, count: Int, capacity: Int, blocksUsed: Int, writable: Bool, fileMode: mode_t
+        directory: String, count: Int, capacity: Int, blocksUsed: Int, writable: Bool, fileMode: mode_t, io: any FileIO
     ) throws -> StreamIndex? {
         guard
-            let table = try IndexFile.open(path: tablePath(directory), magic: tableMagic, entryBytes: slotBytes, writable: writable),
-            let blocks = try IndexFile.open(path: blocksPath(directory), magic: blocksMagic, entryBytes: entryBytes, writable: writable),
+            let table = try IndexFile.open(
+                path: tablePath(directory), magic: tableMagic, entryBytes: slotBytes, writable: writable, io: io),
+            let blocks = try IndexFile.open(
+                path: blocksPath(directory), magic: blocksMagic, entryBytes: entryBytes, writable: writable, io: io),
             table.capacity == capacity, capacity > 0, capacity & (capacity - 1) == 0,
             table.region.size >= IndexFile.headerBytes + capacity * slotBytes,
             blocks.region.size >= IndexFile.headerBytes + blocksUsed
@@ -190,7 +192,7 @@ final class StreamIndex {
         let temporaryPath = Self.tablePath(directory) + ".grow"
         let bigger = try IndexFile.create(
             path: temporaryPath, magic: Self.tableMagic, entryBytes: Self.slotBytes, capacity: newCapacity,
-            bodyBytes: newCapacity * Self.slotBytes, fileMode: fileMode)
+            bodyBytes: newCapacity * Self.slotBytes, fileMode: fileMode, io: table.io)
         let mask = newCapacity - 1
         for index in 0..<capacity {
             let hash = table.region.load(UInt64.self, at: slotOffset(index))
@@ -205,8 +207,8 @@ final class StreamIndex {
                   hash: hash, into: bigger)
         }
         try bigger.synchronize()
-        try Directory.rename(temporaryPath, to: Self.tablePath(directory))
-        try Directory.synchronize(directory)
+        try Directory.rename(temporaryPath, to: Self.tablePath(directory), io: table.io)
+        try Directory.synchronize(directory, io: table.io)
         table = bigger
     }
 

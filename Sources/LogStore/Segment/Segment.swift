@@ -86,10 +86,10 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
 
     /// Creates a new, empty segment file (mode `fileMode`) with its header, made durable.
     static func create(
-        directory: String, ordinal: Int, firstSequenceID: Int64, segmentBytesMax: Int, fileMode: mode_t
+        directory: String, ordinal: Int, firstSequenceID: Int64, segmentBytesMax: Int, fileMode: mode_t, io: any FileIO
     ) throws -> Segment {
         let path = directory + "/" + fileName(ordinal: ordinal)
-        let file = try SystemFile.open(path, flags: O_RDWR | O_CREAT | O_EXCL, mode: fileMode)
+        let file = try SystemFile.open(path, flags: O_RDWR | O_CREAT | O_EXCL, mode: fileMode, io: io)
         var header = ByteWriter(capacity: headerBytes)
         header.append(headerMagic)
         header.append(formatVersion)
@@ -102,7 +102,7 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         header.append(Checksum.crc32c(header.bytes))
         try file.write(header.bytes, at: 0)
         try file.synchronizeData()
-        try Directory.synchronize(directory)
+        try Directory.synchronize(directory, io: io)
         let mapping = try MappedRegion(
             file: file, reservedBytes: reservation(segmentBytesMax: segmentBytesMax, fileSize: headerBytes), writable: false)
         return Segment(
@@ -112,8 +112,8 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
 
     /// Opens an existing segment and checks its header; the caller scans or verifies the rest.
     /// - Throws: `EventStoreError.corruption` naming the file and offset when the header is damaged.
-    static func open(path: String, ordinal: Int, segmentBytesMax: Int, writable: Bool) throws -> Segment {
-        let file = try SystemFile.open(path, flags: writable ? O_RDWR : O_RDONLY)
+    static func open(path: String, ordinal: Int, segmentBytesMax: Int, writable: Bool, io: any FileIO) throws -> Segment {
+        let file = try SystemFile.open(path, flags: writable ? O_RDWR : O_RDONLY, io: io)
         let size = try file.size()
         guard size >= headerBytes else {
             throw EventStoreError.corruption("'\(path)' offset 0: \(size) bytes, shorter than a segment header")

@@ -106,12 +106,12 @@ enum SnapshotFile {
     }
 
     /// Saves `snapshot`, replacing the one of the same stream and projection atomically.
-    static func save(_ snapshot: Snapshot, directory: String, fileMode: mode_t) throws {
+    static func save(_ snapshot: Snapshot, directory: String, fileMode: mode_t, io: any FileIO) throws {
         var probe = 0
         var target: String
         while true {
             target = path(directory: directory, streamID: snapshot.streamID, projection: snapshot.projectionName, probe: probe)
-            guard let existing = try SystemFile.openIfExists(target) else { break }
+            guard let existing = try SystemFile.openIfExists(target, io: io) else { break }
             // A damaged file at our name is replaced; another pair's whole file is skipped.
             guard let other = try? decode(try existing.readAll(), path: target),
                 other.streamID != snapshot.streamID || other.projectionName != snapshot.projectionName
@@ -119,20 +119,20 @@ enum SnapshotFile {
             probe += 1
         }
         let temporary = target + ".tmp"
-        try Directory.remove(temporary)
-        let file = try SystemFile.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: fileMode)
+        try Directory.remove(temporary, io: io)
+        let file = try SystemFile.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: fileMode, io: io)
         try file.write(encode(snapshot), at: 0)
         try file.synchronize()
-        try Directory.rename(temporary, to: target)
-        try Directory.synchronize(directory)
+        try Directory.rename(temporary, to: target, io: io)
+        try Directory.synchronize(directory, io: io)
     }
 
     /// Every snapshot in `directory`.
     /// - Throws: `EventStoreError.corruption` when a snapshot file is damaged.
-    static func all(directory: String) throws -> [Snapshot] {
+    static func all(directory: String, io: any FileIO) throws -> [Snapshot] {
         try Directory.names(in: directory).filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".snap") }.sorted().map { name in
             let path = directory + "/" + name
-            guard let file = try SystemFile.openIfExists(path) else {
+            guard let file = try SystemFile.openIfExists(path, io: io) else {
                 throw EventStoreError.io("'\(path)' disappeared while it was read")
             }
             return try decode(try file.readAll(), path: path)
@@ -141,11 +141,11 @@ enum SnapshotFile {
 
     /// The snapshot of a stream and projection, or `nil`.
     /// - Throws: `EventStoreError.corruption` when its file is damaged.
-    static func load(directory: String, streamID: String, projection: String) throws -> Snapshot? {
+    static func load(directory: String, streamID: String, projection: String, io: any FileIO) throws -> Snapshot? {
         var probe = 0
         while true {
             let candidate = path(directory: directory, streamID: streamID, projection: projection, probe: probe)
-            guard let file = try SystemFile.openIfExists(candidate) else { return nil }
+            guard let file = try SystemFile.openIfExists(candidate, io: io) else { return nil }
             let snapshot = try decode(try file.readAll(), path: candidate)
             if snapshot.streamID == streamID && snapshot.projectionName == projection { return snapshot }
             probe += 1

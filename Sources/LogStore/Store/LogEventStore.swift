@@ -36,6 +36,8 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
         public var isOwnerOnly: Bool
         /// Where the store logs (a torn tail it cut, a failure that stopped writes); silent by default.
         public var logger: Logger
+        /// The seam every file operation goes through: the system's, or a fault-injecting layer in tests.
+        package var io: any FileIO = SystemIO.shared
 
         /// Creates options; every parameter has a default.
         public init(

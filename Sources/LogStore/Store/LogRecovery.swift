@@ -17,11 +17,12 @@ enum LogRecovery {
     static func open(
         directory: String, options: LogEventStore.Options, usingStoreIndexes: Bool = true
     ) throws -> (LogState, WriterContext) {
+        let io = options.io
         let writable = !options.readOnly
         var lockFile: SystemFile?
         if writable {
-            try Directory.create(directory)
-            let lock = try SystemFile.open(directory + "/" + lockFileName, flags: O_RDWR | O_CREAT, mode: options.fileMode)
+            try Directory.create(directory, io: io)
+            let lock = try SystemFile.open(directory + "/" + lockFileName, flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
             // Readers probe the lock for an instant (see `committedBound`); a few retries ride over that.
             var attempts = 0
             while try !lock.tryLockExclusive() {
@@ -38,12 +39,12 @@ enum LogRecovery {
         let names = try Directory.names(in: directory)
         if writable {
             for name in names where name.hasSuffix(".grow") || name.hasSuffix(".tmp") {
-                try Directory.remove(directory + "/" + name)
+                try Directory.remove(directory + "/" + name, io: io)
             }
         }
         // A read-only open builds what it needs in a private directory and never touches the store's files.
-        let indexDirectory = writable ? directory : try privateCopy(of: directory, names: usingStoreIndexes ? names : [])
-        let checkpoint = try Checkpoint.load(directory: indexDirectory)
+        let indexDirectory = writable ? directory : try privateCopy(of: directory, names: usingStoreIndexes ? names : [], io: io)
+        let checkpoint = try Checkpoint.load(directory: indexDirectory, io: io)
         let ordinals = names.compactMap(Segment.ordinal(fromFileName:)).sorted()
 
         var segments: [Segment]
@@ -55,7 +56,7 @@ enum LogRecovery {
             guard writable else { throw EventStoreError.io("no store at '\(directory)': it holds no segment files") }
             segments = [try Segment.create(
                 directory: directory, ordinal: 1, firstSequenceID: 1, segmentBytesMax: options.segmentBytesMax,
-                fileMode: options.fileMode)]
+                fileMode: options.fileMode, io: io)]
         } else {
             guard ordinals == Array(1...ordinals.count) else {
                 let missing = (1...ordinals.last!).first { !ordinals.contains($0) } ?? 1
@@ -63,29 +64,29 @@ enum LogRecovery {
                     "'\(directory)/\(Segment.fileName(ordinal: missing))' offset 0: the segment is missing from the log")
             }
             var names = ordinals
-            if writable, names.count > 1, try isTornCreation(directory: directory, ordinal: names.last!) {
+            if writable, names.count > 1, try isTornCreation(directory: directory, ordinal: names.last!, io: io) {
                 // A crash while a roll created the next segment: it holds no frame yet; make it again.
                 options.logger.warning("removed a segment whose creation was torn", metadata: ["ordinal": "\(names.last!)"])
-                try Directory.remove(directory + "/" + Segment.fileName(ordinal: names.removeLast()))
-                try Directory.synchronize(directory)
+                try Directory.remove(directory + "/" + Segment.fileName(ordinal: names.removeLast()), io: io)
+                try Directory.synchronize(directory, io: io)
             }
             segments = try names.map {
                 try Segment.open(
                     path: directory + "/" + Segment.fileName(ordinal: $0), ordinal: $0,
                     // A reader maps room for whatever size the writer's segments reach.
                     segmentBytesMax: writable ? options.segmentBytesMax : max(options.segmentBytesMax, 1 << 32),
-                    writable: writable)
+                    writable: writable, io: io)
             }
         }
         // A read-only open beside a running writer stops at the end the writer has committed.
         var bound: LogPosition?
-        if !writable, let committed = try committedBound(directory: directory) {
+        if !writable, let committed = try committedBound(directory: directory, io: io) {
             bound = committed
             if committed.segment < segments.count { segments.removeLast(segments.count - committed.segment) }
         }
         let headSequenceID = try checkSegments(
             segments, checkpoint: checkpoint, writable: writable, bound: bound?.segment == segments.count ? bound?.offset : nil,
-            logger: options.logger)
+            logger: options.logger, io: io)
         if let checkpoint, checkpoint.headSequenceID > headSequenceID || checkpoint.logEnd.segment > segments.count {
             throw EventStoreError.corruption(
                 "'\(directory)': the log ends at sequence id \(headSequenceID), but the checkpoint records "
@@ -96,12 +97,12 @@ enum LogRecovery {
             let last = segments.last!
             segments.append(try Segment.create(
                 directory: directory, ordinal: last.ordinal + 1, firstSequenceID: headSequenceID + 1,
-                segmentBytesMax: options.segmentBytesMax, fileMode: options.fileMode))
+                segmentBytesMax: options.segmentBytesMax, fileMode: options.fileMode, io: io))
         }
         let (state, keys) = try openIndexes(
             segments: segments, headSequenceID: headSequenceID, checkpoint: checkpoint, indexDirectory: indexDirectory,
-            options: options)
-        let checkpointFile = try SystemFile.open(Checkpoint.path(indexDirectory), flags: O_RDWR | O_CREAT, mode: options.fileMode)
+            options: options, io: io)
+        let checkpointFile = try SystemFile.open(Checkpoint.path(indexDirectory), flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
         let context = WriterContext(
             state: state, directory: directory, options: options, keys: keys, checkpointFile: checkpointFile,
             lockFile: lockFile, lastCheckpoint: checkpoint ?? Checkpoint())
@@ -109,9 +110,9 @@ enum LogRecovery {
         // Mark the store open (not clean) at the recovered point, so a crash from here on is seen as one.
         try context.checkpoint(clean: false)
         if writable {
-            let headFile = try SystemFile.open(HeadRecord.path(directory), flags: O_RDWR | O_CREAT, mode: options.fileMode)
+            let headFile = try SystemFile.open(HeadRecord.path(directory), flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
             // Start above any generation a previous writer reached, so followers never see it go back.
-            context.seedHeadGeneration(HeadRecord.read(directory: directory)?.generation ?? 0)
+            context.seedHeadGeneration(HeadRecord.read(directory: directory, io: io)?.generation ?? 0)
             context.headFile = headFile
             try context.publishHead()
         }
@@ -120,24 +121,24 @@ enum LogRecovery {
 
     /// The committed end published by a running writer, or `nil` when no writer runs (then all
     /// that is on disk counts) or it has published none.
-    static func committedBound(directory: String) throws -> LogPosition? {
-        guard let lock = try SystemFile.openIfExists(directory + "/" + lockFileName) else { return nil }
+    static func committedBound(directory: String, io: any FileIO) throws -> LogPosition? {
+        guard let lock = try SystemFile.openIfExists(directory + "/" + lockFileName, io: io) else { return nil }
         if flock(lock.descriptor, LOCK_SH | LOCK_NB) == 0 {
             flock(lock.descriptor, LOCK_UN)
             return nil
         }
-        return HeadRecord.read(directory: directory)?.logEnd
+        return HeadRecord.read(directory: directory, io: io)?.logEnd
     }
 
     // MARK: Segments
 
     /// Whether the last segment is no more than a header whose write was torn: the roll that created
     /// it syncs the header before any frame is written, so such a file never held data.
-    private static func isTornCreation(directory: String, ordinal: Int) throws -> Bool {
+    private static func isTornCreation(directory: String, ordinal: Int, io: any FileIO) throws -> Bool {
         let path = directory + "/" + Segment.fileName(ordinal: ordinal)
-        guard let file = try SystemFile.openIfExists(path), try file.size() <= Segment.headerBytes else { return false }
+        guard let file = try SystemFile.openIfExists(path, io: io), try file.size() <= Segment.headerBytes else { return false }
         do {
-            _ = try Segment.open(path: path, ordinal: ordinal, segmentBytesMax: Segment.headerBytes, writable: false)
+            _ = try Segment.open(path: path, ordinal: ordinal, segmentBytesMax: Segment.headerBytes, writable: false, io: io)
             return false
         } catch EventStoreError.corruption {
             return true
@@ -147,7 +148,7 @@ enum LogRecovery {
     /// Checks every segment: sealed ones by their footer checksum, the last one frame by frame,
     /// cutting a torn tail. Sets each segment's end. Returns the head sequence id.
     private static func checkSegments(
-        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, bound: Int?, logger: Logger
+        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, bound: Int?, logger: Logger, io: any FileIO
     ) throws -> Int64 {
         var expectedFirst: Int64 = 1
         for (index, segment) in segments.enumerated() {
@@ -278,7 +279,7 @@ enum LogRecovery {
 
     private static func openIndexes(
         segments: [Segment], headSequenceID: Int64, checkpoint: Checkpoint?, indexDirectory: String,
-        options: LogEventStore.Options
+        options: LogEventStore.Options, io: any FileIO
     ) throws -> (LogState, KeyIndex) {
         let start = LogPosition(segment: 1, offset: Segment.headerBytes)
         let last = segments.last!
@@ -290,13 +291,13 @@ enum LogRecovery {
 
         var batches: BatchIndex?
         var batchesFrom = start
-        if let usable, let candidate = try BatchIndex.open(path: batchesPath, count: usable.batchCount, writable: writable),
+        if let usable, let candidate = try BatchIndex.open(path: batchesPath, count: usable.batchCount, writable: writable, io: io),
             candidate.checksum() == usable.batchChecksum, try lastEntryMatches(candidate, segments: segments)
         {
             batches = candidate
             batchesFrom = usable.logEnd
         }
-        let batchIndex = try batches ?? BatchIndex.create(path: batchesPath, fileMode: options.fileMode)
+        let batchIndex = try batches ?? BatchIndex.create(path: batchesPath, fileMode: options.fileMode, io: io)
         if batches == nil { batchesFrom = start }
 
         var keys: KeyIndex?
@@ -304,14 +305,14 @@ enum LogRecovery {
         if let usable,
             let candidate = try KeyIndex.open(
                 directory: indexDirectory, count: usable.keyCount, capacity: usable.keyCapacity, writable: writable,
-                fileMode: options.fileMode),
+                fileMode: options.fileMode, io: io),
             candidate.checksum(upTo: usable.headSequenceID) == usable.keyChecksum
         {
             candidate.removeKeys(after: usable.headSequenceID)
             keys = candidate
             keysFrom = usable.logEnd
         }
-        let keyIndex = try keys ?? KeyIndex.create(directory: indexDirectory, fileMode: options.fileMode)
+        let keyIndex = try keys ?? KeyIndex.create(directory: indexDirectory, fileMode: options.fileMode, io: io)
 
         // One walk over the frames that some index has not seen yet.
         var headTimestamp: Int64?
@@ -348,14 +349,14 @@ enum LogRecovery {
         if let usable, usable.isClean, usable.logEnd == logEnd, batchesFrom == logEnd,
             let candidate = try StreamIndex.open(
                 directory: indexDirectory, count: usable.streamCount, capacity: usable.streamCapacity,
-                blocksUsed: usable.blocksUsed, writable: writable, fileMode: options.fileMode),
+                blocksUsed: usable.blocksUsed, writable: writable, fileMode: options.fileMode, io: io),
             candidate.checksum() == usable.streamChecksum
         {
             streams = candidate
         }
         let state = LogState(
-            segments: segments, batches: batchIndex,
-            streams: try streams ?? StreamIndex.create(directory: indexDirectory, fileMode: options.fileMode),
+            io: io, segments: segments, batches: batchIndex,
+            streams: try streams ?? StreamIndex.create(directory: indexDirectory, fileMode: options.fileMode, io: io),
             headSequenceID: headSequenceID, headTimestampMicros: nil)
         if streams == nil { try rebuildStreams(state) }
         if batchIndex.count > 0 {
@@ -398,15 +399,15 @@ enum LogRecovery {
     }
 
     /// A private directory holding copies of the store's index files, for a read-only open.
-    private static func privateCopy(of directory: String, names: [String]) throws -> String {
+    private static func privateCopy(of directory: String, names: [String], io: any FileIO) throws -> String {
         var template = Array((NSTemporaryDirectory() + "/eventlog-readonly-XXXXXX").utf8CString)
         guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw SystemCall.error("mkdtemp", path: NSTemporaryDirectory(), code: errno)
         }
         let privateDirectory = String(cString: created)
         for name in ["checkpoint", "batches.idx", "streams.idx", "blocks.idx", "keys.idx"] where names.contains(name) {
-            guard let source = try SystemFile.openIfExists(directory + "/" + name) else { continue }
-            let copy = try SystemFile.open(privateDirectory + "/" + name, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
+            guard let source = try SystemFile.openIfExists(directory + "/" + name, io: io) else { continue }
+            let copy = try SystemFile.open(privateDirectory + "/" + name, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600, io: io)
             try copy.write(try source.readAll(), at: 0)
         }
         return privateDirectory

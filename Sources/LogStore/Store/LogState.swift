@@ -9,13 +9,19 @@ import Synchronization
 /// `withLock`.
 final class LogState: @unchecked Sendable {
     private let lock = Mutex(())
+    /// The file seam the store was opened with.
+    let io: any FileIO
     var segments: [Segment]
     var batches: BatchIndex
     var streams: StreamIndex
     var headSequenceID: Int64
     var headTimestampMicros: Int64?
 
-    init(segments: [Segment], batches: BatchIndex, streams: StreamIndex, headSequenceID: Int64, headTimestampMicros: Int64?) {
+    init(
+        io: any FileIO, segments: [Segment], batches: BatchIndex, streams: StreamIndex, headSequenceID: Int64,
+        headTimestampMicros: Int64?
+    ) {
+        self.io = io
         self.segments = segments
         self.batches = batches
         self.streams = streams

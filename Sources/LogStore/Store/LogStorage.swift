@@ -38,11 +38,11 @@ final class LogStorage: EventStorage {
     }
 
     func loadSnapshot(streamID: String, projection: String) async throws -> Snapshot? {
-        try SnapshotFile.load(directory: directory, streamID: streamID, projection: projection)
+        try SnapshotFile.load(directory: directory, streamID: streamID, projection: projection, io: state.io)
     }
 
     func snapshots() async throws -> [Snapshot] {
-        try SnapshotFile.all(directory: directory)
+        try SnapshotFile.all(directory: directory, io: state.io)
     }
 
     func statistics() async throws -> StoreStatistics {
@@ -50,7 +50,7 @@ final class LogStorage: EventStorage {
         var bytes: Int64 = 0
         var snapshots = 0
         for name in try Directory.names(in: directory) {
-            guard let file = try SystemFile.openIfExists(directory + "/" + name) else { continue }
+            guard let file = try SystemFile.openIfExists(directory + "/" + name, io: state.io) else { continue }
             bytes += Int64(try file.size())
             if name.hasPrefix("snapshot-"), name.hasSuffix(".snap") { snapshots += 1 }
         }

@@ -10,6 +10,8 @@ package enum LogVerifier {
         try await DedicatedThread.run(name: "eventlog-verify") { try verifyNow(directory: directory) }
     }
 
+    private static let io: any FileIO = SystemIO.shared
+
     private static func verifyNow(directory: String) throws -> [String] {
         guard Directory.exists(directory) else { throw EventStoreError.io("no store at '\(directory)'") }
         var problems = checkSegments(directory: directory)
@@ -22,7 +24,7 @@ package enum LogVerifier {
         for name in try Directory.names(in: directory).sorted() where name.hasPrefix("snapshot-") && name.hasSuffix(".snap") {
             let path = directory + "/" + name
             do {
-                guard let file = try SystemFile.openIfExists(path) else { continue }
+                guard let file = try SystemFile.openIfExists(path, io: io) else { continue }
                 _ = try SnapshotFile.decode(try file.readAll(), path: path)
             } catch {
                 problems.append(line(error))
@@ -50,7 +52,7 @@ package enum LogVerifier {
                     continue
                 }
                 do {
-                    let segment = try Segment.open(path: path, ordinal: ordinal, segmentBytesMax: 1 << 26, writable: false)
+                    let segment = try Segment.open(path: path, ordinal: ordinal, segmentBytesMax: 1 << 26, writable: false, io: io)
                     if segment.firstSequenceID != expectedFirst {
                         problems.append("'\(path)' offset 24: starts at sequence id \(segment.firstSequenceID), expected \(expectedFirst)")
                     }
@@ -130,11 +132,11 @@ package enum LogVerifier {
     private static func checkIndexes(directory: String, reference: LogState) -> [String] {
         var problems: [String] = []
         let checkpointPath = Checkpoint.path(directory)
-        guard let checkpoint = try? Checkpoint.load(directory: directory) else {
+        guard let checkpoint = try? Checkpoint.load(directory: directory, io: io) else {
             return ["'\(checkpointPath)' offset 0: no valid checkpoint slot"]
         }
         let batchesPath = directory + "/batches.idx"
-        if let batches = try? BatchIndex.open(path: batchesPath, count: checkpoint.batchCount, writable: false) {
+        if let batches = try? BatchIndex.open(path: batchesPath, count: checkpoint.batchCount, writable: false, io: io) {
             if batches.checksum() != checkpoint.batchChecksum {
                 problems.append("'\(batchesPath)' offset \(IndexFile.headerBytes): entries do not match the checkpoint's checksum")
             }
@@ -152,7 +154,7 @@ package enum LogVerifier {
             let tablePath = StreamIndex.tablePath(directory)
             if let streams = try? StreamIndex.open(
                 directory: directory, count: checkpoint.streamCount, capacity: checkpoint.streamCapacity,
-                blocksUsed: checkpoint.blocksUsed, writable: false, fileMode: 0o644)
+                blocksUsed: checkpoint.blocksUsed, writable: false, fileMode: 0o644, io: io)
             {
                 if streams.checksum() != checkpoint.streamChecksum {
                     problems.append("'\(tablePath)' offset \(IndexFile.headerBytes): the stream index does not match the checkpoint's checksum")
@@ -165,7 +167,7 @@ package enum LogVerifier {
         }
         let keysPath = KeyIndex.path(directory)
         if let keys = try? KeyIndex.open(
-            directory: directory, count: checkpoint.keyCount, capacity: checkpoint.keyCapacity, writable: false, fileMode: 0o644)
+            directory: directory, count: checkpoint.keyCount, capacity: checkpoint.keyCapacity, writable: false, fileMode: 0o644, io: io)
         {
             if keys.checksum(upTo: checkpoint.headSequenceID) != checkpoint.keyChecksum {
                 problems.append("'\(keysPath)' offset \(IndexFile.headerBytes): the key index does not match the checkpoint's checksum")

@@ -277,7 +277,7 @@ final class WriterContext {
                 try segment.seal(lastSequenceID: frame.firstSequenceID - 1)
                 let next = try Segment.create(
                     directory: directory, ordinal: segment.ordinal + 1, firstSequenceID: frame.firstSequenceID,
-                    segmentBytesMax: options.segmentBytesMax, fileMode: options.fileMode)
+                    segmentBytesMax: options.segmentBytesMax, fileMode: options.fileMode, io: options.io)
                 state.withLock { state.segments.append(next) }
                 segment = next
                 bufferStart = next.endOffset
@@ -363,7 +363,7 @@ final class WriterContext {
     }
 
     func save(_ snapshot: Snapshot) throws {
-        try SnapshotFile.save(snapshot, directory: directory, fileMode: options.fileMode)
+        try SnapshotFile.save(snapshot, directory: directory, fileMode: options.fileMode, io: options.io)
     }
 
     /// A clean close: a final checkpoint marked clean (unless writes failed), then the lock goes.
@@ -371,7 +371,7 @@ final class WriterContext {
         defer {
             lockFile = nil
             if let privateDirectory {
-                for name in (try? Directory.names(in: privateDirectory)) ?? [] { try? Directory.remove(privateDirectory + "/" + name) }
+                for name in (try? Directory.names(in: privateDirectory)) ?? [] { try? Directory.remove(privateDirectory + "/" + name, io: options.io) }
                 rmdir(privateDirectory)
             }
         }

@@ -67,7 +67,7 @@ final class MappedRegion: @unchecked Sendable {
         let start = offset / pageSize * pageSize
         let end = min(size, offset + (count ?? size))
         guard end > start else { return }
-        try SystemCall.run("msync", path: file.path) { msync(base + start, end - start, MS_SYNC) }
+        try SystemCall.run("msync", path: file.path) { file.io.msync(file.descriptor, base + start, end - start) }
     }
 
     /// Lends the bytes `[offset, offset + count)`; the pointer must not escape `body`.

@@ -12,26 +12,29 @@ import Glibc
 final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immutable and closed only in deinit
     let descriptor: Int32
     let path: String
+    /// The seam every operation on this file goes through.
+    let io: any FileIO
 
-    private init(descriptor: Int32, path: String) {
+    private init(descriptor: Int32, path: String, io: any FileIO) {
         self.descriptor = descriptor
         self.path = path
+        self.io = io
     }
 
-    deinit { close(descriptor) }
+    deinit { io.close(descriptor) }
 
     /// `open(2)` with `O_CLOEXEC | O_NOFOLLOW`: a symbolic link is never followed.
-    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> SystemFile {
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644, io: any FileIO) throws -> SystemFile {
         let descriptor = try SystemCall.run("open", path: path) {
-            Glibc.open(path, flags | O_CLOEXEC | O_NOFOLLOW, mode)
+            io.open(path, flags: flags | O_CLOEXEC | O_NOFOLLOW, mode: mode)
         }
-        return SystemFile(descriptor: descriptor, path: path)
+        return SystemFile(descriptor: descriptor, path: path, io: io)
     }
 
     /// Opens for reading, or `nil` when the file does not exist.
-    static func openIfExists(_ path: String, writable: Bool = false) throws -> SystemFile? {
+    static func openIfExists(_ path: String, writable: Bool = false, io: any FileIO) throws -> SystemFile? {
         do {
-            return try open(path, flags: writable ? O_RDWR : O_RDONLY)
+            return try open(path, flags: writable ? O_RDWR : O_RDONLY, io: io)
         } catch EventStoreError.io(let message) where message.contains("(errno \(ENOENT))") {
             return nil
         }
@@ -52,7 +55,7 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
         try bytes.withUnsafeMutableBytes { buffer in
             while done < count {
                 let got = try SystemCall.run("pread", path: path) {
-                    pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
+                    io.pread(descriptor, buffer.baseAddress! + done, count - done, offset + done)
                 }
                 if got == 0 {
                     throw EventStoreError.corruption("'\(path)' ends at byte \(offset + done), \(count - done) bytes early")
@@ -71,7 +74,7 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
         var done = 0
         while done < bytes.count {
             let wrote = try SystemCall.run("pwrite", path: path) {
-                pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+                io.pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, offset + done)
             }
             precondition(wrote > 0, "pwrite wrote nothing without an error")
             done += wrote
@@ -84,24 +87,24 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
 
     /// Flushes data (and the size, when it changed) to stable storage (`fdatasync(2)`).
     func synchronizeData() throws {
-        try SystemCall.run("fdatasync", path: path) { fdatasync(descriptor) }
+        try SystemCall.run("fdatasync", path: path) { io.fdatasync(descriptor) }
     }
 
     /// Flushes data and metadata (`fsync(2)`).
     func synchronize() throws {
-        try SystemCall.run("fsync", path: path) { fsync(descriptor) }
+        try SystemCall.run("fsync", path: path) { io.fsync(descriptor) }
     }
 
     /// Sets the size (`ftruncate(2)`).
     func truncate(to size: Int) throws {
-        try SystemCall.run("ftruncate", path: path) { ftruncate(descriptor, off_t(size)) }
+        try SystemCall.run("ftruncate", path: path) { io.ftruncate(descriptor, size) }
     }
 
     /// Allocates blocks for `[0, size)` so that writes through a mapping cannot fault on a full
     /// disk (`posix_fallocate(3)`, which returns the error instead of setting errno).
     func allocate(size: Int) throws {
         while true {
-            let code = posix_fallocate(descriptor, 0, off_t(size))
+            let code = io.fallocate(descriptor, size)
             if code == 0 { return }
             if code == EINTR { continue }
             throw SystemCall.error("posix_fallocate", path: path, code: code)
@@ -121,11 +124,11 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
     }
 }
 
-/// Directory-level operations.
+/// Directory-level operations, through a `FileIO` where they change something.
 enum Directory {
     /// Creates `path` (mode 0755) unless it exists (`mkdir(2)`).
-    static func create(_ path: String) throws {
-        if mkdir(path, 0o755) == 0 { return }
+    static func create(_ path: String, io: any FileIO) throws {
+        if io.mkdir(path, 0o755) == 0 { return }
         let code = errno
         if code == EEXIST {
             var status = stat()
@@ -162,19 +165,19 @@ enum Directory {
     }
 
     /// Makes the directory's entries (new files, renames) durable (`fsync(2)` on the directory).
-    static func synchronize(_ path: String) throws {
-        let directory = try SystemFile.open(path, flags: O_RDONLY | O_DIRECTORY)
+    static func synchronize(_ path: String, io: any FileIO) throws {
+        let directory = try SystemFile.open(path, flags: O_RDONLY | O_DIRECTORY, io: io)
         try directory.synchronize()
     }
 
     /// `rename(2)`.
-    static func rename(_ from: String, to: String) throws {
-        try SystemCall.run("rename", path: from) { Glibc.rename(from, to) }
+    static func rename(_ from: String, to: String, io: any FileIO) throws {
+        try SystemCall.run("rename", path: from) { io.rename(from, to) }
     }
 
     /// `unlink(2)`; a missing file is not an error.
-    static func remove(_ path: String) throws {
-        if unlink(path) == 0 || errno == ENOENT { return }
+    static func remove(_ path: String, io: any FileIO) throws {
+        if io.unlink(path) == 0 || errno == ENOENT { return }
         throw SystemCall.error("unlink", path: path, code: errno)
     }
 }

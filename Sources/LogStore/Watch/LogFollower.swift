@@ -82,9 +82,9 @@ final class LogFollower: @unchecked Sendable {
     /// - Returns: whether anything new was added.
     private func catchUp() throws -> Bool {
         let target: LogPosition
-        if let committed = try LogRecovery.committedBound(directory: directory) {
+        if let committed = try LogRecovery.committedBound(directory: directory, io: state.io) {
             target = committed
-        } else if let record = HeadRecord.read(directory: directory) {
+        } else if let record = HeadRecord.read(directory: directory, io: state.io) {
             // No writer runs: what it last published is all there is.
             target = record.logEnd
         } else {
@@ -129,7 +129,7 @@ final class LogFollower: @unchecked Sendable {
             guard segment.ordinal < target.segment else { return added }
             // The writer sealed this segment and moved on: open the next one.
             let nextPath = directory + "/" + Segment.fileName(ordinal: segment.ordinal + 1)
-            let nextSegment = try Segment.open(path: nextPath, ordinal: segment.ordinal + 1, segmentBytesMax: 1 << 32, writable: false)
+            let nextSegment = try Segment.open(path: nextPath, ordinal: segment.ordinal + 1, segmentBytesMax: 1 << 32, writable: false, io: state.io)
             guard nextSegment.firstSequenceID == state.headSequenceID + 1 else {
                 throw EventStoreError.corruption("'\(nextPath)' offset 24: does not continue the log at \(state.headSequenceID + 1)")
             }
