@@ -15,7 +15,7 @@ extension EventStream {
         }
 
         /// The most events one page holds.
-        static let pageEventsMax = 2048
+        static let pageEventsMax = 4096
 
         let mode: Mode
         let streamID: String

@@ -27,21 +27,57 @@ package enum Validation {
                 "a write holds at most \(Limits.batchEventsMax) events, this one has \(events.count)")
         }
         var batchBytes = 0
-        var seenKeys: Set<String> = []
-        var kept: [CandidateEvent] = []
-        kept.reserveCapacity(events.count)
+        var keyed = 0
         for (index, event) in events.enumerated() {
             batchBytes += try eventBytes(event, index: index)
             guard batchBytes <= Limits.batchBytesMax else {
                 throw EventStoreError.invalidEvent(
                     "a write holds at most \(Limits.batchBytesMax) bytes; event \(index) passes that")
             }
-            if let key = event.idempotencyKey {
-                guard seenKeys.insert(key).inserted else { continue }
-            }
-            kept.append(event)
+            if event.idempotencyKey != nil { keyed += 1 }
         }
-        return kept
+        guard keyed > 1 else { return events }
+        let repeated = repeatedKeyIndexes(events)
+        guard !repeated.isEmpty else { return events }
+        return events.enumerated().filter { !repeated.contains($0.offset) }.map(\.element)
+    }
+
+    /// The indexes of events whose key an earlier event of the batch carries. Sorting (hash, index)
+    /// pairs finds them without hashing every key into a set.
+    /// - Complexity: O(n log n) for n keyed events.
+    static func repeatedKeyIndexes(_ events: [CandidateEvent]) -> Set<Int> {
+        var hashed: [(hash: Int, index: Int)] = []
+        hashed.reserveCapacity(events.count)
+        for (index, event) in events.enumerated() {
+            guard var key = event.idempotencyKey else { continue }
+            hashed.append((key.withUTF8 { Self.fnv1a($0) }, index))
+        }
+        hashed.sort { $0.hash != $1.hash ? $0.hash < $1.hash : $0.index < $1.index }
+        var repeated: Set<Int> = []
+        var runStart = 0
+        while runStart < hashed.count {
+            var runEnd = runStart + 1
+            while runEnd < hashed.count, hashed[runEnd].hash == hashed[runStart].hash { runEnd += 1 }
+            if runEnd - runStart > 1 {
+                // Equal hashes: compare the keys themselves, earliest index first.
+                for later in runStart + 1..<runEnd {
+                    let key = events[hashed[later].index].idempotencyKey
+                    if (runStart..<later).contains(where: { !repeated.contains(hashed[$0].index) && events[hashed[$0].index].idempotencyKey == key }) {
+                        repeated.insert(hashed[later].index)
+                    }
+                }
+            }
+            runStart = runEnd
+        }
+        return repeated
+    }
+
+    /// FNV-1a over bytes: a fast, process-independent hash for grouping keys (collisions are
+    /// resolved by comparing the keys).
+    static func fnv1a(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return Int(bitPattern: UInt(hash))
     }
 
     /// The size an event counts for against the limits, after checking its fields.

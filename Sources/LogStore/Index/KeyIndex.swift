@@ -85,19 +85,27 @@ final class KeyIndex {
 
     /// The sequence ids stored under `hash` (usually none or one).
     func candidates(hash: UInt64) -> [Int64] {
+        let capacity = self.capacity
         let mask = capacity - 1
         let fingerprint = Self.fingerprint(hash)
         let check = Self.checkBits(hash)
         var index = Self.home(fingerprint: fingerprint, capacity: capacity)
         var found: [Int64] = []
-        while true {
-            let stored = slotValue(index)
-            if stored == 0 { return found }
-            if stored & ~Self.sequenceMask == fingerprint, file.region.load(UInt32.self, at: slotOffset(index) + 8) == check {
-                found.append(Self.sequenceID(ofSlot: stored))
+        // One bounds check for the whole table; the probe loop reads slots directly.
+        file.region.withBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
+            while true {
+                // safe: index < capacity, so the 12 bytes of the slot lie inside `slots`.
+                let stored = UInt64(littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self))
+                if stored == 0 { return }
+                if stored & ~Self.sequenceMask == fingerprint,
+                    UInt32(littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes + 8, as: UInt32.self)) == check
+                {
+                    found.append(Self.sequenceID(ofSlot: stored))
+                }
+                index = (index + 1) & mask
             }
-            index = (index + 1) & mask
         }
+        return found
     }
 
     /// Adds a key's hash and the sequence id of its event.
@@ -110,13 +118,17 @@ final class KeyIndex {
 
     /// Puts a slot in the first empty place from its home in `target`.
     private func place(_ slot: UInt64, check: UInt32, in target: IndexFile) {
-        let mask = target.capacity - 1
-        var index = Self.home(fingerprint: slot & ~Self.sequenceMask, capacity: target.capacity)
-        while target.region.load(UInt64.self, at: IndexFile.headerBytes + index * Self.slotBytes) != 0 {
-            index = (index + 1) & mask
+        let capacity = target.capacity
+        let mask = capacity - 1
+        var index = Self.home(fingerprint: slot & ~Self.sequenceMask, capacity: capacity)
+        target.region.withMutableBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
+            // safe: index < capacity, so every 12-byte slot touched lies inside `slots`.
+            while slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self) != 0 {
+                index = (index + 1) & mask
+            }
+            slots.storeBytes(of: slot.littleEndian, toByteOffset: index * Self.slotBytes, as: UInt64.self)
+            slots.storeBytes(of: check.littleEndian, toByteOffset: index * Self.slotBytes + 8, as: UInt32.self)
         }
-        target.region.store(slot, at: IndexFile.headerBytes + index * Self.slotBytes)
-        target.region.store(check, at: IndexFile.headerBytes + index * Self.slotBytes + 8)
     }
 
     /// Doubles the table: a new file is filled, synced and renamed over the old one. The caller

@@ -62,8 +62,19 @@ enum EventRecord {
         frame: UnsafeRawBufferPointer, header: BatchHeader, streamID: String, context: @autoclosure () -> String,
         firstWanted: Int = 0, _ body: (StoredEvent) throws -> Bool
     ) throws {
-        let timestamp = Timestamp.date(microseconds: header.timestampMicros)
         try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
+            try decode(payload: payload, header: header, streamID: streamID, context: context(), firstWanted: firstWanted, body)
+        }
+    }
+
+    /// Decodes the events of a raw (decompressed) payload from index `firstWanted` on, handing each
+    /// to `body` until it returns `false`.
+    static func decode(
+        payload: UnsafeRawBufferPointer, header: BatchHeader, streamID: String, context: @autoclosure () -> String,
+        firstWanted: Int = 0, _ body: (StoredEvent) throws -> Bool
+    ) throws {
+        let timestamp = Timestamp.date(microseconds: header.timestampMicros)
+        do {
             var reader = ByteReader(payload, context: context())
             for index in 0..<header.eventCount {
                 let fields = try read(&reader)

@@ -1,6 +1,7 @@
 import EventSourcingCore
 import Foundation
 import Logging
+import Synchronization
 
 /// The storage protocol on the log engine. Reads run on the caller's task against memory-mapped
 /// segments and indexes (they take the index lock only to find positions); writes and snapshot
@@ -14,6 +15,10 @@ final class LogStorage: EventStorage {
     let follower: LogFollower?
     let directory: String
     let isReadOnly: Bool
+    /// The last few decompressed payloads: a page that ends inside a large compressed batch does
+    /// not make the next page decompress it again.
+    private let payloadCache = Mutex<[(segment: Int, offset: Int, bytes: [UInt8])]>([])
+    private static let payloadCacheEntries = 4
 
     init(state: LogState, writer: LogWriter, follower: LogFollower?, directory: String, isReadOnly: Bool) {
         self.state = state
@@ -98,27 +103,44 @@ final class LogStorage: EventStorage {
         var stoppedEarly = false
         var lastScanned: Int64?
         scan: for batch in plan {
-            var events: [StoredEvent] = []
             try LogState.withFrame(in: batch.segment, at: batch.offset) { frame, header in
                 let streamID = BatchFrame.streamID(frame, header)
                 let first = request.isAll ? header.firstSequenceID : header.firstVersion
-                try EventRecord.decode(
-                    frame: frame, header: header, streamID: streamID,
-                    context: "'\(batch.segment.path)' offset \(batch.offset)",
-                    firstWanted: Int(batch.wanted.lowerBound - first)
-                ) { event in
-                    events.append(event)
-                    return request.position(of: event) < batch.wanted.upperBound
+                try withPayload(of: batch, frame: frame, header: header) { payload in
+                    let context = "'\(batch.segment.path)' offset \(batch.offset)"
+                    let firstWanted = Int(batch.wanted.lowerBound - first)
+                    if request.direction == .forward {
+                        // Straight into the page: no intermediate array.
+                        try EventRecord.decode(
+                            payload: payload, header: header, streamID: streamID, context: context, firstWanted: firstWanted
+                        ) { event in
+                            let position = request.position(of: event)
+                            lastScanned = position
+                            guard builder.add(event) else {
+                                stoppedEarly = true
+                                return false
+                            }
+                            return position < batch.wanted.upperBound
+                        }
+                    } else {
+                        var events: [StoredEvent] = []
+                        try EventRecord.decode(
+                            payload: payload, header: header, streamID: streamID, context: context, firstWanted: firstWanted
+                        ) { event in
+                            events.append(event)
+                            return request.position(of: event) < batch.wanted.upperBound
+                        }
+                        for event in events.reversed() {
+                            lastScanned = request.position(of: event)
+                            guard builder.add(event) else {
+                                stoppedEarly = true
+                                return
+                            }
+                        }
+                    }
                 }
             }
-            if request.direction == .backward { events.reverse() }
-            for event in events {
-                lastScanned = request.position(of: event)
-                if !builder.add(event) {
-                    stoppedEarly = true
-                    break scan
-                }
-            }
+            if stoppedEarly { break scan }
         }
         // Without a full page, the plan reached the committed end in its direction.
         let reachedEnd: Bool
@@ -127,6 +149,29 @@ final class LogStorage: EventStorage {
         case .backward: reachedEnd = plan.isEmpty || (lastScanned ?? request.after) <= 1
         }
         return builder.finish(sourceExhausted: !stoppedEarly && reachedEnd)
+    }
+
+    /// Lends the raw payload of a planned batch, decompressing a compressed one at most once while
+    /// it stays among the last few read.
+    private func withPayload<T>(
+        of batch: PlannedBatch, frame: UnsafeRawBufferPointer, header: BatchHeader, _ body: (UnsafeRawBufferPointer) throws -> T
+    ) throws -> T {
+        guard header.codec == .lz4 else {
+            return try BatchFrame.withRawPayload(frame, header, context: "", body)
+        }
+        let ordinal = batch.segment.ordinal
+        if let cached = payloadCache.withLock({ cache in cache.first { $0.segment == ordinal && $0.offset == batch.offset }?.bytes }) {
+            return try cached.withUnsafeBytes(body)
+        }
+        let stored = UnsafeRawBufferPointer(
+            rebasing: frame[header.payloadOffset..<header.payloadOffset + header.payloadStoredLength])
+        let raw = try LZ4.decompress(
+            stored, rawCount: header.payloadRawLength, context: "'\(batch.segment.path)' offset \(batch.offset)")
+        payloadCache.withLock { cache in
+            if cache.count >= Self.payloadCacheEntries { cache.removeFirst() }
+            cache.append((ordinal, batch.offset, raw))
+        }
+        return try raw.withUnsafeBytes(body)
     }
 
     /// Plans a read of a named stream (inside the lock). Returns the batches and the stream's version.

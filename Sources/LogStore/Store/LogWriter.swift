@@ -159,19 +159,24 @@ final class WriterContext {
         var pendingKeys: Set<StreamKey> = []
         var nextSequenceID = state.headSequenceID + 1
         let timestamp = Timestamp.nowMicroseconds()
+        // Keys must be remembered across requests only for a stream that a later request writes too.
+        var requestsPerStream: [String: Int] = [:]
+        if group.count > 1 { for (request, _) in group { requestsPerStream[request.streamID, default: 0] += 1 } }
         for (index, (request, _)) in group.enumerated() {
             do {
                 let streamHash = StableHash.stream(request.streamID)
                 let current = try pendingVersions[request.streamID] ?? currentVersion(request.streamID, hash: streamHash)
                 let events = try request.resolve(currentVersion: current) { key in
-                    try pendingKeys.contains(StreamKey(streamID: request.streamID, key: key))
+                    try (!pendingKeys.isEmpty && pendingKeys.contains(StreamKey(streamID: request.streamID, key: key)))
                         || isKeyStored(key, streamID: request.streamID, streamHash: streamHash)
                 }
                 pendingVersions[request.streamID] = current + Int64(events.count)
                 results[index] = .success(AppendResult(version: current + Int64(events.count), appendedCount: events.count))
                 guard !events.isEmpty else { continue }
-                for event in events {
-                    if let key = event.idempotencyKey { pendingKeys.insert(StreamKey(streamID: request.streamID, key: key)) }
+                if requestsPerStream[request.streamID, default: 1] > 1 {
+                    for event in events {
+                        if let key = event.idempotencyKey { pendingKeys.insert(StreamKey(streamID: request.streamID, key: key)) }
+                    }
                 }
                 frames.append(PlannedFrame(
                     requestIndex: index,
