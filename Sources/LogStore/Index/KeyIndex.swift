@@ -108,6 +108,57 @@ final class KeyIndex {
         return found
     }
 
+    /// For each hash, the first sequence id stored under it, or 0 for none: one tight loop over the
+    /// table for a whole batch, so the probes' cache misses overlap. A key with a candidate is
+    /// confirmed through `candidates(hash:)` and the log.
+    func firstCandidates(_ hashes: [UInt64]) -> [Int64] {
+        let capacity = self.capacity
+        let mask = capacity - 1
+        var result = [Int64](repeating: 0, count: hashes.count)
+        file.region.withBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
+            for (position, hash) in hashes.enumerated() {
+                let fingerprint = Self.fingerprint(hash)
+                let check = Self.checkBits(hash)
+                var index = Self.home(fingerprint: fingerprint, capacity: capacity)
+                while true {
+                    // safe: index < capacity, so the 12 bytes of the slot lie inside `slots`.
+                    let stored = UInt64(littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self))
+                    if stored == 0 { break }
+                    if stored & ~Self.sequenceMask == fingerprint,
+                        UInt32(littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes + 8, as: UInt32.self)) == check
+                    {
+                        result[position] = Self.sequenceID(ofSlot: stored)
+                        break
+                    }
+                    index = (index + 1) & mask
+                }
+            }
+        }
+        return result
+    }
+
+    /// Adds many keys: (hash, sequence id of the event) each, growing the table once beforehand.
+    func insert(_ entries: [(hash: UInt64, sequenceID: Int64)]) throws {
+        while (count + entries.count) * 4 > capacity * 3 { try grow() }
+        let target = file
+        let capacity = target.capacity
+        let mask = capacity - 1
+        target.region.withMutableBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
+            for (hash, sequenceID) in entries {
+                precondition(sequenceID >= 1 && UInt64(sequenceID) <= Self.sequenceMask, "sequence ids fit 40 bits")
+                let fingerprint = Self.fingerprint(hash)
+                var index = Self.home(fingerprint: fingerprint, capacity: capacity)
+                // safe: index < capacity, so every 12-byte slot touched lies inside `slots`.
+                while slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self) != 0 {
+                    index = (index + 1) & mask
+                }
+                slots.storeBytes(of: (fingerprint | UInt64(sequenceID)).littleEndian, toByteOffset: index * Self.slotBytes, as: UInt64.self)
+                slots.storeBytes(of: Self.checkBits(hash).littleEndian, toByteOffset: index * Self.slotBytes + 8, as: UInt32.self)
+            }
+        }
+        count += entries.count
+    }
+
     /// Adds a key's hash and the sequence id of its event.
     func insert(hash: UInt64, sequenceID: Int64) throws {
         precondition(sequenceID >= 1 && UInt64(sequenceID) <= Self.sequenceMask, "sequence ids fit 40 bits")
@@ -137,12 +188,26 @@ final class KeyIndex {
 
     private func grow() throws {
         let temporaryPath = path + ".grow"
+        let newCapacity = capacity * 2
         let bigger = try IndexFile.create(
-            path: temporaryPath, magic: Self.magic, entryBytes: Self.slotBytes, capacity: capacity * 2,
-            bodyBytes: capacity * 2 * Self.slotBytes, fileMode: fileMode, io: file.io)
-        for index in 0..<capacity {
-            let slot = slotValue(index)
-            if slot != 0 { place(slot, check: file.region.load(UInt32.self, at: slotOffset(index) + 8), in: bigger) }
+            path: temporaryPath, magic: Self.magic, entryBytes: Self.slotBytes, capacity: newCapacity,
+            bodyBytes: newCapacity * Self.slotBytes, fileMode: fileMode, io: file.io)
+        let mask = newCapacity - 1
+        file.region.withBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { old in
+            bigger.region.withMutableBytes(offset: IndexFile.headerBytes, count: newCapacity * Self.slotBytes) { new in
+                // safe: every offset below is a slot index times 12 within its own table.
+                for index in 0..<capacity {
+                    let slot = old.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self)
+                    guard slot != 0 else { continue }
+                    let check = old.loadUnaligned(fromByteOffset: index * Self.slotBytes + 8, as: UInt32.self)
+                    var target = Self.home(fingerprint: UInt64(littleEndian: slot) & ~Self.sequenceMask, capacity: newCapacity)
+                    while new.loadUnaligned(fromByteOffset: target * Self.slotBytes, as: UInt64.self) != 0 {
+                        target = (target + 1) & mask
+                    }
+                    new.storeBytes(of: slot, toByteOffset: target * Self.slotBytes, as: UInt64.self)
+                    new.storeBytes(of: check, toByteOffset: target * Self.slotBytes + 8, as: UInt32.self)
+                }
+            }
         }
         try bigger.synchronize()
         try Directory.rename(temporaryPath, to: path, io: file.io)
@@ -155,20 +220,20 @@ final class KeyIndex {
     /// later keys count as empty.
     func checksum(upTo sequenceID: Int64) -> UInt32 {
         let zero = [UInt8](repeating: 0, count: Self.slotBytes)
-        var crc: UInt32 = 0
-        var runStart = 0
-        let slotCount = capacity
-        var index = 0
-        while index < slotCount {
-            let slot = slotValue(index)
-            if slot != 0, Self.sequenceID(ofSlot: slot) > sequenceID {
-                crc = file.checksum(bodyOffset: runStart * Self.slotBytes, count: (index - runStart) * Self.slotBytes, continuing: crc)
+        return file.region.withBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
+            var crc: UInt32 = 0
+            var runStart = 0
+            for index in 0..<capacity {
+                // safe: index < capacity.
+                let slot = UInt64(littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self))
+                guard slot != 0, Self.sequenceID(ofSlot: slot) > sequenceID else { continue }
+                crc = Checksum.crc32c(
+                    UnsafeRawBufferPointer(rebasing: slots[runStart * Self.slotBytes..<index * Self.slotBytes]), continuing: crc)
                 crc = Checksum.crc32c(zero, continuing: crc)
                 runStart = index + 1
             }
-            index += 1
+            return Checksum.crc32c(UnsafeRawBufferPointer(rebasing: slots[(runStart * Self.slotBytes)...]), continuing: crc)
         }
-        return file.checksum(bodyOffset: runStart * Self.slotBytes, count: (slotCount - runStart) * Self.slotBytes, continuing: crc)
     }
 
     /// Empties the slots of keys after `sequenceID` (recovery, before replaying the log from there).

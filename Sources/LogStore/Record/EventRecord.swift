@@ -21,10 +21,10 @@ enum EventRecord {
         if event.metadata != nil { flags |= hasMetadata }
         writer.append(flags)
         writer.appendVarint(UInt64(event.type.utf8.count))
-        writer.append(contentsOf: event.type.utf8)
+        writer.append(utf8: event.type)
         if let key = event.idempotencyKey {
             writer.appendVarint(UInt64(key.utf8.count))
-            writer.append(contentsOf: key.utf8)
+            writer.append(utf8: key)
         }
         if let metadata = event.metadata {
             metadataScratch.removeAll(keepingCapacity: true)

@@ -137,7 +137,8 @@ final class WriterContext {
         let firstVersion: Int64
         let firstSequenceID: Int64
         let eventCount: Int
-        let keys: [String?]
+        /// The key hash of each event that has a key, with its index in the batch.
+        let keyHashes: [(index: Int, hash: UInt64)]
         var position = LogPosition(rawValue: 0)
     }
 
@@ -166,9 +167,15 @@ final class WriterContext {
             do {
                 let streamHash = StableHash.stream(request.streamID)
                 let current = try pendingVersions[request.streamID] ?? currentVersion(request.streamID, hash: streamHash)
+                // Every key of the request probes the key index in one pass; `resolve` asks in the same order.
+                let hashes = request.events.compactMap { $0.idempotencyKey.map { StableHash.key($0, streamHash: streamHash) } }
+                let firstCandidates = keys.firstCandidates(hashes)
+                var asked = 0
                 let events = try request.resolve(currentVersion: current) { key in
-                    try (!pendingKeys.isEmpty && pendingKeys.contains(StreamKey(streamID: request.streamID, key: key)))
-                        || isKeyStored(key, streamID: request.streamID, streamHash: streamHash)
+                    defer { asked += 1 }
+                    if !pendingKeys.isEmpty, pendingKeys.contains(StreamKey(streamID: request.streamID, key: key)) { return true }
+                    guard firstCandidates[asked] != 0 else { return false }
+                    return try isKeyStored(key, hash: hashes[asked], streamID: request.streamID)
                 }
                 pendingVersions[request.streamID] = current + Int64(events.count)
                 results[index] = .success(AppendResult(version: current + Int64(events.count), appendedCount: events.count))
@@ -185,7 +192,10 @@ final class WriterContext {
                         timestampMicros: request.timestampMicros ?? timestamp, events: events),
                     streamID: request.streamID, streamHash: streamHash, timestampMicros: request.timestampMicros ?? timestamp,
                     firstVersion: current + 1,
-                    firstSequenceID: nextSequenceID, eventCount: events.count, keys: events.map(\.idempotencyKey)))
+                    firstSequenceID: nextSequenceID, eventCount: events.count,
+                    keyHashes: events.enumerated().compactMap { index, event in
+                        event.idempotencyKey.map { (index, StableHash.key($0, streamHash: streamHash)) }
+                    }))
                 nextSequenceID += Int64(events.count)
             } catch {
                 results[index] = .failure(error)
@@ -229,8 +239,8 @@ final class WriterContext {
     }
 
     /// Whether the stream holds `key`: the key index names candidates, the log confirms.
-    private func isKeyStored(_ key: String, streamID: String, streamHash: UInt64) throws -> Bool {
-        for sequenceID in keys.candidates(hash: StableHash.key(key, streamHash: streamHash)) {
+    private func isKeyStored(_ key: String, hash: UInt64, streamID: String) throws -> Bool {
+        for sequenceID in keys.candidates(hash: hash) {
             if try storedKey(at: sequenceID, streamID: streamID) == key { return true }
         }
         return false
@@ -313,12 +323,11 @@ final class WriterContext {
                 state.headTimestampMicros = frame.timestampMicros
             }
         }
+        var entries: [(hash: UInt64, sequenceID: Int64)] = []
         for frame in frames {
-            for (index, key) in frame.keys.enumerated() {
-                guard let key else { continue }
-                try keys.insert(hash: StableHash.key(key, streamHash: frame.streamHash), sequenceID: frame.firstSequenceID + Int64(index))
-            }
+            for (index, hash) in frame.keyHashes { entries.append((hash, frame.firstSequenceID + Int64(index))) }
         }
+        if !entries.isEmpty { try keys.insert(entries) }
     }
 
     func seedHeadGeneration(_ generation: UInt64) { headGeneration = generation }
