@@ -118,3 +118,18 @@ import Testing
         #expect(throws: EventStoreError.self) { try CompiledFilter(EventFilter([.equals("metadata.", 1)])) }
     }
 }
+
+@Suite("Batch preparation") struct BatchPreparationTests {
+    @Test func repeatedKeysAreDroppedKeepingTheFirst() throws {
+        var events: [CandidateEvent] = []
+        for index in 0..<5000 {
+            events.append(CandidateEvent(type: "T\(index)", idempotencyKey: "k\(index % 1700)"))
+            if index % 7 == 0 { events.append(CandidateEvent(type: "NoKey")) }
+        }
+        let kept = try Validation.prepareBatch(events)
+        var seen: Set<String> = []
+        let expected = events.filter { event in event.idempotencyKey.map { seen.insert($0).inserted } ?? true }
+        #expect(kept == expected)
+        #expect(kept.filter { $0.idempotencyKey != nil }.count == 1700)
+    }
+}

@@ -42,32 +42,31 @@ package enum Validation {
         return events.enumerated().filter { !repeated.contains($0.offset) }.map(\.element)
     }
 
-    /// The indexes of events whose key an earlier event of the batch carries. Sorting (hash, index)
-    /// pairs finds them without hashing every key into a set.
-    /// - Complexity: O(n log n) for n keyed events.
+    /// The indexes of events whose key an earlier event of the batch carries, found with a flat
+    /// open-addressing table of key hashes (keys are compared only when their hashes are equal).
+    /// - Complexity: O(n) expected for n events.
     static func repeatedKeyIndexes(_ events: [CandidateEvent]) -> Set<Int> {
-        var hashed: [(hash: Int, index: Int)] = []
-        hashed.reserveCapacity(events.count)
+        var capacity = 16
+        while capacity < events.count * 2 { capacity <<= 1 }
+        let mask = capacity - 1
+        // Each slot holds the index + 1 of the first event with a key that hashed there (0: empty).
+        var slots = [Int](repeating: 0, count: capacity)
+        var hashes = [Int](repeating: 0, count: events.count)
+        var repeated: Set<Int> = []
         for (index, event) in events.enumerated() {
             guard var key = event.idempotencyKey else { continue }
-            hashed.append((key.withUTF8 { Self.fnv1a($0) }, index))
-        }
-        hashed.sort { $0.hash != $1.hash ? $0.hash < $1.hash : $0.index < $1.index }
-        var repeated: Set<Int> = []
-        var runStart = 0
-        while runStart < hashed.count {
-            var runEnd = runStart + 1
-            while runEnd < hashed.count, hashed[runEnd].hash == hashed[runStart].hash { runEnd += 1 }
-            if runEnd - runStart > 1 {
-                // Equal hashes: compare the keys themselves, earliest index first.
-                for later in runStart + 1..<runEnd {
-                    let key = events[hashed[later].index].idempotencyKey
-                    if (runStart..<later).contains(where: { !repeated.contains(hashed[$0].index) && events[hashed[$0].index].idempotencyKey == key }) {
-                        repeated.insert(hashed[later].index)
-                    }
+            let hash = key.withUTF8 { Self.fnv1a($0) }
+            hashes[index] = hash
+            var slot = hash & mask
+            while slots[slot] != 0 {
+                let earlier = slots[slot] - 1
+                if hashes[earlier] == hash, events[earlier].idempotencyKey == key {
+                    repeated.insert(index)
+                    break
                 }
+                slot = (slot + 1) & mask
             }
-            runStart = runEnd
+            if slots[slot] == 0 { slots[slot] = index + 1 }
         }
         return repeated
     }
