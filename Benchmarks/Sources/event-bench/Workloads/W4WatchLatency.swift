@@ -22,10 +22,11 @@ enum W4WatchLatency {
     static func run(_ setup: StoreSetup, sizes: Sizes) async throws -> WorkloadResult {
         try await ScratchDirectory.with("w4-\(setup.kind)") { directory in
             try await Phases.withStore(setup, in: directory) { store in
-                let local = try await inProcess(store, samples: sizes.w4Samples, warmUp: sizes.w4WarmUpSamples)
+                let local = try await inProcess(
+                    store, samples: sizes.w4Samples, warmUp: sizes.w4WarmUpSamples, budget: sizes.w4PhaseBudget)
                 let remote = try await crossProcess(
                     store, setup: setup, path: setup.storePath(in: directory), samples: sizes.w4Samples,
-                    warmUp: sizes.w4WarmUpSamples)
+                    warmUp: sizes.w4WarmUpSamples, budget: sizes.w4PhaseBudget)
                 var figures = [
                     Figure("inprocess_p50_us", "in-process p50", "µs", local.delivery.p50, .lowerIsBetter),
                     Figure("inprocess_p99_us", "in-process p99", "µs", local.delivery.p99, .lowerIsBetter),
@@ -35,8 +36,10 @@ enum W4WatchLatency {
                         .lowerIsBetter, isCharted: false),
                 ]
                 var notes: [String] = []
+                if let note = local.note { notes.append("In-process: \(note)") }
                 switch remote {
-                case .measured(let delivery):
+                case .measured(let delivery, let note):
+                    if let note { notes.append("Cross-process: \(note)") }
                     figures += [
                         Figure("crossprocess_p50_us", "cross-process p50", "µs", delivery.p50, .lowerIsBetter),
                         Figure("crossprocess_p99_us", "cross-process p99", "µs", delivery.p99, .lowerIsBetter),
@@ -52,6 +55,7 @@ enum W4WatchLatency {
                     workload: .w4, store: setup.kind, figures: figures,
                     parameters: [
                         ("samples", String(sizes.w4Samples)), ("warm-up samples", String(sizes.w4WarmUpSamples)),
+                        ("time budget per phase", "\(Int(Timing.seconds(sizes.w4PhaseBudget))) s"),
                         ("durability", setup.durability.rawValue),
                     ],
                     notes: notes)
@@ -60,9 +64,10 @@ enum W4WatchLatency {
     }
 
     /// Single-event writes with a watcher in the same process.
-    private static func inProcess(_ store: any EventStore, samples: Int, warmUp: Int) async throws
-        -> (delivery: LatencySummary, write: LatencySummary)
+    private static func inProcess(_ store: any EventStore, samples: Int, warmUp: Int, budget: Duration) async throws
+        -> (delivery: LatencySummary, write: LatencySummary, note: String?)
     {
+        let deadline = Timing.clock.now + budget
         let stream = try await store.stream("w4")
         try await stream.write(CandidateEvent(type: "Ping"))
         let start = try await stream.metrics().currentVersion
@@ -80,7 +85,9 @@ enum W4WatchLatency {
         defer { watcher.cancel() }
         var delivery: [Double] = []
         var write: [Double] = []
+        var warmUpDelivery: [Double] = []
         for sample in 0..<total {
+            guard Timing.clock.now < deadline else { break }
             let before = Timing.monotonicNanoseconds()
             let version = try await stream.write(CandidateEvent(type: "Ping"))
             let written = Timing.monotonicNanoseconds()
@@ -89,22 +96,26 @@ enum W4WatchLatency {
             }
             try Phases.check(
                 received.version == version, "W4 in-process: delivered \(received.version), wrote \(version)")
+            let latency = Double(Int64(received.nanoseconds) - Int64(before)) / 1000
             if sample >= warmUp {
-                delivery.append(Double(Int64(received.nanoseconds) - Int64(before)) / 1000)
+                delivery.append(latency)
                 write.append(Double(written - before) / 1000)
+            } else {
+                warmUpDelivery.append(latency)
             }
         }
-        return (LatencySummary(delivery), LatencySummary(write))
+        let note = truncationNote(measured: delivery.count, samples: samples, budget: budget)
+        return (LatencySummary(delivery.isEmpty ? warmUpDelivery : delivery), LatencySummary(write), note)
     }
 
     enum CrossProcessOutcome {
-        case measured(LatencySummary)
+        case measured(LatencySummary, note: String?)
         case unavailable(String)
     }
 
     /// Single-event writes here, a read-only watcher in a child process.
     private static func crossProcess(
-        _ store: any EventStore, setup: StoreSetup, path: String, samples: Int, warmUp: Int
+        _ store: any EventStore, setup: StoreSetup, path: String, samples: Int, warmUp: Int, budget: Duration
     ) async throws -> CrossProcessOutcome {
         let stream = try await store.stream("w4x")
         // The stream exists and is durable before the reader opens the store.
@@ -120,7 +131,10 @@ enum W4WatchLatency {
         }
         let head = Int64(ready.split(separator: " ").last ?? "") ?? -1
         var delivery: [Double] = []
+        var warmUpDelivery: [Double] = []
+        let deadline = Timing.clock.now + budget
         for sample in 0..<total {
+            guard Timing.clock.now < deadline else { break }
             let before = Timing.monotonicNanoseconds()
             let version = try await stream.write(CandidateEvent(type: "Ping"))
             guard let line = await child.line(startingWith: "EVENT", timeout: deliveryTimeout) else {
@@ -139,11 +153,23 @@ enum W4WatchLatency {
             }
             try Phases.check(
                 received == version, "W4 cross-process: the watcher received \(received), wrote \(version)")
-            if sample >= warmUp { delivery.append(Double(Int64(at) - Int64(before)) / 1000) }
+            let latency = Double(Int64(at) - Int64(before)) / 1000
+            if sample >= warmUp { delivery.append(latency) } else { warmUpDelivery.append(latency) }
         }
-        _ = await child.line(startingWith: "DONE", timeout: .seconds(10))
+        let note = truncationNote(measured: delivery.count, samples: samples, budget: budget)
+        if note == nil { _ = await child.line(startingWith: "DONE", timeout: .seconds(10)) }
         child.closeInput()
         await child.waitForExit(timeout: .seconds(10))
-        return .measured(LatencySummary(delivery))
+        return .measured(LatencySummary(delivery.isEmpty ? warmUpDelivery : delivery), note: note)
+    }
+
+    /// Says so when the time budget cut a phase short (deliveries slower than a few milliseconds).
+    private static func truncationNote(measured: Int, samples: Int, budget: Duration) -> String? {
+        guard measured < samples else { return nil }
+        if measured == 0 {
+            return "the \(Int(Timing.seconds(budget))) s time budget ended during the warm-up; the figures are "
+                + "over the warm-up deliveries"
+        }
+        return "only \(measured) of \(samples) samples within the \(Int(Timing.seconds(budget))) s time budget"
     }
 }

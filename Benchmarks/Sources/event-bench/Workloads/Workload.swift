@@ -54,6 +54,8 @@ struct Sizes: Sendable {
     var w3WarmUpDuration: Duration
     var w4Samples: Int
     var w4WarmUpSamples: Int
+    /// The most time each W4 phase may take: a store whose deliveries take a second still ends.
+    var w4PhaseBudget: Duration
     var w5Events: Int
     var w5CleanOpenRepeats = 3
     var w6Events: Int
@@ -63,11 +65,13 @@ struct Sizes: Sendable {
 
     static let full = Sizes(
         w1Events: 1_000_000, w2Streams: 100_000, w2ReadSamples: 10_000, w3MeasureDuration: .seconds(3),
-        w3WarmUpDuration: .milliseconds(500), w4Samples: 5_000, w4WarmUpSamples: 100, w5Events: 1_000_000,
+        w3WarmUpDuration: .milliseconds(500), w4Samples: 5_000, w4WarmUpSamples: 100,
+        w4PhaseBudget: .seconds(60), w5Events: 1_000_000,
         w6Events: 1_000_000, w7Events: 1_000_000, w8Events: [1_000_000, 10_000_000])
 
     static let quick = Sizes(
         w1Events: 100_000, w2Streams: 10_000, w2ReadSamples: 2_000, w3MeasureDuration: .seconds(1),
-        w3WarmUpDuration: .milliseconds(200), w4Samples: 1_000, w4WarmUpSamples: 50, w5Events: 100_000,
+        w3WarmUpDuration: .milliseconds(200), w4Samples: 1_000, w4WarmUpSamples: 50,
+        w4PhaseBudget: .seconds(20), w5Events: 100_000,
         w6Events: 100_000, w7Events: 100_000, w8Events: [1_000_000, 2_000_000])
 }
