@@ -73,15 +73,7 @@ public final class SQLiteEventStore: EventStore, RuntimeBackedStore {
     public static func withStore<R: Sendable>(
         path: String, options: Options = .init(), _ body: (SQLiteEventStore) async throws -> R
     ) async throws -> R {
-        let store = try await open(path: path, options: options)
-        do {
-            let result = try await body(store)
-            try await store.close()
-            return result
-        } catch {
-            try? await store.close()
-            throw error
-        }
+        try await closing(try await open(path: path, options: options), body)
     }
 
     public func stream(_ id: String) async throws -> EventStream { try await runtime.stream(id) }

@@ -79,15 +79,7 @@ struct StoreOptions: ParsableArguments {
 func withStore<R>(
     _ location: StoreLocation, forWriting: Bool, options: StoreOptions, _ body: (any EventStore) async throws -> R
 ) async throws -> R {
-    let store = try await location.open(forWriting: forWriting, options: options)
-    do {
-        let result = try await body(store)
-        try await store.close()
-        return result
-    } catch {
-        try? await store.close()
-        throw error
-    }
+    try await closing(try await location.open(forWriting: forWriting, options: options), body)
 }
 
 /// The package-internal side of a store (statistics, snapshots, copies).

@@ -53,15 +53,7 @@ func withStore<R: Sendable>(
 ) async throws -> R {
     let fixture = try StoreFixture(kind)
     defer { fixture.remove() }
-    let store = try await fixture.open()
-    do {
-        let result = try await body(store)
-        try await store.close()
-        return result
-    } catch {
-        try? await store.close()
-        throw error
-    }
+    return try await closing(try await fixture.open(), body)
 }
 
 /// Collects a sequence into an array.

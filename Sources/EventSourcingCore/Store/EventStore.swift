@@ -12,3 +12,16 @@ public protocol EventStore: AnyObject, Sendable {
     /// `EventStoreError.storeClosed`.
     func close() async throws
 }
+
+/// Runs `body` with `store`, then closes the store, also when `body` throws (the close error is
+/// then dropped in favour of the body's).
+package func closing<Store: EventStore, R>(_ store: Store, _ body: (Store) async throws -> R) async throws -> R {
+    do {
+        let result = try await body(store)
+        try await store.close()
+        return result
+    } catch {
+        try? await store.close()
+        throw error
+    }
+}

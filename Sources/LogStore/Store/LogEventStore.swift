@@ -93,15 +93,7 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
     public static func withStore<R: Sendable>(
         directory: String, options: Options = .init(), _ body: (LogEventStore) async throws -> R
     ) async throws -> R {
-        let store = try await open(directory: directory, options: options)
-        do {
-            let result = try await body(store)
-            try await store.close()
-            return result
-        } catch {
-            try? await store.close()
-            throw error
-        }
+        try await closing(try await open(directory: directory, options: options), body)
     }
 
     public func stream(_ id: String) async throws -> EventStream { try await runtime.stream(id) }

@@ -244,7 +244,7 @@ enum LogRecovery {
     }
 
     /// The offset of a valid frame after `offset`, if any: then the damage is not a torn tail.
-    private static func laterValidFrame(in segment: Segment, after offset: Int, end: Int) -> Int? {
+    static func laterValidFrame(in segment: Segment, after offset: Int, end: Int) -> Int? {
         segment.withBytes(offset: 0, count: end) { bytes in
             var candidate = offset + 1
             while candidate + BatchHeader.overheadBytes < end {

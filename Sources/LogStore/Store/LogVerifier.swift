@@ -84,7 +84,7 @@ package enum LogVerifier {
                         }
                         // A torn tail at the very end of the last segment is an unacknowledged write in
                         // progress (or one the next open cuts), not damage.
-                        if !isTail || hasLaterFrame(segment, after: offset, end: end) {
+                        if !isTail || LogRecovery.laterValidFrame(in: segment, after: offset, end: end) != nil {
                             problems.append("'\(path)' offset \(offset): damaged batch (\(reason))")
                             damaged = true
                         }
@@ -111,21 +111,6 @@ package enum LogVerifier {
             problems.append(line(error))
         }
         return problems
-    }
-
-    private static func hasLaterFrame(_ segment: Segment, after offset: Int, end: Int) -> Bool {
-        segment.withBytes(offset: 0, count: end) { bytes in
-            var candidate = offset + 1
-            while candidate + BatchHeader.overheadBytes < end {
-                if bytes.loadUnaligned(fromByteOffset: candidate + 4, as: UInt32.self).littleEndian == BatchHeader.magic,
-                    case .frame = BatchFrame.probe(bytes, at: candidate)
-                {
-                    return true
-                }
-                candidate += 1
-            }
-            return false
-        }
     }
 
     /// The store's index files against indexes rebuilt from the log.
