@@ -54,8 +54,9 @@ final class SQLiteChangeWatcher: @unchecked Sendable {
     private func run() {
         var last = newestRowID()
         while true {
+            var woken = false
             if let inotify {
-                _ = inotify.wait(timeoutMilliseconds: 1000)
+                woken = !inotify.wait(timeoutMilliseconds: 1000).isEmpty
             } else {
                 usleep(1_000_000)
             }
@@ -63,7 +64,16 @@ final class SQLiteChangeWatcher: @unchecked Sendable {
             let stop = isStopping
             condition.unlock()
             if stop { break }
-            let current = newestRowID()
+            var current = newestRowID()
+            // inotify reports the WAL write; the commit becomes visible a moment later, through the
+            // shared-memory index, which raises no event. So after a wake-up that shows nothing new,
+            // look again a few times over ~50 ms before going back to sleep.
+            var pause: UInt32 = 200
+            while woken, current == last, pause <= 25_600 {
+                usleep(pause)
+                pause *= 2
+                current = newestRowID()
+            }
             if current != last {
                 last = current
                 hub.notify(streamID: nil)

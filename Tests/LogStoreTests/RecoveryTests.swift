@@ -237,3 +237,29 @@ func collectStream(_ store: any EventStore, _ stream: String) async throws -> [S
         #expect(try await readAll(live, options: options).count == expected.count + 1)
     }
 }
+
+@Suite("Log recovery: key index") struct KeyIndexRecoveryTests {
+    /// Regression: after a crash, keys written since the checkpoint were trimmed from the key table
+    /// and subtracted from the checkpoint's count a second time, so the table later filled up and an
+    /// insert probed forever.
+    @Test func keysAfterTheCheckpointAreCountedOnceAfterACrash() async throws {
+        let root = try TemporaryDirectory("key-count")
+        let live = root.sub("live")
+        let store = try await LogEventStore.open(directory: live, options: smallOptions(durability: .buffered, segmentBytes: 1 << 20))
+        let stream = try await store.stream("s")
+        for start in stride(from: 0, to: 3_000, by: 100) {
+            try await stream.write((start..<start + 100).map { CandidateEvent(type: "E", idempotencyKey: "k\($0)") })
+        }
+        try crashImage(of: live, to: root.sub("image"))
+        try await store.close()
+        let version = try await LogEventStore.withStore(directory: root.sub("image"), options: smallOptions(segmentBytes: 1 << 20)) { store in
+            let stream = try await store.stream("s")
+            for start in stride(from: 0, to: 20_000, by: 500) {
+                try await stream.write((start..<start + 500).map { CandidateEvent(type: "E", idempotencyKey: "k\($0)") })
+            }
+            return await stream.version
+        }
+        #expect(version == 20_000)
+        #expect(try await readAll(root.sub("image"), options: smallOptions(segmentBytes: 1 << 20)).count == 20_000)
+    }
+}

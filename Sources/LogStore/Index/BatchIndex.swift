@@ -98,12 +98,12 @@ final class BatchIndex {
     }
 
     /// The CRC-32C of entries [0, count).
-    func checksum() -> UInt32 {
+    func checksum() throws -> UInt32 {
         if checkedCount > count {
             checkedCount = 0
             checkedCRC = 0
         }
-        checkedCRC = file.checksum(
+        checkedCRC = try file.checksum(
             bodyOffset: checkedCount * Self.entryBytes, count: (count - checkedCount) * Self.entryBytes,
             continuing: checkedCRC)
         checkedCount = count

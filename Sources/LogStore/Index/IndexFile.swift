@@ -71,12 +71,11 @@ final class IndexFile: @unchecked Sendable {  // safe: the engine's index lock s
         return IndexFile(path: path, region: region, capacity: capacity)
     }
 
-    /// The CRC-32C of body bytes `[offset, offset + count)` (offsets relative to the body).
-    func checksum(bodyOffset: Int, count: Int, continuing crc: UInt32 = 0) -> UInt32 {
+    /// The CRC-32C of body bytes `[offset, offset + count)` (offsets relative to the body), read
+    /// with `pread` so the scan leaves the mapping's pages alone.
+    func checksum(bodyOffset: Int, count: Int, continuing crc: UInt32 = 0) throws -> UInt32 {
         guard count > 0 else { return crc }
-        return region.withBytes(offset: Self.headerBytes + bodyOffset, count: count) {
-            Checksum.crc32c($0, continuing: crc)
-        }
+        return try region.file.checksum(offset: Self.headerBytes + bodyOffset, count: count, continuing: crc)
     }
 
     /// Makes sure the body holds at least `bodyBytes`, growing the file in steps that double.

@@ -148,15 +148,19 @@ final class KeyIndex {
                 precondition(sequenceID >= 1 && UInt64(sequenceID) <= Self.sequenceMask, "sequence ids fit 40 bits")
                 let fingerprint = Self.fingerprint(hash)
                 var index = Self.home(fingerprint: fingerprint, capacity: capacity)
+                var probes = 0
                 // safe: index < capacity, so every 12-byte slot touched lies inside `slots`.
                 while slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self) != 0 {
                     index = (index + 1) & mask
+                    probes += 1
+                    precondition(probes < capacity, "the key table is full: its count is wrong")
                 }
                 slots.storeBytes(of: (fingerprint | UInt64(sequenceID)).littleEndian, toByteOffset: index * Self.slotBytes, as: UInt64.self)
                 slots.storeBytes(of: Self.checkBits(hash).littleEndian, toByteOffset: index * Self.slotBytes + 8, as: UInt32.self)
             }
         }
         count += entries.count
+        cachedChecksum = nil
     }
 
     /// Adds a key's hash and the sequence id of its event.
@@ -165,6 +169,7 @@ final class KeyIndex {
         if (count + 1) * 4 > capacity * 3 { try grow() }
         place(Self.fingerprint(hash) | UInt64(sequenceID), check: Self.checkBits(hash), in: file)
         count += 1
+        cachedChecksum = nil
     }
 
     /// Puts a slot in the first empty place from its home in `target`.
@@ -173,9 +178,12 @@ final class KeyIndex {
         let mask = capacity - 1
         var index = Self.home(fingerprint: slot & ~Self.sequenceMask, capacity: capacity)
         target.region.withMutableBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
+            var probes = 0
             // safe: index < capacity, so every 12-byte slot touched lies inside `slots`.
             while slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self) != 0 {
                 index = (index + 1) & mask
+                probes += 1
+                precondition(probes < capacity, "the key table is full: its count is wrong")
             }
             slots.storeBytes(of: slot.littleEndian, toByteOffset: index * Self.slotBytes, as: UInt64.self)
             slots.storeBytes(of: check.littleEndian, toByteOffset: index * Self.slotBytes + 8, as: UInt32.self)
@@ -214,45 +222,70 @@ final class KeyIndex {
         try Directory.synchronize(String(path[..<path.lastIndex(of: "/")!]), io: file.io)
         file = bigger
         grewSinceCheckpoint = true
+        cachedChecksum = nil
     }
+
+    /// The last checksum computed, valid for any `upTo` at or above `validFrom` until the table
+    /// changes (then no slot holds a key after `validFrom`).
+    private var cachedChecksum: (validFrom: Int64, crc: UInt32)?
 
     /// The CRC-32C of the table as it was when every key up to `sequenceID` was in it: slots of
-    /// later keys count as empty.
-    func checksum(upTo sequenceID: Int64) -> UInt32 {
-        let zero = [UInt8](repeating: 0, count: Self.slotBytes)
-        return file.region.withBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
-            var crc: UInt32 = 0
-            var runStart = 0
-            for index in 0..<capacity {
-                // safe: index < capacity.
-                let slot = UInt64(littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self))
-                guard slot != 0, Self.sequenceID(ofSlot: slot) > sequenceID else { continue }
-                crc = Checksum.crc32c(
-                    UnsafeRawBufferPointer(rebasing: slots[runStart * Self.slotBytes..<index * Self.slotBytes]), continuing: crc)
-                crc = Checksum.crc32c(zero, continuing: crc)
-                runStart = index + 1
-            }
-            return Checksum.crc32c(UnsafeRawBufferPointer(rebasing: slots[(runStart * Self.slotBytes)...]), continuing: crc)
-        }
+    /// later keys count as empty. Read with `pread`, so the scan leaves the mapping's pages alone.
+    func checksum(upTo sequenceID: Int64) throws -> UInt32 {
+        if let cached = cachedChecksum, sequenceID >= cached.validFrom { return cached.crc }
+        return try scan(upTo: sequenceID).crc
     }
 
-    /// Empties the slots of keys after `sequenceID` (recovery, before replaying the log from there).
-    /// - Returns: how many slots remain filled.
-    @discardableResult
-    func removeKeys(after sequenceID: Int64) -> Int {
-        var remaining = 0
-        for index in 0..<capacity {
-            let slot = slotValue(index)
-            guard slot != 0 else { continue }
-            if Self.sequenceID(ofSlot: slot) > sequenceID {
-                file.region.store(UInt64(0), at: slotOffset(index))
-                file.region.store(UInt32(0), at: slotOffset(index) + 8)
-            } else {
-                remaining += 1
+    /// One pass over the slots: the checksum as of `sequenceID`, and the slots of later keys.
+    private func scan(upTo sequenceID: Int64) throws -> (crc: UInt32, newer: [Int], filled: Int) {
+        let zero = [UInt8](repeating: 0, count: Self.slotBytes)
+        var crc: UInt32 = 0
+        var newer: [Int] = []
+        var filled = 0
+        var highest: Int64 = 0
+        var slotIndex = 0
+        try file.region.file.forEachChunk(
+            offset: IndexFile.headerBytes, count: capacity * Self.slotBytes, alignment: Self.slotBytes
+        ) { chunk in
+            var runStart = 0
+            let slots = chunk.count / Self.slotBytes
+            for local in 0..<slots {
+                // safe: local < slots, so the slot lies inside the chunk.
+                let slot = UInt64(littleEndian: chunk.loadUnaligned(fromByteOffset: local * Self.slotBytes, as: UInt64.self))
+                guard slot != 0 else { continue }
+                filled += 1
+                let sequence = Self.sequenceID(ofSlot: slot)
+                guard sequence > sequenceID else {
+                    highest = max(highest, sequence)
+                    continue
+                }
+                crc = Checksum.crc32c(
+                    UnsafeRawBufferPointer(rebasing: chunk[runStart * Self.slotBytes..<local * Self.slotBytes]), continuing: crc)
+                crc = Checksum.crc32c(zero, continuing: crc)
+                runStart = local + 1
+                newer.append(slotIndex + local)
             }
+            crc = Checksum.crc32c(UnsafeRawBufferPointer(rebasing: chunk[(runStart * Self.slotBytes)...]), continuing: crc)
+            slotIndex += slots
         }
-        count = remaining
-        return remaining
+        cachedChecksum = newer.isEmpty ? (highest, crc) : nil
+        return (crc, newer, filled)
+    }
+
+    /// Checks the table against a checkpoint's checksum and, when it matches, empties the slots of
+    /// keys after `sequenceID` (filled since the checkpoint; the log replay refills the durable ones).
+    /// - Returns: whether the table matched.
+    func verifyAndTrim(upTo sequenceID: Int64, expected: UInt32) throws -> Bool {
+        let (crc, newer, filled) = try scan(upTo: sequenceID)
+        guard crc == expected else { return false }
+        for index in newer {
+            file.region.store(UInt64(0), at: slotOffset(index))
+            file.region.store(UInt32(0), at: slotOffset(index) + 8)
+        }
+        // The count is what the table holds now, whatever the checkpoint recorded.
+        count = filled - newer.count
+        if !newer.isEmpty { cachedChecksum = (sequenceID, crc) }
+        return true
     }
 
     func markCheckpointed() { grewSinceCheckpoint = false }

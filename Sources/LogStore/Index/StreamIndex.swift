@@ -323,9 +323,9 @@ final class StreamIndex {
     // MARK: Durability
 
     /// The CRC-32C of the table and the used blocks.
-    func checksum() -> UInt32 {
-        let tableCRC = table.checksum(bodyOffset: 0, count: capacity * Self.slotBytes)
-        return blocks.checksum(bodyOffset: 0, count: blocksUsed, continuing: tableCRC)
+    func checksum() throws -> UInt32 {
+        let tableCRC = try table.checksum(bodyOffset: 0, count: capacity * Self.slotBytes)
+        return try blocks.checksum(bodyOffset: 0, count: blocksUsed, continuing: tableCRC)
     }
 
     func synchronize() throws {

@@ -45,7 +45,14 @@ enum LogRecovery {
         // A read-only open builds what it needs in a private directory and never touches the store's files.
         let indexDirectory = writable ? directory : try privateCopy(of: directory, names: usingStoreIndexes ? names : [], io: io)
         let checkpoint = try Checkpoint.load(directory: indexDirectory, io: io)
-        let ordinals = names.compactMap(Segment.ordinal(fromFileName:)).sorted()
+        var ordinals = names.compactMap(Segment.ordinal(fromFileName:)).sorted()
+        if writable, ordinals == [1], (checkpoint?.headSequenceID ?? 0) == 0, try isTornCreation(directory: directory, ordinal: 1, io: io) {
+            // A crash while a new store created its first segment: it never held a frame; make it again.
+            options.logger.warning("removed a segment whose creation was torn", metadata: ["ordinal": "1"])
+            try Directory.remove(directory + "/" + Segment.fileName(ordinal: 1), io: io)
+            try Directory.synchronize(directory, io: io)
+            ordinals = []
+        }
 
         var segments: [Segment]
         if ordinals.isEmpty {
@@ -86,7 +93,7 @@ enum LogRecovery {
         }
         let headSequenceID = try checkSegments(
             segments, checkpoint: checkpoint, writable: writable, bound: bound?.segment == segments.count ? bound?.offset : nil,
-            logger: options.logger, io: io)
+            mayCutUnsyncedWrites: options.durability == .buffered, logger: options.logger, io: io)
         if let checkpoint, checkpoint.headSequenceID > headSequenceID || checkpoint.logEnd.segment > segments.count {
             throw EventStoreError.corruption(
                 "'\(directory)': the log ends at sequence id \(headSequenceID), but the checkpoint records "
@@ -147,8 +154,14 @@ enum LogRecovery {
 
     /// Checks every segment: sealed ones by their footer checksum, the last one frame by frame,
     /// cutting a torn tail. Sets each segment's end. Returns the head sequence id.
+    /// - Parameter mayCutUnsyncedWrites: `.buffered` durability, where nothing past the checkpoint's
+    ///   log end was synced, so a power loss may have kept a later write of the last segment (a
+    ///   batch, its seal) without an earlier one: the log is then cut at the first damaged batch
+    ///   past that point, losing only the newest unsynced writes. With `.fsync`, batches past the
+    ///   checkpoint were acknowledged durable, and damage followed by valid batches is refused.
     private static func checkSegments(
-        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, bound: Int?, logger: Logger, io: any FileIO
+        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, bound: Int?, mayCutUnsyncedWrites: Bool, logger: Logger,
+        io: any FileIO
     ) throws -> Int64 {
         var expectedFirst: Int64 = 1
         for (index, segment) in segments.enumerated() {
@@ -162,20 +175,24 @@ enum LogRecovery {
             if let footer = segment.footer(at: size - Segment.footerBytes, fileSize: size) {
                 let bodyEnd = size - Segment.footerBytes
                 let checksum = segment.withBytes(offset: 0, count: bodyEnd) { Checksum.crc32c($0) }
-                guard checksum == footer.bodyChecksum else {
+                if checksum == footer.bodyChecksum {
+                    // The footer's checksum covers every byte, so its counts are trusted as written.
+                    guard footer.lastSequenceID >= expectedFirst - 1 else {
+                        throw EventStoreError.corruption("'\(segment.path)' offset \(bodyEnd): footer's last sequence id goes backwards")
+                    }
+                    segment.publishEnd(bodyEnd)
+                    segment.markSealed()
+                    segment.runningChecksum = checksum
+                    segment.frameCount = footer.frameCount
+                    expectedFirst = footer.lastSequenceID + 1
+                    continue
+                }
+                guard mayCutUnsyncedWrites && index == segments.count - 1 else {
                     let (badOffset, reason) = try firstBadFrame(in: segment, end: bodyEnd)
                     throw EventStoreError.corruption("'\(segment.path)' offset \(badOffset): sealed segment is damaged (\(reason))")
                 }
-                // The footer's checksum covers every byte, so its counts are trusted as written.
-                guard footer.lastSequenceID >= expectedFirst - 1 else {
-                    throw EventStoreError.corruption("'\(segment.path)' offset \(bodyEnd): footer's last sequence id goes backwards")
-                }
-                segment.publishEnd(bodyEnd)
-                segment.markSealed()
-                segment.runningChecksum = checksum
-                segment.frameCount = footer.frameCount
-                expectedFirst = footer.lastSequenceID + 1
-                continue
+                // A `.buffered` seal that a power loss kept without every frame before it: the
+                // segment is walked as the unsealed last one, and the cut below removes the seal.
             }
             guard index == segments.count - 1 else {
                 throw EventStoreError.corruption(
@@ -190,8 +207,13 @@ enum LogRecovery {
                         "'\(segment.path)' offset \(frames.end): damaged batch (\(frames.stopReason)) below the durable point \(durableEnd)")
                 }
                 if let later = laterValidFrame(in: segment, after: frames.end, end: size) {
-                    throw EventStoreError.corruption(
-                        "'\(segment.path)' offset \(frames.end): damaged batch (\(frames.stopReason)) followed by a valid batch at offset \(later)")
+                    guard mayCutUnsyncedWrites else {
+                        throw EventStoreError.corruption(
+                            "'\(segment.path)' offset \(frames.end): damaged batch (\(frames.stopReason)) followed by a valid batch at offset \(later)")
+                    }
+                    logger.warning(
+                        "a power loss kept unsynced writes out of order; the later ones are cut too",
+                        metadata: ["file": "\(segment.path)", "offset": "\(frames.end)", "later batch": "\(later)"])
                 }
                 if writable {
                     logger.warning(
@@ -200,7 +222,7 @@ enum LogRecovery {
                 }
             }
             segment.publishEnd(frames.end)
-            segment.runningChecksum = segment.withBytes(offset: 0, count: frames.end) { Checksum.crc32c($0) }
+            segment.runningChecksum = try segment.file.checksum(offset: 0, count: frames.end)
             segment.frameCount = frames.count
             expectedFirst = last + 1
         }
@@ -292,7 +314,7 @@ enum LogRecovery {
         var batches: BatchIndex?
         var batchesFrom = start
         if let usable, let candidate = try BatchIndex.open(path: batchesPath, count: usable.batchCount, writable: writable, io: io),
-            candidate.checksum() == usable.batchChecksum, try lastEntryMatches(candidate, segments: segments)
+            try candidate.checksum() == usable.batchChecksum, try lastEntryMatches(candidate, segments: segments)
         {
             batches = candidate
             batchesFrom = usable.logEnd
@@ -306,9 +328,8 @@ enum LogRecovery {
             let candidate = try KeyIndex.open(
                 directory: indexDirectory, count: usable.keyCount, capacity: usable.keyCapacity, writable: writable,
                 fileMode: options.fileMode, io: io),
-            candidate.checksum(upTo: usable.headSequenceID) == usable.keyChecksum
+            try candidate.verifyAndTrim(upTo: usable.headSequenceID, expected: usable.keyChecksum)
         {
-            candidate.removeKeys(after: usable.headSequenceID)
             keys = candidate
             keysFrom = usable.logEnd
         }
@@ -350,7 +371,7 @@ enum LogRecovery {
             let candidate = try StreamIndex.open(
                 directory: indexDirectory, count: usable.streamCount, capacity: usable.streamCapacity,
                 blocksUsed: usable.blocksUsed, writable: writable, fileMode: options.fileMode, io: io),
-            candidate.checksum() == usable.streamChecksum
+            try candidate.checksum() == usable.streamChecksum
         {
             streams = candidate
         }
@@ -398,18 +419,35 @@ enum LogRecovery {
         }
     }
 
-    /// A private directory holding copies of the store's index files, for a read-only open.
+    /// A private directory holding copies of the store's index files, for a read-only open. Its
+    /// name carries this process's id, so directories left by killed readers are found and removed.
     private static func privateCopy(of directory: String, names: [String], io: any FileIO) throws -> String {
-        var template = Array((NSTemporaryDirectory() + "/eventlog-readonly-XXXXXX").utf8CString)
+        let temporary = NSTemporaryDirectory()
+        removeAbandonedPrivateDirectories(in: temporary)
+        var template = Array((temporary + "/eventlog-readonly-\(getpid())-XXXXXX").utf8CString)
         guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SystemCall.error("mkdtemp", path: NSTemporaryDirectory(), code: errno)
+            throw SystemCall.error("mkdtemp", path: temporary, code: errno)
         }
         let privateDirectory = String(cString: created)
         for name in ["checkpoint", "batches.idx", "streams.idx", "blocks.idx", "keys.idx"] where names.contains(name) {
             guard let source = try SystemFile.openIfExists(directory + "/" + name, io: io) else { continue }
             let copy = try SystemFile.open(privateDirectory + "/" + name, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600, io: io)
-            try copy.write(try source.readAll(), at: 0)
+            try source.forEachChunk(offset: 0, count: try source.size()) { chunk in
+                try copy.write(chunk, at: try copy.size())
+            }
         }
         return privateDirectory
+    }
+
+    /// Removes the private directories of read-only processes that no longer run.
+    private static func removeAbandonedPrivateDirectories(in temporary: String) {
+        let prefix = "eventlog-readonly-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [] where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = pid_t(rest[..<dash]), pid > 0 else { continue }
+            if kill(pid, 0) == -1, errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: temporary + "/" + name)
+            }
+        }
     }
 }

@@ -122,7 +122,7 @@ package enum LogVerifier {
         }
         let batchesPath = directory + "/batches.idx"
         if let batches = try? BatchIndex.open(path: batchesPath, count: checkpoint.batchCount, writable: false, io: io) {
-            if batches.checksum() != checkpoint.batchChecksum {
+            if (try? batches.checksum()) != checkpoint.batchChecksum {
                 problems.append("'\(batchesPath)' offset \(IndexFile.headerBytes): entries do not match the checkpoint's checksum")
             }
             for index in 0..<min(batches.count, reference.batches.count) where batches.entry(at: index) != reference.batches.entry(at: index) {
@@ -141,7 +141,7 @@ package enum LogVerifier {
                 directory: directory, count: checkpoint.streamCount, capacity: checkpoint.streamCapacity,
                 blocksUsed: checkpoint.blocksUsed, writable: false, fileMode: 0o644, io: io)
             {
-                if streams.checksum() != checkpoint.streamChecksum {
+                if (try? streams.checksum()) != checkpoint.streamChecksum {
                     problems.append("'\(tablePath)' offset \(IndexFile.headerBytes): the stream index does not match the checkpoint's checksum")
                 } else if streams.count != reference.streams.count {
                     problems.append("'\(tablePath)' offset \(IndexFile.headerBytes): \(streams.count) streams, the log has \(reference.streams.count)")
@@ -154,7 +154,7 @@ package enum LogVerifier {
         if let keys = try? KeyIndex.open(
             directory: directory, count: checkpoint.keyCount, capacity: checkpoint.keyCapacity, writable: false, fileMode: 0o644, io: io)
         {
-            if keys.checksum(upTo: checkpoint.headSequenceID) != checkpoint.keyChecksum {
+            if (try? keys.checksum(upTo: checkpoint.headSequenceID)) != checkpoint.keyChecksum {
                 problems.append("'\(keysPath)' offset \(IndexFile.headerBytes): the key index does not match the checkpoint's checksum")
             }
         } else {

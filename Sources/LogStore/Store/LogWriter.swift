@@ -361,14 +361,14 @@ final class WriterContext {
         next.headSequenceID = state.headSequenceID
         next.segmentPrefixChecksum = segment.runningChecksum
         next.batchCount = state.batches.count
-        next.batchChecksum = state.batches.checksum()
+        next.batchChecksum = try state.batches.checksum()
         next.streamCount = state.streams.count
         next.streamCapacity = state.streams.capacity
         next.blocksUsed = state.streams.blocksUsed
-        next.streamChecksum = clean ? state.streams.checksum() : 0
+        next.streamChecksum = clean ? try state.streams.checksum() : 0
         next.keyCount = keys.count
         next.keyCapacity = keys.capacity
-        next.keyChecksum = keys.checksum(upTo: state.headSequenceID)
+        next.keyChecksum = try keys.checksum(upTo: state.headSequenceID)
         try next.write(to: checkpointFile)
         lastCheckpoint = next
         bytesSinceCheckpoint = 0
@@ -377,6 +377,16 @@ final class WriterContext {
     }
 
     func save(_ snapshot: Snapshot) throws {
+        if options.durability == .buffered {
+            // The events a snapshot reflects are made durable before it is, so a power loss never
+            // leaves a snapshot ahead of the log (a failed sync is sticky, as in a commit).
+            do {
+                try active.file.synchronizeData()
+            } catch {
+                if failure == nil { failure = Self.asStoreError(error) }
+                throw error
+            }
+        }
         try SnapshotFile.save(snapshot, directory: directory, fileMode: options.fileMode, io: options.io)
     }
 

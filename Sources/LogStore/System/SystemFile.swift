@@ -69,6 +69,29 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
     /// Reads the whole file.
     func readAll() throws -> [UInt8] { try read(count: size(), at: 0) }
 
+    /// Hands `[offset, offset + count)` to `body` in chunks read with `pread` (at most 1 MiB each,
+    /// a multiple of `alignment` bytes), so scanning a large file does not make its mapped pages
+    /// resident in this process.
+    func forEachChunk(
+        offset: Int, count: Int, alignment: Int = 1, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        let chunkBytes = max(alignment, (1 << 20) / alignment * alignment)
+        var done = 0
+        while done < count {
+            let length = min(chunkBytes, count - done)
+            let bytes = try read(count: length, at: offset + done)
+            try bytes.withUnsafeBytes(body)
+            done += length
+        }
+    }
+
+    /// The CRC-32C of `[offset, offset + count)`, read with `pread`, continuing from `crc`.
+    func checksum(offset: Int, count: Int, continuing crc: UInt32 = 0) throws -> UInt32 {
+        var result = crc
+        try forEachChunk(offset: offset, count: count) { result = Checksum.crc32c($0, continuing: result) }
+        return result
+    }
+
     /// Writes all of `bytes` at `offset` (`pwrite(2)`, repeated over short writes).
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
         var done = 0
