@@ -217,7 +217,8 @@ final class KeyIndex {
                 }
             }
         }
-        try bigger.synchronize()
+        // No msync here: the checkpoint that follows every growth syncs the table, and until then
+        // recovery sees the old checkpoint's capacity, finds this file different, and rebuilds it.
         try Directory.rename(temporaryPath, to: path, io: file.io)
         try Directory.synchronize(String(path[..<path.lastIndex(of: "/")!]), io: file.io)
         file = bigger
