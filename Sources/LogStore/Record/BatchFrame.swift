@@ -62,10 +62,8 @@ enum BatchFrame {
         events: [CandidateEvent]
     ) -> [UInt8] {
         precondition(!events.isEmpty, "a batch holds at least one event")
-        var payload = ByteWriter(capacity: events.reduce(0) { $0 + $1.data.count + $1.type.utf8.count + 16 })
-        var metadataText: [UInt8] = []
-        for event in events { EventRecord.encode(event, into: &payload, metadataScratch: &metadataText) }
-        let (codec, stored) = Codec.compressIfWorthwhile(payload.bytes)
+        let payload = EventRecord.encodeAll(events)
+        let (codec, stored) = Codec.compressIfWorthwhile(payload)
         let streamIDBytes = Array(streamID.utf8)
         precondition(streamIDBytes.count <= Int(UInt16.max), "stream ids are validated to 1024 bytes")
         let frameLength = BatchHeader.overheadBytes + streamIDBytes.count + stored.count
@@ -80,7 +78,7 @@ enum BatchFrame {
         frame.append(codec.rawValue)
         frame.append(UInt8(0))
         frame.append(UInt16(streamIDBytes.count))
-        frame.append(UInt32(payload.bytes.count))
+        frame.append(UInt32(payload.count))
         frame.append(contentsOf: streamIDBytes)
         frame.append(contentsOf: stored)
         frame.append(Checksum.crc32c(frame.bytes))

@@ -23,13 +23,6 @@ struct ByteWriter {
 
     mutating func append<C: Collection>(contentsOf data: C) where C.Element == UInt8 { bytes.append(contentsOf: data) }
 
-    /// Appends a string's UTF-8 bytes with one copy.
-    @inline(__always)
-    mutating func append(utf8 string: String) {
-        var string = string
-        string.withUTF8 { bytes.append(contentsOf: $0) }
-    }
-
     /// Overwrites a little-endian integer written earlier.
     mutating func patch<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         withUnsafeBytes(of: value.littleEndian) { source in

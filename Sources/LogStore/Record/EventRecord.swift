@@ -15,25 +15,78 @@ enum EventRecord {
     static let hasKey: UInt8 = 1
     static let hasMetadata: UInt8 = 2
 
-    static func encode(_ event: CandidateEvent, into writer: inout ByteWriter, metadataScratch: inout [UInt8]) {
-        var flags: UInt8 = 0
-        if event.idempotencyKey != nil { flags |= hasKey }
-        if event.metadata != nil { flags |= hasMetadata }
-        writer.append(flags)
-        writer.appendVarint(UInt64(event.type.utf8.count))
-        writer.append(utf8: event.type)
-        if let key = event.idempotencyKey {
-            writer.appendVarint(UInt64(key.utf8.count))
-            writer.append(utf8: key)
+    /// Encodes every event of a batch into one exactly-sized buffer: the raw payload.
+    static func encodeAll(_ events: [CandidateEvent]) -> [UInt8] {
+        var metadataTexts: [[UInt8]?] = []
+        metadataTexts.reserveCapacity(events.count)
+        var total = 0
+        for event in events {
+            var text: [UInt8]?
+            if let metadata = event.metadata {
+                var bytes: [UInt8] = []
+                JSONValue.writeObject(metadata, to: &bytes)
+                text = bytes
+            }
+            metadataTexts.append(text)
+            let typeBytes = event.type.utf8.count
+            total += 1 + varintSize(typeBytes) + typeBytes + varintSize(event.data.count) + event.data.count
+            if let key = event.idempotencyKey { total += varintSize(key.utf8.count) + key.utf8.count }
+            if let text { total += varintSize(text.count) + text.count }
         }
-        if let metadata = event.metadata {
-            metadataScratch.removeAll(keepingCapacity: true)
-            JSONValue.writeObject(metadata, to: &metadataScratch)
-            writer.appendVarint(UInt64(metadataScratch.count))
-            writer.append(contentsOf: metadataScratch)
+        return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+            var offset = 0
+            // safe: `total` above counts exactly the bytes written below.
+            func put(_ bytes: UnsafeRawBufferPointer) {
+                guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+                (base + offset).copyMemory(from: source, byteCount: bytes.count)
+                offset += bytes.count
+            }
+            func putVarint(_ value: Int) {
+                var value = UInt64(value)
+                while value >= 0x80 {
+                    base.storeBytes(of: UInt8(truncatingIfNeeded: value) | 0x80, toByteOffset: offset, as: UInt8.self)
+                    offset += 1
+                    value >>= 7
+                }
+                base.storeBytes(of: UInt8(value), toByteOffset: offset, as: UInt8.self)
+                offset += 1
+            }
+            func putString(_ string: String) {
+                var string = string
+                string.withUTF8 { utf8 in
+                    putVarint(utf8.count)
+                    put(UnsafeRawBufferPointer(utf8))
+                }
+            }
+            for (index, event) in events.enumerated() {
+                var flags: UInt8 = 0
+                if event.idempotencyKey != nil { flags |= hasKey }
+                if metadataTexts[index] != nil { flags |= hasMetadata }
+                base.storeBytes(of: flags, toByteOffset: offset, as: UInt8.self)
+                offset += 1
+                putString(event.type)
+                if let key = event.idempotencyKey { putString(key) }
+                if let text = metadataTexts[index] {
+                    putVarint(text.count)
+                    text.withUnsafeBytes(put)
+                }
+                putVarint(event.data.count)
+                event.data.withUnsafeBytes(put)
+            }
+            precondition(offset == total, "the payload size was counted wrong")
+            initialized = total
         }
-        writer.appendVarint(UInt64(event.data.count))
-        writer.append(contentsOf: event.data)
+    }
+
+    static func varintSize(_ value: Int) -> Int {
+        var size = 1
+        var rest = UInt64(value) >> 7
+        while rest > 0 {
+            size += 1
+            rest >>= 7
+        }
+        return size
     }
 
     /// The fields of one record, borrowed from the payload.
