@@ -76,8 +76,10 @@ public final class SQLiteEventStore: EventStore, RuntimeBackedStore {
         try await closing(try await open(path: path, options: options), body)
     }
 
+    /// Opens a handle on a stream (`"@all"` for the global stream); see `EventStore.stream(_:)`.
     public func stream(_ id: String) async throws -> EventStream { try await runtime.stream(id) }
 
+    /// Finishes open watches, waits for writes in flight and releases the store; see `EventStore.close()`.
     public func close() async throws { try await runtime.close() }
 
     /// SQLite's integrity check of the file: one line per problem, none when it is sound.

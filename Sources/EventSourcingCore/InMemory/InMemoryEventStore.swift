@@ -13,7 +13,9 @@ public final class InMemoryEventStore: EventStore, RuntimeBackedStore {
             storage: InMemoryStorage(), hub: WatchHub(), logger: Logger(label: "EventSourcing.InMemory"))
     }
 
+    /// Opens a handle on a stream (`"@all"` for the global stream); see `EventStore.stream(_:)`.
     public func stream(_ id: String) async throws -> EventStream { try await runtime.stream(id) }
 
+    /// Finishes open watches, waits for writes in flight and releases the store; see `EventStore.close()`.
     public func close() async throws { try await runtime.close() }
 }

@@ -7,6 +7,7 @@ extension EventStream {
     ///
     /// Thread-safety: the sequence is `Sendable`; each iterator belongs to the task that iterates it.
     public struct Events: AsyncSequence, Sendable {
+        /// Events, in the order of the read or watch.
         public typealias Element = StoredEvent
 
         enum Mode: Sendable {
@@ -23,6 +24,7 @@ extension EventStream {
         let filter: EventFilter?
         let runtime: StoreRuntime
 
+        /// A new iteration: a read starts from its `from`, a watch without `from` from the head now.
         public func makeAsyncIterator() -> Iterator { Iterator(sequence: self) }
 
         /// Iterates a read or a watch.

@@ -2,7 +2,9 @@ import Foundation
 
 /// A JSON text could not be parsed; `offset` is the byte where parsing stopped.
 public struct JSONParseError: Error, Equatable, CustomStringConvertible {
+    /// What is wrong.
     public let reason: String
+    /// The byte offset in the text where parsing stopped.
     public let offset: Int
     public var description: String { "\(reason) at byte \(offset)" }
 }
