@@ -3,7 +3,7 @@ SWIFT ?= swift
 SYSTEM_PACKAGES := liblz4-dev libsqlite3-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all setup system-packages python-interop build release demo test format clean
+.PHONY: all setup system-packages python-interop build release demo test format clean fuzz fuzz-smoke
 
 all: build
 
@@ -36,6 +36,7 @@ demo: release
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) fuzz-smoke
 
 format:
 	$(SWIFT) format --in-place --recursive --configuration .swift-format Package.swift Sources Tests
@@ -51,3 +52,12 @@ bench: system-packages
 	$(SWIFT) build -c release --package-path Benchmarks
 	Benchmarks/.build/release/event-bench $(if $(filter 1 yes true,$(QUICK)),--quick) \
 		--json Benchmarks/.build/bench-results.json --markdown docs/BENCHMARKS.md --svg docs/benchmarks.svg
+
+# Crash-recovery fuzzing (Fuzz/, its own package; docs/RELIABILITY.md): the kill, fault, damage and
+# enumeration harnesses and every libFuzzer target, FUZZ_SECONDS each, in release; FUZZ_SEED to
+# replay. fuzz-smoke: a short fixed budget of each in debug, part of `make test`.
+fuzz: system-packages
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/run.sh full
+
+fuzz-smoke: system-packages
+	bash Fuzz/run.sh smoke

@@ -43,12 +43,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test support shared by tests and Fuzz/: the fault-injecting FileIO layer, the workload
+        // and invariant checker of the crash-recovery harnesses (shared/spec/RELIABILITY.md).
+        .target(name: "EventSourcingTestSupport", dependencies: ["EventSourcingCore", "LogStore"]),
         .testTarget(name: "EventSourcingCoreTests", dependencies: ["EventSourcingCore"]),
         .testTarget(name: "ConformanceTests", dependencies: ["EventSourcing"]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["EventSourcing", "SQLiteStore"]),
         .testTarget(name: "LogStoreTests", dependencies: ["EventSourcing", "LogStore"]),
         // Runs the built eventlog executable as a subprocess.
         .testTarget(name: "EventLogTests", dependencies: ["eventlog", "EventSourcing"]),
+        .testTarget(name: "ReliabilityTests", dependencies: ["EventSourcingTestSupport", "EventSourcing"]),
     ],
     swiftLanguageModes: [.v6]
 )

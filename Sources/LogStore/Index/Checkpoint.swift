@@ -92,17 +92,23 @@ struct Checkpoint: Equatable {
                 checkpoint.headSequenceID = Int64(bitPattern: try reader.read(UInt64.self))
                 checkpoint.segmentPrefixChecksum = try reader.read(UInt32.self)
                 checkpoint.batchChecksum = try reader.read(UInt32.self)
-                checkpoint.batchCount = Int(try reader.read(UInt64.self))
-                checkpoint.streamCount = Int(try reader.read(UInt64.self))
-                checkpoint.streamCapacity = Int(try reader.read(UInt64.self))
-                checkpoint.blocksUsed = Int(try reader.read(UInt64.self))
+                checkpoint.batchCount = Int(truncatingIfNeeded: try reader.read(UInt64.self))
+                checkpoint.streamCount = Int(truncatingIfNeeded: try reader.read(UInt64.self))
+                checkpoint.streamCapacity = Int(truncatingIfNeeded: try reader.read(UInt64.self))
+                checkpoint.blocksUsed = Int(truncatingIfNeeded: try reader.read(UInt64.self))
                 checkpoint.streamChecksum = try reader.read(UInt32.self)
                 _ = try reader.read(UInt32.self)
-                checkpoint.keyCount = Int(try reader.read(UInt64.self))
-                checkpoint.keyCapacity = Int(try reader.read(UInt64.self))
+                checkpoint.keyCount = Int(truncatingIfNeeded: try reader.read(UInt64.self))
+                checkpoint.keyCapacity = Int(truncatingIfNeeded: try reader.read(UInt64.self))
                 checkpoint.keyChecksum = try reader.read(UInt32.self)
-                guard checkpoint.logEnd.segment >= 1, checkpoint.headSequenceID >= 0, checkpoint.batchCount >= 0,
-                    checkpoint.streamCount >= 0, checkpoint.keyCount >= 0, checkpoint.blocksUsed >= 0
+                // Counts are bounded before they are trusted: none can pass an index file's reservation
+                // (a larger one would overflow the size computations of the index that opens with it).
+                let counts = [
+                    checkpoint.batchCount, checkpoint.streamCount, checkpoint.streamCapacity, checkpoint.blocksUsed,
+                    checkpoint.keyCount, checkpoint.keyCapacity,
+                ]
+                guard checkpoint.logEnd.segment >= 1, checkpoint.headSequenceID >= 0,
+                    counts.allSatisfy({ $0 >= 0 && $0 <= IndexFile.reservedBytes })
                 else { return nil }
                 return checkpoint
             } catch {

@@ -66,7 +66,10 @@ final class IndexFile: @unchecked Sendable {  // safe: the engine's index lock s
                     == Checksum.crc32c(UnsafeRawBufferPointer(rebasing: raw[0..<60]))
         }
         guard valid else { return nil }
-        let capacity = header.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian) }
+        let rawCapacity = header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian }
+        // Bounded before it is trusted (a larger value would not even fit an Int): no table outgrows the reservation.
+        guard rawCapacity <= UInt64(reservedBytes) else { return nil }
+        let capacity = Int(rawCapacity)
         let region = try MappedRegion(file: file, reservedBytes: reservedBytes, writable: writable)
         return IndexFile(path: path, region: region, capacity: capacity)
     }

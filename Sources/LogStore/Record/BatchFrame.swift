@@ -125,8 +125,9 @@ enum BatchFrame {
         guard streamIDLength >= 1, streamIDLength <= Limits.streamIDBytesMax, header.payloadStoredLength >= 0 else {
             return .invalid("stream id length \(streamIDLength)")
         }
+        // Bounded before `lastSequenceID`/`lastVersion` (first + count - 1) are computed, which would overflow (and trap).
         guard header.firstSequenceID >= 1, header.firstVersion >= 1,
-            header.lastSequenceID >= header.firstSequenceID, header.lastVersion >= header.firstVersion
+            header.firstSequenceID <= Int64.max - Int64(eventCount), header.firstVersion <= Int64.max - Int64(eventCount)
         else { return .invalid("positions out of range") }
         guard payloadRawLength <= Limits.frameBytesMax,
             codec == .lz4 || payloadRawLength == header.payloadStoredLength

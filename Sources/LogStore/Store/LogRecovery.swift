@@ -99,6 +99,12 @@ enum LogRecovery {
                 "'\(directory)': the log ends at sequence id \(headSequenceID), but the checkpoint records "
                     + "\(checkpoint.headSequenceID) as durable")
         }
+        if writable {
+            // What this open takes for the log is made durable before anything is built on it (the
+            // checkpoint below, a next segment): reopened after a failed sync without a reboot, the
+            // OS may still show batches or a seal that never reached the disk.
+            try segments.last!.file.synchronizeData()
+        }
         if writable, segments.last!.isSealed {
             // A crash between sealing a segment and creating the next one.
             let last = segments.last!
@@ -314,7 +320,7 @@ enum LogRecovery {
         var batches: BatchIndex?
         var batchesFrom = start
         if let usable, let candidate = try BatchIndex.open(path: batchesPath, count: usable.batchCount, writable: writable, io: io),
-            try candidate.checksum() == usable.batchChecksum, try lastEntryMatches(candidate, segments: segments)
+            try candidate.checksum() == usable.batchChecksum, try lastEntryMatches(candidate, segments: segments, checkpoint: usable)
         {
             batches = candidate
             batchesFrom = usable.logEnd
@@ -389,13 +395,21 @@ enum LogRecovery {
     }
 
     /// Whether the last batch entry points at a frame with its sequence id.
-    private static func lastEntryMatches(_ batches: BatchIndex, segments: [Segment]) throws -> Bool {
-        guard batches.count > 0 else { return true }
+    /// Whether the last batch entry points at a frame with its sequence id, and the entries end where
+    /// the checkpoint says the log ended (so a checkpoint that disagrees with its own counts, which
+    /// only a forged or buggy one can, never makes the replay skip batches).
+    private static func lastEntryMatches(_ batches: BatchIndex, segments: [Segment], checkpoint: Checkpoint) throws -> Bool {
+        guard batches.count > 0 else {
+            return checkpoint.headSequenceID == 0 && checkpoint.logEnd == LogPosition(segment: 1, offset: Segment.headerBytes)
+        }
         let entry = batches.entry(at: batches.count - 1)
         guard entry.position.segment >= 1, entry.position.segment <= segments.count else { return false }
         return (try? LogState.withFrame(in: segments[entry.position.segment - 1], at: entry.position.offset) { frame, header in
-            header.firstSequenceID == entry.firstSequenceID && header.firstVersion == entry.firstVersion
+            let end = LogPosition(segment: entry.position.segment, offset: entry.position.offset + header.frameLength)
+            let nextSegment = LogPosition(segment: entry.position.segment + 1, offset: Segment.headerBytes)
+            return header.firstSequenceID == entry.firstSequenceID && header.firstVersion == entry.firstVersion
                 && StableHash.stream(BatchFrame.streamID(frame, header)) == entry.streamHash
+                && header.lastSequenceID == checkpoint.headSequenceID && (checkpoint.logEnd == end || checkpoint.logEnd == nextSegment)
         }) ?? false
     }
 

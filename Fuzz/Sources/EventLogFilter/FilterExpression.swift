@@ -1,0 +1,1 @@
+../../../Sources/eventlog/FilterExpression.swift

@@ -1,0 +1,68 @@
+import EventSourcingTestSupport
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+// reliability: the crash-recovery harnesses and fuzz targets of docs/RELIABILITY.md.
+let usage = """
+    usage: reliability COMMAND [OPTIONS]
+      fault  [--seed N] [--rounds N | --seconds S | --round R] [--work DIR]   power loss, I/O errors, crashes in recovery
+      damage [--seed N] [--rounds N | --seconds S | --round R] [--work DIR]   damage to closed stores
+      enumerate [--seed N] [--rounds N | --seconds S | --round R] [--operations N]   a crash at every sync point
+      kill   [--seed N] [--rounds N | --seconds S | --round R] [--work DIR]   SIGKILL of a writer process
+      fuzz TARGET [LIBFUZZER OPTIONS] [CORPUS DIRECTORIES]                   libFuzzer; targets: \
+    \(FuzzTargets.all.keys.sorted().joined(separator: ", "))
+      corpus TARGET DIRECTORY                                                 write the seed inputs of a target
+      summary FILE...                                                         add up the counts printed by runs
+    A harness prints its counts, and on a failure the seed, the round and the command that replays it.
+    """
+
+let arguments = CommandLine.arguments
+let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+guard arguments.count >= 2 else {
+    print(usage)
+    exit(2)
+}
+let options = Arguments(arguments.dropFirst(2))
+switch arguments[1] {
+case "fault":
+    exit(
+        await HarnessLoop(name: "fault", arguments: options, executable: executable).run { seed, work, round in
+            await FaultHarness(seed: seed, workDirectory: work).runRound(round)
+        })
+case "damage":
+    exit(
+        await HarnessLoop(name: "damage", arguments: options, executable: executable).run { seed, work, round in
+            await DamageHarness(seed: seed, workDirectory: work).runRound(round)
+        })
+case "enumerate":
+    exit(
+        await HarnessLoop(name: "enumerate", arguments: options, executable: executable).run { seed, work, round in
+            var harness = EnumerationHarness(seed: seed, workDirectory: work)
+            harness.operationCount = options.int("operations") ?? harness.operationCount
+            return await harness.runRound(round)
+        })
+case "kill":
+    exit(
+        await HarnessLoop(name: "kill", arguments: options, executable: executable).run { seed, work, round in
+            await KillHarness(seed: seed, workDirectory: work, executable: executable).runRound(round)
+        })
+case "child":
+    exit(await KillChild.run(options))
+case "fuzz" where arguments.count >= 3:
+    exit(FuzzDriver.run(target: arguments[2], arguments: Array(arguments.dropFirst(3))))
+case "corpus" where arguments.count == 4:
+    do {
+        print("\(try SeedCorpus.write(target: arguments[2], to: arguments[3])) seeds for \(arguments[2])")
+    } catch {
+        print("error: \(error)")
+        exit(1)
+    }
+case "summary":
+    Summary.print(files: Array(arguments.dropFirst(2)))
+default:
+    print(usage)
+    exit(2)
+}

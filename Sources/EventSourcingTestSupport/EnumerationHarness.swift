@@ -1,0 +1,214 @@
+import EventSourcingCore
+import Foundation
+import LogStore
+
+/// Crash points enumerated, not sampled (RELIABILITY.md, faults 2 and 5): a small workload (store
+/// creation, single events and batches, segment rolls, index checkpoints, snapshots, a clean close)
+/// is run once to count its sync points (every `fsync`, `fdatasync`, `msync` and `rename`); then
+/// once per sync point with the power cut just before it and once just after it, each image
+/// recovered and checked. Then one image whose recovery has work to do (a torn tail to cut,
+/// indexes to rebuild) is recovered with the power cut around each sync point of that recovery,
+/// and recovering what that left must give what recovering the image directly gives.
+///
+/// A round is one workload; everything in it follows from the seed and the round number.
+package struct EnumerationHarness: Sendable {
+    package let seed: UInt64
+    package let workDirectory: String
+    /// Operations of a round's workload.
+    package var operationCount = 14
+
+    package init(seed: UInt64, workDirectory: String) {
+        self.seed = seed
+        self.workDirectory = workDirectory
+    }
+
+    package func runRound(_ round: Int) async -> FaultHarness.RoundResult {
+        var random = SeededRandom(seed: seed, stream: UInt64(round) ^ 0xE7E7_0000_0000)
+        let directory = workDirectory + "/enumerate-\(round)"
+        StoreDirectory.remove(directory)
+        var result = FaultHarness.RoundResult()
+        result.counters.rounds = 1
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            if let failure = try await run(&random, directory: directory, counters: &result.counters) {
+                result.counters.failures += 1
+                result.failure = failure + "\n  directories kept in \(directory)"
+                return result
+            }
+        } catch {
+            result.counters.failures += 1
+            result.failure = "the harness itself failed: \(error)\n  directories kept in \(directory)"
+            return result
+        }
+        StoreDirectory.remove(directory)
+        return result
+    }
+
+    private struct Setup: Sendable {
+        var workload: Workload
+        var options: LogEventStore.Options
+        var operations: Int
+    }
+
+    private func run(_ random: inout SeededRandom, directory: String, counters: inout HarnessCounters) async throws
+        -> String?
+    {
+        let profile = random.pick([Workload.Profile.mixed(), .largeEvents(), .oneStream, .manyKeys()])
+        let setup = Setup(
+            workload: Workload(seed: random.next(), profile: profile),
+            options: LogEventStore.Options(
+                durability: random.chance(0.6) ? .fsync : .buffered, segmentBytesMax: 4096,
+                checkpointBytesInterval: random.pick([1024, 4096])),
+            operations: operationCount)
+        let context =
+            "profile \(profile), \(setup.options.durability), segments of 4096 bytes, "
+            + "checkpoint every \(setup.options.checkpointBytesInterval) bytes, \(setup.operations) operations"
+
+        // The dry run counts the sync points.
+        let dry = directory + "/dry"
+        let dryLayer = FaultInjectingIO(root: dry)
+        _ = try await execute(setup, store: dry, layer: dryLayer, counters: &counters)
+        let syncPoints = dryLayer.syncPointCount
+
+        for point in 0..<syncPoints {
+            for after in [false, true] {
+                let store = directory + "/s\(point)\(after ? "a" : "b")"
+                let image = store + "-image"
+                let layer = FaultInjectingIO(root: store)
+                let mode = PowerLossMode.allCases[
+                    (point * 2 + (after ? 1 : 0) + Int(random.next() % 5)) % PowerLossMode.allCases.count]
+                layer.setCrashPlan(
+                    CrashPlan(
+                        point: after ? .afterSyncPoint(point) : .beforeSyncPoint(point), mode: mode,
+                        imageDirectory: image, seed: random.next()))
+                let history = try await execute(setup, store: store, layer: layer, counters: &counters)
+                guard let crash = layer.crashRecord else {
+                    return
+                        "\(context): sync point \(point) of \(syncPoints) was not reached again: the run is not deterministic"
+                }
+                counters.record(crash, inRecovery: false)
+                if !FaultInjectingIO.exists(image) {
+                    try FileManager.default.createDirectory(atPath: image, withIntermediateDirectories: true)
+                }
+                if let failure = try await recoverAndCheck(image, setup: setup, history: history, counters: &counters) {
+                    return "\(context); \(crash) at sync point \(point) (\(after ? "after" : "before")): \(failure)"
+                }
+                StoreDirectory.remove(store)
+                StoreDirectory.remove(image)
+            }
+        }
+
+        // One recovery with work to do, cut around each of its own sync points.
+        let torn = directory + "/torn"
+        let tornImage = torn + "-image"
+        let tornLayer = FaultInjectingIO(root: torn)
+        tornLayer.setCrashPlan(
+            CrashPlan(
+                point: .beforeSyncPoint(syncPoints * 2 / 3), mode: .keepPrefixTornSector, imageDirectory: tornImage,
+                seed: random.next()))
+        let history = try await execute(setup, store: torn, layer: tornLayer, counters: &counters)
+        if let crash = tornLayer.crashRecord { counters.record(crash, inRecovery: false) }
+        if !FaultInjectingIO.exists(tornImage) {
+            try FileManager.default.createDirectory(atPath: tornImage, withIntermediateDirectories: true)
+        }
+        let reference = directory + "/reference"
+        try StoreDirectory.copy(tornImage, to: reference)
+        let expected = try await LogEventStore.withStore(directory: reference, options: setup.options) {
+            EventDigest.of(events: try await FaultHarness.allEvents($0))
+        }
+        let recoveryLayer = FaultInjectingIO(root: reference + "-again")
+        try StoreDirectory.copy(tornImage, to: reference + "-again")
+        var options = setup.options
+        options.io = recoveryLayer
+        try? await LogEventStore.open(directory: reference + "-again", options: options).close()
+        let recoveryPoints = recoveryLayer.syncPointCount
+        StoreDirectory.remove(reference + "-again")
+        for point in 0..<recoveryPoints {
+            for after in [false, true] {
+                let copy = directory + "/r\(point)\(after ? "a" : "b")"
+                let image = copy + "-image"
+                try StoreDirectory.copy(tornImage, to: copy)
+                let layer = FaultInjectingIO(root: copy)
+                layer.setCrashPlan(
+                    CrashPlan(
+                        point: after ? .afterSyncPoint(point) : .beforeSyncPoint(point),
+                        mode: random.pick(PowerLossMode.allCases),
+                        imageDirectory: image, seed: random.next()))
+                var crashing = setup.options
+                crashing.io = layer
+                let opened = try? await LogEventStore.open(directory: copy, options: crashing)
+                if !layer.hasCrashed { layer.simulatePowerLoss(into: image, mode: .dropUnsynced, seed: random.next()) }
+                try? await opened?.close()
+                if let crash = layer.crashRecord { counters.record(crash, inRecovery: true) }
+                if let failure = try await recoverAndCheck(image, setup: setup, history: history, counters: &counters) {
+                    return
+                        "\(context); recovery cut at its sync point \(point) (\(after ? "after" : "before")): \(failure)"
+                }
+                let digest = try await LogEventStore.withStore(directory: image, options: setup.options) {
+                    EventDigest.of(events: try await FaultHarness.allEvents($0))
+                }
+                if digest != expected {
+                    return
+                        "\(context); recovery cut at its sync point \(point): recovering again gave a different log than recovering once"
+                }
+                StoreDirectory.remove(copy)
+                StoreDirectory.remove(image)
+            }
+        }
+        return nil
+    }
+
+    /// Creates the store under `layer`, runs the workload and closes it; a crash plan on the layer
+    /// cuts it short. - Returns: what the writer saw acknowledged before the power went.
+    private func execute(_ setup: Setup, store path: String, layer: FaultInjectingIO, counters: inout HarnessCounters)
+        async throws -> History
+    {
+        var options = setup.options
+        options.io = layer
+        var history = History()
+        guard let store = try? await LogEventStore.open(directory: path, options: options) else { return history }
+        var runner = WorkloadRunner(workload: setup.workload)
+        for operation in 0..<setup.operations {
+            var events: [HistoryEvent] = []
+            _ = await runner.run(operation, on: store) { events.append($0) }
+            await FaultHarness.drainWriter(store)
+            counters.operations += 1
+            let crashed = layer.hasCrashed
+            for event in events {
+                if case .acknowledged = event, crashed { continue }
+                if case .snapshotAcknowledged = event, crashed { continue }
+                if case .acknowledged = event { counters.acknowledgedWrites += 1 }
+                history.apply(event, isDurable: options.durability == .fsync)
+            }
+        }
+        do {
+            try await store.close()
+            if !layer.hasCrashed { history.markAcknowledgedDurable() }
+        } catch {
+            _ = error
+        }
+        return history
+    }
+
+    /// Recovers an image, checks it against `history`, closes it and verifies it.
+    private func recoverAndCheck(_ image: String, setup: Setup, history: History, counters: inout HarnessCounters)
+        async throws -> String?
+    {
+        let store: LogEventStore
+        do {
+            store = try await LogEventStore.open(directory: image, options: setup.options)
+        } catch {
+            return "recovery failed: \(error)"
+        }
+        counters.recoveries += 1
+        var checker = InvariantChecker(workload: setup.workload)
+        checker.options.mayLoseUndurableAcknowledgements = setup.options.durability == .buffered
+        checker.options.keyRetries = 2
+        let report = await checker.check(store, history: history)
+        try await store.close()
+        if !report.violations.isEmpty { return "after recovery: " + report.violations.joined(separator: "\n  ") }
+        let problems = try await LogVerifier.verify(directory: image)
+        if !problems.isEmpty { return "verify after a clean close reports: " + problems.joined(separator: "; ") }
+        return nil
+    }
+}

@@ -1,0 +1,362 @@
+import EventSourcingCore
+import Foundation
+import LogStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The in-process crash harness: a store under `FaultInjectingIO` runs a workload through a few
+/// cycles, each ending in a power loss (at a sync point, a rename or any operation, including
+/// inside recovery, segment rolls, index checkpoints and snapshot writes), in injected I/O errors
+/// (EIO, ENOSPC, short writes, fail after N operations) or in a clean close. After each cycle the
+/// store is recovered and checked (`InvariantChecker`), closed, verified (`eventlog verify`'s
+/// checks), and the next cycle goes on from it. Some recoveries are first run on a copy that
+/// crashes inside its own recovery: recovering that must give the same log.
+///
+/// Every choice comes from the seed and the round number, so a round replays exactly.
+///
+/// Thread-safety: a value type; rounds run one at a time.
+package struct FaultHarness: Sendable {
+    /// What a cycle ends in.
+    enum Scenario: String {
+        case powerLoss = "power loss"
+        case ioError = "I/O errors"
+        case cleanClose = "clean close"
+    }
+
+    package let seed: UInt64
+    package let workDirectory: String
+    /// The most operations a cycle issues.
+    package var operationsPerCycleMax = 40
+    /// The most cycles of a round.
+    package var cyclesMax = 4
+
+    package init(seed: UInt64, workDirectory: String) {
+        self.seed = seed
+        self.workDirectory = workDirectory
+    }
+
+    /// What a round did, and its failure (with the context to reproduce it) if any.
+    package struct RoundResult: Sendable {
+        package var counters = HarnessCounters()
+        package var failure: String?
+
+        package init() {}
+    }
+
+    /// Runs round `round`. On failure the round's directory is kept and named in the failure.
+    package func runRound(_ round: Int) async -> RoundResult {
+        var random = SeededRandom(seed: seed, stream: UInt64(round))
+        let directory = workDirectory + "/fault-\(round)"
+        StoreDirectory.remove(directory)
+        var result = RoundResult()
+        result.counters.rounds = 1
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            var log: [String] = []
+            if let failure = try await run(&random, directory: directory, counters: &result.counters, log: &log) {
+                result.counters.failures += 1
+                result.failure =
+                    failure + "\n  " + log.joined(separator: "\n  ") + "\n  store directories kept in \(directory)"
+                return result
+            }
+        } catch {
+            result.counters.failures += 1
+            result.failure = "the harness itself failed: \(error)\n  directories kept in \(directory)"
+            return result
+        }
+        StoreDirectory.remove(directory)
+        return result
+    }
+
+    private func run(
+        _ random: inout SeededRandom, directory: String, counters: inout HarnessCounters, log: inout [String]
+    ) async throws -> String? {
+        let profile = random.weighted([
+            (Workload.Profile.mixed(), 5), (.oneStream, 2), (.manyKeys(), 2), (.largeEvents(), 2), (.manyStreams(), 1),
+        ])
+        var options = LogEventStore.Options(
+            durability: random.chance(0.7) ? .fsync : .buffered,
+            segmentBytesMax: random.pick([4096, 8192, 16384, 65536]),
+            checkpointBytesInterval: random.pick([256, 4096, 32768, 1 << 20]))
+        let workload = Workload(seed: random.next(), profile: profile)
+        let operationsMax = profile.name == "many streams" ? operationsPerCycleMax * 8 : operationsPerCycleMax
+        log.append(
+            "profile \(profile), \(options.durability), segments of \(options.segmentBytesMax) bytes, "
+                + "checkpoint every \(options.checkpointBytesInterval) bytes")
+        var history = History()
+        var runner = WorkloadRunner(workload: workload)
+        var checker = InvariantChecker(workload: workload)
+        var nextOperation = 0
+        var storePath = directory + "/c0"
+        var layer = FaultInjectingIO(root: storePath)
+
+        for cycle in 0..<random.int(1...cyclesMax) {
+            let scenario = random.weighted([(Scenario.powerLoss, 6), (.ioError, 3), (.cleanClose, 1)])
+            let operationCount = random.int(1...operationsMax)
+            let imagePath = directory + "/c\(cycle + 1)"
+            let mode = random.weighted([
+                (PowerLossMode.dropUnsynced, 3), (.keepAll, 1), (.keepPrefix, 2), (.keepPrefixTornSector, 2),
+                (.keepRandomSubset, 2),
+            ])
+            var cycleLog = "cycle \(cycle): \(scenario.rawValue), \(operationCount) operations from \(nextOperation)"
+            // -1: while the store opens (inside recovery, or its creation).
+            let crashArmedAt = scenario == .powerLoss ? random.int(-1..<operationCount) : Int.min
+            func armCrash(_ random: inout SeededRandom) {
+                let point: CrashPlan.Point
+                switch random.int(0..<5) {
+                case 0, 1: point = .beforeSyncPoint(layer.syncPointCount + random.int(0..<12))
+                case 2, 3: point = .afterSyncPoint(layer.syncPointCount + random.int(0..<12))
+                default: point = .beforeOperation(layer.operationCount + random.int(0..<30))
+                }
+                layer.setCrashPlan(CrashPlan(point: point, mode: mode, imageDirectory: imagePath, seed: random.next()))
+                cycleLog += ", crash \(point) \(mode.rawValue)"
+            }
+            if crashArmedAt == -1 { armCrash(&random) }
+            options.io = layer
+            // -1: before the store opens.
+            let faultAt = scenario == .ioError ? random.int(-1..<operationCount) : Int.min
+            var rule: FaultRule?
+            if faultAt == -1 {
+                rule = Self.randomRule(&random)
+                layer.addFault(rule!)
+                cycleLog += ", before open: \(rule!)"
+            }
+            var store: LogEventStore?
+            var openError: Error?
+            do {
+                store = try await LogEventStore.open(directory: storePath, options: options)
+            } catch {
+                openError = error
+            }
+            if let crash = layer.crashRecord {
+                counters.record(crash, inRecovery: true)
+                cycleLog += "; \(crash) while opening"
+            }
+            if let openError, !layer.hasCrashed, rule == nil {
+                log.append(cycleLog)
+                return "opening the store failed without a fault: \(openError)"
+            }
+
+            var failedAt: Int?
+            if let store {
+                // After a crash the operations go on failing, so that a round draws the same numbers.
+                for index in 0..<operationCount {
+                    if index == crashArmedAt { armCrash(&random) }
+                    if index == faultAt {
+                        rule = Self.randomRule(&random)
+                        layer.addFault(rule!)
+                        cycleLog += ", before operation \(nextOperation): \(rule!)"
+                    }
+                    let syncsBefore = layer.synchronizedCount(of: .segment)
+                    let orderBefore = history.reportCount
+                    var events: [HistoryEvent] = []
+                    let outcome = await runner.run(nextOperation, on: store) { events.append($0) }
+                    nextOperation += 1
+                    counters.operations += 1
+                    await Self.drainWriter(store)
+                    let crashed = layer.hasCrashed
+                    for event in events {
+                        switch event {
+                        case .acknowledged, .snapshotAcknowledged:
+                            // Past the power loss the process is dead: it acknowledges nothing.
+                            guard !crashed else { continue }
+                            if case .acknowledged = event { counters.acknowledgedWrites += 1 }
+                        default:
+                            break
+                        }
+                        history.apply(event, isDurable: options.durability == .fsync)
+                    }
+                    if options.durability == .buffered, layer.synchronizedCount(of: .segment) > syncsBefore {
+                        history.markAcknowledgedDurable(before: orderBefore)
+                    }
+                    switch outcome {
+                    case .done:
+                        break
+                    case .violation(let message):
+                        if !crashed && rule == nil {
+                            log.append(cycleLog)
+                            return message
+                        }
+                    case .failed(let error):
+                        if !crashed && rule == nil {
+                            log.append(cycleLog)
+                            return "operation \(nextOperation - 1) failed without a fault: \(error)"
+                        }
+                        if failedAt == nil { failedAt = nextOperation - 1 }
+                    }
+                }
+            }
+            if let crash = layer.crashRecord, store != nil {
+                counters.record(crash, inRecovery: false)
+                cycleLog += "; \(crash)"
+            }
+            if let failedAt { cycleLog += "; writes failed from operation \(failedAt)" }
+
+            // End of the cycle: the power goes (if it has not), or the store closes.
+            if let store { await Self.drainWriter(store) }
+            var inPlace = false
+            var powerLost = layer.hasCrashed
+            if scenario == .ioError {
+                layer.clearFaults()
+                counters.faults.merge(layer.faultCounts, uniquingKeysWith: +)
+                if !layer.hasCrashed, random.chance(0.5) {
+                    // The disk has room again: close what is left and reopen in place.
+                    try? await store?.close()
+                    inPlace = true
+                    counters.reopenedAfterFaults += 1
+                    cycleLog += "; faults cleared, reopened in place"
+                }
+            } else if scenario == .cleanClose, !layer.hasCrashed, let store {
+                do {
+                    try await store.close()
+                } catch {
+                    log.append(cycleLog)
+                    return "closing the store failed without a fault: \(error)"
+                }
+                history.markAcknowledgedDurable()
+                inPlace = true
+                cycleLog += "; closed cleanly"
+            }
+            if !inPlace && !layer.hasCrashed {
+                let crash = layer.simulatePowerLoss(into: imagePath, mode: mode, seed: random.next())
+                counters.record(crash, inRecovery: false)
+                cycleLog += "; \(crash) after the operations"
+            }
+            powerLost = powerLost || !inPlace
+            try? await store?.close()
+            store = nil
+            log.append(cycleLog)
+
+            let target = inPlace ? storePath : imagePath
+            if !inPlace, !FaultInjectingIO.exists(target) {
+                // The power went before the store's directory was made: nothing of it survives.
+                try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            }
+
+            // Recovering twice gives what recovering once gives: a copy crashes inside its recovery first.
+            var twinDigest: UInt64?
+            if powerLost, random.chance(0.35) {
+                let twin = target + "-twin"
+                try StoreDirectory.copy(target, to: twin)
+                let twinLayer = FaultInjectingIO(root: twin)
+                let twinImage = target + "-twin-crashed"
+                let point: CrashPlan.Point =
+                    random.chance(0.5)
+                    ? .beforeOperation(random.int(0..<60)) : .afterSyncPoint(random.int(0..<16))
+                twinLayer.setCrashPlan(
+                    CrashPlan(
+                        point: point, mode: random.pick(PowerLossMode.allCases), imageDirectory: twinImage,
+                        seed: random.next()))
+                var twinOptions = options
+                twinOptions.io = twinLayer
+                let twinStore = try? await LogEventStore.open(directory: twin, options: twinOptions)
+                if !twinLayer.hasCrashed {
+                    twinLayer.simulatePowerLoss(
+                        into: twinImage, mode: random.pick(PowerLossMode.allCases), seed: random.next())
+                }
+                if let crash = twinLayer.crashRecord { counters.record(crash, inRecovery: true) }
+                try? await twinStore?.close()
+                twinOptions.io = FaultInjectingIO(root: twinImage)
+                do {
+                    let recovered = try await LogEventStore.open(directory: twinImage, options: twinOptions)
+                    counters.recoveries += 1
+                    twinDigest = EventDigest.of(events: try await Self.allEvents(recovered))
+                    try await recovered.close()
+                } catch {
+                    return
+                        "recovering a store whose recovery crashed (\(twinLayer.crashRecord.map { "\($0)" } ?? "")) failed: \(error)"
+                }
+                StoreDirectory.remove(twin)
+                StoreDirectory.remove(twinImage)
+            }
+
+            // Recover and check.
+            layer.clearFaults()
+            let checkLayer = inPlace ? layer : FaultInjectingIO(root: target)
+            options.io = checkLayer
+            let recovered: LogEventStore
+            do {
+                recovered = try await LogEventStore.open(directory: target, options: options)
+            } catch {
+                return "recovery failed: \(error)"
+            }
+            counters.recoveries += 1
+            checker.options.mayLoseUndurableAcknowledgements = powerLost && options.durability == .buffered
+            let report = await checker.check(recovered, history: history)
+            if !report.violations.isEmpty {
+                try? await recovered.close()
+                return "after recovery: " + report.violations.joined(separator: "\n  ")
+            }
+            if let twinDigest, twinDigest != report.digest {
+                try? await recovered.close()
+                return "recovering a copy whose first recovery crashed gave a different log than recovering once"
+            }
+            history.settle(runs: report.runs, absent: report.absent)
+            // Writes in flight at the crash may or may not have survived: the writer reads its versions again.
+            let touched = Set(history.writes.keys.map { workload.operation($0).streamID })
+            try await runner.refreshVersions(from: recovered, streams: touched.sorted())
+            if scenario == .ioError {
+                // The store accepts writes again once the faults are gone.
+                for _ in 0..<2 {
+                    var events: [HistoryEvent] = []
+                    let outcome = await runner.run(nextOperation, on: recovered) { events.append($0) }
+                    nextOperation += 1
+                    counters.operations += 1
+                    for event in events { history.apply(event, isDurable: options.durability == .fsync) }
+                    if case .failed(let error) = outcome {
+                        try? await recovered.close()
+                        return "the store did not accept writes after its faults were cleared: \(error)"
+                    }
+                    if case .violation(let message) = outcome {
+                        try? await recovered.close()
+                        return message
+                    }
+                }
+            }
+            do {
+                try await recovered.close()
+            } catch {
+                return "closing the recovered store failed: \(error)"
+            }
+            history.markAcknowledgedDurable()
+            let problems = try await LogVerifier.verify(directory: target)
+            if !problems.isEmpty { return "verify after a clean close reports: " + problems.joined(separator: "; ") }
+            if !inPlace { StoreDirectory.remove(storePath) }
+            storePath = target
+            layer = checkLayer
+        }
+        return nil
+    }
+
+    /// Waits until the store's writer thread has finished everything queued before (the checkpoint
+    /// that may follow a commit): a write refused for its expected version passes through the
+    /// writer's queue without touching a file.
+    static func drainWriter(_ store: LogEventStore) async {
+        _ = try? await store.stream("harness-barrier").write(
+            CandidateEvent(type: "Barrier"), expectedVersion: .exact(Int64.max))
+    }
+
+    /// Every event of `@all`, in order.
+    package static func allEvents(_ store: any EventStore) async throws -> [StoredEvent] {
+        var events: [StoredEvent] = []
+        for try await event in try await store.stream("@all").read() { events.append(event) }
+        return events
+    }
+
+    /// An I/O error to inject: the operation, the errno, transient or persistent, maybe a short
+    /// write, maybe only on one kind of file.
+    static func randomRule(_ random: inout SeededRandom) -> FaultRule {
+        let operation = random.weighted([
+            (FaultRule.Operation.write, 4), (.sync, 4), (.allocate, 2), (.rename, 1), (.any, 3),
+        ])
+        let path = random.weighted([
+            (String?.none, 5), ("segment", 2), (".idx", 2), ("checkpoint", 1), ("snapshot", 1), ("head", 1),
+        ])
+        return FaultRule(
+            operation: operation, errorNumber: random.chance(0.5) ? EIO : ENOSPC,
+            skip: random.int(0...(operation == .any ? 80 : 8)), isPersistent: random.chance(0.5),
+            isShortWrite: operation == .write && random.chance(0.35), pathContains: operation == .any ? nil : path)
+    }
+}

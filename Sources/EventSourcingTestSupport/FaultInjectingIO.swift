@@ -1,0 +1,584 @@
+import EventSourcingCore
+import LogStore
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A `FileIO` that sits under the log engine (through `LogEventStore.Options.io`), passes every
+/// operation to the real files, and models what a power loss would leave of them.
+///
+/// For each file of one store directory (`root`) it keeps the bytes on stable storage as of the
+/// file's last `fsync`/`fdatasync` and every change since; for the directory, the names as of its
+/// last `fsync` and every create, rename and unlink since. Stores through a shared mapping are
+/// seen as 4 KiB pages when `msync` is called, and at a power loss any subset of the pages dirtied
+/// since may have been written back (the kernel writes dirty pages whenever it likes).
+///
+/// On top of that model it can:
+/// - cut the power at a chosen point (`CrashPlan`): before or after the n-th sync point (`fsync`,
+///   `fdatasync`, `msync`, `rename`), or before the n-th operation of any kind. It then writes an
+///   image of what survived (`PowerLossMode`) to a new directory, and every later operation that
+///   changes something fails with `EIO`: the process is as good as dead.
+/// - inject errors (`FaultRule`): `EIO` or `ENOSPC` on write, sync, allocate or rename, short
+///   writes, and "fail after N operations", once or until `clearFaults()`.
+///
+/// A failed sync leaves its changes pending (they may still reach the disk or not): the model of
+/// a disk that reports an error and keeps what it had, not of a kernel that forgets dirty pages.
+///
+/// Paths outside `root` pass through untouched (a read-only open's private directory).
+///
+/// Thread-safety: every method may be called from any thread; the model is behind a mutex, held
+/// across each real operation so that model and files change together.
+package final class FaultInjectingIO: FileIO {
+    /// The store directory whose files are modelled.
+    package let root: String
+    private let system = SystemIO.shared
+    private let model: Mutex<Model>
+
+    /// One directory change not yet made durable by an `fsync` of the directory.
+    enum NameChange {
+        case create(name: String, file: Int)
+        case rename(from: String, to: String, file: Int)
+        case unlink(name: String, file: Int)
+    }
+
+    struct Model {
+        let root: String
+        var files: [Int: SimulatedFile] = [:]
+        var nextFileID = 1
+        /// Inode number → file, for the files this layer has seen.
+        var inodes: [UInt64: Int] = [:]
+        var names: [String: Int] = [:]
+        var durableNames: [String: Int] = [:]
+        var pendingNames: [NameChange] = []
+        /// Open descriptors of modelled files: descriptor → (file, name when opened).
+        var descriptors: [Int32: (file: Int, name: String)] = [:]
+        var rootDescriptors: Set<Int32> = []
+        var operationCount = 0
+        var syncPointCount = 0
+        var rules: [FaultRule] = []
+        var skipsLeft: [Int] = []
+        var armedWriteFailure: (code: Int32, isPersistent: Bool)?
+        var crashPlan: CrashPlan?
+        var crash: CrashRecord?
+        var isDead = false
+        var faultCounts: [String: Int] = [:]
+        var isLyingAboutSyncs = false
+        /// Successful `fsync`/`fdatasync` calls by kind of file.
+        var syncs: [StoreFileKind: Int] = [:]
+    }
+
+    /// Models the files of `root`. Files already there count as durable, names and bytes.
+    package init(root: String) {
+        var trimmed = root
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        self.root = trimmed
+        var model = Model(root: trimmed)
+        for name in Self.names(in: trimmed) {
+            let path = trimmed + "/" + name
+            guard let (inode, bytes) = Self.readFile(path) else { continue }
+            let id = model.nextFileID
+            model.nextFileID += 1
+            model.files[id] = SimulatedFile(durable: bytes)
+            model.inodes[inode] = id
+            model.names[name] = id
+            model.durableNames[name] = id
+        }
+        self.model = Mutex(model)
+    }
+
+    // MARK: Control
+
+    /// Adds an error to inject.
+    package func addFault(_ rule: FaultRule) {
+        model.withLock { model in
+            model.rules.append(rule)
+            model.skipsLeft.append(rule.skip)
+        }
+    }
+
+    /// Removes every injected error (the disk has room again).
+    package func clearFaults() {
+        model.withLock { model in
+            model.rules.removeAll()
+            model.skipsLeft.removeAll()
+            model.armedWriteFailure = nil
+        }
+    }
+
+    /// Makes every sync report success without making anything durable: a disk that lies about
+    /// its cache. Only for showing that the harnesses catch what such a disk loses.
+    package func setLyingAboutSyncs(_ isLying: Bool) { model.withLock { $0.isLyingAboutSyncs = isLying } }
+
+    /// Sets where the power goes (counted over the operations seen so far, from the start).
+    package func setCrashPlan(_ plan: CrashPlan?) { model.withLock { $0.crashPlan = plan } }
+
+    /// Operations that changed something so far.
+    package var operationCount: Int { model.withLock { $0.operationCount } }
+
+    /// Sync points (`fsync`, `fdatasync`, `msync`, `rename`) so far.
+    package var syncPointCount: Int { model.withLock { $0.syncPointCount } }
+
+    /// The power loss, once it happened.
+    package var crashRecord: CrashRecord? { model.withLock { $0.crash } }
+
+    /// Whether the power went (then every change fails with `EIO`).
+    package var hasCrashed: Bool { model.withLock { $0.isDead } }
+
+    /// Successful `fsync`/`fdatasync` calls on files of `kind` so far (a `.buffered` write is
+    /// durable once a sync of its segment, or of a later one, followed it).
+    package func synchronizedCount(of kind: StoreFileKind) -> Int { model.withLock { $0.syncs[kind, default: 0] } }
+
+    /// How many errors were injected, by kind (`FaultRule.kindName`).
+    package var faultCounts: [String: Int] { model.withLock { $0.faultCounts } }
+
+    /// Cuts the power now: writes what survives, by `mode`, to `imageDirectory` and fails every
+    /// later change with `EIO`. When the power already went, returns that crash.
+    /// - Returns: what the power loss dropped, tore and reordered.
+    @discardableResult
+    package func simulatePowerLoss(into imageDirectory: String, mode: PowerLossMode, seed: UInt64) -> CrashRecord {
+        model.withLock { model in
+            // Already dead (a planned crash struck first): that image stands.
+            if let crash = model.crash { return crash }
+            return Self.crash(
+                &model,
+                plan: CrashPlan(point: .beforeOperation(-1), mode: mode, imageDirectory: imageDirectory, seed: seed),
+                operation: nil, kind: nil)
+        }
+    }
+
+    // MARK: FileIO
+
+    package func open(_ path: String, flags: Int32, mode: mode_t) -> Int32 {
+        switch locate(path) {
+        case .outside:
+            return system.open(path, flags: flags, mode: mode)
+        case .root:
+            let descriptor = system.open(path, flags: flags, mode: mode)
+            let code = errno
+            if descriptor >= 0 { model.withLock { _ = $0.rootDescriptors.insert(descriptor) } }
+            errno = code
+            return descriptor
+        case .inside(let name):
+            return model.withLock { model -> Int32 in
+                let creates = flags & O_CREAT != 0
+                if creates,
+                    let code = Self.refuse(
+                        &model, operation: "open", kind: StoreFileKind(fileName: name), ruleOperation: nil, path: path)
+                {
+                    errno = code
+                    return -1
+                }
+                let existed = Self.exists(path)
+                let descriptor = system.open(path, flags: flags, mode: mode)
+                let code = errno
+                defer { errno = code }
+                guard descriptor >= 0 else { return descriptor }
+                if creates { model.operationCount += 1 }
+                var status = stat()
+                fstat(descriptor, &status)
+                let inode = UInt64(status.st_ino)
+                let id: Int
+                if let known = model.inodes[inode], model.files[known] != nil {
+                    id = known
+                    if model.names[name] != known { model.names[name] = known }
+                } else {
+                    id = model.nextFileID
+                    model.nextFileID += 1
+                    model.inodes[inode] = id
+                    if existed {
+                        // A file this layer never saw being made: it counts as durable.
+                        model.files[id] = SimulatedFile(durable: Self.readDescriptor(descriptor) ?? Self.readFile(path)?.1 ?? [])
+                        model.names[name] = id
+                        model.durableNames[name] = id
+                    } else {
+                        model.files[id] = SimulatedFile(durable: [])
+                        model.names[name] = id
+                        model.pendingNames.append(.create(name: name, file: id))
+                    }
+                }
+                if flags & O_TRUNC != 0 { model.files[id]!.record(.resize(0)) }
+                model.descriptors[descriptor] = (id, name)
+                return descriptor
+            }
+        }
+    }
+
+    package func close(_ descriptor: Int32) {
+        model.withLock { model in
+            model.rootDescriptors.remove(descriptor)
+            if let (id, _) = model.descriptors.removeValue(forKey: descriptor) { Self.forgetIfGone(&model, file: id) }
+            system.close(descriptor)
+        }
+    }
+
+    package func pread(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, _ offset: Int) -> Int {
+        system.pread(descriptor, buffer, count, offset)
+    }
+
+    package func pwrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int, _ offset: Int) -> Int {
+        model.withLock { model -> Int in
+            guard let (id, name) = model.descriptors[descriptor] else {
+                return system.pwrite(descriptor, bytes, count, offset)
+            }
+            var wanted = count
+            switch Self.decide(
+                &model, operation: "pwrite", kind: StoreFileKind(fileName: name), rule: .write, path: name)
+            {
+            case .proceed:
+                break
+            case .fail(let code):
+                errno = code
+                return -1
+            case .shortWrite(let code):
+                guard count > 1 else {
+                    errno = code
+                    return -1
+                }
+                wanted = count / 2
+            }
+            model.operationCount += 1
+            let written = system.pwrite(descriptor, bytes, wanted, offset)
+            let code = errno
+            if written > 0 {
+                model.files[id]!.record(
+                    .write(offset: offset, bytes: Array(UnsafeRawBufferPointer(start: bytes, count: written))))
+            }
+            errno = code
+            return written
+        }
+    }
+
+    package func fdatasync(_ descriptor: Int32) -> Int32 {
+        synchronize(descriptor, call: "fdatasync") { system.fdatasync($0) }
+    }
+
+    package func fsync(_ descriptor: Int32) -> Int32 { synchronize(descriptor, call: "fsync") { system.fsync($0) } }
+
+    package func msync(_ descriptor: Int32, _ address: UnsafeMutableRawPointer, _ count: Int) -> Int32 {
+        synchronize(descriptor, call: "msync") { system.msync($0, address, count) }
+    }
+
+    package func ftruncate(_ descriptor: Int32, _ size: Int) -> Int32 {
+        model.withLock { model -> Int32 in
+            guard let (id, name) = model.descriptors[descriptor] else { return system.ftruncate(descriptor, size) }
+            if let code = Self.refuse(
+                &model, operation: "ftruncate", kind: StoreFileKind(fileName: name), ruleOperation: nil, path: name)
+            {
+                errno = code
+                return -1
+            }
+            model.operationCount += 1
+            let result = system.ftruncate(descriptor, size)
+            let code = errno
+            if result == 0 { model.files[id]!.record(.resize(size)) }
+            errno = code
+            return result
+        }
+    }
+
+    package func fallocate(_ descriptor: Int32, _ size: Int) -> Int32 {
+        model.withLock { model -> Int32 in
+            guard let (id, name) = model.descriptors[descriptor] else { return system.fallocate(descriptor, size) }
+            if let code = Self.refuse(
+                &model, operation: "posix_fallocate", kind: StoreFileKind(fileName: name), ruleOperation: .allocate,
+                path: name)
+            {
+                return code
+            }
+            model.operationCount += 1
+            let result = system.fallocate(descriptor, size)
+            if result == 0, size > model.files[id]!.visible.count { model.files[id]!.record(.resize(size)) }
+            return result
+        }
+    }
+
+    package func rename(_ from: String, _ to: String) -> Int32 {
+        guard case .inside(let fromName) = locate(from), case .inside(let toName) = locate(to) else {
+            return system.rename(from, to)
+        }
+        return model.withLock { model -> Int32 in
+            let kind = StoreFileKind(fileName: toName)
+            if let code = Self.refuse(
+                &model, operation: "rename", kind: kind, ruleOperation: .rename, path: to, isSyncPoint: true)
+            {
+                errno = code
+                return -1
+            }
+            model.operationCount += 1
+            let result = system.rename(from, to)
+            let code = errno
+            if result == 0 {
+                let id = model.names.removeValue(forKey: fromName) ?? Self.adopt(&model, path: to, name: toName)
+                let replaced = model.names[toName]
+                model.names[toName] = id
+                model.pendingNames.append(.rename(from: fromName, to: toName, file: id))
+                if let replaced, replaced != id { Self.forgetIfGone(&model, file: replaced) }
+            }
+            Self.afterSyncPoint(&model, operation: "rename", kind: kind)
+            errno = code
+            return result
+        }
+    }
+
+    package func unlink(_ path: String) -> Int32 {
+        guard case .inside(let name) = locate(path) else { return system.unlink(path) }
+        return model.withLock { model -> Int32 in
+            if let code = Self.refuse(
+                &model, operation: "unlink", kind: StoreFileKind(fileName: name), ruleOperation: nil, path: path)
+            {
+                errno = code
+                return -1
+            }
+            model.operationCount += 1
+            let result = system.unlink(path)
+            let code = errno
+            if result == 0, let id = model.names.removeValue(forKey: name) {
+                model.pendingNames.append(.unlink(name: name, file: id))
+                Self.forgetIfGone(&model, file: id)
+            }
+            errno = code
+            return result
+        }
+    }
+
+    package func mkdir(_ path: String, _ mode: mode_t) -> Int32 {
+        guard path == root || locate(path) != .outside else { return system.mkdir(path, mode) }
+        return model.withLock { model -> Int32 in
+            if let code = Self.refuse(&model, operation: "mkdir", kind: .directory, ruleOperation: nil, path: path) {
+                errno = code
+                return -1
+            }
+            model.operationCount += 1
+            return system.mkdir(path, mode)
+        }
+    }
+
+    // MARK: Model
+
+    private enum Location: Equatable {
+        case root
+        case inside(String)
+        case outside
+    }
+
+    private func locate(_ path: String) -> Location {
+        if path == root { return .root }
+        guard path.hasPrefix(root + "/") else { return .outside }
+        let name = String(path.dropFirst(root.count + 1))
+        guard !name.isEmpty, !name.contains("/") else { return .outside }
+        return .inside(name)
+    }
+
+    /// `fsync`, `fdatasync` or `msync` of a modelled file or of the directory: a sync point.
+    private func synchronize(_ descriptor: Int32, call: String, _ body: (Int32) -> Int32) -> Int32 {
+        model.withLock { model -> Int32 in
+            let isRoot = model.rootDescriptors.contains(descriptor)
+            let tracked = model.descriptors[descriptor]
+            guard isRoot || tracked != nil else { return body(descriptor) }
+            let kind = isRoot ? StoreFileKind.directory : StoreFileKind(fileName: tracked!.name)
+            if let code = Self.refuse(
+                &model, operation: call, kind: kind, ruleOperation: .sync, path: tracked?.name ?? root,
+                isSyncPoint: true)
+            {
+                errno = code
+                return -1
+            }
+            model.operationCount += 1
+            let result = body(descriptor)
+            let code = errno
+            if result == 0, !model.isLyingAboutSyncs {
+                if isRoot {
+                    model.durableNames = model.names
+                    model.pendingNames.removeAll()
+                } else if let (id, _) = tracked {
+                    if call == "msync" {
+                        model.files[id]!.recordMappedPages(
+                            current: Self.readDescriptor(descriptor) ?? model.files[id]!.visible)
+                    } else {
+                        model.files[id]!.synchronize()
+                        model.syncs[kind, default: 0] += 1
+                    }
+                }
+            }
+            Self.afterSyncPoint(&model, operation: call, kind: kind)
+            errno = code
+            return result
+        }
+    }
+
+    /// What happens to an operation.
+    private enum Decision {
+        case proceed
+        case fail(Int32)
+        /// Write half of the bytes; the next write fails with this errno.
+        case shortWrite(Int32)
+    }
+
+    /// Decides whether an operation may run: the power may go before it, the process may be dead,
+    /// or an injected error may fire. Counts the operation as a sync point when it is one.
+    private static func decide(
+        _ model: inout Model, operation: String, kind: StoreFileKind, rule ruleOperation: FaultRule.Operation?,
+        path: String,
+        isSyncPoint: Bool = false
+    ) -> Decision {
+        if model.isDead { return .fail(EIO) }
+        if let plan = model.crashPlan {
+            let strikes: Bool
+            switch plan.point {
+            case .beforeOperation(let n): strikes = model.operationCount == n
+            case .beforeSyncPoint(let n): strikes = isSyncPoint && model.syncPointCount == n
+            case .afterSyncPoint: strikes = false
+            }
+            if strikes {
+                crash(&model, plan: plan, operation: operation, kind: kind)
+                return .fail(EIO)
+            }
+        }
+        if isSyncPoint { model.syncPointCount += 1 }
+        if ruleOperation == .write, let armed = model.armedWriteFailure {
+            // The disk filled during an earlier short write.
+            if !armed.isPersistent { model.armedWriteFailure = nil }
+            return .fail(armed.code)
+        }
+        guard let index = firingRule(&model, operation: ruleOperation, path: path) else { return .proceed }
+        let rule = model.rules[index]
+        if !rule.isPersistent { removeRule(&model, at: index) }
+        model.faultCounts[rule.kindName, default: 0] += 1
+        if rule.isShortWrite && ruleOperation == .write {
+            model.armedWriteFailure = (rule.errorNumber, rule.isPersistent)
+            return .shortWrite(rule.errorNumber)
+        }
+        return .fail(rule.errorNumber)
+    }
+
+    /// Runs `decide` for operations that either run or fail.
+    private static func refuse(
+        _ model: inout Model, operation: String, kind: StoreFileKind, ruleOperation: FaultRule.Operation?, path: String,
+        isSyncPoint: Bool = false
+    ) -> Int32? {
+        switch decide(
+            &model, operation: operation, kind: kind, rule: ruleOperation, path: path, isSyncPoint: isSyncPoint)
+        {
+        case .proceed: return nil
+        case .fail(let code), .shortWrite(let code): return code
+        }
+    }
+
+    /// The index of the first rule that fires for this operation (counting down the skips of
+    /// every rule that matches).
+    private static func firingRule(_ model: inout Model, operation: FaultRule.Operation?, path: String) -> Int? {
+        var fired: Int?
+        for index in model.rules.indices {
+            let rule = model.rules[index]
+            guard rule.operation == .any || rule.operation == operation, operation != nil || rule.operation == .any,
+                rule.pathContains.map({ path.contains($0) }) ?? true
+            else { continue }
+            if model.skipsLeft[index] > 0 {
+                model.skipsLeft[index] -= 1
+                continue
+            }
+            if fired == nil { fired = index }
+        }
+        return fired
+    }
+
+    private static func removeRule(_ model: inout Model, at index: Int) {
+        model.rules.remove(at: index)
+        model.skipsLeft.remove(at: index)
+    }
+
+    /// Cuts the power after a sync point that the plan names.
+    private static func afterSyncPoint(_ model: inout Model, operation: String, kind: StoreFileKind) {
+        guard !model.isDead, let plan = model.crashPlan, case .afterSyncPoint(let n) = plan.point,
+            model.syncPointCount - 1 == n
+        else { return }
+        crash(&model, plan: plan, operation: operation, kind: kind)
+    }
+
+    @discardableResult
+    private static func crash(_ model: inout Model, plan: CrashPlan, operation: String?, kind: StoreFileKind?)
+        -> CrashRecord
+    {
+        let root = model.root
+        var record = CrashRecord(operation: operation, fileKind: kind, mode: plan.mode)
+        writeImage(of: model, root: root, plan: plan, record: &record)
+        model.isDead = true
+        model.crashPlan = nil
+        model.crash = record
+        return record
+    }
+
+    /// A modelled file for a name this layer has not seen (made outside it): durable as it is.
+    private static func adopt(_ model: inout Model, path: String, name: String) -> Int {
+        let id = model.nextFileID
+        model.nextFileID += 1
+        let (inode, bytes) = readFile(path) ?? (0, [])
+        if inode != 0 { model.inodes[inode] = id }
+        model.files[id] = SimulatedFile(durable: bytes)
+        model.durableNames[name] = id
+        return id
+    }
+
+    /// Forgets the inode of a file with no name and no open descriptor: the number may be reused.
+    private static func forgetIfGone(_ model: inout Model, file id: Int) {
+        guard !model.names.values.contains(id), !model.descriptors.values.contains(where: { $0.file == id }) else {
+            return
+        }
+        for (inode, known) in model.inodes where known == id { model.inodes.removeValue(forKey: inode) }
+    }
+
+    // MARK: Real files
+
+    static func exists(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0
+    }
+
+    static func names(in directory: String) -> [String] {
+        guard let handle = opendir(directory) else { return [] }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." && entry.pointee.d_type == UInt8(DT_REG) { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// The inode number and bytes of a regular file, without following a symbolic link.
+    static func readFile(_ path: String) -> (UInt64, [UInt8])? {
+        let descriptor = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { Glibc.close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return (UInt64(status.st_ino), readDescriptor(descriptor) ?? [])
+    }
+
+    /// Every byte of an open file, read with `pread` (its offset is left alone); `nil` when it
+    /// cannot be read (a write-only descriptor).
+    static func readDescriptor(_ descriptor: Int32) -> [UInt8]? {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return nil }
+        let size = Int(status.st_size)
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        var failed = false
+        bytes.withUnsafeMutableBytes { buffer in
+            while done < size {
+                let got = Glibc.pread(descriptor, buffer.baseAddress! + done, size - done, off_t(done))
+                if got < 0 && errno == EINTR { continue }
+                if got < 0 { failed = true }
+                if got <= 0 { break }
+                done += got
+            }
+        }
+        if failed { return nil }
+        if done < size { bytes.removeLast(size - done) }
+        return bytes
+    }
+}

@@ -1,0 +1,151 @@
+/// What a harness did, for its summary and for docs/RELIABILITY.md: rounds, operations, crashes
+/// simulated (by where they struck and what they dropped), faults injected by kind, damage done.
+///
+/// Thread-safety: a value type.
+package struct HarnessCounters: Sendable {
+    package var rounds = 0
+    package var operations = 0
+    package var acknowledgedWrites = 0
+    package var recoveries = 0
+    /// Power losses simulated by the fault layer.
+    package var powerLosses = 0
+    /// Of them, those that struck while a store was opening (inside recovery).
+    package var powerLossesInRecovery = 0
+    /// Child processes killed with SIGKILL.
+    package var processKills = 0
+    /// Of them, those killed before the store finished opening.
+    package var processKillsInRecovery = 0
+    /// Where power losses struck: "fdatasync on segment", "rename on snapshot", ...
+    package var crashSites: [String: Int] = [:]
+    package var lossModes: [String: Int] = [:]
+    package var unsyncedUnitsDropped = 0
+    package var unsyncedUnitsKept = 0
+    package var tornSectors = 0
+    package var reorderedUnits = 0
+    /// Injected I/O errors by kind ("ENOSPC on write (transient)", ...).
+    package var faults: [String: Int] = [:]
+    /// Damage done to closed stores by kind ("bit flip in segment", ...).
+    package var damage: [String: Int] = [:]
+    /// Bytes changed by damage (flipped, zeroed, overwritten with junk, cut off).
+    package var bytesDamaged = 0
+    /// Single bits flipped.
+    package var bitsFlipped = 0
+    /// Damage that open or `verify` reported (the rest was harmless: an index rebuilt, ...).
+    package var damageReported = 0
+    /// Opens refused with `corruption` (after damage).
+    package var opensRefused = 0
+    /// Stores used again after injected errors were cleared.
+    package var reopenedAfterFaults = 0
+    package var failures = 0
+
+    package init() {}
+
+    package mutating func record(_ crash: CrashRecord, inRecovery: Bool) {
+        powerLosses += 1
+        if inRecovery { powerLossesInRecovery += 1 }
+        let site = crash.operation.map { "\($0) on \(crash.fileKind?.rawValue ?? "?")" } ?? "between operations"
+        crashSites[site, default: 0] += 1
+        lossModes[crash.mode.rawValue, default: 0] += 1
+        unsyncedUnitsDropped += crash.droppedUnits
+        unsyncedUnitsKept += crash.keptUnits
+        tornSectors += crash.tornSectors
+        reorderedUnits += crash.reorderedUnits
+    }
+
+    package mutating func merge(_ other: HarnessCounters) {
+        rounds += other.rounds
+        operations += other.operations
+        acknowledgedWrites += other.acknowledgedWrites
+        recoveries += other.recoveries
+        powerLosses += other.powerLosses
+        powerLossesInRecovery += other.powerLossesInRecovery
+        processKills += other.processKills
+        processKillsInRecovery += other.processKillsInRecovery
+        crashSites.merge(other.crashSites, uniquingKeysWith: +)
+        lossModes.merge(other.lossModes, uniquingKeysWith: +)
+        unsyncedUnitsDropped += other.unsyncedUnitsDropped
+        unsyncedUnitsKept += other.unsyncedUnitsKept
+        tornSectors += other.tornSectors
+        reorderedUnits += other.reorderedUnits
+        faults.merge(other.faults, uniquingKeysWith: +)
+        damage.merge(other.damage, uniquingKeysWith: +)
+        bytesDamaged += other.bytesDamaged
+        bitsFlipped += other.bitsFlipped
+        damageReported += other.damageReported
+        opensRefused += other.opensRefused
+        reopenedAfterFaults += other.reopenedAfterFaults
+        failures += other.failures
+    }
+
+    /// The counts as `name value` lines; nested counts as `name[key] value`. Zero counts are left out.
+    package var lines: [String] {
+        var lines: [String] = []
+        func add(_ name: String, _ value: Int) { if value != 0 { lines.append("\(name) \(value)") } }
+        add("rounds", rounds)
+        add("operations", operations)
+        add("acknowledged_writes", acknowledgedWrites)
+        add("recoveries", recoveries)
+        add("power_losses", powerLosses)
+        add("power_losses_in_recovery", powerLossesInRecovery)
+        add("process_kills", processKills)
+        add("process_kills_in_recovery", processKillsInRecovery)
+        for (key, value) in crashSites.sorted(by: { $0.key < $1.key }) { add("crash_site[\(key)]", value) }
+        for (key, value) in lossModes.sorted(by: { $0.key < $1.key }) { add("loss_mode[\(key)]", value) }
+        add("unsynced_units_dropped", unsyncedUnitsDropped)
+        add("unsynced_units_kept", unsyncedUnitsKept)
+        add("torn_sectors", tornSectors)
+        add("reordered_units", reorderedUnits)
+        for (key, value) in faults.sorted(by: { $0.key < $1.key }) { add("fault[\(key)]", value) }
+        add("reopened_after_faults", reopenedAfterFaults)
+        for (key, value) in damage.sorted(by: { $0.key < $1.key }) { add("damage[\(key)]", value) }
+        add("bytes_damaged", bytesDamaged)
+        add("bits_flipped", bitsFlipped)
+        add("damage_reported", damageReported)
+        add("opens_refused", opensRefused)
+        lines.append("failures \(failures)")
+        return lines
+    }
+
+    /// Parses `lines` back (to add up the summaries of several runs).
+    package init(lines: [String]) {
+        self.init()
+        for line in lines {
+            guard let space = line.lastIndex(of: " "), let value = Int(line[line.index(after: space)...]) else {
+                continue
+            }
+            let name = String(line[..<space])
+            if let open = name.firstIndex(of: "["), name.hasSuffix("]") {
+                let key = String(name[name.index(after: open)..<name.index(before: name.endIndex)])
+                switch name[..<open] {
+                case "crash_site": crashSites[key, default: 0] += value
+                case "loss_mode": lossModes[key, default: 0] += value
+                case "fault": faults[key, default: 0] += value
+                case "damage": damage[key, default: 0] += value
+                default: break
+                }
+                continue
+            }
+            switch name {
+            case "rounds": rounds += value
+            case "operations": operations += value
+            case "acknowledged_writes": acknowledgedWrites += value
+            case "recoveries": recoveries += value
+            case "power_losses": powerLosses += value
+            case "power_losses_in_recovery": powerLossesInRecovery += value
+            case "process_kills": processKills += value
+            case "process_kills_in_recovery": processKillsInRecovery += value
+            case "unsynced_units_dropped": unsyncedUnitsDropped += value
+            case "unsynced_units_kept": unsyncedUnitsKept += value
+            case "torn_sectors": tornSectors += value
+            case "reordered_units": reorderedUnits += value
+            case "reopened_after_faults": reopenedAfterFaults += value
+            case "bytes_damaged": bytesDamaged += value
+            case "bits_flipped": bitsFlipped += value
+            case "damage_reported": damageReported += value
+            case "opens_refused": opensRefused += value
+            case "failures": failures += value
+            default: break
+            }
+        }
+    }
+}

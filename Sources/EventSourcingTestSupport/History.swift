@@ -1,0 +1,98 @@
+import EventSourcingCore
+
+/// Everything the writers of one store reported, across crashes and recoveries, and what the
+/// last check of the recovered log confirmed: the checker's model of what the store must hold.
+///
+/// Thread-safety: a value type; one harness owns it.
+package struct History: Sendable {
+    /// What became of one write.
+    package struct Write: Sendable {
+        package var expected: ExpectedVersion
+        /// Its place among all reports.
+        package var attemptOrder: Int
+        package var acknowledgementOrder: Int?
+        package var acknowledgedVersion: Int64?
+        package var isRejected = false
+        package var failure: String?
+        /// Whether its bytes are known to be on stable storage (acknowledged with `.fsync`, or
+        /// synced since): only those must survive a power loss.
+        package var isDurable = false
+    }
+
+    /// One snapshot save.
+    package struct SnapshotSave: Sendable {
+        package var version: Int64
+        package var digest: UInt64
+        package var attemptOrder: Int
+        package var isAcknowledged = false
+    }
+
+    /// A maximal run of consecutive log events written by one operation.
+    package struct Run: Sendable, Equatable {
+        package var operation: Int
+        package var streamID: String
+        package var firstSequenceID: Int64
+        package var count: Int
+        package var lastVersion: Int64
+        package var lastSequenceID: Int64 { firstSequenceID + Int64(count) - 1 }
+    }
+
+    package private(set) var writes: [Int: Write] = [:]
+    package private(set) var snapshots: [Int: SnapshotSave] = [:]
+    /// Every report, in order.
+    package private(set) var reports: [HistoryEvent] = []
+    /// The runs of the log as the last check found them: a later log must start with them.
+    package var confirmedRuns: [Run] = []
+    /// Operations the last check found absent: they can never appear later.
+    package var confirmedAbsent: Set<Int> = []
+
+    package init() {}
+
+    /// Records a report. `isDurable`: an acknowledgement whose bytes are already on stable storage.
+    package mutating func apply(_ event: HistoryEvent, isDurable: Bool = true) {
+        let order = reports.count
+        reports.append(event)
+        switch event {
+        case .attempt(let operation, let expected):
+            writes[operation] = Write(expected: expected, attemptOrder: order)
+        case .acknowledged(let operation, let version):
+            writes[operation, default: Write(expected: .any, attemptOrder: order)].acknowledgementOrder = order
+            writes[operation]!.acknowledgedVersion = version
+            writes[operation]!.isDurable = isDurable
+        case .rejected(let operation):
+            writes[operation, default: Write(expected: .any, attemptOrder: order)].isRejected = true
+        case .failed(let operation, let message):
+            if snapshots[operation] == nil {
+                writes[operation, default: Write(expected: .any, attemptOrder: order)].failure = message
+            }
+        case .snapshotAttempt(let operation, let version, let digest):
+            snapshots[operation] = SnapshotSave(version: version, digest: digest, attemptOrder: order)
+        case .snapshotAcknowledged(let operation):
+            snapshots[operation]?.isAcknowledged = true
+        case .opened:
+            break
+        }
+    }
+
+    /// Every acknowledged write so far is on stable storage (a sync covered it, or a clean close).
+    package mutating func markAcknowledgedDurable(before order: Int? = nil) {
+        for (operation, write) in writes
+        where write.acknowledgementOrder != nil && !write.isDurable && !confirmedAbsent.contains(operation) {
+            if let order, write.acknowledgementOrder! >= order { continue }
+            writes[operation]!.isDurable = true
+        }
+    }
+
+    /// Acknowledgements that were not durable when the power went are lost or kept; once a check
+    /// has seen the recovered log, what it holds is durable (recovery syncs it) and what it lacks
+    /// is gone for good.
+    package mutating func settle(runs: [Run], absent: Set<Int>) {
+        confirmedRuns = runs
+        confirmedAbsent.formUnion(absent)
+        let present = Set(runs.map(\.operation))
+        for operation in present { writes[operation]?.isDurable = true }
+    }
+
+    /// The number of reports so far (the order the next one gets).
+    package var reportCount: Int { reports.count }
+}

@@ -1,0 +1,272 @@
+import EventSourcing
+import EventSourcingTestSupport
+import Foundation
+import Testing
+
+@testable import LogStore
+
+/// One test per bug the crash harnesses and fuzz targets found (docs/RELIABILITY.md, "Bugs found").
+@Suite("Reliability regressions") struct RegressionTests {
+    /// Options with no checkpoint after open, so every later write stays past the durable point.
+    static func options(_ durability: LogEventStore.Durability, io: (any FileIO)? = nil, segmentBytes: Int = 1 << 20)
+        -> LogEventStore.Options
+    {
+        var options = LogEventStore.Options(
+            durability: durability, segmentBytesMax: segmentBytes, checkpointBytesInterval: 1 << 30)
+        if let io { options.io = io }
+        return options
+    }
+
+    static func events(_ directory: String, _ options: LogEventStore.Options) async throws -> [StoredEvent] {
+        try await LogEventStore.withStore(directory: directory, options: options) {
+            try await FaultHarness.allEvents($0)
+        }
+    }
+
+    static func frameLength(_ bytes: [UInt8], at offset: Int) -> Int {
+        Int(bytes[offset..<offset + 4].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+    }
+
+    /// Writes `count` one-event batches to `directory` under a fault layer, then cuts the power
+    /// keeping everything the OS had: an image whose batches all lie past the checkpoint.
+    static func unsyncedImage(_ work: String, count: Int, segmentBytes: Int = 1 << 20) async throws -> String {
+        let layer = FaultInjectingIO(root: work + "/store")
+        let store = try await LogEventStore.open(
+            directory: work + "/store", options: options(.buffered, io: layer, segmentBytes: segmentBytes))
+        for index in 0..<count {
+            try await store.stream("s").write(
+                CandidateEvent(type: "E\(index)", data: Data(repeating: UInt8(index), count: 100)))
+        }
+        layer.simulatePowerLoss(into: work + "/image", mode: .keepAll, seed: 1)
+        try? await store.close()
+        return work + "/image"
+    }
+
+    // Bug 1: a crash while a new store created its first segment left a file that no open accepted.
+    @Test func aTornFirstSegmentOfANewStoreIsMadeAgain() async throws {
+        let work = try StoreDirectory.work(named: "regression-first-segment")
+        defer { StoreDirectory.remove(work) }
+        for (index, torn) in [[UInt8](), Array("EVSEGMNT".utf8), [UInt8](repeating: 0, count: 64)].enumerated() {
+            let store = work + "/\(index)"
+            try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+            StoreDirectory.write(store + "/" + Segment.fileName(ordinal: 1), torn)
+            let events = try await LogEventStore.withStore(directory: store, options: Self.options(.fsync)) { store in
+                try await store.stream("s").write(CandidateEvent(type: "First"))
+                return try await FaultHarness.allEvents(store)
+            }
+            #expect(events.map(\.sequenceID) == [1])
+        }
+        // A first segment with more than a header is not a torn creation: it is refused.
+        let damaged = work + "/damaged"
+        try FileManager.default.createDirectory(atPath: damaged, withIntermediateDirectories: true)
+        StoreDirectory.write(damaged + "/" + Segment.fileName(ordinal: 1), [UInt8](repeating: 7, count: 200))
+        await #expect(throws: EventStoreError.self) { try await LogEventStore.open(directory: damaged) }
+    }
+
+    // Bug 2: with `.buffered`, a power loss that kept a later unsynced batch without an earlier one
+    // left a store that open refused ("damaged batch followed by a valid batch").
+    @Test func aBufferedPowerLossThatKeptALaterBatchWithoutAnEarlierOneIsCut() async throws {
+        let work = try StoreDirectory.work(named: "regression-reordered")
+        defer { StoreDirectory.remove(work) }
+        let image = try await Self.unsyncedImage(work, count: 3)
+        let segment = image + "/" + Segment.fileName(ordinal: 1)
+        var bytes = try #require(StoreDirectory.read(segment))
+        let first = Self.frameLength(bytes, at: Segment.headerBytes)
+        let second = Self.frameLength(bytes, at: Segment.headerBytes + first)
+        // The second batch's sectors never reached the disk; the third's did.
+        bytes.replaceSubrange(
+            Segment.headerBytes + first..<Segment.headerBytes + first + second,
+            with: [UInt8](repeating: 0, count: second))
+        StoreDirectory.write(segment, bytes)
+        let fsyncCopy = work + "/fsync"
+        try StoreDirectory.copy(image, to: fsyncCopy)
+
+        let recovered = try await Self.events(image, Self.options(.buffered))
+        #expect(recovered.map(\.type) == ["E0"])
+        #expect(try await Self.events(image, Self.options(.buffered)).map(\.type) == ["E0"], "recovery is idempotent")
+        let next = try await LogEventStore.withStore(directory: image, options: Self.options(.buffered)) {
+            try await $0.stream("s").write(CandidateEvent(type: "After"))
+        }
+        #expect(next == 2)
+        // With `.fsync` every batch past the checkpoint was acknowledged durable: the damage is refused.
+        await #expect(throws: EventStoreError.self) {
+            try await LogEventStore.open(directory: fsyncCopy, options: Self.options(.fsync))
+        }
+    }
+
+    // Bug 2, the seal: a `.buffered` roll wrote the footer, and the power went before its sync kept
+    // the footer but not every frame before it: open refused the "damaged sealed segment".
+    @Test func aBufferedSealKeptWithoutItsFramesIsCut() async throws {
+        let work = try StoreDirectory.work(named: "regression-seal")
+        defer { StoreDirectory.remove(work) }
+        let image = try await Self.unsyncedImage(work, count: 3)
+        let segment = image + "/" + Segment.fileName(ordinal: 1)
+        var bytes = try #require(StoreDirectory.read(segment))
+        let first = Self.frameLength(bytes, at: Segment.headerBytes)
+        var footer = ByteWriter(capacity: Segment.footerBytes)
+        footer.append(Segment.footerMagic)
+        footer.append(UInt64(3))
+        footer.append(UInt64(3))
+        footer.append(Checksum.crc32c(bytes))
+        footer.append(Checksum.crc32c(footer.bytes))
+        bytes += footer.bytes
+        bytes.replaceSubrange(
+            Segment.headerBytes + first..<Segment.headerBytes + first + 10, with: [UInt8](repeating: 0, count: 10))
+        StoreDirectory.write(segment, bytes)
+        let fsyncCopy = work + "/fsync"
+        try StoreDirectory.copy(image, to: fsyncCopy)
+
+        #expect(try await Self.events(image, Self.options(.buffered)).map(\.type) == ["E0"])
+        let version = try await LogEventStore.withStore(directory: image, options: Self.options(.buffered)) {
+            try await $0.stream("s").write(CandidateEvent(type: "After"))
+        }
+        #expect(version == 2, "the cut segment is the active one again")
+        await #expect(throws: EventStoreError.self) {
+            try await LogEventStore.open(directory: fsyncCopy, options: Self.options(.fsync))
+        }
+    }
+
+    // Bug 3: with `.buffered`, a snapshot was made durable before the events it reflects, so a
+    // power loss left a snapshot ahead of the log (snapshot plus replay differed from a replay).
+    @Test func aBufferedSnapshotIsNeverAheadOfTheLog() async throws {
+        let work = try StoreDirectory.work(named: "regression-snapshot")
+        defer { StoreDirectory.remove(work) }
+        let layer = FaultInjectingIO(root: work + "/store")
+        let store = try await LogEventStore.open(
+            directory: work + "/store", options: Self.options(.buffered, io: layer))
+        let stream = try await store.stream("s")
+        for index in 0..<5 { try await stream.write(CandidateEvent(type: "E\(index)")) }
+        try await stream.snapshot(Data("state at 5".utf8), version: 5)
+        try await stream.write(CandidateEvent(type: "Unsynced"))
+        layer.simulatePowerLoss(into: work + "/image", mode: .dropUnsynced, seed: 1)
+        try? await store.close()
+
+        try await LogEventStore.withStore(directory: work + "/image", options: Self.options(.buffered)) { store in
+            let stream = try await store.stream("s")
+            let snapshot = try #require(try await stream.loadSnapshot())
+            #expect(snapshot.version == 5)
+            #expect(try await stream.metrics().currentVersion >= snapshot.version)
+        }
+    }
+
+    // Bug 4 (fuzz target `frames`): a checksummed frame whose first sequence id was near Int64.max
+    // trapped (arithmetic overflow) instead of being refused.
+    @Test func aFrameWhoseSequenceIdsOverflowIsInvalid() {
+        let event = CandidateEvent(type: "E")
+        for (sequenceID, version) in [
+            (Int64.max - 1, Int64(1)), (Int64.max - 2, Int64(1)), (Int64(1), Int64.max), (Int64.max, Int64.max),
+        ] {
+            let frame = BatchFrame.encode(
+                streamID: "s", firstSequenceID: sequenceID, firstVersion: version, timestampMicros: 0,
+                events: [event, event, event])
+            let probe = frame.withUnsafeBytes { BatchFrame.probe($0, at: 0) }
+            #expect(probe == .invalid("positions out of range"))
+        }
+        let fine = BatchFrame.encode(
+            streamID: "s", firstSequenceID: Int64.max - 3, firstVersion: 1, timestampMicros: 0,
+            events: [event, event, event])
+        guard case .frame(let header) = fine.withUnsafeBytes({ BatchFrame.probe($0, at: 0) }) else {
+            Issue.record("a frame ending just below Int64.max is valid")
+            return
+        }
+        #expect(header.lastSequenceID == Int64.max - 1)
+    }
+
+    // Bug 5 (fuzz target `index`): a checksummed checkpoint slot with a count of 2^63 or more
+    // trapped ("not enough bits"); a count past any index file's size would overflow later.
+    @Test func aCheckpointWithImpossibleCountsIsIgnored() {
+        var checkpoint = Checkpoint()
+        checkpoint.number = 3
+        checkpoint.batchCount = 10
+        let valid = checkpoint.encoded()
+        #expect(Checkpoint.decode(valid[...]) == checkpoint)
+        for (offset, value) in [
+            (48, UInt64.max), (56, UInt64(1) << 63), (64, UInt64(IndexFile.reservedBytes) + 1), (96, UInt64.max),
+        ] {
+            var bytes = valid
+            withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(offset..<offset + 8, with: $0) }
+            withUnsafeBytes(of: Checksum.crc32c(Array(bytes[0..<508])).littleEndian) {
+                bytes.replaceSubrange(508..<512, with: $0)
+            }
+            #expect(Checkpoint.decode(bytes[...]) == nil, "count at \(offset) = \(value)")
+        }
+    }
+
+    // Bug 6 (fuzz target `index`): a checkpoint that claimed an empty batch index up to the log's end
+    // (its checksum of no entries matches any file) made recovery skip every batch: the store
+    // opened and read nothing.
+    @Test func aCheckpointThatDisagreesWithItsBatchCountDoesNotHideBatches() async throws {
+        let work = try StoreDirectory.work(named: "regression-checkpoint")
+        defer { StoreDirectory.remove(work) }
+        let store = work + "/store"
+        try await LogEventStore.withStore(directory: store, options: Self.options(.fsync)) { store in
+            for index in 0..<6 { try await store.stream("s\(index % 2)").write(CandidateEvent(type: "E\(index)")) }
+        }
+        let path = Checkpoint.path(store)
+        var bytes = try #require(StoreDirectory.read(path))
+        var forged = try #require(try Checkpoint.load(directory: store, io: SystemIO.shared))
+        forged.number += 1
+        forged.batchCount = 0
+        forged.batchChecksum = 0
+        let slot = Int(forged.number % 2) * Checkpoint.slotBytes
+        bytes.replaceSubrange(slot..<slot + Checkpoint.slotBytes, with: forged.encoded())
+        StoreDirectory.write(path, bytes)
+        let events = try await Self.events(store, Self.options(.fsync))
+        #expect(events.map(\.type) == (0..<6).map { "E\($0)" })
+    }
+
+    // Bug 7 (fuzz target `index`, in the CI budget): an index file whose header (checksum intact)
+    // held a capacity of 2^63 or more trapped ("not enough bits") instead of being rebuilt.
+    @Test func anIndexHeaderWithAnImpossibleCapacityIsRebuilt() throws {
+        let work = try StoreDirectory.work(named: "regression-index-header")
+        defer { StoreDirectory.remove(work) }
+        let path = work + "/keys.idx"
+        _ = try IndexFile.create(
+            path: path, magic: KeyIndex.magic, entryBytes: KeyIndex.slotBytes, capacity: 4096,
+            bodyBytes: 4096 * KeyIndex.slotBytes,
+            fileMode: 0o644, io: SystemIO.shared)
+        #expect(
+            try IndexFile.open(
+                path: path, magic: KeyIndex.magic, entryBytes: KeyIndex.slotBytes, writable: false, io: SystemIO.shared)?
+                .capacity == 4096)
+        for capacity in [UInt64.max, UInt64(1) << 63, UInt64(IndexFile.reservedBytes) + 1] {
+            var bytes = try #require(StoreDirectory.read(path))
+            withUnsafeBytes(of: capacity.littleEndian) { bytes.replaceSubrange(16..<24, with: $0) }
+            withUnsafeBytes(of: Checksum.crc32c(Array(bytes[0..<60])).littleEndian) {
+                bytes.replaceSubrange(60..<64, with: $0)
+            }
+            StoreDirectory.write(path, bytes)
+            #expect(
+                try IndexFile.open(
+                    path: path, magic: KeyIndex.magic, entryBytes: KeyIndex.slotBytes, writable: false,
+                    io: SystemIO.shared) == nil)
+        }
+    }
+
+    // Bug 8 (`fault`, campaign seed 20261127 round 554): after a sync failed (EIO) and the store was
+    // reopened without a reboot, recovery took what the OS still showed (the failed write's batch,
+    // or the seal of a roll) for the log and built on it (a checkpoint calling it durable, the next
+    // segment) without syncing it: a later power loss left a store that no open accepted.
+    @Test func aReopenAfterAFailedSyncMakesDurableWhatItBuildsOn() async throws {
+        let work = try StoreDirectory.work(named: "regression-failed-sync")
+        defer { StoreDirectory.remove(work) }
+        let path = work + "/store"
+        let layer = FaultInjectingIO(root: path)
+        let options = Self.options(.fsync, io: layer)
+        let store = try await LogEventStore.open(directory: path, options: options)
+        try await store.stream("s").write(CandidateEvent(type: "Acknowledged"))
+        layer.addFault(FaultRule(operation: .sync, errorNumber: EIO, pathContains: "segment"))
+        await #expect(throws: EventStoreError.self) { try await store.stream("s").write(CandidateEvent(type: "Failed")) }
+        try? await store.close()
+        // The disk works again; the store is reopened in place (a snapshot syncs the directory, so the
+        // checkpoint this open wrote keeps its name), then the power goes.
+        layer.clearFaults()
+        try await LogEventStore.withStore(directory: path, options: options) { store in
+            try await store.stream("s").snapshot(Data("state".utf8), version: 1)
+        }
+        layer.simulatePowerLoss(into: work + "/image", mode: .dropUnsynced, seed: 1)
+        let events = try await Self.events(work + "/image", Self.options(.fsync))
+        #expect(events.first?.type == "Acknowledged")
+        #expect(events.count <= 2)
+    }
+}
