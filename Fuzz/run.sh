@@ -7,9 +7,11 @@
 #                            in Fuzz/.build/corpus; counts in Fuzz/.build/fuzz-full/ (make fuzz)
 #   bash Fuzz/run.sh smoke   debug build; a short fixed budget of each (seed 1, fixed round and
 #                            run counts), as `make test` runs it in CI
+#   bash Fuzz/run.sh full "kill frames"   only the harnesses and targets named
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-full}
+only=${2:-}
 if [ "$mode" = smoke ]; then
     config=debug
     seed=${FUZZ_SEED:-1}
@@ -34,9 +36,12 @@ export SWIFT_BACKTRACE=enable=no
 echo "reliability $mode run: seed $seed"
 status=0
 
+chosen() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
+
 harness() {
     local name=$1
     shift
+    chosen "$name" || return 0
     if "$bin" "$name" --seed "$seed" "$@" >"$out/$name.txt" 2>&1; then
         grep -E "^== |failures" "$out/$name.txt" | head -2
     else
@@ -48,6 +53,7 @@ harness() {
 fuzz() {
     local target=$1
     shift
+    chosen "$target" || return 0
     local corpus="$PWD/Fuzz/.build/corpus/$target"
     [ "$mode" = smoke ] && corpus="$FUZZ_WORK_DIR/corpus-$target"
     mkdir -p "$corpus" "$FUZZ_WORK_DIR/seeds-$target"

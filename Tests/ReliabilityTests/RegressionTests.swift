@@ -269,4 +269,33 @@ import Testing
         #expect(events.first?.type == "Acknowledged")
         #expect(events.count <= 2)
     }
+
+    // Bug 9 (fuzz target `index`, long run): a checkpoint forged with a later log end than its key
+    // table covered made recovery trust keys.idx up to that end and skip the keys written between:
+    // retrying one of them would have stored a second copy.
+    @Test func aCheckpointWithAForgedLogEndDoesNotHideKeys() async throws {
+        let work = try StoreDirectory.work(named: "regression-keys")
+        defer { StoreDirectory.remove(work) }
+        let store = work + "/store"
+        try await LogEventStore.withStore(directory: store, options: Self.options(.fsync)) { store in
+            try await store.stream("s").write(CandidateEvent(type: "First", idempotencyKey: "k1"))
+        }
+        let early = try #require(try Checkpoint.load(directory: store, io: SystemIO.shared))
+        try await LogEventStore.withStore(directory: store, options: Self.options(.fsync)) { store in
+            try await store.stream("s").write(CandidateEvent(type: "Second", idempotencyKey: "k2"))
+        }
+        let late = try #require(try Checkpoint.load(directory: store, io: SystemIO.shared))
+        var forged = early
+        forged.number = late.number + 1
+        forged.logEnd = late.logEnd
+        let path = Checkpoint.path(store)
+        var bytes = try #require(StoreDirectory.read(path))
+        let slot = Int(forged.number % 2) * Checkpoint.slotBytes
+        bytes.replaceSubrange(slot..<slot + Checkpoint.slotBytes, with: forged.encoded())
+        StoreDirectory.write(path, bytes)
+        try await LogEventStore.withStore(directory: store, options: Self.options(.fsync)) { store in
+            let version = try await store.stream("s").write(CandidateEvent(type: "Second again", idempotencyKey: "k2"))
+            #expect(version == 2, "the stored key k2 is found: nothing is appended")
+        }
+    }
 }

@@ -330,7 +330,9 @@ enum LogRecovery {
 
         var keys: KeyIndex?
         var keysFrom = start
-        if let usable,
+        // The key index's checkpoint is trusted only where the batch index's was: that one is
+        // checked against the log, so `usable.logEnd` is where the log really stood.
+        if let usable, batches != nil,
             let candidate = try KeyIndex.open(
                 directory: indexDirectory, count: usable.keyCount, capacity: usable.keyCapacity, writable: writable,
                 fileMode: options.fileMode, io: io),
