@@ -440,7 +440,9 @@ enum LogRecovery {
     private static func privateCopy(of directory: String, names: [String], io: any FileIO) throws -> String {
         let temporary = NSTemporaryDirectory()
         removeAbandonedPrivateDirectories(in: temporary)
-        var template = Array((temporary + "/eventlog-readonly-\(getpid())-XXXXXX").utf8CString)
+        // mkdtemp(3) replaces the template's last six characters, which must be "X".
+        let uniqueSuffix = String(repeating: "X", count: 6)
+        var template = Array((temporary + "/eventlog-readonly-\(getpid())-" + uniqueSuffix).utf8CString)
         guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw SystemCall.error("mkdtemp", path: temporary, code: errno)
         }
