@@ -277,11 +277,11 @@ import Testing
         let work = try StoreDirectory.work(named: "regression-keys")
         defer { StoreDirectory.remove(work) }
         let store = work + "/store"
-        try await LogEventStore.withStore(directory: store, options: Self.options(.fsync)) { store in
+        _ = try await LogEventStore.withStore(directory: store, options: Self.options(.fsync)) { store in
             try await store.stream("s").write(CandidateEvent(type: "First", idempotencyKey: "k1"))
         }
         let early = try #require(try Checkpoint.load(directory: store, io: SystemIO.shared))
-        try await LogEventStore.withStore(directory: store, options: Self.options(.fsync)) { store in
+        _ = try await LogEventStore.withStore(directory: store, options: Self.options(.fsync)) { store in
             try await store.stream("s").write(CandidateEvent(type: "Second", idempotencyKey: "k2"))
         }
         let late = try #require(try Checkpoint.load(directory: store, io: SystemIO.shared))
