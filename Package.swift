@@ -49,7 +49,9 @@ let package = Package(
         .testTarget(name: "EventSourcingCoreTests", dependencies: ["EventSourcingCore"]),
         .testTarget(name: "ConformanceTests", dependencies: ["EventSourcing"]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["EventSourcing", "SQLiteStore"]),
-        .testTarget(name: "LogStoreTests", dependencies: ["EventSourcing", "LogStore"]),
+        .testTarget(
+            name: "LogStoreTests",
+            dependencies: ["EventSourcing", "LogStore", .product(name: "Logging", package: "swift-log")]),
         // Runs the built eventlog executable as a subprocess.
         .testTarget(name: "EventLogTests", dependencies: ["eventlog", "EventSourcing"]),
         .testTarget(name: "ReliabilityTests", dependencies: ["EventSourcingTestSupport", "EventSourcing"]),

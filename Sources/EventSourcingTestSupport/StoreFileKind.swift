@@ -23,7 +23,7 @@ package enum StoreFileKind: String, CaseIterable, Sendable, Comparable {
         case "batches.idx": self = .batchIndex
         case "streams.idx": self = .streamIndex
         case "blocks.idx": self = .blockIndex
-        case "keys.idx": self = .keyIndex
+        case "keys.idx", "keys.idx.grown": self = .keyIndex
         default:
             if name.hasSuffix(".tmp") || name.hasSuffix(".grow") {
                 self = .temporary

@@ -1,5 +1,6 @@
 import EventSourcing
 import Foundation
+import Logging
 import Testing
 
 /// A temporary directory removed when the test ends.
@@ -87,5 +88,33 @@ func expectCorruption(_ directory: String, sourceLocation: SourceLocation = #_so
         #expect(message.contains("offset"), "the message names the offset: \(message)", sourceLocation: sourceLocation)
     } catch {
         Issue.record("expected corruption, got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Keeps every message logged through `logger`, for tests that check what a store reported.
+final class LogRecorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [String] = []
+
+    var messages: [String] { lock.withLock { recorded } }
+
+    var logger: Logger { Logger(label: "test") { _ in Handler(recorder: self) } }
+
+    fileprivate func record(_ line: String) { lock.withLock { recorded.append(line) } }
+
+    private struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let fields = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            recorder.record("\(event.level) \(event.message) \(fields)")
+        }
     }
 }

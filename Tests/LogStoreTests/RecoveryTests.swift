@@ -1,5 +1,6 @@
 import EventSourcing
 import Foundation
+import LogStore
 import Testing
 
 @Suite("Log recovery") struct RecoveryTests {
@@ -261,5 +262,80 @@ func collectStream(_ store: any EventStore, _ stream: String) async throws -> [S
         }
         #expect(version == 20_000)
         #expect(try await readAll(root.sub("image"), options: smallOptions(segmentBytes: 1 << 20)).count == 20_000)
+    }
+}
+
+@Suite("Log recovery: a grown key table") struct GrownKeyTableTests {
+    static func keyed(_ range: Range<Int>) -> [CandidateEvent] {
+        range.map { CandidateEvent(type: "E", idempotencyKey: "k\($0)") }
+    }
+
+    static func names(_ directory: String) throws -> Set<String> {
+        Set(try FileManager.default.contentsOfDirectory(atPath: directory))
+    }
+
+    /// The table grows (4,096 slots hold 3,072 keys) without a checkpoint: it lives in
+    /// keys.idx.grown while keys.idx stays as the checkpoint described it. A crash then recovers
+    /// from keys.idx, and every key still deduplicates.
+    @Test func aCrashAfterGrowthBeforeACheckpointKeepsEveryKey() async throws {
+        let root = try TemporaryDirectory("grown-crash")
+        let live = root.sub("live")
+        let store = try await LogEventStore.open(directory: live, options: smallOptions(segmentBytes: 1 << 20))
+        try await store.stream("s").write(Self.keyed(0..<100))
+        try await store.close()
+        let reopened = try await LogEventStore.open(directory: live, options: smallOptions(segmentBytes: 1 << 20))
+        let stream = try await reopened.stream("s")
+        for start in stride(from: 100, to: 5_000, by: 700) { try await stream.write(Self.keyed(start..<min(start + 700, 5_000))) }
+        #expect(try Self.names(live).contains("keys.idx.grown"))
+        try crashImage(of: live, to: root.sub("image"))
+        try await reopened.close()
+        #expect(try !Self.names(live).contains("keys.idx.grown"), "a clean close settles the grown table")
+
+        let image = root.sub("image")
+        #expect(try await LogVerifier.verify(directory: image).isEmpty)
+        let recorder = LogRecorder()
+        var options = smallOptions(segmentBytes: 1 << 20)
+        options.logger = recorder.logger
+        let version = try await LogEventStore.withStore(directory: image, options: options) { store in
+            #expect(try !Self.names(image).contains("keys.idx.grown"), "open settles or removes the grown table")
+            #expect(!recorder.messages.contains { $0.contains("rebuilding") }, "caught up, not rebuilt: \(recorder.messages)")
+            let stream = try await store.stream("s")
+            try await stream.write(Self.keyed(0..<6_000))
+            return await stream.version
+        }
+        #expect(version == 6_000)
+        #expect(try await LogVerifier.verify(directory: image).isEmpty)
+    }
+
+    /// A crash between the checkpoint that describes a grown table and the rename that follows it:
+    /// the checkpoint matches keys.idx.grown, which open then puts in keys.idx's place.
+    @Test func aCrashBetweenTheCheckpointAndTheRenameUsesTheGrownTable() async throws {
+        let root = try TemporaryDirectory("grown-rename")
+        let live = root.sub("live")
+        _ = try await LogEventStore.withStore(directory: live, options: smallOptions(segmentBytes: 1 << 20)) { store in
+            try await store.stream("s").write(Self.keyed(0..<100))
+        }
+        let small = try Data(contentsOf: URL(fileURLWithPath: live + "/keys.idx"))
+        _ = try await LogEventStore.withStore(directory: live, options: smallOptions(segmentBytes: 1 << 20)) { store in
+            try await store.stream("s").write(Self.keyed(100..<5_000))
+        }
+        // As the crash leaves it: the grown table under its temporary name, the older one as keys.idx.
+        try FileManager.default.moveItem(atPath: live + "/keys.idx", toPath: live + "/keys.idx.grown")
+        try small.write(to: URL(fileURLWithPath: live + "/keys.idx"))
+        #expect(try await LogVerifier.verify(directory: live).isEmpty)
+        let grown = try Data(contentsOf: URL(fileURLWithPath: live + "/keys.idx.grown"))
+
+        let recorder = LogRecorder()
+        var options = smallOptions(segmentBytes: 1 << 20)
+        options.logger = recorder.logger
+        try await LogEventStore.withStore(directory: live, options: options) { store in
+            #expect(try !Self.names(live).contains("keys.idx.grown"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: live + "/keys.idx")) == grown)
+            #expect(!recorder.messages.contains { $0.contains("rebuilding") }, "the grown table was used, not rebuilt: \(recorder.messages)")
+            let stream = try await store.stream("s")
+            try await stream.write(Self.keyed(0..<5_500))
+            #expect(await stream.version == 5_500)
+        }
+        #expect(try await LogVerifier.verify(directory: live).isEmpty)
     }
 }

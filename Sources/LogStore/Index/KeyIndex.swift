@@ -41,23 +41,60 @@ final class KeyIndex {
 
     static func path(_ directory: String) -> String { directory + "/keys.idx" }
 
+    /// Where a table grown since the last checkpoint lives until a checkpoint describes it (that
+    /// checkpoint still describes `keys.idx`, left as it was, so recovery after a crash catches
+    /// up from the checkpoint instead of rebuilding every key).
+    static func grownPath(_ directory: String) -> String { directory + "/keys.idx.grown" }
+
+    /// The files that may hold the table a checkpoint describes, the grown one first.
+    static func candidatePaths(_ directory: String) -> [String] { [grownPath(directory), path(directory)] }
+
     static func create(directory: String, capacity: Int = initialCapacity, fileMode: mode_t, io: any FileIO) throws -> KeyIndex {
         let path = path(directory)
+        try Directory.remove(grownPath(directory), io: io)
         let file = try IndexFile.create(
             path: path, magic: magic, entryBytes: slotBytes, capacity: capacity, bodyBytes: capacity * slotBytes,
             fileMode: fileMode, io: io)
         return KeyIndex(file: file, count: 0, path: path, fileMode: fileMode)
     }
 
+    /// Opens the table in `filePath` (one of `candidatePaths`) when it has `capacity` slots.
     static func open(
-        directory: String, count: Int, capacity: Int, writable: Bool, fileMode: mode_t, io: any FileIO
+        filePath: String, directory: String, count: Int, capacity: Int, writable: Bool, fileMode: mode_t, io: any FileIO
     ) throws -> KeyIndex? {
-        let path = path(directory)
-        guard let file = try IndexFile.open(path: path, magic: magic, entryBytes: slotBytes, writable: writable, io: io),
+        guard let file = try IndexFile.open(path: filePath, magic: magic, entryBytes: slotBytes, writable: writable, io: io),
             file.capacity == capacity, capacity > 0, capacity & (capacity - 1) == 0,
             file.region.size >= IndexFile.headerBytes + capacity * slotBytes
         else { return nil }
-        return KeyIndex(file: file, count: count, path: path, fileMode: fileMode)
+        let index = KeyIndex(file: file, count: count, path: path(directory), fileMode: fileMode)
+        index.isGrown = filePath == grownPath(directory)
+        return index
+    }
+
+    /// The table a checkpoint describes (`capacity`, `checksum` as of `sequenceID`), with the slots
+    /// of later keys emptied, under the name `keys.idx`; any other table file is removed. `nil`
+    /// when neither file matches (the caller rebuilds).
+    static func openCheckpointed(
+        directory: String, count: Int, capacity: Int, upTo sequenceID: Int64, checksum: UInt32, fileMode: mode_t,
+        io: any FileIO
+    ) throws -> KeyIndex? {
+        var found: KeyIndex?
+        for filePath in candidatePaths(directory) where found == nil {
+            guard let candidate = try open(
+                filePath: filePath, directory: directory, count: count, capacity: capacity, writable: true, fileMode: fileMode,
+                io: io),
+                try candidate.verifyAndTrim(upTo: sequenceID, expected: checksum)
+            else { continue }
+            found = candidate
+        }
+        if let found, found.isGrown {
+            // The checkpoint was written and the crash came before the rename that follows it.
+            try found.settle()
+        } else if Directory.exists(grownPath(directory)) {
+            try Directory.remove(grownPath(directory), io: io)
+            try Directory.synchronize(directory, io: io)
+        }
+        return found
     }
 
     var capacity: Int { file.capacity }
@@ -190,10 +227,15 @@ final class KeyIndex {
         }
     }
 
-    /// Doubles the table: a new file is filled, synced and renamed over the old one. The caller
-    /// checkpoints right after, since the old checkpoint's checksum described the old layout.
-    private(set) var grewSinceCheckpoint = false
+    /// Whether the table lives in `keys.idx.grown`: it grew since the last checkpoint, which still
+    /// describes `keys.idx`. The next checkpoint describes the grown table and then `settle`s it.
+    private(set) var isGrown = false
 
+    private var directory: String { String(path[..<path.lastIndex(of: "/")!]) }
+
+    /// Doubles the table: a new file is filled and renamed to `keys.idx.grown`; `keys.idx` stays
+    /// as the last checkpoint described it. No sync and no checkpoint here: a growth costs no more
+    /// than its copy, and a crash before the next checkpoint recovers from `keys.idx`.
     private func grow() throws {
         let temporaryPath = path + ".grow"
         let newCapacity = capacity * 2
@@ -217,13 +259,21 @@ final class KeyIndex {
                 }
             }
         }
-        // No msync here: the checkpoint that follows every growth syncs the table, and until then
-        // recovery sees the old checkpoint's capacity, finds this file different, and rebuilds it.
-        try Directory.rename(temporaryPath, to: path, io: file.io)
-        try Directory.synchronize(String(path[..<path.lastIndex(of: "/")!]), io: file.io)
+        // No msync: the next checkpoint syncs the table before it describes it.
+        try Directory.rename(temporaryPath, to: Self.grownPath(directory), io: file.io)
         file = bigger
-        grewSinceCheckpoint = true
+        isGrown = true
         cachedChecksum = nil
+    }
+
+    /// After a checkpoint that describes a grown table has been written: the table takes the name
+    /// `keys.idx` (a crash before this rename leaves the checkpoint matching `keys.idx.grown`,
+    /// which `openCheckpointed` renames then).
+    func settle() throws {
+        guard isGrown else { return }
+        try Directory.rename(Self.grownPath(directory), to: path, io: file.io)
+        try Directory.synchronize(directory, io: file.io)
+        isGrown = false
     }
 
     /// The last checksum computed, valid for any `upTo` at or above `validFrom` until the table
@@ -288,8 +338,6 @@ final class KeyIndex {
         if !newer.isEmpty { cachedChecksum = (sequenceID, crc) }
         return true
     }
-
-    func markCheckpointed() { grewSinceCheckpoint = false }
 
     func synchronize() throws { try file.synchronize() }
 }

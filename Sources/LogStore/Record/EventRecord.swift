@@ -34,48 +34,59 @@ enum EventRecord {
             if let text { total += varintSize(text.count) + text.count }
         }
         return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
-            let base = UnsafeMutableRawPointer(buffer.baseAddress!)
-            var offset = 0
             // safe: `total` above counts exactly the bytes written below.
-            func put(_ bytes: UnsafeRawBufferPointer) {
-                guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
-                (base + offset).copyMemory(from: source, byteCount: bytes.count)
-                offset += bytes.count
-            }
-            func putVarint(_ value: Int) {
-                var value = UInt64(value)
-                while value >= 0x80 {
-                    base.storeBytes(of: UInt8(truncatingIfNeeded: value) | 0x80, toByteOffset: offset, as: UInt8.self)
-                    offset += 1
-                    value >>= 7
-                }
-                base.storeBytes(of: UInt8(value), toByteOffset: offset, as: UInt8.self)
-                offset += 1
-            }
-            func putString(_ string: String) {
-                var string = string
-                string.withUTF8 { utf8 in
-                    putVarint(utf8.count)
-                    put(UnsafeRawBufferPointer(utf8))
-                }
-            }
+            var cursor = RawCursor(base: UnsafeMutableRawPointer(buffer.baseAddress!))
             for (index, event) in events.enumerated() {
                 var flags: UInt8 = 0
                 if event.idempotencyKey != nil { flags |= hasKey }
                 if metadataTexts[index] != nil { flags |= hasMetadata }
-                base.storeBytes(of: flags, toByteOffset: offset, as: UInt8.self)
-                offset += 1
-                putString(event.type)
-                if let key = event.idempotencyKey { putString(key) }
+                cursor.putByte(flags)
+                cursor.putString(event.type)
+                if let key = event.idempotencyKey { cursor.putString(key) }
                 if let text = metadataTexts[index] {
-                    putVarint(text.count)
-                    text.withUnsafeBytes(put)
+                    cursor.putVarint(text.count)
+                    text.withUnsafeBytes { cursor.put($0) }
                 }
-                putVarint(event.data.count)
-                event.data.withUnsafeBytes(put)
+                cursor.putVarint(event.data.count)
+                event.data.withUnsafeBytes { cursor.put($0) }
             }
-            precondition(offset == total, "the payload size was counted wrong")
+            precondition(cursor.offset == total, "the payload size was counted wrong")
             initialized = total
+        }
+    }
+
+    /// Writes bytes forward from `base`; the caller has sized the memory. A struct with mutating
+    /// methods (not closures over a captured offset), so no access is checked at run time.
+    private struct RawCursor {
+        let base: UnsafeMutableRawPointer
+        var offset = 0
+
+        mutating func put(_ bytes: UnsafeRawBufferPointer) {
+            guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+            (base + offset).copyMemory(from: source, byteCount: bytes.count)
+            offset += bytes.count
+        }
+
+        mutating func putByte(_ byte: UInt8) {
+            base.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self)
+            offset += 1
+        }
+
+        mutating func putVarint(_ value: Int) {
+            var value = UInt64(value)
+            while value >= 0x80 {
+                putByte(UInt8(truncatingIfNeeded: value) | 0x80)
+                value >>= 7
+            }
+            putByte(UInt8(value))
+        }
+
+        mutating func putString(_ string: String) {
+            var string = string
+            string.withUTF8 { utf8 in
+                putVarint(utf8.count)
+                put(UnsafeRawBufferPointer(utf8))
+            }
         }
     }
 

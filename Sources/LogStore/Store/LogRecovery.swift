@@ -333,15 +333,19 @@ enum LogRecovery {
         // The key index's checkpoint is trusted only where the batch index's was: that one is
         // checked against the log, so `usable.logEnd` is where the log really stood.
         if let usable, batches != nil,
-            let candidate = try KeyIndex.open(
-                directory: indexDirectory, count: usable.keyCount, capacity: usable.keyCapacity, writable: writable,
-                fileMode: options.fileMode, io: io),
-            try candidate.verifyAndTrim(upTo: usable.headSequenceID, expected: usable.keyChecksum)
+            let candidate = try KeyIndex.openCheckpointed(
+                directory: indexDirectory, count: usable.keyCount, capacity: usable.keyCapacity,
+                upTo: usable.headSequenceID, checksum: usable.keyChecksum, fileMode: options.fileMode, io: io)
         {
             keys = candidate
             keysFrom = usable.logEnd
         }
         let keyIndex = try keys ?? KeyIndex.create(directory: indexDirectory, fileMode: options.fileMode, io: io)
+        if usable != nil {
+            for (name, rebuilt) in [("batches.idx", batches == nil), ("keys.idx", keys == nil)] where rebuilt {
+                options.logger.notice("an index did not match the checkpoint; rebuilding it from the log", metadata: ["index": "\(name)"])
+            }
+        }
 
         // One walk over the frames that some index has not seen yet.
         var headTimestamp: Int64?
@@ -447,7 +451,7 @@ enum LogRecovery {
             throw SystemCall.error("mkdtemp", path: temporary, code: errno)
         }
         let privateDirectory = String(cString: created)
-        for name in ["checkpoint", "batches.idx", "streams.idx", "blocks.idx", "keys.idx"] where names.contains(name) {
+        for name in ["checkpoint", "batches.idx", "streams.idx", "blocks.idx", "keys.idx", "keys.idx.grown"] where names.contains(name) {
             guard let source = try SystemFile.openIfExists(directory + "/" + name, io: io) else { continue }
             let copy = try SystemFile.open(privateDirectory + "/" + name, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600, io: io)
             try source.forEachChunk(offset: 0, count: try source.size()) { chunk in

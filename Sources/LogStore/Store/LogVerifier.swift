@@ -150,10 +150,14 @@ package enum LogVerifier {
                 problems.append("'\(tablePath)' offset 0: missing or shorter than the checkpoint says")
             }
         }
-        let keysPath = KeyIndex.path(directory)
-        if let keys = try? KeyIndex.open(
-            directory: directory, count: checkpoint.keyCount, capacity: checkpoint.keyCapacity, writable: false, fileMode: 0o644, io: io)
-        {
+        // The checkpoint describes keys.idx, or keys.idx.grown when a crash came between it and the rename.
+        let keyFiles = KeyIndex.candidatePaths(directory).compactMap { filePath in
+            (try? KeyIndex.open(
+                filePath: filePath, directory: directory, count: checkpoint.keyCount, capacity: checkpoint.keyCapacity,
+                writable: false, fileMode: 0o644, io: io)).flatMap { $0 }.map { (filePath, $0) }
+        }
+        let keysPath = keyFiles.first?.0 ?? KeyIndex.path(directory)
+        if let keys = keyFiles.first?.1 {
             if (try? keys.checksum(upTo: checkpoint.headSequenceID)) != checkpoint.keyChecksum {
                 problems.append("'\(keysPath)' offset \(IndexFile.headerBytes): the key index does not match the checkpoint's checksum")
             }

@@ -171,11 +171,17 @@ final class WriterContext {
                 let hashes = request.events.compactMap { $0.idempotencyKey.map { StableHash.key($0, streamHash: streamHash) } }
                 let firstCandidates = keys.firstCandidates(hashes)
                 var asked = 0
+                // The hashes of the keys kept, in order: each keyed event that stays takes the next.
+                var keptHashes: [UInt64] = []
+                keptHashes.reserveCapacity(hashes.count)
                 let events = try request.resolve(currentVersion: current) { key in
                     defer { asked += 1 }
                     if !pendingKeys.isEmpty, pendingKeys.contains(StreamKey(streamID: request.streamID, key: key)) { return true }
-                    guard firstCandidates[asked] != 0 else { return false }
-                    return try isKeyStored(key, hash: hashes[asked], streamID: request.streamID)
+                    if firstCandidates[asked] != 0, try isKeyStored(key, hash: hashes[asked], streamID: request.streamID) {
+                        return true
+                    }
+                    keptHashes.append(hashes[asked])
+                    return false
                 }
                 pendingVersions[request.streamID] = current + Int64(events.count)
                 results[index] = .success(AppendResult(version: current + Int64(events.count), appendedCount: events.count))
@@ -193,9 +199,7 @@ final class WriterContext {
                     streamID: request.streamID, streamHash: streamHash, timestampMicros: request.timestampMicros ?? timestamp,
                     firstVersion: current + 1,
                     firstSequenceID: nextSequenceID, eventCount: events.count,
-                    keyHashes: events.enumerated().compactMap { index, event in
-                        event.idempotencyKey.map { (index, StableHash.key($0, streamHash: streamHash)) }
-                    }))
+                    keyHashes: Self.pair(events, withKeptHashes: keptHashes)))
                 nextSequenceID += Int64(events.count)
             } catch {
                 results[index] = .failure(error)
@@ -214,7 +218,7 @@ final class WriterContext {
             }
         }
         for (index, (_, continuation)) in group.enumerated() { continuation.resume(with: results[index]) }
-        if failure == nil, needsCheckpoint || bytesSinceCheckpoint >= options.checkpointBytesInterval || keys.grewSinceCheckpoint {
+        if failure == nil, needsCheckpoint || bytesSinceCheckpoint >= options.checkpointBytesInterval {
             do {
                 try checkpoint(clean: false)
             } catch {
@@ -222,6 +226,17 @@ final class WriterContext {
                 logger.error("checkpoint failed; writes stopped", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// (index in `events`, key hash) for every keyed event, the hashes taken in order.
+    static func pair(_ events: [CandidateEvent], withKeptHashes hashes: [UInt64]) -> [(Int, UInt64)] {
+        var pairs: [(Int, UInt64)] = []
+        pairs.reserveCapacity(hashes.count)
+        for (index, event) in events.enumerated() where event.idempotencyKey != nil {
+            pairs.append((index, hashes[pairs.count]))
+        }
+        precondition(pairs.count == hashes.count, "every kept key has its event")
+        return pairs
     }
 
     static func asStoreError(_ error: Error) -> EventStoreError {
@@ -370,10 +385,10 @@ final class WriterContext {
         next.keyCapacity = keys.capacity
         next.keyChecksum = try keys.checksum(upTo: state.headSequenceID)
         try next.write(to: checkpointFile)
+        try keys.settle()
         lastCheckpoint = next
         bytesSinceCheckpoint = 0
         needsCheckpoint = false
-        keys.markCheckpointed()
     }
 
     func save(_ snapshot: Snapshot) throws {
