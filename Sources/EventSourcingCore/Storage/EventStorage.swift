@@ -92,11 +92,23 @@ package struct AppendRequest: Sendable {
     package func resolve(
         currentVersion: Int64, isKeyStored: (String) throws -> Bool
     ) throws -> [CandidateEvent] {
-        var remaining: [CandidateEvent] = []
-        remaining.reserveCapacity(events.count)
-        for event in events {
-            if let key = event.idempotencyKey, try isKeyStored(key) { continue }
-            remaining.append(event)
+        // Usually nothing is dropped: then the request's own array is the answer, not a copy.
+        var dropped: [Int] = []
+        for (index, event) in events.enumerated() {
+            if let key = event.idempotencyKey, try isKeyStored(key) { dropped.append(index) }
+        }
+        var remaining = events
+        if !dropped.isEmpty {
+            var next = 0
+            remaining = []
+            remaining.reserveCapacity(events.count - dropped.count)
+            for (index, event) in events.enumerated() {
+                if next < dropped.count, dropped[next] == index {
+                    next += 1
+                    continue
+                }
+                remaining.append(event)
+            }
         }
         if !remaining.isEmpty, !expectedVersion.isSatisfied(by: currentVersion) {
             throw EventStoreError.concurrencyConflict(

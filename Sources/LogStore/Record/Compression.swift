@@ -21,17 +21,18 @@ enum LZ4 {
     static func compress(_ bytes: [UInt8]) -> [UInt8]? {
         guard bytes.count < Int(LZ4_MAX_INPUT_SIZE) else { return nil }
         let bound = Int(LZ4_compressBound(Int32(bytes.count)))
-        var output = [UInt8](repeating: 0, count: bound)
-        let written = bytes.withUnsafeBytes { input in
-            output.withUnsafeMutableBytes { out in
+        var failed = false
+        // Uninitialized: liblz4 writes every byte it reports, and only those are kept.
+        let output = [UInt8](unsafeUninitializedCapacity: bound) { out, initialized in
+            let written = bytes.withUnsafeBytes { input in
                 LZ4_compress_default(
                     input.baseAddress?.assumingMemoryBound(to: CChar.self),
-                    out.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count), Int32(bound))
+                    UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(bytes.count), Int32(bound))
             }
+            failed = written <= 0
+            initialized = max(0, Int(written))
         }
-        guard written > 0 else { return nil }
-        output.removeSubrange(Int(written)...)
-        return output
+        return failed ? nil : output
     }
 
     /// Decompresses exactly `rawCount` bytes from `compressed`.
