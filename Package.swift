@@ -26,7 +26,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Debian's liblz4-dev compresses snapshot state and large batches.
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4"),
-        // CRC-32C with the SSE4.2 instruction where the CPU has it (Swift cannot reach it portably).
+        // The engine's C helpers: CRC-32C with SSE4.2 (crc32c.c) and a cache prefetch hint (cprefetch.h).
         .target(name: "CChecksum"),
         .target(
             name: "LogStore",

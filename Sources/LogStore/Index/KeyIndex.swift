@@ -1,3 +1,4 @@
+import CChecksum
 import EventSourcingCore
 
 #if canImport(Glibc)
@@ -26,6 +27,8 @@ final class KeyIndex {
     static let sequenceBits: UInt64 = 40
     static let sequenceMask: UInt64 = (1 << 40) - 1
     static let initialCapacity = 4096
+    /// How many keys ahead a batch probe asks the CPU to load the home slot.
+    static let prefetchDistance = 16
 
     private(set) var file: IndexFile
     private(set) var count: Int
@@ -145,6 +148,14 @@ final class KeyIndex {
         return found
     }
 
+    /// Starts loading the home slot of `hash` into the cache: a batch probes a key some places
+    /// ahead of the one it works on, so the random slots' cache misses overlap (W1's write: +3-4%).
+    @inline(__always)
+    private static func prefetchHome(of hash: UInt64, in slots: UnsafeRawBufferPointer, capacity: Int) {
+        guard let base = slots.baseAddress else { return }
+        cprefetch_read(base + home(fingerprint: fingerprint(hash), capacity: capacity) * slotBytes)
+    }
+
     /// For each hash, the first sequence id stored under it, or 0 for none: one tight loop over the
     /// table for a whole batch, so the probes' cache misses overlap. A key with a candidate is
     /// confirmed through `candidates(hash:)` and the log.
@@ -154,6 +165,9 @@ final class KeyIndex {
         var result = [Int64](repeating: 0, count: hashes.count)
         file.region.withBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
             for (position, hash) in hashes.enumerated() {
+                if position + Self.prefetchDistance < hashes.count {
+                    Self.prefetchHome(of: hashes[position + Self.prefetchDistance], in: slots, capacity: capacity)
+                }
                 let fingerprint = Self.fingerprint(hash)
                 let check = Self.checkBits(hash)
                 var index = Self.home(fingerprint: fingerprint, capacity: capacity)
@@ -181,7 +195,10 @@ final class KeyIndex {
         let capacity = target.capacity
         let mask = capacity - 1
         target.region.withMutableBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
-            for (hash, sequenceID) in entries {
+            for (position, (hash, sequenceID)) in entries.enumerated() {
+                if position + Self.prefetchDistance < entries.count {
+                    Self.prefetchHome(of: entries[position + Self.prefetchDistance].hash, in: UnsafeRawBufferPointer(slots), capacity: capacity)
+                }
                 precondition(sequenceID >= 1 && UInt64(sequenceID) <= Self.sequenceMask, "sequence ids fit 40 bits")
                 let fingerprint = Self.fingerprint(hash)
                 var index = Self.home(fingerprint: fingerprint, capacity: capacity)
