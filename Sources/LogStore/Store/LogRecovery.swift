@@ -330,9 +330,13 @@ enum LogRecovery {
 
         var keys: KeyIndex?
         var keysFrom = start
-        // The key index's checkpoint is trusted only where the batch index's was: that one is
-        // checked against the log, so `usable.logEnd` is where the log really stood.
-        if let usable, batches != nil,
+        // A read-only store never writes, so it never asks the key index: it neither copies nor
+        // reads keys.idx, and an empty table stands in. A writer trusts the key index's checkpoint
+        // only where the batch index's was: that one is checked against the log, so
+        // `usable.logEnd` is where the log really stood.
+        if options.readOnly {
+            keysFrom = logEnd
+        } else if let usable, batches != nil,
             let candidate = try KeyIndex.openCheckpointed(
                 directory: indexDirectory, count: usable.keyCount, capacity: usable.keyCapacity,
                 upTo: usable.headSequenceID, checksum: usable.keyChecksum, fileMode: options.fileMode, io: io)
@@ -342,7 +346,7 @@ enum LogRecovery {
         }
         let keyIndex = try keys ?? KeyIndex.create(directory: indexDirectory, fileMode: options.fileMode, io: io)
         if usable != nil {
-            for (name, rebuilt) in [("batches.idx", batches == nil), ("keys.idx", keys == nil)] where rebuilt {
+            for (name, rebuilt) in [("batches.idx", batches == nil), ("keys.idx", keys == nil && !options.readOnly)] where rebuilt {
                 options.logger.notice("an index did not match the checkpoint; rebuilding it from the log", metadata: ["index": "\(name)"])
             }
         }
@@ -451,7 +455,7 @@ enum LogRecovery {
             throw SystemCall.error("mkdtemp", path: temporary, code: errno)
         }
         let privateDirectory = String(cString: created)
-        for name in ["checkpoint", "batches.idx", "streams.idx", "blocks.idx", "keys.idx", "keys.idx.grown"] where names.contains(name) {
+        for name in ["checkpoint", "batches.idx", "streams.idx", "blocks.idx"] where names.contains(name) {
             guard let source = try SystemFile.openIfExists(directory + "/" + name, io: io) else { continue }
             let copy = try SystemFile.open(privateDirectory + "/" + name, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600, io: io)
             try source.forEachChunk(offset: 0, count: try source.size()) { chunk in
