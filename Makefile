@@ -53,6 +53,13 @@ bench: system-packages
 	Benchmarks/.build/release/event-bench $(if $(filter 1 yes true,$(QUICK)),--quick) \
 		--json Benchmarks/.build/bench-results.json --markdown docs/BENCHMARKS.md --svg docs/benchmarks.svg
 
+# Micro-benchmarks of the engine's hot paths (Benchmarks/Micro/, its own package with ordo-one/benchmark,
+# so the main build never fetches it): framing, CRC-32C, key hashing and the key table, in release;
+# wall clock, mallocs and per-item rates as percentiles (Benchmarks/Micro/README.md).
+.PHONY: bench-micro
+bench-micro: system-packages
+	$(SWIFT) package --package-path Benchmarks/Micro benchmark
+
 # Crash-recovery fuzzing (Fuzz/, its own package; docs/RELIABILITY.md): the kill, fault, damage and
 # enumeration harnesses and every libFuzzer target, FUZZ_SECONDS each, in release; FUZZ_SEED to
 # replay. fuzz-smoke: a short fixed budget of each in debug, part of `make test`.
