@@ -55,7 +55,7 @@ package enum Validation {
         var repeated: Set<Int> = []
         for (index, event) in events.enumerated() {
             guard var key = event.idempotencyKey else { continue }
-            let hash = key.withUTF8 { Self.fnv1a($0) }
+            let hash = Int(truncatingIfNeeded: key.withUTF8 { StableHash.hash(UnsafeRawBufferPointer($0)) })
             hashes[index] = hash
             var slot = hash & mask
             while slots[slot] != 0 {
@@ -69,14 +69,6 @@ package enum Validation {
             if slots[slot] == 0 { slots[slot] = index + 1 }
         }
         return repeated
-    }
-
-    /// FNV-1a over bytes: a fast, process-independent hash for grouping keys (collisions are
-    /// resolved by comparing the keys).
-    static func fnv1a(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-        return Int(bitPattern: UInt(hash))
     }
 
     /// The size an event counts for against the limits, after checking its fields.

@@ -1,43 +1,7 @@
-/// A 64-bit hash that is the same in every process and release, for on-disk hash tables (Swift's
-/// `Hasher` is seeded per process). Never 0, so 0 can mark an empty slot.
-enum StableHash {
-    private static let prime: UInt64 = 0x9E37_79B9_7F4A_7C15
+import EventSourcingCore
 
-    @inline(__always)
-    private static func mix(_ value: UInt64) -> UInt64 {
-        // The splitmix64 finalizer: full avalanche.
-        var z = value
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// The hash of `bytes`, starting from `seed`.
-    static func hash(_ bytes: UnsafeRawBufferPointer, seed: UInt64 = 0x5EED) -> UInt64 {
-        var state = mix(seed ^ UInt64(bytes.count) &* prime)
-        var offset = 0
-        while offset + 8 <= bytes.count {
-            // safe: 8 bytes remain, checked by the loop condition.
-            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            state = mix(state ^ word) &* prime
-            offset += 8
-        }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while offset < bytes.count {
-            tail |= UInt64(bytes[offset]) << shift
-            shift += 8
-            offset += 1
-        }
-        let result = mix(state ^ tail ^ 0xA5A5_A5A5)
-        return result == 0 ? 1 : result
-    }
-
-    static func hash(_ string: String, seed: UInt64 = 0x5EED) -> UInt64 {
-        var copy = string
-        return copy.withUTF8 { hash(UnsafeRawBufferPointer($0), seed: seed) }
-    }
-
+/// The hashes of the log store's tables (docs/FORMAT.md), built on the core's `StableHash`.
+extension StableHash {
     /// The hash of a stream id.
     static func stream(_ streamID: String) -> UInt64 { hash(streamID) }
 
