@@ -28,22 +28,9 @@ package struct DamageHarness: Sendable {
     package func runRound(_ round: Int) async -> FaultHarness.RoundResult {
         var random = SeededRandom(seed: seed, stream: UInt64(round) ^ 0xDA4A_6E00_0000)
         let directory = workDirectory + "/damage-\(round)"
-        StoreDirectory.remove(directory)
-        var result = FaultHarness.RoundResult()
-        result.counters.rounds = 1
-        do {
-            if let failure = try await run(&random, directory: directory, counters: &result.counters) {
-                result.counters.failures += 1
-                result.failure = failure + "\n  directories kept in \(directory)"
-                return result
-            }
-        } catch {
-            result.counters.failures += 1
-            result.failure = "the harness itself failed: \(error)\n  directories kept in \(directory)"
-            return result
+        return await FaultHarness.RoundResult.run(in: directory) { counters in
+            try await run(&random, directory: directory, counters: &counters)
         }
-        StoreDirectory.remove(directory)
-        return result
     }
 
     private func run(_ random: inout SeededRandom, directory: String, counters: inout HarnessCounters) async throws

@@ -25,23 +25,9 @@ package struct EnumerationHarness: Sendable {
     package func runRound(_ round: Int) async -> FaultHarness.RoundResult {
         var random = SeededRandom(seed: seed, stream: UInt64(round) ^ 0xE7E7_0000_0000)
         let directory = workDirectory + "/enumerate-\(round)"
-        StoreDirectory.remove(directory)
-        var result = FaultHarness.RoundResult()
-        result.counters.rounds = 1
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            if let failure = try await run(&random, directory: directory, counters: &result.counters) {
-                result.counters.failures += 1
-                result.failure = failure + "\n  directories kept in \(directory)"
-                return result
-            }
-        } catch {
-            result.counters.failures += 1
-            result.failure = "the harness itself failed: \(error)\n  directories kept in \(directory)"
-            return result
+        return await FaultHarness.RoundResult.run(in: directory) { counters in
+            try await run(&random, directory: directory, counters: &counters)
         }
-        StoreDirectory.remove(directory)
-        return result
     }
 
     private struct Setup: Sendable {

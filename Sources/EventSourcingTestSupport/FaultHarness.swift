@@ -43,31 +43,42 @@ package struct FaultHarness: Sendable {
         package var failure: String?
 
         package init() {}
+
+        /// Runs one round of a harness in `directory`, made afresh: `body` counts into the round's
+        /// counters and returns a failure (with its context) or `nil`. A failed round keeps its
+        /// directory and names it in the failure; a passed one removes it.
+        package static func run(
+            in directory: String, _ body: (inout HarnessCounters) async throws -> String?
+        ) async -> RoundResult {
+            StoreDirectory.remove(directory)
+            var result = RoundResult()
+            result.counters.rounds = 1
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                if let failure = try await body(&result.counters) {
+                    result.counters.failures += 1
+                    result.failure = failure + "\n  directories kept in \(directory)"
+                    return result
+                }
+            } catch {
+                result.counters.failures += 1
+                result.failure = "the harness itself failed: \(error)\n  directories kept in \(directory)"
+                return result
+            }
+            StoreDirectory.remove(directory)
+            return result
+        }
     }
 
     /// Runs round `round`. On failure the round's directory is kept and named in the failure.
     package func runRound(_ round: Int) async -> RoundResult {
         var random = SeededRandom(seed: seed, stream: UInt64(round))
         let directory = workDirectory + "/fault-\(round)"
-        StoreDirectory.remove(directory)
-        var result = RoundResult()
-        result.counters.rounds = 1
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return await RoundResult.run(in: directory) { counters in
             var log: [String] = []
-            if let failure = try await run(&random, directory: directory, counters: &result.counters, log: &log) {
-                result.counters.failures += 1
-                result.failure =
-                    failure + "\n  " + log.joined(separator: "\n  ") + "\n  store directories kept in \(directory)"
-                return result
-            }
-        } catch {
-            result.counters.failures += 1
-            result.failure = "the harness itself failed: \(error)\n  directories kept in \(directory)"
-            return result
+            guard let failure = try await run(&random, directory: directory, counters: &counters, log: &log) else { return nil }
+            return failure + "\n  " + log.joined(separator: "\n  ")
         }
-        StoreDirectory.remove(directory)
-        return result
     }
 
     private func run(

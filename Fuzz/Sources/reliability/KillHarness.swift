@@ -27,23 +27,9 @@ struct KillHarness {
     func runRound(_ round: Int) async -> FaultHarness.RoundResult {
         var random = SeededRandom(seed: seed, stream: UInt64(round) ^ 0x4B11_0000_0000)
         let directory = workDirectory + "/kill-\(round)"
-        StoreDirectory.remove(directory)
-        var result = FaultHarness.RoundResult()
-        result.counters.rounds = 1
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            if let failure = try await run(&random, directory: directory, counters: &result.counters) {
-                result.counters.failures += 1
-                result.failure = failure + "\n  directory kept: \(directory)"
-                return result
-            }
-        } catch {
-            result.counters.failures += 1
-            result.failure = "the harness itself failed: \(error)\n  directory kept: \(directory)"
-            return result
+        return await FaultHarness.RoundResult.run(in: directory) { counters in
+            try await run(&random, directory: directory, counters: &counters)
         }
-        StoreDirectory.remove(directory)
-        return result
     }
 
     private func run(_ random: inout SeededRandom, directory: String, counters: inout HarnessCounters) async throws
