@@ -39,11 +39,14 @@ package struct DamageHarness: Sendable {
         let profile = random.weighted([
             (Workload.Profile.mixed(), 5), (.oneStream, 1), (.manyKeys(), 2), (.largeEvents(), 2), (.manyStreams(), 1),
         ])
-        let options = LogEventStore.Options(
+        var options = LogEventStore.Options(
             durability: random.chance(0.5) ? .fsync : .buffered, segmentBytesMax: random.pick([4096, 8192, 16384]),
             checkpointBytesInterval: random.pick([4096, 1 << 20]))
+        options.keyIndexInitialCapacity = random.pick([16, 256, 4096])
         let workload = Workload(seed: random.next(), profile: profile)
-        let context = "profile \(profile), \(options.durability), segments of \(options.segmentBytesMax) bytes"
+        let context =
+            "profile \(profile), \(options.durability), segments of \(options.segmentBytesMax) bytes, "
+            + "key table of \(options.keyIndexInitialCapacity) slots"
         let pristine = directory + "/pristine"
         let stale = directory + "/stale"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -40,15 +40,18 @@ package struct EnumerationHarness: Sendable {
         -> String?
     {
         let profile = random.pick([Workload.Profile.mixed(), .largeEvents(), .oneStream, .manyKeys()])
+        var storeOptions = LogEventStore.Options(
+            durability: random.chance(0.6) ? .fsync : .buffered, segmentBytesMax: 4096,
+            checkpointBytesInterval: random.pick([1024, 4096]))
+        // A small key table grows within the round, so the renames of a growth and of the checkpoint
+        // that settles it are among the sync points.
+        storeOptions.keyIndexInitialCapacity = random.pick([16, 64])
         let setup = Setup(
-            workload: Workload(seed: random.next(), profile: profile),
-            options: LogEventStore.Options(
-                durability: random.chance(0.6) ? .fsync : .buffered, segmentBytesMax: 4096,
-                checkpointBytesInterval: random.pick([1024, 4096])),
-            operations: operationCount)
+            workload: Workload(seed: random.next(), profile: profile), options: storeOptions, operations: operationCount)
         let context =
             "profile \(profile), \(setup.options.durability), segments of 4096 bytes, "
-            + "checkpoint every \(setup.options.checkpointBytesInterval) bytes, \(setup.operations) operations"
+            + "checkpoint every \(setup.options.checkpointBytesInterval) bytes, key table of \(storeOptions.keyIndexInitialCapacity) slots, "
+            + "\(setup.operations) operations"
 
         // The dry run counts the sync points.
         let dry = directory + "/dry"

@@ -91,11 +91,12 @@ package struct FaultHarness: Sendable {
             durability: random.chance(0.7) ? .fsync : .buffered,
             segmentBytesMax: random.pick([4096, 8192, 16384, 65536]),
             checkpointBytesInterval: random.pick([256, 4096, 32768, 1 << 20]))
+        options.keyIndexInitialCapacity = random.pick([16, 256, 4096])
         let workload = Workload(seed: random.next(), profile: profile)
         let operationsMax = profile.name == "many streams" ? operationsPerCycleMax * 8 : operationsPerCycleMax
         log.append(
             "profile \(profile), \(options.durability), segments of \(options.segmentBytesMax) bytes, "
-                + "checkpoint every \(options.checkpointBytesInterval) bytes")
+                + "checkpoint every \(options.checkpointBytesInterval) bytes, key table of \(options.keyIndexInitialCapacity) slots")
         var history = History()
         var runner = WorkloadRunner(workload: workload)
         var checker = InvariantChecker(workload: workload)

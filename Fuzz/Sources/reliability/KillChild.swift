@@ -45,7 +45,7 @@ enum KillChild {
                 "--writers", String(workload.profile.writerCount),
                 "--durability", options.durability == .fsync ? "fsync" : "buffered",
                 "--segment-bytes", String(options.segmentBytesMax), "--checkpoint-bytes",
-                String(options.checkpointBytesInterval),
+                String(options.checkpointBytesInterval), "--key-slots", String(options.keyIndexInitialCapacity),
                 "--first-op", String(firstOperation), "--ops", String(operations),
             ]
         }
@@ -69,6 +69,7 @@ enum KillChild {
                 durability: arguments.string("durability") == "buffered" ? .buffered : .fsync,
                 segmentBytesMax: arguments.int("segment-bytes") ?? 1 << 16,
                 checkpointBytesInterval: arguments.int("checkpoint-bytes") ?? 1 << 20)
+            options.keyIndexInitialCapacity = arguments.int("key-slots") ?? options.keyIndexInitialCapacity
             firstOperation = arguments.int("first-op") ?? 0
             operations = arguments.int("ops") ?? 1_000_000
         }

@@ -38,13 +38,14 @@ struct KillHarness {
         let writers = random.int(1...4)
         let profile = random.weighted(
             Workload.Profile.all(writers: writers).map { ($0, $0.name == "many streams" ? 1 : 3) })
-        let options = LogEventStore.Options(
+        var options = LogEventStore.Options(
             durability: random.chance(0.5) ? .fsync : .buffered, segmentBytesMax: random.pick([4096, 8192, 65536]),
             checkpointBytesInterval: random.pick([2048, 65536, 1 << 20]))
+        options.keyIndexInitialCapacity = random.pick([16, 256, 4096])
         let workload = Workload(seed: random.next(), profile: profile)
         let context =
             "profile \(profile), \(options.durability), segments of \(options.segmentBytesMax) bytes, "
-            + "checkpoint every \(options.checkpointBytesInterval) bytes"
+            + "checkpoint every \(options.checkpointBytesInterval) bytes, key table of \(options.keyIndexInitialCapacity) slots"
         let store = directory + "/store"
         var history = History()
         var checker = InvariantChecker(workload: workload)

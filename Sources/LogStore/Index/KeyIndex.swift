@@ -53,6 +53,7 @@ final class KeyIndex {
     static func candidatePaths(_ directory: String) -> [String] { [grownPath(directory), path(directory)] }
 
     static func create(directory: String, capacity: Int = initialCapacity, fileMode: mode_t, io: any FileIO) throws -> KeyIndex {
+        precondition(capacity >= 16 && capacity & (capacity - 1) == 0, "a key table's capacity is a power of two, at least 16")
         let path = path(directory)
         try Directory.remove(grownPath(directory), io: io)
         let file = try IndexFile.create(

@@ -38,6 +38,9 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
         public var logger: Logger
         /// The seam every file operation goes through: the system's, or a fault-injecting layer in tests.
         package var io: any FileIO = SystemIO.shared
+        /// The slots of a new key table (a power of two, at least 16). The reliability harnesses
+        /// make it small, so that the table grows (`keys.idx.grown`) within their small workloads.
+        package var keyIndexInitialCapacity = 4096
 
         /// Creates options; every parameter has a default.
         public init(

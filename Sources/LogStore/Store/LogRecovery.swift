@@ -344,7 +344,9 @@ enum LogRecovery {
             keys = candidate
             keysFrom = usable.logEnd
         }
-        let keyIndex = try keys ?? KeyIndex.create(directory: indexDirectory, fileMode: options.fileMode, io: io)
+        let keyIndex = try keys
+            ?? KeyIndex.create(
+                directory: indexDirectory, capacity: options.keyIndexInitialCapacity, fileMode: options.fileMode, io: io)
         if usable != nil {
             for (name, rebuilt) in [("batches.idx", batches == nil), ("keys.idx", keys == nil && !options.readOnly)] where rebuilt {
                 options.logger.notice("an index did not match the checkpoint; rebuilding it from the log", metadata: ["index": "\(name)"])
