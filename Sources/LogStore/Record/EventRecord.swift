@@ -15,43 +15,47 @@ enum EventRecord {
     static let hasKey: UInt8 = 1
     static let hasMetadata: UInt8 = 2
 
-    /// Encodes every event of a batch into one exactly-sized buffer: the raw payload.
+    /// Encodes every event of a batch into one exactly-sized buffer: the raw payload. The events
+    /// are read in place (through the array's buffer, so no event is copied or retained), and
+    /// metadata is rendered once, in the sizing pass (most events have none).
     static func encodeAll(_ events: [CandidateEvent]) -> [UInt8] {
-        var metadataTexts: [[UInt8]?] = []
-        metadataTexts.reserveCapacity(events.count)
-        var total = 0
-        for event in events {
-            var text: [UInt8]?
-            if let metadata = event.metadata {
-                var bytes: [UInt8] = []
-                JSONValue.writeObject(metadata, to: &bytes)
-                text = bytes
-            }
-            metadataTexts.append(text)
-            let typeBytes = event.type.utf8.count
-            total += 1 + varintSize(typeBytes) + typeBytes + varintSize(event.data.count) + event.data.count
-            if let key = event.idempotencyKey { total += varintSize(key.utf8.count) + key.utf8.count }
-            if let text { total += varintSize(text.count) + text.count }
-        }
-        return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
-            // safe: `total` above counts exactly the bytes written below.
-            var cursor = RawCursor(base: UnsafeMutableRawPointer(buffer.baseAddress!))
-            for (index, event) in events.enumerated() {
-                var flags: UInt8 = 0
-                if event.idempotencyKey != nil { flags |= hasKey }
-                if metadataTexts[index] != nil { flags |= hasMetadata }
-                cursor.putByte(flags)
-                cursor.putString(event.type)
-                if let key = event.idempotencyKey { cursor.putString(key) }
-                if let text = metadataTexts[index] {
-                    cursor.putVarint(text.count)
-                    text.withUnsafeBytes { cursor.put($0) }
+        events.withUnsafeBufferPointer { events in
+            var metadataTexts: [[UInt8]?] = []
+            var total = 0
+            for index in events.indices {
+                if let metadata = events[index].metadata {
+                    if metadataTexts.isEmpty { metadataTexts = Array(repeating: nil, count: events.count) }
+                    var text: [UInt8] = []
+                    JSONValue.writeObject(metadata, to: &text)
+                    total += varintSize(text.count) + text.count
+                    metadataTexts[index] = text
                 }
-                cursor.putVarint(event.data.count)
-                event.data.withUnsafeBytes { cursor.put($0) }
+                let typeBytes = events[index].type.utf8.count
+                let dataBytes = events[index].data.count
+                total += 1 + varintSize(typeBytes) + typeBytes + varintSize(dataBytes) + dataBytes
+                if let keyBytes = events[index].idempotencyKey?.utf8.count { total += varintSize(keyBytes) + keyBytes }
             }
-            precondition(cursor.offset == total, "the payload size was counted wrong")
-            initialized = total
+            return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+                // safe: `total` above counts exactly the bytes written below.
+                var cursor = RawCursor(base: UnsafeMutableRawPointer(buffer.baseAddress!))
+                for index in events.indices {
+                    let text = metadataTexts.isEmpty ? nil : metadataTexts[index]
+                    var flags: UInt8 = 0
+                    if events[index].idempotencyKey != nil { flags |= hasKey }
+                    if text != nil { flags |= hasMetadata }
+                    cursor.putByte(flags)
+                    cursor.putString(events[index].type)
+                    if let key = events[index].idempotencyKey { cursor.putString(key) }
+                    if let text {
+                        cursor.putVarint(text.count)
+                        text.withUnsafeBytes { cursor.put($0) }
+                    }
+                    cursor.putVarint(events[index].data.count)
+                    events[index].data.withUnsafeBytes { cursor.put($0) }
+                }
+                precondition(cursor.offset == total, "the payload size was counted wrong")
+                initialized = total
+            }
         }
     }
 
@@ -82,8 +86,14 @@ enum EventRecord {
         }
 
         mutating func putString(_ string: String) {
-            var string = string
-            string.withUTF8 { utf8 in
+            // A native string lends its UTF-8 in place; others (bridged, say) are made native first.
+            let lent: Void? = string.utf8.withContiguousStorageIfAvailable { utf8 in
+                putVarint(utf8.count)
+                put(UnsafeRawBufferPointer(utf8))
+            }
+            guard lent == nil else { return }
+            var native = string
+            native.withUTF8 { utf8 in
                 putVarint(utf8.count)
                 put(UnsafeRawBufferPointer(utf8))
             }
