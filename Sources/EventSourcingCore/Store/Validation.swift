@@ -26,18 +26,20 @@ package enum Validation {
             throw EventStoreError.invalidEvent(
                 "a write holds at most \(Limits.batchEventsMax) events, this one has \(events.count)")
         }
-        var batchBytes = 0
-        var keyed = 0
-        for (index, event) in events.enumerated() {
-            batchBytes += try eventBytes(event, index: index)
-            guard batchBytes <= Limits.batchBytesMax else {
-                throw EventStoreError.invalidEvent(
-                    "a write holds at most \(Limits.batchBytesMax) bytes; event \(index) passes that")
+        // The events are read in place, through the array's buffer: none is copied or retained.
+        let repeated = try events.withUnsafeBufferPointer { events -> Set<Int> in
+            var batchBytes = 0
+            var keyed = 0
+            for index in events.indices {
+                batchBytes += try eventBytes(events[index], index: index)
+                guard batchBytes <= Limits.batchBytesMax else {
+                    throw EventStoreError.invalidEvent(
+                        "a write holds at most \(Limits.batchBytesMax) bytes; event \(index) passes that")
+                }
+                if events[index].idempotencyKey != nil { keyed += 1 }
             }
-            if event.idempotencyKey != nil { keyed += 1 }
+            return keyed > 1 ? repeatedKeyIndexes(events) : []
         }
-        guard keyed > 1 else { return events }
-        let repeated = repeatedKeyIndexes(events)
         guard !repeated.isEmpty else { return events }
         return events.enumerated().filter { !repeated.contains($0.offset) }.map(\.element)
     }
@@ -45,7 +47,7 @@ package enum Validation {
     /// The indexes of events whose key an earlier event of the batch carries, found with a flat
     /// open-addressing table of key hashes (keys are compared only when their hashes are equal).
     /// - Complexity: O(n) expected for n events.
-    static func repeatedKeyIndexes(_ events: [CandidateEvent]) -> Set<Int> {
+    static func repeatedKeyIndexes(_ events: UnsafeBufferPointer<CandidateEvent>) -> Set<Int> {
         var capacity = 16
         while capacity < events.count * 2 { capacity <<= 1 }
         let mask = capacity - 1
@@ -53,9 +55,9 @@ package enum Validation {
         var slots = [Int](repeating: 0, count: capacity)
         var hashes = [Int](repeating: 0, count: events.count)
         var repeated: Set<Int> = []
-        for (index, event) in events.enumerated() {
-            guard var key = event.idempotencyKey else { continue }
-            let hash = Int(truncatingIfNeeded: key.withUTF8 { StableHash.hash(UnsafeRawBufferPointer($0)) })
+        for index in events.indices {
+            guard let key = events[index].idempotencyKey else { continue }
+            let hash = Int(truncatingIfNeeded: StableHash.hash(key))
             hashes[index] = hash
             var slot = hash & mask
             while slots[slot] != 0 {

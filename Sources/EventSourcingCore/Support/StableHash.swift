@@ -36,7 +36,11 @@ package enum StableHash {
     }
 
     package static func hash(_ string: String, seed: UInt64 = 0x5EED) -> UInt64 {
-        var copy = string
-        return copy.withUTF8 { hash(UnsafeRawBufferPointer($0), seed: seed) }
+        // A native string lends its UTF-8 in place; others (bridged, say) are made native first.
+        if let hash = string.utf8.withContiguousStorageIfAvailable({ hash(UnsafeRawBufferPointer($0), seed: seed) }) {
+            return hash
+        }
+        var native = string
+        return native.withUTF8 { hash(UnsafeRawBufferPointer($0), seed: seed) }
     }
 }
