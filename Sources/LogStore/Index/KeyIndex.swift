@@ -261,6 +261,8 @@ final class KeyIndex {
             path: temporaryPath, magic: Self.magic, entryBytes: Self.slotBytes, capacity: newCapacity,
             bodyBytes: newCapacity * Self.slotBytes, fileMode: fileMode, io: file.io)
         let mask = newCapacity - 1
+        // Every page of the new table receives slots.
+        try bigger.region.prepareForWriting(offset: IndexFile.headerBytes, count: newCapacity * Self.slotBytes)
         file.region.withBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { old in
             bigger.region.withMutableBytes(offset: IndexFile.headerBytes, count: newCapacity * Self.slotBytes) { new in
                 // safe: every offset below is a slot index times 12 within its own table.
