@@ -72,6 +72,7 @@ final class KeyIndex {
         else { return nil }
         let index = KeyIndex(file: file, count: count, path: path(directory), fileMode: fileMode)
         index.isGrown = filePath == grownPath(directory)
+        index.highestSequenceID = .max
         return index
     }
 
@@ -215,34 +216,8 @@ final class KeyIndex {
             }
         }
         count += entries.count
+        highestSequenceID = max(highestSequenceID, entries.lazy.map(\.sequenceID).max() ?? 0)
         cachedChecksum = nil
-    }
-
-    /// Adds a key's hash and the sequence id of its event.
-    func insert(hash: UInt64, sequenceID: Int64) throws {
-        precondition(sequenceID >= 1 && UInt64(sequenceID) <= Self.sequenceMask, "sequence ids fit 40 bits")
-        if (count + 1) * 4 > capacity * 3 { try grow() }
-        place(Self.fingerprint(hash) | UInt64(sequenceID), check: Self.checkBits(hash), in: file)
-        count += 1
-        cachedChecksum = nil
-    }
-
-    /// Puts a slot in the first empty place from its home in `target`.
-    private func place(_ slot: UInt64, check: UInt32, in target: IndexFile) {
-        let capacity = target.capacity
-        let mask = capacity - 1
-        var index = Self.home(fingerprint: slot & ~Self.sequenceMask, capacity: capacity)
-        target.region.withMutableBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
-            var probes = 0
-            // safe: index < capacity, so every 12-byte slot touched lies inside `slots`.
-            while slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self) != 0 {
-                index = (index + 1) & mask
-                probes += 1
-                precondition(probes < capacity, "the key table is full: its count is wrong")
-            }
-            slots.storeBytes(of: slot.littleEndian, toByteOffset: index * Self.slotBytes, as: UInt64.self)
-            slots.storeBytes(of: check.littleEndian, toByteOffset: index * Self.slotBytes + 8, as: UInt32.self)
-        }
     }
 
     /// Whether the table lives in `keys.idx.grown`: it grew since the last checkpoint, which still
@@ -304,7 +279,37 @@ final class KeyIndex {
     /// later keys count as empty. Read with `pread`, so the scan leaves the mapping's pages alone.
     func checksum(upTo sequenceID: Int64) throws -> UInt32 {
         if let cached = cachedChecksum, sequenceID >= cached.validFrom { return cached.crc }
+        // No key after `sequenceID` (the writer's checkpoints): the checksum of every slot as it is.
+        if sequenceID >= highestSequenceID {
+            let crc = try wholeTable().crc
+            cachedChecksum = (highestSequenceID, crc)
+            return crc
+        }
         return try scan(upTo: sequenceID).crc
+    }
+
+    /// At least the highest sequence id in the table: 0 for a new table, unknown (`Int64.max`) for
+    /// an opened one until a scan or a verification has looked.
+    private var highestSequenceID: Int64 = 0
+
+    /// The CRC-32C of every slot as it is, and how many are filled: one pass with no work per slot
+    /// beyond a count.
+    private func wholeTable() throws -> (crc: UInt32, filled: Int) {
+        var crc: UInt32 = 0
+        var filled = 0
+        try file.region.file.forEachChunk(
+            offset: IndexFile.headerBytes, count: capacity * Self.slotBytes, alignment: Self.slotBytes
+        ) { chunk in
+            crc = Checksum.crc32c(chunk, continuing: crc)
+            guard let base = chunk.baseAddress else { return }
+            var offset = 0
+            while offset + Self.slotBytes <= chunk.count {
+                // safe: offset + 12 <= chunk.count by the loop's condition.
+                filled &+= base.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != 0 ? 1 : 0
+                offset &+= Self.slotBytes
+            }
+        }
+        return (crc, filled)
     }
 
     /// One pass over the slots: the checksum as of `sequenceID`, and the slots of later keys.
@@ -314,6 +319,7 @@ final class KeyIndex {
         var newer: [Int] = []
         var filled = 0
         var highest: Int64 = 0
+        var highestOfAll: Int64 = 0
         var slotIndex = 0
         try file.region.file.forEachChunk(
             offset: IndexFile.headerBytes, count: capacity * Self.slotBytes, alignment: Self.slotBytes
@@ -326,6 +332,7 @@ final class KeyIndex {
                 guard slot != 0 else { continue }
                 filled += 1
                 let sequence = Self.sequenceID(ofSlot: slot)
+                highestOfAll = max(highestOfAll, sequence)
                 guard sequence > sequenceID else {
                     highest = max(highest, sequence)
                     continue
@@ -340,6 +347,7 @@ final class KeyIndex {
             slotIndex += slots
         }
         cachedChecksum = newer.isEmpty ? (highest, crc) : nil
+        highestSequenceID = highestOfAll
         return (crc, newer, filled)
     }
 
@@ -347,6 +355,15 @@ final class KeyIndex {
     /// keys after `sequenceID` (filled since the checkpoint; the log replay refills the durable ones).
     /// - Returns: whether the table matched.
     func verifyAndTrim(upTo sequenceID: Int64, expected: UInt32) throws -> Bool {
+        // Usually (a clean close, or a crash with no key since the checkpoint) the table is just as
+        // the checkpoint left it: its plain checksum matches, and no slot needs looking at.
+        let whole = try wholeTable()
+        if whole.crc == expected {
+            count = whole.filled
+            highestSequenceID = sequenceID
+            cachedChecksum = (sequenceID, whole.crc)
+            return true
+        }
         let (crc, newer, filled) = try scan(upTo: sequenceID)
         guard crc == expected else { return false }
         for index in newer {
@@ -355,7 +372,10 @@ final class KeyIndex {
         }
         // The count is what the table holds now, whatever the checkpoint recorded.
         count = filled - newer.count
-        if !newer.isEmpty { cachedChecksum = (sequenceID, crc) }
+        if !newer.isEmpty {
+            cachedChecksum = (sequenceID, crc)
+            highestSequenceID = sequenceID
+        }
         return true
     }
 

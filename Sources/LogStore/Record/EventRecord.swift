@@ -173,6 +173,22 @@ enum EventRecord {
     }
 
     /// The idempotency keys of a frame's events, by index (`nil` for an event without one).
+    /// The (index in the batch, key hash) of every keyed event of a frame, hashed from the key's
+    /// bytes in place (as `StableHash.key` hashes a key's UTF-8): recovery's key catch-up.
+    static func keyHashes(
+        frame: UnsafeRawBufferPointer, header: BatchHeader, streamHash: UInt64, context: @autoclosure () -> String
+    ) throws -> [(index: Int, hash: UInt64)] {
+        try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
+            var reader = ByteReader(payload, context: context())
+            var hashes: [(index: Int, hash: UInt64)] = []
+            for index in 0..<header.eventCount {
+                guard let key = try read(&reader).key else { continue }
+                hashes.append((index, StableHash.hash(key, seed: streamHash)))
+            }
+            return hashes
+        }
+    }
+
     static func keys(frame: UnsafeRawBufferPointer, header: BatchHeader, context: @autoclosure () -> String) throws -> [String?] {
         try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
             var reader = ByteReader(payload, context: context())

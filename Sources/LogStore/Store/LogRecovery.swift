@@ -368,12 +368,9 @@ enum LogRecovery {
                             firstVersion: header.firstVersion))
                     }
                     if position >= keysFrom {
-                        let frameKeys = try EventRecord.keys(frame: frame, header: header, context: "'\(segment.path)' offset \(offset)")
-                        for (index, key) in frameKeys.enumerated() {
-                            guard let key else { continue }
-                            try keyIndex.insert(
-                                hash: StableHash.key(key, streamHash: streamHash), sequenceID: header.firstSequenceID + Int64(index))
-                        }
+                        let hashes = try EventRecord.keyHashes(
+                            frame: frame, header: header, streamHash: streamHash, context: "'\(segment.path)' offset \(offset)")
+                        try keyIndex.insert(hashes.map { ($0.hash, header.firstSequenceID + Int64($0.index)) })
                     }
                     offset += header.frameLength
                 }
