@@ -133,7 +133,8 @@ final class WriterContext {
     var privateDirectory: String?
     /// The first write or sync error; once set, the store refuses writes until reopened.
     var failure: EventStoreError?
-    private var keyCache: [Int64: (streamID: String, keys: [String?])] = [:]
+    private var keyCache: [Int64: KeyFrame] = [:]
+    private var lastKeyFrame: KeyFrame?
 
     init(
         state: LogState, directory: String, options: LogEventStore.Options, keys: KeyIndex, checkpointFile: SystemFile?,
@@ -202,7 +203,9 @@ final class WriterContext {
                 let events = try request.resolve(currentVersion: current) { key in
                     defer { asked += 1 }
                     if !pendingKeys.isEmpty, pendingKeys.contains(StreamKey(streamID: request.streamID, key: key)) { return true }
-                    if firstCandidates[asked] != 0, try isKeyStored(key, hash: hashes[asked], streamID: request.streamID) {
+                    if firstCandidates[asked] != 0,
+                        try isKeyStored(key, hash: hashes[asked], firstCandidate: firstCandidates[asked], streamID: request.streamID)
+                    {
                         return true
                     }
                     keptHashes.append(hashes[asked])
@@ -278,33 +281,62 @@ final class WriterContext {
         }
     }
 
-    /// Whether the stream holds `key`: the key index names candidates, the log confirms.
-    private func isKeyStored(_ key: String, hash: UInt64, streamID: String) throws -> Bool {
-        for sequenceID in keys.candidates(hash: hash) {
-            if try storedKey(at: sequenceID, streamID: streamID) == key { return true }
+    /// Whether the stream holds `key`: the key index names candidates, the log confirms. The first
+    /// candidate (found by the batch probe) is usually the only one, so it is tried before the
+    /// table is probed again.
+    private func isKeyStored(_ key: String, hash: UInt64, firstCandidate: Int64, streamID: String) throws -> Bool {
+        if try storedKey(at: firstCandidate, streamID: streamID, is: key) { return true }
+        for sequenceID in keys.candidates(hash: hash) where sequenceID != firstCandidate {
+            if try storedKey(at: sequenceID, streamID: streamID, is: key) { return true }
         }
         return false
     }
 
-    /// The key of the event at `sequenceID` if it belongs to `streamID`.
-    private func storedKey(at sequenceID: Int64, streamID: String) throws -> String? {
+    /// The keys of a frame read back for key checks.
+    private final class KeyFrame {
+        let firstSequenceID: Int64
+        let streamID: String
+        let keys: [String?]
+
+        init(firstSequenceID: Int64, streamID: String, keys: [String?]) {
+            self.firstSequenceID = firstSequenceID
+            self.streamID = streamID
+            self.keys = keys
+        }
+
+        func contains(_ sequenceID: Int64) -> Bool {
+            sequenceID >= firstSequenceID && sequenceID - firstSequenceID < Int64(keys.count)
+        }
+    }
+
+    /// Whether the event at `sequenceID` belongs to `streamID` and carries `key`. A retried write
+    /// asks for the keys of one stored frame after another, so the last frame read answers first,
+    /// without the index lock; then a few recent frames, by first sequence id.
+    private func storedKey(at sequenceID: Int64, streamID: String, is key: String) throws -> Bool {
+        if let frame = lastKeyFrame, frame.contains(sequenceID) {
+            return frame.streamID == streamID && frame.keys[Int(sequenceID - frame.firstSequenceID)] == key
+        }
         let located: (Segment, Int, Int64)? = try state.withLock {
             guard sequenceID <= state.headSequenceID, let index = state.batches.lastEntry(atOrBefore: sequenceID) else { return nil }
             let entry = state.batches.entry(at: index)
             return (try state.segment(entry.position.segment), entry.position.offset, entry.firstSequenceID)
         }
-        guard let (segment, offset, firstSequenceID) = located else { return nil }
-        if keyCache[firstSequenceID] == nil {
-            if keyCache.count >= 16 { keyCache.removeAll(keepingCapacity: true) }
-            keyCache[firstSequenceID] = try LogState.withFrame(in: segment, at: offset) { frame, header in
-                (BatchFrame.streamID(frame, header),
-                 try EventRecord.keys(frame: frame, header: header, context: "'\(segment.path)' offset \(offset)"))
+        guard let (segment, offset, firstSequenceID) = located else { return false }
+        let frame: KeyFrame
+        if let cached = keyCache[firstSequenceID] {
+            frame = cached
+        } else {
+            frame = try LogState.withFrame(in: segment, at: offset) { bytes, header in
+                KeyFrame(
+                    firstSequenceID: firstSequenceID, streamID: BatchFrame.streamID(bytes, header),
+                    keys: try EventRecord.keys(frame: bytes, header: header, context: "'\(segment.path)' offset \(offset)"))
             }
+            if keyCache.count >= 16 { keyCache.removeAll(keepingCapacity: true) }
+            keyCache[firstSequenceID] = frame
         }
-        guard let cached = keyCache[firstSequenceID], cached.streamID == streamID else { return nil }
-        let index = Int(sequenceID - firstSequenceID)
-        guard index >= 0, index < cached.keys.count else { return nil }
-        return cached.keys[index]
+        lastKeyFrame = frame
+        guard frame.contains(sequenceID) else { return false }
+        return frame.streamID == streamID && frame.keys[Int(sequenceID - firstSequenceID)] == key
     }
 
     /// Writes the frames, rolling segments as they fill, and syncs them per the durability.
