@@ -44,8 +44,8 @@ package struct EnumerationHarness: Sendable {
             durability: random.chance(0.6) ? .fsync : .buffered, segmentBytesMax: 4096,
             checkpointBytesInterval: random.pick([1024, 4096]))
         // A small key table grows within the round, so the renames of a growth and of the checkpoint
-        // that settles it are among the sync points.
-        storeOptions.keyIndexInitialCapacity = random.pick([16, 64])
+        // that settles it are among the sync points (4,096 slots: no growth).
+        storeOptions.keyIndexInitialCapacity = random.pick([16, 64, 4096])
         let setup = Setup(
             workload: Workload(seed: random.next(), profile: profile), options: storeOptions, operations: operationCount)
         let context =

@@ -83,6 +83,11 @@ enum SeedCorpus {
             seeds.append([UInt8(index), 3, 8, 0] + bytes[8..<min(bytes.count, 200)])
             seeds.append([UInt8(index), 2, 100, 0] + [0xFF, 0xFF, 0xFF, 0xFF])
         }
+        // A keys.idx.grown (name 6 of the target) that copies keys.idx, and one that damages the copy.
+        if let keys = files["keys.idx"] {
+            seeds.append([6, 0, 0, 0] + keys)
+            seeds.append([6, 1, 0, 0] + keys.prefix(IndexFile.headerBytes) + [0xFF, 0, 0, 0, 0, 0, 0, 0])
+        }
         return seeds
     }
 

@@ -356,9 +356,10 @@ final class KeyIndex {
     /// - Returns: whether the table matched.
     func verifyAndTrim(upTo sequenceID: Int64, expected: UInt32) throws -> Bool {
         // Usually (a clean close, or a crash with no key since the checkpoint) the table is just as
-        // the checkpoint left it: its plain checksum matches, and no slot needs looking at.
+        // the checkpoint left it: its plain checksum and its count (slots are only ever added) match
+        // the checkpoint's, and no slot needs looking at.
         let whole = try wholeTable()
-        if whole.crc == expected {
+        if whole.crc == expected, whole.filled == count {
             count = whole.filled
             highestSequenceID = sequenceID
             cachedChecksum = (sequenceID, whole.crc)

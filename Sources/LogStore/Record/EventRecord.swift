@@ -172,7 +172,6 @@ enum EventRecord {
         }
     }
 
-    /// The idempotency keys of a frame's events, by index (`nil` for an event without one).
     /// The (index in the batch, key hash) of every keyed event of a frame, hashed from the key's
     /// bytes in place (as `StableHash.key` hashes a key's UTF-8): recovery's key catch-up.
     static func keyHashes(
@@ -185,10 +184,12 @@ enum EventRecord {
                 guard let key = try read(&reader).key else { continue }
                 hashes.append((index, StableHash.hash(key, seed: streamHash)))
             }
+            guard reader.remaining == 0 else { throw reader.damaged("\(reader.remaining) bytes after the last record") }
             return hashes
         }
     }
 
+    /// The idempotency keys of a frame's events, by index (`nil` for an event without one).
     static func keys(frame: UnsafeRawBufferPointer, header: BatchHeader, context: @autoclosure () -> String) throws -> [String?] {
         try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
             var reader = ByteReader(payload, context: context())

@@ -112,9 +112,11 @@ enum LogRecovery {
                 directory: directory, ordinal: last.ordinal + 1, firstSequenceID: headSequenceID + 1,
                 segmentBytesMax: options.segmentBytesMax, fileMode: options.fileMode, io: io))
         }
+        // The verifier's reference (`usingStoreIndexes: false`) builds the key index too: that reads
+        // every record of every frame, which is how `verify` checks the payloads.
         let (state, keys) = try openIndexes(
             segments: segments, headSequenceID: headSequenceID, checkpoint: checkpoint, indexDirectory: indexDirectory,
-            options: options, io: io)
+            buildsKeys: writable || !usingStoreIndexes, options: options, io: io)
         let checkpointFile = try SystemFile.open(Checkpoint.path(indexDirectory), flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
         let context = WriterContext(
             state: state, directory: directory, options: options, keys: keys, checkpointFile: checkpointFile,
@@ -306,7 +308,7 @@ enum LogRecovery {
     // MARK: Indexes
 
     private static func openIndexes(
-        segments: [Segment], headSequenceID: Int64, checkpoint: Checkpoint?, indexDirectory: String,
+        segments: [Segment], headSequenceID: Int64, checkpoint: Checkpoint?, indexDirectory: String, buildsKeys: Bool,
         options: LogEventStore.Options, io: any FileIO
     ) throws -> (LogState, KeyIndex) {
         let start = LogPosition(segment: 1, offset: Segment.headerBytes)
@@ -334,7 +336,7 @@ enum LogRecovery {
         // reads keys.idx, and an empty table stands in. A writer trusts the key index's checkpoint
         // only where the batch index's was: that one is checked against the log, so
         // `usable.logEnd` is where the log really stood.
-        if options.readOnly {
+        if !buildsKeys {
             keysFrom = logEnd
         } else if let usable, batches != nil,
             let candidate = try KeyIndex.openCheckpointed(
@@ -348,7 +350,7 @@ enum LogRecovery {
             ?? KeyIndex.create(
                 directory: indexDirectory, capacity: options.keyIndexInitialCapacity, fileMode: options.fileMode, io: io)
         if usable != nil {
-            for (name, rebuilt) in [("batches.idx", batches == nil), ("keys.idx", keys == nil && !options.readOnly)] where rebuilt {
+            for (name, rebuilt) in [("batches.idx", batches == nil), ("keys.idx", keys == nil && buildsKeys)] where rebuilt {
                 options.logger.notice("an index did not match the checkpoint; rebuilding it from the log", metadata: ["index": "\(name)"])
             }
         }

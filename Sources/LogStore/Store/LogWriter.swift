@@ -20,7 +20,7 @@ final class LogWriter: @unchecked Sendable {
         case close(CheckedContinuation<Void, Error>)
     }
 
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var jobs: [Job] = []
     private var isStopped = false
     /// How many queued jobs wake the writer (under `condition`): 1 when it idles, more while it
@@ -99,8 +99,7 @@ final class LogWriter: @unchecked Sendable {
     /// all instead of the first few (a commit delay, bounded so a lone writer never waits).
     private func waitForGroup(expected: Int) {
         if expected > 1, context.options.durability == .fsync, jobs.count < expected {
-            let delay = min(Double(context.lastSyncNanoseconds) / 2, Self.commitDelayMaxNanoseconds) / 1e9
-            let deadline = Date(timeIntervalSinceNow: delay)
+            let deadline = MonotonicCondition.now() + min(context.lastSyncNanoseconds / 2, Self.commitDelayMaxNanoseconds)
             wakeAt = expected
             while jobs.count < expected, condition.wait(until: deadline) {}
             wakeAt = 1
@@ -109,7 +108,7 @@ final class LogWriter: @unchecked Sendable {
     }
 
     /// The longest commit delay: 200 µs.
-    static let commitDelayMaxNanoseconds = 200_000.0
+    static let commitDelayMaxNanoseconds: UInt64 = 200_000
 }
 
 /// The writer thread's state: everything only the writer touches, and its view of the shared state.
@@ -428,6 +427,9 @@ final class WriterContext {
         let segment = active
         if options.durability == .buffered { try segment.file.synchronizeData() }
         try keys.synchronize()
+        // The grown table's name, from its rename at growth, is made durable before a checkpoint
+        // describes it (ENGINE.md: renames are followed by a sync of the directory).
+        if keys.isGrown { try Directory.synchronize(directory, io: options.io) }
         try state.batches.file.synchronize()
         try state.streams.synchronize()
         var next = Checkpoint()

@@ -78,7 +78,8 @@ final class MappedRegion: @unchecked Sendable {
         }
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = offset / pageSize * pageSize
-        _ = madvise(base + start, offset + count - start, MADV_POPULATE_WRITE)  // a hint: failure is harmless
+        // A hint: a failure (an older kernel: EINVAL) only costs the page faults it would have saved.
+        _ = try? SystemCall.run("madvise", path: file.path) { madvise(base + start, offset + count - start, MADV_POPULATE_WRITE) }
     }
 
     /// Writes the dirty pages of `[offset, offset + count)` to the file and waits (`msync(2)`, `MS_SYNC`).
