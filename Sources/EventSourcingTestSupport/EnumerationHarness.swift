@@ -47,7 +47,8 @@ package struct EnumerationHarness: Sendable {
         // that settles it are among the sync points (4,096 slots: no growth).
         storeOptions.keyIndexInitialCapacity = random.pick([16, 64, 4096])
         let setup = Setup(
-            workload: Workload(seed: random.next(), profile: profile), options: storeOptions, operations: operationCount)
+            workload: Workload(seed: random.next(), profile: profile), options: storeOptions, operations: operationCount
+        )
         let context =
             "profile \(profile), \(setup.options.durability), segments of 4096 bytes, "
             + "checkpoint every \(setup.options.checkpointBytesInterval) bytes, key table of \(storeOptions.keyIndexInitialCapacity) slots, "

@@ -76,7 +76,9 @@ package struct FaultHarness: Sendable {
         let directory = workDirectory + "/fault-\(round)"
         return await RoundResult.run(in: directory) { counters in
             var log: [String] = []
-            guard let failure = try await run(&random, directory: directory, counters: &counters, log: &log) else { return nil }
+            guard let failure = try await run(&random, directory: directory, counters: &counters, log: &log) else {
+                return nil
+            }
             return failure + "\n  " + log.joined(separator: "\n  ")
         }
     }
@@ -96,7 +98,8 @@ package struct FaultHarness: Sendable {
         let operationsMax = profile.name == "many streams" ? operationsPerCycleMax * 8 : operationsPerCycleMax
         log.append(
             "profile \(profile), \(options.durability), segments of \(options.segmentBytesMax) bytes, "
-                + "checkpoint every \(options.checkpointBytesInterval) bytes, key table of \(options.keyIndexInitialCapacity) slots")
+                + "checkpoint every \(options.checkpointBytesInterval) bytes, key table of \(options.keyIndexInitialCapacity) slots"
+        )
         var history = History()
         var runner = WorkloadRunner(workload: workload)
         var checker = InvariantChecker(workload: workload)

@@ -189,7 +189,8 @@ package final class FaultInjectingIO: FileIO {
                     model.inodes[inode] = id
                     if existed {
                         // A file this layer never saw being made: it counts as durable.
-                        model.files[id] = SimulatedFile(durable: Self.readDescriptor(descriptor) ?? Self.readFile(path)?.1 ?? [])
+                        model.files[id] = SimulatedFile(
+                            durable: Self.readDescriptor(descriptor) ?? Self.readFile(path)?.1 ?? [])
                         model.names[name] = id
                         model.durableNames[name] = id
                     } else {

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Wakes a SQLite store's watchers when another process (or connection) appends: a thread waits on
@@ -36,7 +36,9 @@ final class SQLiteChangeWatcher: @unchecked Sendable {
             inotify = try Inotify()
             try inotify?.watch(directory, mask: UInt32(IN_MODIFY | IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO))
         } catch {
-            logger.warning("inotify is unavailable; checking for other processes' writes once a second", metadata: ["error": "\(error)"])
+            logger.warning(
+                "inotify is unavailable; checking for other processes' writes once a second",
+                metadata: ["error": "\(error)"])
             inotify = nil
         }
         self.inotify = inotify
@@ -46,7 +48,9 @@ final class SQLiteChangeWatcher: @unchecked Sendable {
     }
 
     private func newestRowID() -> Int64? {
-        guard let statement = try? connection.statement(SQLiteSchema.globalHead), (try? statement.step()) == true else { return nil }
+        guard let statement = try? connection.statement(SQLiteSchema.globalHead), (try? statement.step()) == true else {
+            return nil
+        }
         defer { statement.reset() }
         return statement.int64(0)
     }

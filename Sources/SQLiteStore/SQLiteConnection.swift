@@ -106,7 +106,10 @@ final class SQLiteStatement {
     }
 
     func bind(_ index: Int32, _ value: String?) {
-        guard let value else { sqlite3_bind_null(raw, index); return }
+        guard let value else {
+            sqlite3_bind_null(raw, index)
+            return
+        }
         var text = value
         text.withUTF8 { bytes in
             bytes.withMemoryRebound(to: CChar.self) { chars in

@@ -48,7 +48,8 @@ enum SQLiteSchema {
         INSERT OR REPLACE INTO snapshots (stream_id, projection_name, version, state, timestamp)
         VALUES (?1, ?2, ?3, ?4, ?5)
         """
-    static let allSnapshots = "SELECT stream_id, projection_name, version, state, timestamp FROM snapshots ORDER BY rowid"
+    static let allSnapshots =
+        "SELECT stream_id, projection_name, version, state, timestamp FROM snapshots ORDER BY rowid"
     static let streamCount = "SELECT COUNT(DISTINCT stream_id) FROM events"
     static let snapshotCount = "SELECT COUNT(*) FROM snapshots"
     static let integrityCheck = "PRAGMA integrity_check"

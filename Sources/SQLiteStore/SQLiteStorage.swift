@@ -63,7 +63,8 @@ final class SQLiteStorage: EventStorage {
                 }
                 keyQuery.reset()
                 guard !events.isEmpty else { return AppendResult(version: current, appendedCount: 0) }
-                let timestamp = PythonTimestamp.format(microseconds: request.timestampMicros ?? Timestamp.nowMicroseconds())
+                let timestamp = PythonTimestamp.format(
+                    microseconds: request.timestampMicros ?? Timestamp.nowMicroseconds())
                 let insert = try connection.statement(SQLiteSchema.insertEvent)
                 var version = current
                 var metadataText: [UInt8] = []
@@ -125,7 +126,9 @@ final class SQLiteStorage: EventStorage {
         func damaged(_ what: String) -> EventStoreError {
             .corruption("'\(path)', events row id \(sequenceID): \(what)")
         }
-        guard let streamID = row.string(1), let type = row.string(3) else { throw damaged("missing stream_id or event_type") }
+        guard let streamID = row.string(1), let type = row.string(3) else {
+            throw damaged("missing stream_id or event_type")
+        }
         guard let timestampText = row.string(4), let micros = PythonTimestamp.parse(timestampText) else {
             throw damaged("timestamp is not an ISO 8601 date")
         }
@@ -137,7 +140,8 @@ final class SQLiteStorage: EventStorage {
         }
         return StoredEvent(
             // As the Python package: an empty key counts as none.
-            id: row.string(2).flatMap { $0.isEmpty ? nil : $0 } ?? String(sequenceID), streamID: streamID, sequenceID: sequenceID,
+            id: row.string(2).flatMap { $0.isEmpty ? nil : $0 } ?? String(sequenceID), streamID: streamID,
+            sequenceID: sequenceID,
             version: row.int64(7), timestamp: Timestamp.date(microseconds: micros), type: type,
             data: row.data(6), metadata: metadata)
     }
@@ -214,10 +218,14 @@ final class SQLiteStorage: EventStorage {
             defer { snapshots.reset() }
             let snapshotCount = try snapshots.step() ? Int(snapshots.int64(0)) : 0
             let bytes = ["", "-wal", "-shm"].reduce(Int64(0)) { total, suffix in
-                total + Int64((try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? NSNumber)??.intValue ?? 0)
+                total
+                    + Int64(
+                        (try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? NSNumber)??
+                            .intValue ?? 0)
             }
             return StoreStatistics(
-                streams: streamCount, events: head.eventCount, segments: nil, bytesOnDisk: bytes, snapshots: snapshotCount)
+                streams: streamCount, events: head.eventCount, segments: nil, bytesOnDisk: bytes,
+                snapshots: snapshotCount)
         }
     }
 

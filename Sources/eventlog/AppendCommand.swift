@@ -44,7 +44,8 @@ struct AppendCommand: AsyncParsableCommand {
     func validate() throws {
         if stdin {
             guard type == nil, data == nil, dataFile == nil, metadata == nil, key == nil else {
-                throw ValidationError("--stdin takes events from standard input; drop --type, --data, --data-file, --metadata and --key")
+                throw ValidationError(
+                    "--stdin takes events from standard input; drop --type, --data, --data-file, --metadata and --key")
             }
             guard batch >= 1, batch <= Limits.batchEventsMax else {
                 throw ValidationError("--batch must be between 1 and \(Limits.batchEventsMax)")
@@ -62,7 +63,8 @@ struct AppendCommand: AsyncParsableCommand {
                 try await appendLines(to: handle)
             } else {
                 let event = CandidateEvent(
-                    type: type!, data: try payload(), metadata: try metadata.map(Self.parseMetadata), idempotencyKey: key)
+                    type: type!, data: try payload(), metadata: try metadata.map(Self.parseMetadata),
+                    idempotencyKey: key)
                 let version = try await handle.write([event], expectedVersion: expectedVersion?.value ?? .any)
                 EventOutput.emit(#"{"version":\#(version),"count":1}"#)
             }
@@ -114,15 +116,20 @@ struct AppendCommand: AsyncParsableCommand {
         }
         let known: Set<String> = ["type", "data", "data_base64", "metadata", "key"]
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
-            throw CommandError("line \(number) has an unknown field '\(unknown)' (known: type, data, data_base64, metadata, key)")
+            throw CommandError(
+                "line \(number) has an unknown field '\(unknown)' (known: type, data, data_base64, metadata, key)")
         }
-        guard case .string(let type)? = fields["type"] else { throw CommandError("line \(number) needs a string \"type\"") }
+        guard case .string(let type)? = fields["type"] else {
+            throw CommandError("line \(number) needs a string \"type\"")
+        }
         var data = Data()
         switch (fields["data"], fields["data_base64"]) {
         case (nil, nil): break
         case (.string(let text)?, nil): data = Data(text.utf8)
         case (nil, .string(let encoded)?):
-            guard let decoded = Data(base64Encoded: encoded) else { throw CommandError("line \(number): \"data_base64\" is not base64") }
+            guard let decoded = Data(base64Encoded: encoded) else {
+                throw CommandError("line \(number): \"data_base64\" is not base64")
+            }
             data = decoded
         default: throw CommandError("line \(number): give \"data\" (a string) or \"data_base64\", not both")
         }

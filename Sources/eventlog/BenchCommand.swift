@@ -24,7 +24,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Events written in the main phase.") var events = 1_000_000
     @Option(help: "Events per write.") var batch = 10_000
     @Option(help: "Which store to run: log, sqlite or all.") var store: StoreChoice = .all
-    @Option(help: "fsync (with SQLite FULL) or buffered (with SQLite NORMAL).") var durability: DurabilityChoice = .fsync
+    @Option(help: "fsync (with SQLite FULL) or buffered (with SQLite NORMAL).") var durability: DurabilityChoice =
+        .fsync
     @Flag(help: "Print one JSON object per store instead of a table.") var json = false
 
     func validate() throws {
@@ -35,8 +36,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         var results: [W1Result] = []
-        if store != .sqlite { results.append(try await W1.run(.log, events: events, batch: batch, durability: durability)) }
-        if store != .log { results.append(try await W1.run(.sqlite, events: events, batch: batch, durability: durability)) }
+        if store != .sqlite {
+            results.append(try await W1.run(.log, events: events, batch: batch, durability: durability))
+        }
+        if store != .log {
+            results.append(try await W1.run(.sqlite, events: events, batch: batch, durability: durability))
+        }
         if json {
             for result in results { print(result.json) }
         } else {
@@ -77,10 +82,11 @@ struct W1Result {
         }
         if results.count == 2, results[1].writeEventsPerSecond > 0, results[1].replayEventsPerSecond > 0 {
             let (log, sqlite) = (results[0], results[1])
-            lines.append(String(
-                format: "log/sqlite: write %.1fx, replay %.1fx, bytes %.2fx",
-                log.writeEventsPerSecond / sqlite.writeEventsPerSecond,
-                log.replayEventsPerSecond / sqlite.replayEventsPerSecond, log.bytesPerEvent / sqlite.bytesPerEvent))
+            lines.append(
+                String(
+                    format: "log/sqlite: write %.1fx, replay %.1fx, bytes %.2fx",
+                    log.writeEventsPerSecond / sqlite.writeEventsPerSecond,
+                    log.replayEventsPerSecond / sqlite.replayEventsPerSecond, log.bytesPerEvent / sqlite.bytesPerEvent))
         }
         return lines.joined(separator: "\n")
     }
@@ -90,8 +96,12 @@ struct W1Result {
 enum W1 {
     enum Kind: String { case log, sqlite }
 
-    static func run(_ kind: Kind, events: Int, batch: Int, durability: BenchCommand.DurabilityChoice) async throws -> W1Result {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eventlog-bench-\(UUID().uuidString)").path
+    static func run(_ kind: Kind, events: Int, batch: Int, durability: BenchCommand.DurabilityChoice) async throws
+        -> W1Result
+    {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "eventlog-bench-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store: any EventStore
@@ -111,14 +121,17 @@ enum W1 {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    private static func measure(_ store: any EventStore, kind: Kind, events: Int, batch: Int, directory: String) async throws -> W1Result {
+    private static func measure(_ store: any EventStore, kind: Kind, events: Int, batch: Int, directory: String)
+        async throws -> W1Result
+    {
         let clock = ContinuousClock()
         let stream = try await store.stream("w1")
         let writeTime = try await clock.measure {
             var written = 0
             while written < events {
                 let size = min(batch, events - written)
-                try await stream.write((written..<written + size).map { CandidateEvent(type: "Increment", idempotencyKey: "event-\($0)") })
+                try await stream.write(
+                    (written..<written + size).map { CandidateEvent(type: "Increment", idempotencyKey: "event-\($0)") })
                 written += size
             }
         }
@@ -128,7 +141,8 @@ enum W1 {
         }
         precondition(counter == events, "replay saw \(counter) of \(events) events")
         try await stream.snapshot(Data(String(counter).utf8))
-        try await stream.write((events..<events + 100).map { CandidateEvent(type: "Increment", idempotencyKey: "event-\($0)") })
+        try await stream.write(
+            (events..<events + 100).map { CandidateEvent(type: "Increment", idempotencyKey: "event-\($0)") })
         var restored = 0
         let restoreTime = try await clock.measure {
             let reopened = try await store.stream("w1")
@@ -140,7 +154,8 @@ enum W1 {
         try await store.close()
         return W1Result(
             store: kind.rawValue, events: events, writeEventsPerSecond: Double(events) / seconds(writeTime),
-            replayEventsPerSecond: Double(events) / seconds(replayTime), restoreMilliseconds: seconds(restoreTime) * 1000,
+            replayEventsPerSecond: Double(events) / seconds(replayTime),
+            restoreMilliseconds: seconds(restoreTime) * 1000,
             bytesPerEvent: Double(try directoryBytes(directory)) / Double(events + 100))
     }
 
@@ -150,7 +165,9 @@ enum W1 {
         let enumerator = FileManager.default.enumerator(atPath: path)
         while let name = enumerator?.nextObject() as? String {
             let attributes = try FileManager.default.attributesOfItem(atPath: path + "/" + name)
-            if attributes[.type] as? FileAttributeType == .typeRegular { total += (attributes[.size] as? NSNumber)?.intValue ?? 0 }
+            if attributes[.type] as? FileAttributeType == .typeRegular {
+                total += (attributes[.size] as? NSNumber)?.intValue ?? 0
+            }
         }
         return total
     }

@@ -20,7 +20,8 @@ struct DemoCommand: AsyncParsableCommand {
     var compareEvents = 20_000
 
     func run() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eventlog-demo-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "eventlog-demo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("demo-store").path
@@ -91,7 +92,9 @@ struct Walkthrough {
         let all = try await store.stream("@all")
         let filter = EventFilter([.like("stream_id", "order-%"), .equals("metadata.region", "EMEA")])
         for try await event in all.read(filter: filter) {
-            print("   seq \(event.sequenceID)  \(event.streamID)  \(event.type)  \(String(decoding: event.data, as: UTF8.self))")
+            print(
+                "   seq \(event.sequenceID)  \(event.streamID)  \(event.type)  \(String(decoding: event.data, as: UTF8.self))"
+            )
         }
         let metrics = try await all.metrics()
         print("   @all holds \(metrics.eventCount) events\n")
@@ -119,9 +122,10 @@ struct SideBySide {
             var written = 0
             while written < eventCount {
                 let size = min(batch, eventCount - written)
-                try await stream.write((written..<written + size).map {
-                    CandidateEvent(type: "Tick", idempotencyKey: "event-\($0)")
-                })
+                try await stream.write(
+                    (written..<written + size).map {
+                        CandidateEvent(type: "Tick", idempotencyKey: "event-\($0)")
+                    })
                 written += size
             }
         }
@@ -130,8 +134,10 @@ struct SideBySide {
             for try await _ in stream.read() { replayed += 1 }
         }
         try await store.close()
-        print("   \(name.padding(toLength: 20, withPad: " ", startingAt: 0))"
-            + "write \(Self.rate(eventCount, writeTime)) events/s   replay \(Self.rate(replayed, readTime)) events/s")
+        print(
+            "   \(name.padding(toLength: 20, withPad: " ", startingAt: 0))"
+                + "write \(Self.rate(eventCount, writeTime)) events/s   replay \(Self.rate(replayed, readTime)) events/s"
+        )
     }
 
     static func rate(_ count: Int, _ duration: Duration) -> String {

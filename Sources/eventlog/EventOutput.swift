@@ -56,7 +56,8 @@ enum EventOutput {
             Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(fraction))
     }
 
-    static let tableHeader = "SEQ        STREAM                VERSION  TYPE                  TIMESTAMP                    DATA"
+    static let tableHeader =
+        "SEQ        STREAM                VERSION  TYPE                  TIMESTAMP                    DATA"
 
     /// One row of the readable table.
     static func tableRow(_ event: StoredEvent) -> String {
@@ -64,7 +65,8 @@ enum EventOutput {
             let clipped = text.count > width - 1 ? String(text.prefix(width - 2)) + "…" : text
             return clipped.padding(toLength: width, withPad: " ", startingAt: 0)
         }
-        var data = String(validating: event.data, as: UTF8.self).map { $0.replacingOccurrences(of: "\n", with: "\\n") }
+        var data =
+            String(validating: event.data, as: UTF8.self).map { $0.replacingOccurrences(of: "\n", with: "\\n") }
             ?? "base64:" + event.data.base64EncodedString()
         if data.count > 60 { data = String(data.prefix(59)) + "…" }
         return column(String(event.sequenceID), 11) + column(event.streamID, 22) + column(String(event.version), 9)

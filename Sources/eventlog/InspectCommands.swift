@@ -22,13 +22,15 @@ struct StatsCommand: AsyncParsableCommand {
             try await runtime(of: store).statistics()
         }
         if json {
-            EventOutput.emit(JSONValue.object([
-                "streams": .int(Int64(statistics.streams)), "events": .int(statistics.events),
-                "segments": statistics.segments.map { .int(Int64($0)) } ?? .null,
-                "bytes_on_disk": .int(statistics.bytesOnDisk), "snapshots": .int(Int64(statistics.snapshots)),
-            ]).jsonText)
+            EventOutput.emit(
+                JSONValue.object([
+                    "streams": .int(Int64(statistics.streams)), "events": .int(statistics.events),
+                    "segments": statistics.segments.map { .int(Int64($0)) } ?? .null,
+                    "bytes_on_disk": .int(statistics.bytesOnDisk), "snapshots": .int(Int64(statistics.snapshots)),
+                ]).jsonText)
         } else {
-            EventOutput.emit("""
+            EventOutput.emit(
+                """
                 streams       \(statistics.streams)
                 events        \(statistics.events)
                 segments      \(statistics.segments.map(String.init) ?? "-")
@@ -139,7 +141,9 @@ struct CopyCommand: AsyncParsableCommand {
             run.removeAll(keepingCapacity: true)
         }
         for try await event in try await source.stream("@all").read() {
-            if let last = run.last, last.streamID != event.streamID || last.timestamp != event.timestamp || run.count >= 10_000 {
+            if let last = run.last,
+                last.streamID != event.streamID || last.timestamp != event.timestamp || run.count >= 10_000
+            {
                 try await flush()
             }
             run.append(event)

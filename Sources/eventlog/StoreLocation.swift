@@ -84,6 +84,8 @@ func withStore<R>(
 
 /// The package-internal side of a store (statistics, snapshots, copies).
 func runtime(of store: any EventStore) -> StoreRuntime {
-    guard let backed = store as? any RuntimeBackedStore else { preconditionFailure("every store of this package is runtime-backed") }
+    guard let backed = store as? any RuntimeBackedStore else {
+        preconditionFailure("every store of this package is runtime-backed")
+    }
     return backed.runtime
 }

@@ -18,7 +18,9 @@ import Testing
             try await stream.write(CandidateEvent(type: "Shipped"))
             for try await event in stream.watch(from: 0) { if event.version == 3 { break } }
             let all = try await store.stream("@all")
-            for try await _ in all.read(filter: EventFilter([.like("stream_id", "order-%"), .equals("metadata.region", "EMEA")])) {}
+            for try await _ in all.read(
+                filter: EventFilter([.like("stream_id", "order-%"), .equals("metadata.region", "EMEA")]))
+            {}
             #expect(v == 1)
             #expect(seen == [1, 2, 2])
         }
@@ -44,14 +46,18 @@ import Testing
         #expect(count == 1)
         let logDirectory = fixture.directory + "/log"
         await #expect(throws: Failure.self) {
-            try await LogEventStore.withStore(directory: logDirectory, options: .init(durability: .buffered)) { _ in throw Failure() }
+            try await LogEventStore.withStore(directory: logDirectory, options: .init(durability: .buffered)) { _ in
+                throw Failure()
+            }
         }
         // The lock was released: another writer opens it.
         try await LogEventStore.open(directory: logDirectory).close()
     }
 
     @Test func valueLiteralsAndExpectedVersions() {
-        let metadata: [String: JSONValue] = ["s": "x", "i": 1, "d": 1.5, "b": true, "n": nil, "a": [1, "2"], "o": ["k": 3]]
+        let metadata: [String: JSONValue] = [
+            "s": "x", "i": 1, "d": 1.5, "b": true, "n": nil, "a": [1, "2"], "o": ["k": 3],
+        ]
         let event = CandidateEvent(type: "T", data: Data([1]), metadata: metadata, idempotencyKey: "k")
         #expect(event.metadata?["i"] == .double(1.0))
         let expectations: [ExpectedVersion] = [.any, .noStream, .streamExists, .exact(3), 3]

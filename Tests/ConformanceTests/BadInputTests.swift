@@ -24,7 +24,8 @@ import Testing
             }
             // The limit is in UTF-8 bytes: 512 two-byte characters fit, 513 do not.
             _ = try await store.stream(String(repeating: "é", count: 512))
-            await expectError({ try await store.stream(String(repeating: "é", count: 513)) }, matching: Self.isInvalidStreamID)
+            await expectError(
+                { try await store.stream(String(repeating: "é", count: 513)) }, matching: Self.isInvalidStreamID)
             _ = try await store.stream(String(repeating: "x", count: 1024))
             _ = try await store.stream("ünïcödé/with spaces:and-symbols@")
         }
@@ -68,7 +69,8 @@ import Testing
         try await withStore(kind) { store in
             let stream = try await store.stream("s")
             try await stream.write(events("A"))
-            await expectError({ try await stream.write(events("B"), expectedVersion: .exact(-1)) }, matching: Self.isInvalidArgument)
+            await expectError(
+                { try await stream.write(events("B"), expectedVersion: .exact(-1)) }, matching: Self.isInvalidArgument)
             await expectError({ try await collect(stream.read(from: -1)) }, matching: Self.isInvalidArgument)
             await expectError({ try await collect(stream.read(limit: -1)) }, matching: Self.isInvalidArgument)
             await expectError({ try await collect(stream.watch(from: -5)) }, matching: Self.isInvalidArgument)

@@ -48,7 +48,9 @@ import Testing
                     group.addTask {
                         let stream = try await store.stream("stream-\(writer)")
                         for index in 0..<25 {
-                            try await stream.write([CandidateEvent(type: "A\(index)"), CandidateEvent(type: "B\(index)")])
+                            try await stream.write([
+                                CandidateEvent(type: "A\(index)"), CandidateEvent(type: "B\(index)"),
+                            ])
                         }
                     }
                 }

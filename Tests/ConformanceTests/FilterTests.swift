@@ -19,7 +19,9 @@ import Testing
         ])
     }
 
-    func types(_ store: any EventStore, in stream: String = "@all", _ clauses: [EventFilter.Clause]) async throws -> [String] {
+    func types(_ store: any EventStore, in stream: String = "@all", _ clauses: [EventFilter.Clause]) async throws
+        -> [String]
+    {
         try await collect(store.stream(stream).read(filter: EventFilter(clauses))).map(\.type)
     }
 
@@ -71,7 +73,8 @@ import Testing
     func likeIsCaseInsensitiveWithWildcards(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             try await Self.populate(store)
-            #expect(try await types(store, [.like("stream_id", "order-%")]) == ["Placed", "Paid", "Placed", "Cancelled"])
+            #expect(
+                try await types(store, [.like("stream_id", "order-%")]) == ["Placed", "Paid", "Placed", "Cancelled"])
             #expect(try await types(store, [.like("event_type", "PLACED%")]) == ["Placed", "Placed", "placed_late"])
             #expect(try await types(store, [.like("stream_id", "order-_")]).count == 4)
             #expect(try await types(store, [.like("stream_id", "order-")]).isEmpty)
@@ -85,11 +88,12 @@ import Testing
     func clausesAreANDedAndWorkOnNamedStreams(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             try await Self.populate(store)
-            #expect(try await types(store, [.like("stream_id", "order-%"), .equals("metadata.region", "EMEA")])
-                == ["Placed", "Paid"])
+            #expect(
+                try await types(store, [.like("stream_id", "order-%"), .equals("metadata.region", "EMEA")])
+                    == ["Placed", "Paid"])
             #expect(try await types(store, in: "order-1", [.equals("event_type", "Paid")]) == ["Paid"])
             #expect(try await types(store, in: "order-2", [.equals("metadata.region", "EMEA")]).isEmpty)
-            #expect(try await types(store, []) .count == 6)
+            #expect(try await types(store, []).count == 6)
         }
     }
 
@@ -101,7 +105,8 @@ import Testing
             let placed = EventFilter([.like("event_type", "placed%")])
             #expect(try await collect(all.read(limit: 2, filter: placed)).map(\.sequenceID) == [1, 3])
             #expect(try await collect(all.read(from: 1, limit: 1, filter: placed)).map(\.sequenceID) == [3])
-            #expect(try await collect(all.read(direction: .backward, limit: 2, filter: placed)).map(\.sequenceID) == [6, 3])
+            #expect(
+                try await collect(all.read(direction: .backward, limit: 2, filter: placed)).map(\.sequenceID) == [6, 3])
         }
     }
 
@@ -109,9 +114,10 @@ import Testing
     func sparseFilterOverManyPages(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             let stream = try await store.stream("s")
-            try await stream.write((1...6000).map {
-                CandidateEvent(type: "E", metadata: ["region": $0 % 1000 == 0 ? "rare" : "common"])
-            })
+            try await stream.write(
+                (1...6000).map {
+                    CandidateEvent(type: "E", metadata: ["region": $0 % 1000 == 0 ? "rare" : "common"])
+                })
             let rare = try await collect(stream.read(filter: EventFilter([.equals("metadata.region", "rare")])))
             #expect(rare.map(\.version) == [1000, 2000, 3000, 4000, 5000, 6000])
         }

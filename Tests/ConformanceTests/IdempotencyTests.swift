@@ -49,7 +49,9 @@ import Testing
     func retryWithStaleExpectedVersionSucceedsWhenAllDropped(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             let stream = try await store.stream("s")
-            let batch = [CandidateEvent(type: "A", idempotencyKey: "a"), CandidateEvent(type: "B", idempotencyKey: "b")]
+            let batch = [
+                CandidateEvent(type: "A", idempotencyKey: "a"), CandidateEvent(type: "B", idempotencyKey: "b"),
+            ]
             #expect(try await stream.write(batch, expectedVersion: .noStream) == 2)
             // The reply was lost; the client retries with the same expected version.
             #expect(try await stream.write(batch, expectedVersion: .noStream) == 2)

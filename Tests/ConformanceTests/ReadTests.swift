@@ -63,7 +63,8 @@ import Testing
             let stream = try await store.stream("long")
             let count = 5000
             for start in stride(from: 0, to: count, by: 1000) {
-                try await stream.write((start..<start + 1000).map { CandidateEvent(type: "E", data: Data("\($0)".utf8)) })
+                try await stream.write(
+                    (start..<start + 1000).map { CandidateEvent(type: "E", data: Data("\($0)".utf8)) })
             }
             let forward = try await collect(stream.read())
             #expect(forward.map(\.version) == Array(1...Int64(count)))

@@ -25,7 +25,8 @@ final class StoreFixture: Sendable {
 
     init(_ kind: StoreKind) throws {
         self.kind = kind
-        directory = FileManager.default.temporaryDirectory
+        directory =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("conformance-\(kind.rawValue)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         memoryStore = kind == .inMemory ? InMemoryEventStore() : nil

@@ -31,7 +31,8 @@ import Testing
             for try await event in stream.read() { seen.append(event.version) }
             #expect(seen == [1, 2])
             var paid: [StoredEvent] = []
-            for try await event in stream.read(from: 0, limit: 5, filter: EventFilter([.equals("event_type", "Paid")])) {
+            for try await event in stream.read(from: 0, limit: 5, filter: EventFilter([.equals("event_type", "Paid")]))
+            {
                 paid.append(event)
             }
             #expect(paid.map(\.version) == [2])
@@ -46,7 +47,8 @@ import Testing
         try await withStore(kind) { store in
             let stream = try await store.stream("s")
             try await stream.write([
-                CandidateEvent(type: "A"), CandidateEvent(type: "B", idempotencyKey: "key-b"), CandidateEvent(type: "C"),
+                CandidateEvent(type: "A"), CandidateEvent(type: "B", idempotencyKey: "key-b"),
+                CandidateEvent(type: "C"),
             ])
             let read = try await collect(stream.read())
             #expect(read.map(\.id) == ["1", "key-b", "3"])

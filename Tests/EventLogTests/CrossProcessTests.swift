@@ -10,7 +10,8 @@ import Testing
     }
 
     /// Checks that a watcher's JSON lines are sequence ids 1...count, each key once.
-    static func expectComplete(_ lines: [String], count: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectComplete(_ lines: [String], count: Int, sourceLocation: SourceLocation = #_sourceLocation) throws
+    {
         let events = try jsonObjects(lines)
         let sequenceIDs = events.map { $0["sequence_id"] as! Int }
         #expect(sequenceIDs == Array(1...count), "\(sequenceIDs.count) events", sourceLocation: sourceLocation)
@@ -21,10 +22,15 @@ import Testing
     @Test func readersSeeEveryEventInOrderThroughSegmentRolls() throws {
         let work = try WorkDirectory()
         let total = 100_000
-        #expect(try eventlog(["append", "store", "s0", "--type", "Start", "--segment-bytes", "65536"], in: work.path).status == 0)
+        #expect(
+            try eventlog(["append", "store", "s0", "--type", "Start", "--segment-bytes", "65536"], in: work.path).status
+                == 0)
         let readers = (0..<3).map { index in
             EventlogProcess(
-                ["watch", "store", index == 2 ? "s1" : "@all", "--from", "0", "--json", "--count", String(index == 2 ? total / 2 : total + 1)],
+                [
+                    "watch", "store", index == 2 ? "s1" : "@all", "--from", "0", "--json", "--count",
+                    String(index == 2 ? total / 2 : total + 1),
+                ],
                 in: work.path)
         }
         for reader in readers { try reader.start() }
@@ -32,7 +38,8 @@ import Testing
         // 500 events; segments of 256 KiB roll many times.
         for stream in 0..<2 {
             let writer = EventlogProcess(
-                ["append", "store", "s\(stream)", "--stdin", "--batch", "500", "--segment-bytes", "65536"], in: work.path)
+                ["append", "store", "s\(stream)", "--stdin", "--batch", "500", "--segment-bytes", "65536"],
+                in: work.path)
             try writer.start()
             writer.send(Self.eventLines(stream * total / 2..<(stream + 1) * total / 2))
             writer.closeInput()
@@ -47,7 +54,9 @@ import Testing
         try Self.expectComplete(all1.lines, count: total + 1)
         let versions = try jsonObjects(one.lines).map { $0["version"] as! Int }
         #expect(versions == Array(1...total / 2))
-        let segments = try FileManager.default.contentsOfDirectory(atPath: work.path + "/store").filter { $0.hasPrefix("segment-") }
+        let segments = try FileManager.default.contentsOfDirectory(atPath: work.path + "/store").filter {
+            $0.hasPrefix("segment-")
+        }
         #expect(segments.count > 5)
     }
 
@@ -55,13 +64,19 @@ import Testing
         let work = try WorkDirectory()
         let total = 20_000
         let readers = (0..<2).map { _ in
-            EventlogProcess(["watch", "store", "@all", "--from", "0", "--json", "--count", String(total)], in: work.path)
+            EventlogProcess(
+                ["watch", "store", "@all", "--from", "0", "--json", "--count", String(total)], in: work.path)
         }
-        #expect(try eventlog(["append", "store", "s", "--stdin", "--segment-bytes", "65536"], input: Data(Self.eventLines(0..<1).utf8), in: work.path).status == 0)
+        #expect(
+            try eventlog(
+                ["append", "store", "s", "--stdin", "--segment-bytes", "65536"],
+                input: Data(Self.eventLines(0..<1).utf8), in: work.path
+            ).status == 0)
         for reader in readers { try reader.start() }
         var acknowledged = 1
         for round in 0..<3 {
-            let writer = EventlogProcess(["append", "store", "s", "--stdin", "--batch", "50", "--segment-bytes", "65536"], in: work.path)
+            let writer = EventlogProcess(
+                ["append", "store", "s", "--stdin", "--batch", "50", "--segment-bytes", "65536"], in: work.path)
             try writer.start()
             if round < 2 {
                 // Everything from the last acknowledged event on, again: keys make the resend safe.

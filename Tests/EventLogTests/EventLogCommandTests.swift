@@ -9,11 +9,16 @@ import Testing
         let binary = Data([0xFF, 0x00, 0xC3, 0x28, 0x80])
         try binary.write(to: URL(fileURLWithPath: work.path + "/payload.bin"))
         let first = try eventlog(
-            ["append", store, "order-1", "--type", "Placed", "--data", "{\"total\":30} ✓", "--metadata", "{\"region\":\"EMEA\",\"n\":2}", "--key", "k-1"],
+            [
+                "append", store, "order-1", "--type", "Placed", "--data", "{\"total\":30} ✓", "--metadata",
+                "{\"region\":\"EMEA\",\"n\":2}", "--key", "k-1",
+            ],
             in: work.path)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.lines == [#"{"version":1,"count":1}"#])
-        #expect(try eventlog(["append", store, "order-1", "--type", "Blob", "--data-file", "payload.bin"], in: work.path).status == 0)
+        #expect(
+            try eventlog(["append", store, "order-1", "--type", "Blob", "--data-file", "payload.bin"], in: work.path)
+                .status == 0)
         let read = try eventlog(["read", store, "order-1", "--json"], in: work.path)
         #expect(read.status == 0, "\(read.stderr)")
         let events = try jsonObjects(read.lines)
@@ -29,7 +34,9 @@ import Testing
         let timestamp = try #require(events[0]["timestamp"] as? String)
         #expect(timestamp.count == 27 && timestamp.hasSuffix("Z"), "\(timestamp)")
         // The exact field order of the spec.
-        #expect(read.lines[0].hasPrefix(#"{"sequence_id":1,"stream_id":"order-1","version":1,"id":"k-1","type":"Placed","timestamp":""#))
+        #expect(
+            read.lines[0].hasPrefix(
+                #"{"sequence_id":1,"stream_id":"order-1","version":1,"id":"k-1","type":"Placed","timestamp":""#))
         let table = try eventlog(["read", store, "order-1"], in: work.path)
         #expect(table.lines.count == 3)
         #expect(table.lines[1].contains("Placed") && table.lines[2].contains("base64:"))
@@ -49,20 +56,32 @@ import Testing
         let result = writer.wait()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.lines.last == #"{"version":4,"count":1}"#)
-        let types = try jsonObjects(try eventlog(["read", "store", "s", "--json"], in: work.path).lines).map { $0["type"] as? String }
+        let types = try jsonObjects(try eventlog(["read", "store", "s", "--json"], in: work.path).lines).map {
+            $0["type"] as? String
+        }
         #expect(types == ["A", "B", "C", "D"])
     }
 
     @Test func filtersSelectEvents() throws {
         let work = try WorkDirectory()
         let lines = [
-            #"{"type":"Placed","metadata":{"region":"EMEA","amount":100}}"#, #"{"type":"Paid","metadata":{"region":"APAC"}}"#,
+            #"{"type":"Placed","metadata":{"region":"EMEA","amount":100}}"#,
+            #"{"type":"Paid","metadata":{"region":"APAC"}}"#,
             #"{"type":"Placed","metadata":{"region":"APAC","amount":5}}"#,
         ]
-        #expect(try eventlog(["append", "store", "order-1", "--stdin"], input: Data((lines.joined(separator: "\n") + "\n").utf8), in: work.path).status == 0)
-        #expect(try eventlog(["append", "store", "user-1", "--type", "Registered", "--metadata", #"{"region":"EMEA"}"#], in: work.path).status == 0)
+        #expect(
+            try eventlog(
+                ["append", "store", "order-1", "--stdin"], input: Data((lines.joined(separator: "\n") + "\n").utf8),
+                in: work.path
+            ).status == 0)
+        #expect(
+            try eventlog(
+                ["append", "store", "user-1", "--type", "Registered", "--metadata", #"{"region":"EMEA"}"#],
+                in: work.path
+            ).status == 0)
         func sequenceIDs(_ filters: [String], stream: String = "@all") throws -> [Int] {
-            let result = try eventlog(["read", "store", stream, "--json"] + filters.flatMap { ["--filter", $0] }, in: work.path)
+            let result = try eventlog(
+                ["read", "store", stream, "--json"] + filters.flatMap { ["--filter", $0] }, in: work.path)
             #expect(result.status == 0, "\(result.stderr)")
             return try jsonObjects(result.lines).map { $0["sequence_id"] as! Int }
         }
@@ -73,18 +92,21 @@ import Testing
         #expect(try sequenceIDs(["version=2"]) == [2])
         #expect(try sequenceIDs(["event_type=placed"]).isEmpty)
         #expect(try sequenceIDs(["event_type~placed"]) == [1, 3])
-        let limited = try eventlog(["read", "store", "order-1", "--json", "--backward", "--limit", "2", "--from", "3"], in: work.path)
+        let limited = try eventlog(
+            ["read", "store", "order-1", "--json", "--backward", "--limit", "2", "--from", "3"], in: work.path)
         #expect(try jsonObjects(limited.lines).map { $0["version"] as! Int } == [2, 1])
     }
 
     @Test func watchFollowsASecondProcess() throws {
         let work = try WorkDirectory()
         #expect(try eventlog(["append", "store", "s", "--type", "History"], in: work.path).status == 0)
-        let watcher = EventlogProcess(["watch", "store", "@all", "--from", "0", "--json", "--count", "4"], in: work.path)
+        let watcher = EventlogProcess(
+            ["watch", "store", "@all", "--from", "0", "--json", "--count", "4"], in: work.path)
         try watcher.start()
         #expect(watcher.waitForLines(1).count == 1)
         for index in 1...3 {
-            #expect(try eventlog(["append", "store", "s\(index)", "--type", "Live\(index)"], in: work.path).status == 0)
+            #expect(
+                try eventlog(["append", "store", "s\(index)", "--type", "Live\(index)"], in: work.path).status == 0)
         }
         let result = watcher.wait(seconds: 60)
         #expect(result.status == 0, "\(result.stderr)")
@@ -95,7 +117,8 @@ import Testing
         let work = try WorkDirectory()
         try await LogEventStore.withStore(directory: work.path + "/source") { store in
             try await store.stream("a").write([
-                CandidateEvent(type: "A1", data: Data([0, 0xFF]), metadata: ["k": [1, 2.5]], idempotencyKey: "key-a1"),
+                CandidateEvent(
+                    type: "A1", data: Data([0, 0xFF]), metadata: ["k": [1, 2.5]], idempotencyKey: "key-a1"),
                 CandidateEvent(type: "A2"),
             ])
             try await store.stream("b").write(CandidateEvent(type: "B1", metadata: [:]))
@@ -112,8 +135,10 @@ import Testing
             let copied = try eventlog(["read", copy, "@all", "--json"], in: work.path)
             #expect(copied.stdout == original.stdout, "\(copy)")
         }
-        let (sourceEvents, sourceSnapshots) = try await Self.contents(of: LogEventStore.open(directory: work.path + "/source"))
-        let (copiedEvents, copiedSnapshots) = try await Self.contents(of: LogEventStore.open(directory: work.path + "/back"))
+        let (sourceEvents, sourceSnapshots) = try await Self.contents(
+            of: LogEventStore.open(directory: work.path + "/source"))
+        let (copiedEvents, copiedSnapshots) = try await Self.contents(
+            of: LogEventStore.open(directory: work.path + "/back"))
         #expect(copiedEvents == sourceEvents)
         #expect(copiedSnapshots == sourceSnapshots)
         // Keys came along: a retry into the copy stores nothing.
@@ -121,21 +146,27 @@ import Testing
             try await store.stream("a").write(CandidateEvent(type: "A1", idempotencyKey: "key-a1"))
         }
         #expect(retried == 3)
-        expectFailure(try eventlog(["copy", "source", "back"], in: work.path), status: 1, mentioning: "already holds events")
+        expectFailure(
+            try eventlog(["copy", "source", "back"], in: work.path), status: 1, mentioning: "already holds events")
     }
 
     static func contents(of store: LogEventStore) async throws -> ([StoredEvent], [Snapshot?]) {
         var events: [StoredEvent] = []
         for try await event in try await store.stream("@all").read() { events.append(event) }
-        let snapshots = [try await store.stream("a").loadSnapshot(projection: "p"), try await store.stream("@all").loadSnapshot()]
+        let snapshots = [
+            try await store.stream("a").loadSnapshot(projection: "p"), try await store.stream("@all").loadSnapshot(),
+        ]
         try await store.close()
         return (events, snapshots)
     }
 
     @Test func verifyPassesASoundStoreAndNamesDamage() async throws {
         let work = try WorkDirectory()
-        try await LogEventStore.withStore(directory: work.path + "/store", options: .init(segmentBytesMax: 4096)) { store in
-            for index in 0..<200 { try await store.stream("s\(index % 3)").write(CandidateEvent(type: "E", data: Data(count: index % 50))) }
+        try await LogEventStore.withStore(directory: work.path + "/store", options: .init(segmentBytesMax: 4096)) {
+            store in
+            for index in 0..<200 {
+                try await store.stream("s\(index % 3)").write(CandidateEvent(type: "E", data: Data(count: index % 50)))
+            }
         }
         let sound = try eventlog(["verify", "store"], in: work.path)
         #expect(sound.status == 0, "\(sound.stdout) \(sound.stderr)")
@@ -149,7 +180,9 @@ import Testing
         let damaged = try eventlog(["verify", "store"], in: work.path)
         #expect(damaged.status == 1)
         #expect(damaged.lines.count >= 1)
-        #expect(damaged.lines.allSatisfy { $0.contains("segment-0000000001.log") && $0.contains("offset") }, "\(damaged.stdout)\(damaged.stderr)")
+        #expect(
+            damaged.lines.allSatisfy { $0.contains("segment-0000000001.log") && $0.contains("offset") },
+            "\(damaged.stdout)\(damaged.stderr)")
         // SQLite stores are verified too.
         #expect(try eventlog(["append", "x.db", "s", "--type", "T"], in: work.path).status == 0)
         #expect(try eventlog(["verify", "x.db"], in: work.path).status == 0)
@@ -174,22 +207,32 @@ import Testing
         expectFailure(try eventlog(["stats", "missing.db"], in: work.path), status: 1, mentioning: "no store at")
         #expect(try eventlog(["append", "store", "s", "--type", "T"], in: work.path).status == 0)
         expectFailure(
-            try eventlog(["append", "store", "s", "--stdin"], input: Data("{\"type\":\"A\"}\nnot json\n".utf8), in: work.path),
+            try eventlog(
+                ["append", "store", "s", "--stdin"], input: Data("{\"type\":\"A\"}\nnot json\n".utf8), in: work.path),
             status: 1, mentioning: "line 2")
-        expectFailure(try eventlog(["read", "store", "s", "--filter", "payload=1"], in: work.path), status: 1, mentioning: "payload")
+        expectFailure(
+            try eventlog(["read", "store", "s", "--filter", "payload=1"], in: work.path), status: 1,
+            mentioning: "payload")
         expectFailure(
             try eventlog(["append", "store", "s", "--type", "T", "--expected-version", "0"], in: work.path), status: 1,
             mentioning: "Concurrency conflict on stream 's'")
-        expectFailure(try eventlog(["append", "store", "@all", "--type", "T"], in: work.path), status: 1, mentioning: "@all")
-        expectFailure(try eventlog(["append", "store", "s", "--type", ""], in: work.path), status: 1, mentioning: "empty type")
-        expectFailure(try eventlog(["append", "store", "s", "--type", "T", "--read-only"], in: work.path), status: 1, mentioning: "read-only")
-        expectFailure(try eventlog(["read", "store", "s", "--filter", "no-operator"], in: work.path), status: 2, mentioning: "--filter")
+        expectFailure(
+            try eventlog(["append", "store", "@all", "--type", "T"], in: work.path), status: 1, mentioning: "@all")
+        expectFailure(
+            try eventlog(["append", "store", "s", "--type", ""], in: work.path), status: 1, mentioning: "empty type")
+        expectFailure(
+            try eventlog(["append", "store", "s", "--type", "T", "--read-only"], in: work.path), status: 1,
+            mentioning: "read-only")
+        expectFailure(
+            try eventlog(["read", "store", "s", "--filter", "no-operator"], in: work.path), status: 2,
+            mentioning: "--filter")
         expectFailure(try eventlog(["append", "store", "s"], in: work.path), status: 2, mentioning: "--type")
         expectFailure(try eventlog(["read", "store"], in: work.path), status: 2, mentioning: "Missing")
         expectFailure(try eventlog(["frobnicate"], in: work.path), status: 2, mentioning: "frobnicate")
         // A store held by another writer.
         let holder = try await LogEventStore.open(directory: work.path + "/store")
-        expectFailure(try eventlog(["append", "store", "s", "--type", "T"], in: work.path), status: 1, mentioning: "locked")
+        expectFailure(
+            try eventlog(["append", "store", "s", "--type", "T"], in: work.path), status: 1, mentioning: "locked")
         // Reading beside the writer works: the first event, and the stdin line acknowledged before the bad one.
         let beside = try eventlog(["read", "store", "s", "--json"], in: work.path)
         #expect(beside.lines.count == 2, "\(beside.stdout)\(beside.stderr)")

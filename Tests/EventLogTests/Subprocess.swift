@@ -3,7 +3,8 @@ import Testing
 
 /// The built `eventlog` executable, beside the test bundle.
 let eventlogPath: String = {
-    let bundle = URL(fileURLWithPath: CommandLine.arguments.first { $0.contains(".xctest") } ?? CommandLine.arguments[0])
+    let bundle = URL(
+        fileURLWithPath: CommandLine.arguments.first { $0.contains(".xctest") } ?? CommandLine.arguments[0])
     var directory = bundle.deletingLastPathComponent()
     while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("eventlog").path),
         directory.path != "/"
@@ -13,7 +14,8 @@ let eventlogPath: String = {
     let candidate = directory.appendingPathComponent("eventlog").path
     if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     // Fall back to the package's default build folder.
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     return root.appendingPathComponent(".build/debug/eventlog").path
 }()
 
@@ -67,14 +69,24 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers are 
         output.fileHandleForReading.readabilityHandler = { [self] handle in
             let data = handle.availableData
             lock.lock()
-            if data.isEmpty { outputClosed = true; handle.readabilityHandler = nil } else { stdoutData.append(data) }
+            if data.isEmpty {
+                outputClosed = true
+                handle.readabilityHandler = nil
+            } else {
+                stdoutData.append(data)
+            }
             lock.broadcast()
             lock.unlock()
         }
         errors.fileHandleForReading.readabilityHandler = { [self] handle in
             let data = handle.availableData
             lock.lock()
-            if data.isEmpty { errorsClosed = true; handle.readabilityHandler = nil } else { stderrData.append(data) }
+            if data.isEmpty {
+                errorsClosed = true
+                handle.readabilityHandler = nil
+            } else {
+                stderrData.append(data)
+            }
             lock.broadcast()
             lock.unlock()
         }
@@ -139,12 +151,19 @@ func jsonObjects(_ lines: [String]) throws -> [[String: Any]] {
 }
 
 /// Expects a failed run: the status, and one sentence (one line) on stderr, no backtrace.
-func expectFailure(_ result: RunResult, status: Int32, mentioning text: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(result.status == status, "status \(result.status), stderr: \(result.stderr)", sourceLocation: sourceLocation)
+func expectFailure(
+    _ result: RunResult, status: Int32, mentioning text: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(
+        result.status == status, "status \(result.status), stderr: \(result.stderr)", sourceLocation: sourceLocation)
     #expect(result.stderr.contains(text), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
-    #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump") && !result.stderr.contains("backtrace"),
-            "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+    #expect(
+        !result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump")
+            && !result.stderr.contains("backtrace"),
+        "stderr: \(result.stderr)", sourceLocation: sourceLocation)
     if status == 1 {
-        #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(
+            result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)",
+            sourceLocation: sourceLocation)
     }
 }

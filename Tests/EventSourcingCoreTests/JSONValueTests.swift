@@ -15,12 +15,14 @@ import Testing
     }
 
     @Test func parsesEveryKindOfValue() throws {
-        let text = #" { "s": "a\"b\\c\n\u00e9\ud83d\ude00", "i": -42, "d": 1.5e3, "t": true, "f": false, "n": null, "a": [1, [2], {}], "o": {"k": "v"} } "#
+        let text =
+            #" { "s": "a\"b\\c\n\u00e9\ud83d\ude00", "i": -42, "d": 1.5e3, "t": true, "f": false, "n": null, "a": [1, [2], {}], "o": {"k": "v"} } "#
         let value = try JSONValue.parse(text)
-        #expect(value == [
-            "s": "a\"b\\c\né😀", "i": -42, "d": 1500.0, "t": true, "f": false, "n": nil, "a": [1, [2], [:]],
-            "o": ["k": "v"],
-        ])
+        #expect(
+            value == [
+                "s": "a\"b\\c\né😀", "i": -42, "d": 1500.0, "t": true, "f": false, "n": nil, "a": [1, [2], [:]],
+                "o": ["k": "v"],
+            ])
         guard case .object(let members) = value, case .int = members["i"], case .double = members["d"] else {
             Issue.record("integers must parse as .int and fractions as .double")
             return
@@ -82,8 +84,9 @@ import Testing
         let value: JSONValue = ["region": "EMEA", "amount": 100, "list": [1.5, true, nil]]
         let encoded = try JSONEncoder().encode(value)
         #expect(try JSONValue.parse(encoded) == value)
-        #expect(try JSONDecoder().decode(JSONValue.self, from: Data(#"{"a":[1,2.5,"x",null,false]}"#.utf8))
-            == ["a": [1, 2.5, "x", nil, false]])
+        #expect(
+            try JSONDecoder().decode(JSONValue.self, from: Data(#"{"a":[1,2.5,"x",null,false]}"#.utf8))
+                == ["a": [1, 2.5, "x", nil, false]])
         #expect(String(decoding: try JSONEncoder().encode(JSONValue.string("EMEA")), as: UTF8.self) == #""EMEA""#)
     }
 

@@ -19,7 +19,9 @@ import Testing
             }
             return seen
         }
-        for index in 0..<299 { try await writer.stream("s\(index % 5)").write(CandidateEvent(type: "E", data: Data(count: index))) }
+        for index in 0..<299 {
+            try await writer.stream("s\(index % 5)").write(CandidateEvent(type: "E", data: Data(count: index)))
+        }
         let seen = try await watched
         #expect(seen == Array(1...300))
         #expect(try await collect(try await reader.stream("s3").read()).count == 60)

@@ -8,7 +8,8 @@ final class TemporaryDirectory: Sendable {
     let path: String
 
     init(_ name: String = "log") throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("logstore-\(name)-\(UUID().uuidString)").path
+        path =
+            FileManager.default.temporaryDirectory.appendingPathComponent("logstore-\(name)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
@@ -18,7 +19,8 @@ final class TemporaryDirectory: Sendable {
 }
 
 /// Small segments and checkpoints so that rolls and checkpoints happen in small tests.
-func smallOptions(durability: LogEventStore.Durability = .fsync, segmentBytes: Int = 8 * 1024) -> LogEventStore.Options {
+func smallOptions(durability: LogEventStore.Durability = .fsync, segmentBytes: Int = 8 * 1024) -> LogEventStore.Options
+{
     LogEventStore.Options(durability: durability, segmentBytesMax: segmentBytes, checkpointBytesInterval: 1 << 30)
 }
 
@@ -113,7 +115,8 @@ final class LogRecorder: @unchecked Sendable {
         }
 
         func log(event: LogEvent) {
-            let fields = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            let fields = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                separator: " ")
             recorder.record("\(event.level) \(event.message) \(fields)")
         }
     }

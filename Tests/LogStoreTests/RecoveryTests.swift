@@ -10,9 +10,11 @@ import Testing
         for index in 0..<batches {
             let size = index % 3 + 1
             sizes.append(size)
-            try await store.stream("s\(index % 4)").write((0..<size).map {
-                CandidateEvent(type: "E\(index)", data: Data("\(index)-\($0)".utf8), idempotencyKey: "k\(index)-\($0)")
-            })
+            try await store.stream("s\(index % 4)").write(
+                (0..<size).map {
+                    CandidateEvent(
+                        type: "E\(index)", data: Data("\(index)-\($0)".utf8), idempotencyKey: "k\(index)-\($0)")
+                })
         }
         return sizes
     }
@@ -42,7 +44,9 @@ import Testing
             #expect(events.count == wholeBatches, "cut at \(cut)")
             #expect(events.map(\.sequenceID) == Array(1...Int64(wholeBatches)))
             // Recovery is idempotent and the store writes on from the cut.
-            let again = try await LogEventStore.withStore(directory: trial, options: smallOptions(segmentBytes: 1 << 20)) { store in
+            let again = try await LogEventStore.withStore(
+                directory: trial, options: smallOptions(segmentBytes: 1 << 20)
+            ) { store in
                 try await store.stream("after").write(CandidateEvent(type: "After"))
                 return try await allEvents(store)
             }
@@ -56,7 +60,10 @@ import Testing
             try FileManager.default.copyItem(atPath: image, toPath: trial)
             let file = trial + "/" + URL(fileURLWithPath: segment).lastPathComponent
             // A partial copy of a frame, or junk, after the last whole batch.
-            try appendBytes(file, appended % 2 == 0 ? Array(lastFrame.prefix(appended)) : (0..<appended).map { UInt8(truncatingIfNeeded: $0 &* 37) })
+            try appendBytes(
+                file,
+                appended % 2 == 0
+                    ? Array(lastFrame.prefix(appended)) : (0..<appended).map { UInt8(truncatingIfNeeded: $0 &* 37) })
             let events = try await readAll(trial, options: smallOptions(segmentBytes: 1 << 20))
             #expect(events.count == wholeBatches + 1, "appended \(appended)")
             #expect(events.last?.type == "Last")
@@ -74,7 +81,8 @@ import Testing
         let expected = try await allEvents(store)
         try crashImage(of: live, to: root.sub("image"))
         try await store.close()
-        let recovered = try await LogEventStore.withStore(directory: root.sub("image"), options: smallOptions()) { store in
+        let recovered = try await LogEventStore.withStore(directory: root.sub("image"), options: smallOptions()) {
+            store in
             let events = try await allEvents(store)
             // Retrying acknowledged keys stores nothing new.
             let version = try await store.stream("s0").write(CandidateEvent(type: "E0", idempotencyKey: "k0-0"))
@@ -139,7 +147,9 @@ import Testing
     func damagedIndexFilesAreRebuilt(file: String) async throws {
         let root = try TemporaryDirectory("index-\(file)")
         let live = root.sub("live")
-        let (expected, perStream) = try await LogEventStore.withStore(directory: live, options: smallOptions(segmentBytes: 4096)) { store in
+        let (expected, perStream) = try await LogEventStore.withStore(
+            directory: live, options: smallOptions(segmentBytes: 4096)
+        ) { store in
             _ = try await Self.populate(store, batches: 400)
             var perStream: [String: [StoredEvent]] = [:]
             for stream in ["s0", "s1", "s2", "s3"] { perStream[stream] = try await collectStream(store, stream) }
@@ -150,7 +160,13 @@ import Testing
             ("deleted", { try FileManager.default.removeItem(atPath: $0) }),
             ("truncated", { try truncateFile($0, to: size / 3) }),
             ("emptied", { try truncateFile($0, to: 0) }),
-            ("garbled", { try overwrite($0, at: min(size - 64, 96), with: (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }) }),
+            (
+                "garbled",
+                {
+                    try overwrite(
+                        $0, at: min(size - 64, 96), with: (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) })
+                }
+            ),
             ("header garbled", { try overwrite($0, at: 3, with: [0xAB, 0xCD]) }),
         ]
         for (name, damage) in damages {
@@ -198,9 +214,12 @@ import Testing
         let before = try FileManager.default.contentsOfDirectory(atPath: live).sorted().map { name in
             (name, try Data(contentsOf: URL(fileURLWithPath: live + "/" + name)))
         }
-        let reader = try await LogEventStore.open(directory: live, options: LogEventStore.Options(readOnly: true, segmentBytesMax: 4096))
+        let reader = try await LogEventStore.open(
+            directory: live, options: LogEventStore.Options(readOnly: true, segmentBytesMax: 4096))
         #expect(try await allEvents(reader) == expected)
-        await #expect(throws: EventStoreError.readOnly) { try await reader.stream("x").write(CandidateEvent(type: "T")) }
+        await #expect(throws: EventStoreError.readOnly) {
+            try await reader.stream("x").write(CandidateEvent(type: "T"))
+        }
         await #expect(throws: EventStoreError.readOnly) { try await reader.stream("x").snapshot(Data(), version: 0) }
         try await reader.close()
         let after = try FileManager.default.contentsOfDirectory(atPath: live).sorted().map { name in
@@ -246,17 +265,21 @@ func collectStream(_ store: any EventStore, _ stream: String) async throws -> [S
     @Test func keysAfterTheCheckpointAreCountedOnceAfterACrash() async throws {
         let root = try TemporaryDirectory("key-count")
         let live = root.sub("live")
-        let store = try await LogEventStore.open(directory: live, options: smallOptions(durability: .buffered, segmentBytes: 1 << 20))
+        let store = try await LogEventStore.open(
+            directory: live, options: smallOptions(durability: .buffered, segmentBytes: 1 << 20))
         let stream = try await store.stream("s")
         for start in stride(from: 0, to: 3_000, by: 100) {
             try await stream.write((start..<start + 100).map { CandidateEvent(type: "E", idempotencyKey: "k\($0)") })
         }
         try crashImage(of: live, to: root.sub("image"))
         try await store.close()
-        let version = try await LogEventStore.withStore(directory: root.sub("image"), options: smallOptions(segmentBytes: 1 << 20)) { store in
+        let version = try await LogEventStore.withStore(
+            directory: root.sub("image"), options: smallOptions(segmentBytes: 1 << 20)
+        ) { store in
             let stream = try await store.stream("s")
             for start in stride(from: 0, to: 20_000, by: 500) {
-                try await stream.write((start..<start + 500).map { CandidateEvent(type: "E", idempotencyKey: "k\($0)") })
+                try await stream.write(
+                    (start..<start + 500).map { CandidateEvent(type: "E", idempotencyKey: "k\($0)") })
             }
             return await stream.version
         }
@@ -277,7 +300,9 @@ func collectStream(_ store: any EventStore, _ stream: String) async throws -> [S
         try await store.close()
         #expect(try await LogVerifier.verify(directory: root.sub("image")).isEmpty)
         #expect(try await LogVerifier.verify(directory: live).isEmpty)
-        let version = try await LogEventStore.withStore(directory: root.sub("image"), options: smallOptions(segmentBytes: 1 << 20)) {
+        let version = try await LogEventStore.withStore(
+            directory: root.sub("image"), options: smallOptions(segmentBytes: 1 << 20)
+        ) {
             store in
             let stream = try await store.stream("s")
             try await stream.write((0..<600).map { CandidateEvent(type: "E", idempotencyKey: "k\($0)") })
@@ -308,7 +333,9 @@ func collectStream(_ store: any EventStore, _ stream: String) async throws -> [S
         try await store.close()
         let reopened = try await LogEventStore.open(directory: live, options: smallOptions(segmentBytes: 1 << 20))
         let stream = try await reopened.stream("s")
-        for start in stride(from: 100, to: 5_000, by: 700) { try await stream.write(Self.keyed(start..<min(start + 700, 5_000))) }
+        for start in stride(from: 100, to: 5_000, by: 700) {
+            try await stream.write(Self.keyed(start..<min(start + 700, 5_000)))
+        }
         #expect(try Self.names(live).contains("keys.idx.grown"))
         try crashImage(of: live, to: root.sub("image"))
         try await reopened.close()
@@ -321,7 +348,9 @@ func collectStream(_ store: any EventStore, _ stream: String) async throws -> [S
         options.logger = recorder.logger
         let version = try await LogEventStore.withStore(directory: image, options: options) { store in
             #expect(try !Self.names(image).contains("keys.idx.grown"), "open settles or removes the grown table")
-            #expect(!recorder.messages.contains { $0.contains("rebuilding") }, "caught up, not rebuilt: \(recorder.messages)")
+            #expect(
+                !recorder.messages.contains { $0.contains("rebuilding") },
+                "caught up, not rebuilt: \(recorder.messages)")
             let stream = try await store.stream("s")
             try await stream.write(Self.keyed(0..<6_000))
             return await stream.version
@@ -354,7 +383,9 @@ func collectStream(_ store: any EventStore, _ stream: String) async throws -> [S
         try await LogEventStore.withStore(directory: live, options: options) { store in
             #expect(try !Self.names(live).contains("keys.idx.grown"))
             #expect(try Data(contentsOf: URL(fileURLWithPath: live + "/keys.idx")) == grown)
-            #expect(!recorder.messages.contains { $0.contains("rebuilding") }, "the grown table was used, not rebuilt: \(recorder.messages)")
+            #expect(
+                !recorder.messages.contains { $0.contains("rebuilding") },
+                "the grown table was used, not rebuilt: \(recorder.messages)")
             let stream = try await store.stream("s")
             try await stream.write(Self.keyed(0..<5_500))
             #expect(await stream.version == 5_500)

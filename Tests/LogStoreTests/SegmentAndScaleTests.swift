@@ -11,7 +11,8 @@ import Testing
         try await LogEventStore.withStore(directory: directory, options: options) { store in
             for index in 0..<600 {
                 let stream = "stream-\(index % 7)"
-                try await store.stream(stream).write(CandidateEvent(type: "E", data: Data(repeating: UInt8(index % 251), count: index % 90)))
+                try await store.stream(stream).write(
+                    CandidateEvent(type: "E", data: Data(repeating: UInt8(index % 251), count: index % 90)))
                 written[stream, default: []].append(index)
             }
         }
@@ -62,9 +63,10 @@ import Testing
                 for worker in 0..<16 {
                     group.addTask {
                         for index in stride(from: worker, to: streamCount, by: 16) {
-                            try await store.stream("customer-\(index)").write((1...3).map {
-                                CandidateEvent(type: "E\($0)", idempotencyKey: "c\(index)-\($0)")
-                            })
+                            try await store.stream("customer-\(index)").write(
+                                (1...3).map {
+                                    CandidateEvent(type: "E\($0)", idempotencyKey: "c\(index)-\($0)")
+                                })
                         }
                     }
                 }
@@ -84,7 +86,8 @@ import Testing
             }
             #expect(try await collect(try await store.stream("customer-\(streamCount)").read()).isEmpty)
             // Keys survive the reopen.
-            #expect(try await store.stream("customer-77").write(CandidateEvent(type: "E1", idempotencyKey: "c77-1")) == 3)
+            #expect(
+                try await store.stream("customer-77").write(CandidateEvent(type: "E1", idempotencyKey: "c77-1")) == 3)
         }
     }
 
@@ -95,7 +98,8 @@ import Testing
         try await LogEventStore.withStore(directory: directory) { store in
             let stream = try await store.stream("long")
             for start in stride(from: 0, to: count, by: 10_000) {
-                try await stream.write((start..<start + 10_000).map { CandidateEvent(type: "Tick", idempotencyKey: "event-\($0)") })
+                try await stream.write(
+                    (start..<start + 10_000).map { CandidateEvent(type: "Tick", idempotencyKey: "event-\($0)") })
             }
         }
         try await LogEventStore.withStore(directory: directory) { store in

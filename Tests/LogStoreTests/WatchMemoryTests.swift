@@ -7,7 +7,9 @@ import Testing
 @Suite("Watch memory and inotify overflow") struct WatchMemoryTests {
     @Test func aStalledWatcherGetsEverythingLater() async throws {
         let root = try TemporaryDirectory("stall")
-        try await LogEventStore.withStore(directory: root.sub("store"), options: .init(durability: .buffered, segmentBytesMax: 1 << 20)) { store in
+        try await LogEventStore.withStore(
+            directory: root.sub("store"), options: .init(durability: .buffered, segmentBytesMax: 1 << 20)
+        ) { store in
             let stream = try await store.stream("s")
             var iterator = stream.watch(from: 0).makeAsyncIterator()
             try await stream.write(CandidateEvent(type: "First"))
@@ -15,7 +17,8 @@ import Testing
             // The watcher stalls while 100,000 events arrive. Nothing is queued for it: a watch keeps only
             // its position and one page, and reads the rest back from the log when it resumes.
             for start in stride(from: 0, to: 100_000, by: 1_000) {
-                try await stream.write((start..<start + 1_000).map { CandidateEvent(type: "E", data: Data("\($0)".utf8)) })
+                try await stream.write(
+                    (start..<start + 1_000).map { CandidateEvent(type: "E", data: Data("\($0)".utf8)) })
             }
             var expected: Int64 = 2
             while expected <= 100_001, let event = try await iterator.next() {
@@ -43,13 +46,18 @@ import Testing
     @Test func inotifyOverflowMissesNothing() async throws {
         let root = try TemporaryDirectory("overflow")
         let directory = root.sub("store")
-        let writer = try await LogEventStore.open(directory: directory, options: .init(durability: .buffered, segmentBytesMax: 4096))
+        let writer = try await LogEventStore.open(
+            directory: directory, options: .init(durability: .buffered, segmentBytesMax: 4096))
         try await writer.stream("s").write(CandidateEvent(type: "First"))
-        guard let reader = try await Self.withTinyInotifyQueue({
-            try await LogEventStore.open(directory: directory, options: .init(readOnly: true))
-        }) else {
+        guard
+            let reader = try await Self.withTinyInotifyQueue({
+                try await LogEventStore.open(directory: directory, options: .init(readOnly: true))
+            })
+        else {
             try await writer.close()
-            withKnownIssue("needs root to shrink fs.inotify.max_queued_events; overflow not forced here") { throw CancellationError() }
+            withKnownIssue("needs root to shrink fs.inotify.max_queued_events; overflow not forced here") {
+                throw CancellationError()
+            }
             return
         }
         let all = try await reader.stream("@all")
@@ -62,7 +70,9 @@ import Testing
             return seen
         }
         // Segment rolls (IN_CREATE) between head rewrites (IN_MODIFY): distinct events overflow a queue of one.
-        for index in 0..<3000 { try await writer.stream("s\(index % 7)").write(CandidateEvent(type: "E", data: Data(count: 200))) }
+        for index in 0..<3000 {
+            try await writer.stream("s\(index % 7)").write(CandidateEvent(type: "E", data: Data(count: 200)))
+        }
         let timer = Task {
             try await Task.sleep(nanoseconds: 60_000_000_000)
             watcher.cancel()

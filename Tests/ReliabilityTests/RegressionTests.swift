@@ -256,7 +256,9 @@ import Testing
         let store = try await LogEventStore.open(directory: path, options: options)
         try await store.stream("s").write(CandidateEvent(type: "Acknowledged"))
         layer.addFault(FaultRule(operation: .sync, errorNumber: EIO, pathContains: "segment"))
-        await #expect(throws: EventStoreError.self) { try await store.stream("s").write(CandidateEvent(type: "Failed")) }
+        await #expect(throws: EventStoreError.self) {
+            try await store.stream("s").write(CandidateEvent(type: "Failed"))
+        }
         try? await store.close()
         // The disk works again; the store is reopened in place (a snapshot syncs the directory, so the
         // checkpoint this open wrote keeps its name), then the power goes.

@@ -4,7 +4,9 @@ import Testing
 
 @Suite("SQLite watching other connections") struct CrossConnectionWatchTests {
     @Test func aSecondStoreOnTheSameFileWakesItsWatchers() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sqlite-cross-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sqlite-cross-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/events.db"

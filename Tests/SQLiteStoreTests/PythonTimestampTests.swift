@@ -25,7 +25,9 @@ import Testing
     }
 
     @Test func rejectsNonTimestamps() {
-        for text in ["", "yesterday", "2026-13-01T00:00:00", "2026-01-01", "2026-01-01T25:00:00", "2026-01-01T00:00:00x"] {
+        for text in [
+            "", "yesterday", "2026-13-01T00:00:00", "2026-01-01", "2026-01-01T25:00:00", "2026-01-01T00:00:00x",
+        ] {
             #expect(PythonTimestamp.parse(text) == nil, "\(text)")
         }
     }

@@ -19,13 +19,13 @@ package struct CompiledFilter: Sendable {
     package init(_ filter: EventFilter) throws {
         clauses = try filter.clauses.map { clause in
             switch clause {
-            case let .equals(field, value):
+            case .equals(let field, let value):
                 return (try CompiledFilter.field(named: field), .equals(value))
-            case let .oneOf(field, values):
+            case .oneOf(let field, let values):
                 let compiled = try CompiledFilter.field(named: field)
                 guard !values.isEmpty else { throw EventStoreError.invalidFilter("oneOf on '\(field)' has no values") }
                 return (compiled, .oneOf(values))
-            case let .like(field, pattern):
+            case .like(let field, let pattern):
                 return (try CompiledFilter.field(named: field), .like(LikePattern(pattern)))
             }
         }

@@ -1,7 +1,10 @@
 /// An SQL `LIKE` pattern: `%` matches any run of characters, `_` exactly one; ASCII letters
 /// compare case-insensitively; there is no escape character.
 package struct LikePattern: Sendable, Hashable {
-    private enum Token: Hashable { case scalar(UInt32), one, any }
+    private enum Token: Hashable {
+        case scalar(UInt32)
+        case one, any
+    }
     private let tokens: [Token]
 
     /// Prepares `pattern`.

@@ -51,7 +51,7 @@ extension EventStream {
                 guard !isFinished else { return nil }
                 do {
                     switch sequence.mode {
-                    case let .read(direction, limit): return try await nextRead(direction: direction, limit: limit)
+                    case .read(let direction, let limit): return try await nextRead(direction: direction, limit: limit)
                     case .watch: return try await nextWatched()
                     }
                 } catch {
@@ -124,9 +124,11 @@ extension EventStream {
                         position = from
                     } else {
                         // From now: the head when iteration starts.
-                        guard let head = try await Self.unlessClosed({
-                            try await runtime.gate.run { try await runtime.storage.head(of: sequence.streamID) }
-                        }) else {
+                        guard
+                            let head = try await Self.unlessClosed({
+                                try await runtime.gate.run { try await runtime.storage.head(of: sequence.streamID) }
+                            })
+                        else {
                             finish()
                             return nil
                         }
@@ -136,9 +138,11 @@ extension EventStream {
                 let waitStream: String? = sequence.streamID == StreamName.all ? nil : sequence.streamID
                 while !Task.isCancelled {
                     let generation = runtime.hub.generation
-                    guard let page = try await Self.unlessClosed({
-                        try await readPage(direction: .forward, limit: Events.pageEventsMax)
-                    }) else { break }
+                    guard
+                        let page = try await Self.unlessClosed({
+                            try await readPage(direction: .forward, limit: Events.pageEventsMax)
+                        })
+                    else { break }
                     if let last = page.lastScanned { position = last }
                     if let event = deliver(page.events) { return event }
                     if !page.isEnd { continue }

@@ -72,7 +72,8 @@ public final class EventStream: Sendable {
         let newVersion: Int64 = try await runtime.gate.run {
             if prepared.isEmpty { return try await runtime.storage.head(of: streamID).version }
             let request = AppendRequest(
-                streamID: streamID, events: prepared, expectedVersion: expectedVersion, timestampMicros: timestampMicros)
+                streamID: streamID, events: prepared, expectedVersion: expectedVersion, timestampMicros: timestampMicros
+            )
             let result = try await runtime.storage.append(request)
             if result.appendedCount > 0 { runtime.hub.notify(streamID: streamID) }
             return result.version
@@ -97,8 +98,9 @@ public final class EventStream: Sendable {
         from: Int64 = 0, direction: ReadDirection = .forward, limit: Int? = nil,
         filter: EventFilter? = nil
     ) -> Events {
-        Events(mode: .read(direction: direction, limit: limit), streamID: streamID, from: from,
-               filter: filter, runtime: runtime)
+        Events(
+            mode: .read(direction: direction, limit: limit), streamID: streamID, from: from,
+            filter: filter, runtime: runtime)
     }
 
     /// History after `from`, then live events, with no gap and no duplicate, in order, until the
@@ -146,6 +148,7 @@ public final class EventStream: Sendable {
     /// sequence id, the total number of events, the newest timestamp), read from storage now.
     public func metrics() async throws -> StreamMetrics {
         let head = try await runtime.gate.run { try await runtime.storage.head(of: streamID) }
-        return StreamMetrics(currentVersion: head.version, eventCount: head.eventCount, lastTimestamp: head.lastTimestamp)
+        return StreamMetrics(
+            currentVersion: head.version, eventCount: head.eventCount, lastTimestamp: head.lastTimestamp)
     }
 }

@@ -25,8 +25,9 @@ public enum Limits {
 
     static func check() {
         precondition(eventBytesMax <= batchBytesMax, "an event must fit in a batch")
-        precondition(eventBytesMax > 16 * 1024 * 1024 + eventTypeBytesMax + idempotencyKeyBytesMax,
-                     "an event with 16 MiB of data must be within the limits")
+        precondition(
+            eventBytesMax > 16 * 1024 * 1024 + eventTypeBytesMax + idempotencyKeyBytesMax,
+            "an event with 16 MiB of data must be within the limits")
         precondition(batchBytesMax < Int(Int32.max), "batch sizes must fit 32-bit length fields")
         precondition(frameBytesMax >= batchBytesMax + batchEventsMax * 16, "record overhead must fit a frame")
         precondition(frameBytesMax < Int(UInt32.max), "frame lengths are 32-bit")

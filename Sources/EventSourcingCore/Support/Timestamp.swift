@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Timestamps as whole microseconds since the Unix epoch, the precision every store keeps.

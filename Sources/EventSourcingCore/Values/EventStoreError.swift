@@ -33,7 +33,7 @@ public enum EventStoreError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .concurrencyConflict(streamID, expected, actual):
+        case .concurrencyConflict(let streamID, let expected, let actual):
             return "Concurrency conflict on stream '\(streamID)': expected \(expected), but stream is at \(actual)"
         case .writeToAllStream:
             return "The '@all' stream is read-only: write to a named stream instead"

@@ -25,7 +25,9 @@ extension JSONValue {
         _ bytes: Bytes, allowingNonFiniteNumbers: Bool = false
     ) throws -> JSONValue where Bytes.Element == UInt8 {
         let result = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { try parseBuffer(UnsafeRawBufferPointer(buffer), allowingNonFiniteNumbers: allowingNonFiniteNumbers) }
+            Result {
+                try parseBuffer(UnsafeRawBufferPointer(buffer), allowingNonFiniteNumbers: allowingNonFiniteNumbers)
+            }
         }
         if let result { return try result.get() }
         return try Array(bytes).withUnsafeBytes {
@@ -171,7 +173,8 @@ private struct JSONParser {
         case UInt8(ascii: "n"): return try expect("null", .null)
         case UInt8(ascii: "N") where allowsNonFinite: return try expect("NaN", .double(.nan))
         case UInt8(ascii: "I") where allowsNonFinite: return try expect("Infinity", .double(.infinity))
-        case UInt8(ascii: "-") where allowsNonFinite && offset + 1 < bytes.count && bytes[offset + 1] == UInt8(ascii: "I"):
+        case UInt8(ascii: "-")
+        where allowsNonFinite && offset + 1 < bytes.count && bytes[offset + 1] == UInt8(ascii: "I"):
             return try expect("-Infinity", .double(-.infinity))
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw error("Unexpected character")
@@ -182,7 +185,10 @@ private struct JSONParser {
         offset += 1
         var members: [String: JSONValue] = [:]
         skipWhitespace()
-        if current == UInt8(ascii: "}") { offset += 1; return .object(members) }
+        if current == UInt8(ascii: "}") {
+            offset += 1
+            return .object(members)
+        }
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw error("Expected a string key") }
@@ -196,7 +202,10 @@ private struct JSONParser {
             guard let byte = current else { throw error("Unexpected end of JSON") }
             offset += 1
             if byte == UInt8(ascii: "}") { return .object(members) }
-            guard byte == UInt8(ascii: ",") else { offset -= 1; throw error("Expected ',' or '}'") }
+            guard byte == UInt8(ascii: ",") else {
+                offset -= 1
+                throw error("Expected ',' or '}'")
+            }
         }
     }
 
@@ -204,7 +213,10 @@ private struct JSONParser {
         offset += 1
         var values: [JSONValue] = []
         skipWhitespace()
-        if current == UInt8(ascii: "]") { offset += 1; return .array(values) }
+        if current == UInt8(ascii: "]") {
+            offset += 1
+            return .array(values)
+        }
         while true {
             skipWhitespace()
             values.append(try parseValue(depth: depth + 1))
@@ -212,7 +224,10 @@ private struct JSONParser {
             guard let byte = current else { throw error("Unexpected end of JSON") }
             offset += 1
             if byte == UInt8(ascii: "]") { return .array(values) }
-            guard byte == UInt8(ascii: ",") else { offset -= 1; throw error("Expected ',' or ']'") }
+            guard byte == UInt8(ascii: ",") else {
+                offset -= 1
+                throw error("Expected ',' or ']'")
+            }
         }
     }
 

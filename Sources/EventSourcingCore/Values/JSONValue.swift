@@ -31,13 +31,13 @@ public enum JSONValue: Sendable, Hashable, Codable,
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
-        case let (.bool(a), .bool(b)): return a == b
-        case let (.int(a), .int(b)): return a == b
-        case let (.double(a), .double(b)): return a == b
-        case let (.int(a), .double(b)), let (.double(b), .int(a)): return JSONValue.isExactly(b, a)
-        case let (.string(a), .string(b)): return a == b
-        case let (.array(a), .array(b)): return a == b
-        case let (.object(a), .object(b)): return a == b
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.int(let a), .int(let b)): return a == b
+        case (.double(let a), .double(let b)): return a == b
+        case (.int(let a), .double(let b)), (.double(let b), .int(let a)): return JSONValue.isExactly(b, a)
+        case (.string(let a), .string(let b)): return a == b
+        case (.array(let a), .array(let b)): return a == b
+        case (.object(let a), .object(let b)): return a == b
         default: return false
         }
     }
@@ -45,13 +45,25 @@ public enum JSONValue: Sendable, Hashable, Codable,
     public func hash(into hasher: inout Hasher) {
         switch self {
         case .null: hasher.combine(0 as UInt8)
-        case .bool(let value): hasher.combine(1 as UInt8); hasher.combine(value)
+        case .bool(let value):
+            hasher.combine(1 as UInt8)
+            hasher.combine(value)
         // Numbers hash as doubles so that equal int and double values hash alike.
-        case .int(let value): hasher.combine(2 as UInt8); hasher.combine(Double(value))
-        case .double(let value): hasher.combine(2 as UInt8); hasher.combine(value)
-        case .string(let value): hasher.combine(3 as UInt8); hasher.combine(value)
-        case .array(let value): hasher.combine(4 as UInt8); hasher.combine(value)
-        case .object(let value): hasher.combine(5 as UInt8); hasher.combine(value)
+        case .int(let value):
+            hasher.combine(2 as UInt8)
+            hasher.combine(Double(value))
+        case .double(let value):
+            hasher.combine(2 as UInt8)
+            hasher.combine(value)
+        case .string(let value):
+            hasher.combine(3 as UInt8)
+            hasher.combine(value)
+        case .array(let value):
+            hasher.combine(4 as UInt8)
+            hasher.combine(value)
+        case .object(let value):
+            hasher.combine(5 as UInt8)
+            hasher.combine(value)
         }
     }
 

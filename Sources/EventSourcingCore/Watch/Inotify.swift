@@ -1,6 +1,5 @@
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Linux inotify, through Glibc: an instance, its watches, and a self-pipe so another thread can
@@ -56,7 +55,10 @@ package final class Inotify: @unchecked Sendable {  // safe: descriptors are imm
     /// then drains every pending event.
     /// - Returns: the masks of the events drained (empty after a timeout or a wake alone).
     package func wait(timeoutMilliseconds: Int32) -> [UInt32] {
-        var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+        ]
         let ready = poll(&fds, 2, timeoutMilliseconds)
         guard ready > 0 else { return [] }
         var masks: [UInt32] = []

@@ -1,7 +1,7 @@
 import EventSourcingCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `batches.idx`: one 32-byte entry per batch, in log order, so a sequence id is found by binary
@@ -39,13 +39,16 @@ final class BatchIndex {
     }
 
     static func create(path: String, fileMode: mode_t, io: any FileIO) throws -> BatchIndex {
-        BatchIndex(file: try IndexFile.create(
-            path: path, magic: magic, entryBytes: entryBytes, capacity: 0, bodyBytes: 1 << 16, fileMode: fileMode, io: io),
+        BatchIndex(
+            file: try IndexFile.create(
+                path: path, magic: magic, entryBytes: entryBytes, capacity: 0, bodyBytes: 1 << 16, fileMode: fileMode,
+                io: io),
             count: 0)
     }
 
     static func open(path: String, count: Int, writable: Bool, io: any FileIO) throws -> BatchIndex? {
-        guard let file = try IndexFile.open(path: path, magic: magic, entryBytes: entryBytes, writable: writable, io: io),
+        guard
+            let file = try IndexFile.open(path: path, magic: magic, entryBytes: entryBytes, writable: writable, io: io),
             file.region.size >= IndexFile.headerBytes + count * entryBytes
         else { return nil }
         return BatchIndex(file: file, count: count)

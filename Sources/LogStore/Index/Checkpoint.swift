@@ -1,7 +1,7 @@
 import EventSourcingCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The durable point of the indexes: how far the log was durable when they were last flushed,

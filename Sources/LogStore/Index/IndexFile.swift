@@ -1,7 +1,7 @@
 import EventSourcingCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The 64-byte header every index file starts with, and the mapping behind it.
@@ -54,7 +54,8 @@ final class IndexFile: @unchecked Sendable {  // safe: the engine's index lock s
 
     /// Opens an index file and checks its header; `nil` when it is missing or not of this kind and
     /// version (the caller rebuilds it).
-    static func open(path: String, magic: UInt64, entryBytes: Int, writable: Bool, io: any FileIO) throws -> IndexFile? {
+    static func open(path: String, magic: UInt64, entryBytes: Int, writable: Bool, io: any FileIO) throws -> IndexFile?
+    {
         guard let file = try SystemFile.openIfExists(path, writable: writable, io: io) else { return nil }
         guard try file.size() >= headerBytes else { return nil }
         let header = try file.read(count: headerBytes, at: 0)

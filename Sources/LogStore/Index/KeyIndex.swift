@@ -2,7 +2,7 @@ import CChecksum
 import EventSourcingCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `keys.idx`: which (stream, idempotency key) pairs are stored, as an open-addressing hash table
@@ -52,8 +52,11 @@ final class KeyIndex {
     /// The files that may hold the table a checkpoint describes, the grown one first.
     static func candidatePaths(_ directory: String) -> [String] { [grownPath(directory), path(directory)] }
 
-    static func create(directory: String, capacity: Int = initialCapacity, fileMode: mode_t, io: any FileIO) throws -> KeyIndex {
-        precondition(capacity >= 16 && capacity & (capacity - 1) == 0, "a key table's capacity is a power of two, at least 16")
+    static func create(directory: String, capacity: Int = initialCapacity, fileMode: mode_t, io: any FileIO) throws
+        -> KeyIndex
+    {
+        precondition(
+            capacity >= 16 && capacity & (capacity - 1) == 0, "a key table's capacity is a power of two, at least 16")
         let path = path(directory)
         try Directory.remove(grownPath(directory), io: io)
         let file = try IndexFile.create(
@@ -66,7 +69,9 @@ final class KeyIndex {
     static func open(
         filePath: String, directory: String, count: Int, capacity: Int, writable: Bool, fileMode: mode_t, io: any FileIO
     ) throws -> KeyIndex? {
-        guard let file = try IndexFile.open(path: filePath, magic: magic, entryBytes: slotBytes, writable: writable, io: io),
+        guard
+            let file = try IndexFile.open(
+                path: filePath, magic: magic, entryBytes: slotBytes, writable: writable, io: io),
             file.capacity == capacity, capacity > 0, capacity & (capacity - 1) == 0,
             file.region.size >= IndexFile.headerBytes + capacity * slotBytes
         else { return nil }
@@ -85,9 +90,11 @@ final class KeyIndex {
     ) throws -> KeyIndex? {
         var found: KeyIndex?
         for filePath in candidatePaths(directory) where found == nil {
-            guard let candidate = try open(
-                filePath: filePath, directory: directory, count: count, capacity: capacity, writable: true, fileMode: fileMode,
-                io: io),
+            guard
+                let candidate = try open(
+                    filePath: filePath, directory: directory, count: count, capacity: capacity, writable: true,
+                    fileMode: fileMode,
+                    io: io),
                 try candidate.verifyAndTrim(upTo: sequenceID, expected: checksum)
             else { continue }
             found = candidate
@@ -137,10 +144,13 @@ final class KeyIndex {
         file.region.withBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
             while true {
                 // safe: index < capacity, so the 12 bytes of the slot lie inside `slots`.
-                let stored = UInt64(littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self))
+                let stored = UInt64(
+                    littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self))
                 if stored == 0 { return }
                 if stored & ~Self.sequenceMask == fingerprint,
-                    UInt32(littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes + 8, as: UInt32.self)) == check
+                    UInt32(
+                        littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes + 8, as: UInt32.self))
+                        == check
                 {
                     found.append(Self.sequenceID(ofSlot: stored))
                 }
@@ -175,10 +185,13 @@ final class KeyIndex {
                 var index = Self.home(fingerprint: fingerprint, capacity: capacity)
                 while true {
                     // safe: index < capacity, so the 12 bytes of the slot lie inside `slots`.
-                    let stored = UInt64(littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self))
+                    let stored = UInt64(
+                        littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self))
                     if stored == 0 { break }
                     if stored & ~Self.sequenceMask == fingerprint,
-                        UInt32(littleEndian: slots.loadUnaligned(fromByteOffset: index * Self.slotBytes + 8, as: UInt32.self)) == check
+                        UInt32(
+                            littleEndian: slots.loadUnaligned(
+                                fromByteOffset: index * Self.slotBytes + 8, as: UInt32.self)) == check
                     {
                         result[position] = Self.sequenceID(ofSlot: stored)
                         break
@@ -199,7 +212,9 @@ final class KeyIndex {
         target.region.withMutableBytes(offset: IndexFile.headerBytes, count: capacity * Self.slotBytes) { slots in
             for (position, (hash, sequenceID)) in entries.enumerated() {
                 if position + Self.prefetchDistance < entries.count {
-                    Self.prefetchHome(of: entries[position + Self.prefetchDistance].hash, in: UnsafeRawBufferPointer(slots), capacity: capacity)
+                    Self.prefetchHome(
+                        of: entries[position + Self.prefetchDistance].hash, in: UnsafeRawBufferPointer(slots),
+                        capacity: capacity)
                 }
                 precondition(sequenceID >= 1 && UInt64(sequenceID) <= Self.sequenceMask, "sequence ids fit 40 bits")
                 let fingerprint = Self.fingerprint(hash)
@@ -211,8 +226,11 @@ final class KeyIndex {
                     probes += 1
                     precondition(probes < capacity, "the key table is full: its count is wrong")
                 }
-                slots.storeBytes(of: (fingerprint | UInt64(sequenceID)).littleEndian, toByteOffset: index * Self.slotBytes, as: UInt64.self)
-                slots.storeBytes(of: Self.checkBits(hash).littleEndian, toByteOffset: index * Self.slotBytes + 8, as: UInt32.self)
+                slots.storeBytes(
+                    of: (fingerprint | UInt64(sequenceID)).littleEndian, toByteOffset: index * Self.slotBytes,
+                    as: UInt64.self)
+                slots.storeBytes(
+                    of: Self.checkBits(hash).littleEndian, toByteOffset: index * Self.slotBytes + 8, as: UInt32.self)
             }
         }
         count += entries.count
@@ -245,7 +263,8 @@ final class KeyIndex {
                     let slot = old.loadUnaligned(fromByteOffset: index * Self.slotBytes, as: UInt64.self)
                     guard slot != 0 else { continue }
                     let check = old.loadUnaligned(fromByteOffset: index * Self.slotBytes + 8, as: UInt32.self)
-                    var target = Self.home(fingerprint: UInt64(littleEndian: slot) & ~Self.sequenceMask, capacity: newCapacity)
+                    var target = Self.home(
+                        fingerprint: UInt64(littleEndian: slot) & ~Self.sequenceMask, capacity: newCapacity)
                     while new.loadUnaligned(fromByteOffset: target * Self.slotBytes, as: UInt64.self) != 0 {
                         target = (target + 1) & mask
                     }
@@ -328,7 +347,8 @@ final class KeyIndex {
             let slots = chunk.count / Self.slotBytes
             for local in 0..<slots {
                 // safe: local < slots, so the slot lies inside the chunk.
-                let slot = UInt64(littleEndian: chunk.loadUnaligned(fromByteOffset: local * Self.slotBytes, as: UInt64.self))
+                let slot = UInt64(
+                    littleEndian: chunk.loadUnaligned(fromByteOffset: local * Self.slotBytes, as: UInt64.self))
                 guard slot != 0 else { continue }
                 filled += 1
                 let sequence = Self.sequenceID(ofSlot: slot)
@@ -338,12 +358,14 @@ final class KeyIndex {
                     continue
                 }
                 crc = Checksum.crc32c(
-                    UnsafeRawBufferPointer(rebasing: chunk[runStart * Self.slotBytes..<local * Self.slotBytes]), continuing: crc)
+                    UnsafeRawBufferPointer(rebasing: chunk[runStart * Self.slotBytes..<local * Self.slotBytes]),
+                    continuing: crc)
                 crc = Checksum.crc32c(zero, continuing: crc)
                 runStart = local + 1
                 newer.append(slotIndex + local)
             }
-            crc = Checksum.crc32c(UnsafeRawBufferPointer(rebasing: chunk[(runStart * Self.slotBytes)...]), continuing: crc)
+            crc = Checksum.crc32c(
+                UnsafeRawBufferPointer(rebasing: chunk[(runStart * Self.slotBytes)...]), continuing: crc)
             slotIndex += slots
         }
         cachedChecksum = newer.isEmpty ? (highest, crc) : nil

@@ -1,7 +1,7 @@
 import EventSourcingCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The per-stream index: for each stream, the log position of every batch it wrote, by version.
@@ -64,7 +64,8 @@ final class StreamIndex {
         var position: LogPosition
     }
 
-    private init(table: IndexFile, blocks: IndexFile, count: Int, blocksUsed: Int, directory: String, fileMode: mode_t) {
+    private init(table: IndexFile, blocks: IndexFile, count: Int, blocksUsed: Int, directory: String, fileMode: mode_t)
+    {
         self.table = table
         self.blocks = blocks
         self.count = count
@@ -84,7 +85,8 @@ final class StreamIndex {
         let blocks = try IndexFile.create(
             path: blocksPath(directory), magic: blocksMagic, entryBytes: entryBytes, capacity: 0, bodyBytes: 1 << 16,
             fileMode: fileMode, io: io)
-        return StreamIndex(table: table, blocks: blocks, count: 0, blocksUsed: 0, directory: directory, fileMode: fileMode)
+        return StreamIndex(
+            table: table, blocks: blocks, count: 0, blocksUsed: 0, directory: directory, fileMode: fileMode)
     }
 
     /// Opens existing files whose sizes fit the checkpoint's counts; `nil` when they do not.
@@ -100,7 +102,9 @@ final class StreamIndex {
             table.region.size >= IndexFile.headerBytes + capacity * slotBytes,
             blocks.region.size >= IndexFile.headerBytes + blocksUsed
         else { return nil }
-        return StreamIndex(table: table, blocks: blocks, count: count, blocksUsed: blocksUsed, directory: directory, fileMode: fileMode)
+        return StreamIndex(
+            table: table, blocks: blocks, count: count, blocksUsed: blocksUsed, directory: directory, fileMode: fileMode
+        )
     }
 
     var capacity: Int { table.capacity }
@@ -115,7 +119,8 @@ final class StreamIndex {
         return Slot(
             index: index, version: Int64(bitPattern: region.load(UInt64.self, at: base + 8)),
             firstPosition: LogPosition(rawValue: region.load(UInt64.self, at: base + 16)),
-            lastBlock: Int(region.load(UInt64.self, at: base + 24)), lastBlockCount: Int(region.load(UInt32.self, at: base + 32)),
+            lastBlock: Int(region.load(UInt64.self, at: base + 24)),
+            lastBlockCount: Int(region.load(UInt32.self, at: base + 32)),
             lastTimestampMicros: region.load(Int64.self, at: base + 40))
     }
 
@@ -149,7 +154,8 @@ final class StreamIndex {
     /// Records a batch of `eventCount` events of a stream at `position`.
     /// - Parameter existing: the stream's slot from `find`, or `nil` for a new stream.
     func record(
-        existing: Slot?, hash: UInt64, firstVersion: Int64, eventCount: Int, position: LogPosition, timestampMicros: Int64
+        existing: Slot?, hash: UInt64, firstVersion: Int64, eventCount: Int, position: LogPosition,
+        timestampMicros: Int64
     ) throws {
         var slot: Slot
         if let existing {
@@ -170,7 +176,8 @@ final class StreamIndex {
             slot.lastBlockCount = 0
             capacityOfLast = newCapacity
         }
-        let entry = IndexFile.headerBytes + slot.lastBlock - 1 + Self.blockHeaderBytes + slot.lastBlockCount * Self.entryBytes
+        let entry =
+            IndexFile.headerBytes + slot.lastBlock - 1 + Self.blockHeaderBytes + slot.lastBlockCount * Self.entryBytes
         blocks.region.store(UInt64(bitPattern: firstVersion), at: entry)
         blocks.region.store(position.rawValue, at: entry + 8)
         slot.lastBlockCount += 1
@@ -202,9 +209,12 @@ final class StreamIndex {
                 target = (target + 1) & mask
             }
             let moved = slot(at: index)
-            write(Slot(index: target, version: moved.version, firstPosition: moved.firstPosition, lastBlock: moved.lastBlock,
-                       lastBlockCount: moved.lastBlockCount, lastTimestampMicros: moved.lastTimestampMicros),
-                  hash: hash, into: bigger)
+            write(
+                Slot(
+                    index: target, version: moved.version, firstPosition: moved.firstPosition,
+                    lastBlock: moved.lastBlock,
+                    lastBlockCount: moved.lastBlockCount, lastTimestampMicros: moved.lastTimestampMicros),
+                hash: hash, into: bigger)
         }
         try bigger.synchronize()
         try Directory.rename(temporaryPath, to: Self.tablePath(directory), io: table.io)
@@ -237,8 +247,10 @@ final class StreamIndex {
 
     private func entry(block offset: Int, at index: Int) -> (firstVersion: Int64, position: LogPosition) {
         let base = IndexFile.headerBytes + offset + Self.blockHeaderBytes + index * Self.entryBytes
-        return (Int64(bitPattern: blocks.region.load(UInt64.self, at: base)),
-                LogPosition(rawValue: blocks.region.load(UInt64.self, at: base + 8)))
+        return (
+            Int64(bitPattern: blocks.region.load(UInt64.self, at: base)),
+            LogPosition(rawValue: blocks.region.load(UInt64.self, at: base + 8))
+        )
     }
 
     /// The stream's blocks from the newest back to the one holding `version`: (offset, entries used).
@@ -279,7 +291,11 @@ final class StreamIndex {
                 var high = block.used
                 while low < high {
                     let middle = (low + high) / 2
-                    if entry(block: block.offset, at: middle).firstVersion <= target { low = middle + 1 } else { high = middle }
+                    if entry(block: block.offset, at: middle).firstVersion <= target {
+                        low = middle + 1
+                    } else {
+                        high = middle
+                    }
                 }
                 start = max(0, low - 1)
             }

@@ -111,7 +111,9 @@ enum BatchFrame {
             return .invalid("leading and trailing lengths differ")
         }
         let storedCRC = field(frameLength - 8, UInt32.self)
-        guard !verifyChecksum || Checksum.crc32c(UnsafeRawBufferPointer(rebasing: frame[0..<frameLength - 8])) == storedCRC
+        guard
+            !verifyChecksum
+                || Checksum.crc32c(UnsafeRawBufferPointer(rebasing: frame[0..<frameLength - 8])) == storedCRC
         else { return .invalid("checksum mismatch") }
         let eventCount = Int(field(32, UInt32.self))
         let streamIDLength = Int(field(38, UInt16.self))
@@ -127,7 +129,8 @@ enum BatchFrame {
         }
         // Bounded before `lastSequenceID`/`lastVersion` (first + count - 1) are computed, which would overflow (and trap).
         guard header.firstSequenceID >= 1, header.firstVersion >= 1,
-            header.firstSequenceID <= Int64.max - Int64(eventCount), header.firstVersion <= Int64.max - Int64(eventCount)
+            header.firstSequenceID <= Int64.max - Int64(eventCount),
+            header.firstVersion <= Int64.max - Int64(eventCount)
         else { return .invalid("positions out of range") }
         guard payloadRawLength <= Limits.frameBytesMax,
             codec == .lz4 || payloadRawLength == header.payloadStoredLength
@@ -137,7 +140,9 @@ enum BatchFrame {
 
     /// The stream id of a frame that `probe` accepted.
     static func streamID(_ frame: UnsafeRawBufferPointer, _ header: BatchHeader) -> String {
-        String(decoding: UnsafeRawBufferPointer(rebasing: frame[header.streamIDOffset..<header.payloadOffset]), as: UTF8.self)
+        String(
+            decoding: UnsafeRawBufferPointer(rebasing: frame[header.streamIDOffset..<header.payloadOffset]),
+            as: UTF8.self)
     }
 
     /// Whether the frame's stream id is `streamID`, without building a string.
@@ -154,7 +159,8 @@ enum BatchFrame {
         _ frame: UnsafeRawBufferPointer, _ header: BatchHeader, context: @autoclosure () -> String,
         _ body: (UnsafeRawBufferPointer) throws -> T
     ) throws -> T {
-        let stored = UnsafeRawBufferPointer(rebasing: frame[header.payloadOffset..<header.payloadOffset + header.payloadStoredLength])
+        let stored = UnsafeRawBufferPointer(
+            rebasing: frame[header.payloadOffset..<header.payloadOffset + header.payloadStoredLength])
         switch header.codec {
         case .raw:
             return try body(stored)

@@ -79,7 +79,9 @@ struct ByteReader {
     @inline(__always)
     mutating func readSlice(maximum: Int) throws -> UnsafeRawBufferPointer {
         let length = try readVarint()
-        guard length <= UInt64(maximum), Int(length) <= remaining else { throw damaged("length \(length) out of bounds") }
+        guard length <= UInt64(maximum), Int(length) <= remaining else {
+            throw damaged("length \(length) out of bounds")
+        }
         return try readSlice(count: Int(length))
     }
 

@@ -9,7 +9,8 @@ enum Codec: UInt8 {
 
     /// Compresses `bytes` with LZ4 when that saves at least an eighth, else keeps them raw.
     static func compressIfWorthwhile(_ bytes: [UInt8], minimumBytes: Int = 512) -> (Codec, [UInt8]) {
-        guard bytes.count >= minimumBytes, let compressed = LZ4.compress(bytes), compressed.count <= bytes.count - bytes.count / 8
+        guard bytes.count >= minimumBytes, let compressed = LZ4.compress(bytes),
+            compressed.count <= bytes.count - bytes.count / 8
         else { return (.raw, bytes) }
         return (.lz4, compressed)
     }
@@ -27,7 +28,8 @@ enum LZ4 {
             let written = bytes.withUnsafeBytes { input in
                 LZ4_compress_default(
                     input.baseAddress?.assumingMemoryBound(to: CChar.self),
-                    UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(bytes.count), Int32(bound))
+                    UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(bytes.count),
+                    Int32(bound))
             }
             failed = written <= 0
             initialized = max(0, Int(written))
@@ -37,7 +39,9 @@ enum LZ4 {
 
     /// Decompresses exactly `rawCount` bytes from `compressed`.
     /// - Throws: `EventStoreError.corruption` (with `context`) when the block is not valid LZ4 of that size.
-    static func decompress(_ compressed: UnsafeRawBufferPointer, rawCount: Int, context: @autoclosure () -> String) throws -> [UInt8] {
+    static func decompress(_ compressed: UnsafeRawBufferPointer, rawCount: Int, context: @autoclosure () -> String)
+        throws -> [UInt8]
+    {
         guard rawCount >= 0, rawCount <= Int(Int32.max), compressed.count <= Int(Int32.max) else {
             throw EventStoreError.corruption("\(context()): compressed sizes out of range")
         }

@@ -137,7 +137,9 @@ enum EventRecord {
         firstWanted: Int = 0, _ body: (StoredEvent) throws -> Bool
     ) throws {
         try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
-            try decode(payload: payload, header: header, streamID: streamID, context: context(), firstWanted: firstWanted, body)
+            try decode(
+                payload: payload, header: header, streamID: streamID, context: context(), firstWanted: firstWanted, body
+            )
         }
     }
 
@@ -190,7 +192,9 @@ enum EventRecord {
     }
 
     /// The idempotency keys of a frame's events, by index (`nil` for an event without one).
-    static func keys(frame: UnsafeRawBufferPointer, header: BatchHeader, context: @autoclosure () -> String) throws -> [String?] {
+    static func keys(frame: UnsafeRawBufferPointer, header: BatchHeader, context: @autoclosure () -> String) throws
+        -> [String?]
+    {
         try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
             var reader = ByteReader(payload, context: context())
             var keys: [String?] = []

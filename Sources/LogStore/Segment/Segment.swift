@@ -2,7 +2,7 @@ import EventSourcingCore
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One numbered log file holding a contiguous range of sequence ids: a header, whole batch frames,
@@ -104,7 +104,8 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         try file.synchronizeData()
         try Directory.synchronize(directory, io: io)
         let mapping = try MappedRegion(
-            file: file, reservedBytes: reservation(segmentBytesMax: segmentBytesMax, fileSize: headerBytes), writable: false)
+            file: file, reservedBytes: reservation(segmentBytesMax: segmentBytesMax, fileSize: headerBytes),
+            writable: false)
         return Segment(
             ordinal: ordinal, path: path, file: file, firstSequenceID: firstSequenceID, mapping: mapping,
             end: headerBytes, checksum: Checksum.crc32c(header.bytes), frameCount: 0, isSealed: false)
@@ -112,7 +113,8 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
 
     /// Opens an existing segment and checks its header; the caller scans or verifies the rest.
     /// - Throws: `EventStoreError.corruption` naming the file and offset when the header is damaged.
-    static func open(path: String, ordinal: Int, segmentBytesMax: Int, writable: Bool, io: any FileIO) throws -> Segment {
+    static func open(path: String, ordinal: Int, segmentBytesMax: Int, writable: Bool, io: any FileIO) throws -> Segment
+    {
         let file = try SystemFile.open(path, flags: writable ? O_RDWR : O_RDONLY, io: io)
         let size = try file.size()
         guard size >= headerBytes else {
@@ -120,19 +122,22 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         }
         let header = try file.read(count: headerBytes, at: 0)
         let parsed: (UInt64, UInt32, UInt32, UInt32, UInt64, UInt32) = header.withUnsafeBytes { raw in
-            (raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian,
-             raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian,
-             raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self).littleEndian,
-             raw.loadUnaligned(fromByteOffset: 16, as: UInt32.self).littleEndian,
-             raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self).littleEndian,
-             raw.loadUnaligned(fromByteOffset: 60, as: UInt32.self).littleEndian)
+            (
+                raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian,
+                raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian,
+                raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self).littleEndian,
+                raw.loadUnaligned(fromByteOffset: 16, as: UInt32.self).littleEndian,
+                raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self).littleEndian,
+                raw.loadUnaligned(fromByteOffset: 60, as: UInt32.self).littleEndian
+            )
         }
         guard parsed.0 == headerMagic, parsed.5 == Checksum.crc32c(Array(header[0..<60])) else {
             throw EventStoreError.corruption("'\(path)' offset 0: segment header is damaged")
         }
         guard parsed.1 == formatVersion, parsed.2 == UInt32(headerBytes) else {
             throw EventStoreError.corruption(
-                "'\(path)' offset 8: segment format version \(parsed.1) is not one this release reads (\(formatVersion))")
+                "'\(path)' offset 8: segment format version \(parsed.1) is not one this release reads (\(formatVersion))"
+            )
         }
         guard Int(parsed.3) == ordinal, parsed.4 >= 1 else {
             throw EventStoreError.corruption("'\(path)' offset 16: header names segment \(parsed.3), not \(ordinal)")
@@ -140,7 +145,8 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         let mapping = try MappedRegion(
             file: file, reservedBytes: reservation(segmentBytesMax: segmentBytesMax, fileSize: size), writable: false)
         return Segment(
-            ordinal: ordinal, path: path, file: file, firstSequenceID: Int64(parsed.4), mapping: mapping, end: headerBytes,
+            ordinal: ordinal, path: path, file: file, firstSequenceID: Int64(parsed.4), mapping: mapping,
+            end: headerBytes,
             checksum: 0, frameCount: 0, isSealed: false)
     }
 
@@ -206,9 +212,11 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
                 raw.loadUnaligned(fromByteOffset: 28, as: UInt32.self).littleEndian
                     == Checksum.crc32c(UnsafeRawBufferPointer(rebasing: raw[0..<28]))
             else { return nil }
-            return (Int64(bitPattern: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian),
-                    Int(raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian),
-                    raw.loadUnaligned(fromByteOffset: 24, as: UInt32.self).littleEndian)
+            return (
+                Int64(bitPattern: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian),
+                Int(raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian),
+                raw.loadUnaligned(fromByteOffset: 24, as: UInt32.self).littleEndian
+            )
         }
     }
 }

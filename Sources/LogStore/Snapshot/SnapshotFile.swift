@@ -2,7 +2,7 @@ import EventSourcingCore
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One snapshot per file, beside the segments, named by a hash of (stream, projection) so stream
@@ -77,7 +77,9 @@ enum SnapshotFile {
             guard try reader.read(UInt64.self) == magic, try reader.read(UInt32.self) == formatVersion else {
                 throw EventStoreError.corruption("\(context) offset 0: not a snapshot file of format \(formatVersion)")
             }
-            guard let codec = Codec(rawValue: try reader.read(UInt8.self)) else { throw reader.damaged("unknown codec") }
+            guard let codec = Codec(rawValue: try reader.read(UInt8.self)) else {
+                throw reader.damaged("unknown codec")
+            }
             _ = try reader.read(UInt8.self)
             let streamLength = Int(try reader.read(UInt16.self))
             let projectionLength = Int(try reader.read(UInt16.self))
@@ -94,13 +96,16 @@ enum SnapshotFile {
             let bytes: [UInt8]
             switch codec {
             case .raw:
-                guard rawLength == storedLength else { throw reader.damaged("raw state length \(rawLength) != \(storedLength)") }
+                guard rawLength == storedLength else {
+                    throw reader.damaged("raw state length \(rawLength) != \(storedLength)")
+                }
                 bytes = Array(state)
             case .lz4:
                 bytes = try LZ4.decompress(state, rawCount: rawLength, context: context)
             }
             return Snapshot(
-                streamID: String(decoding: stream, as: UTF8.self), projectionName: String(decoding: projection, as: UTF8.self),
+                streamID: String(decoding: stream, as: UTF8.self),
+                projectionName: String(decoding: projection, as: UTF8.self),
                 version: version, state: Data(bytes), timestamp: Timestamp.date(microseconds: timestamp))
         }
     }
@@ -110,7 +115,8 @@ enum SnapshotFile {
         var probe = 0
         var target: String
         while true {
-            target = path(directory: directory, streamID: snapshot.streamID, projection: snapshot.projectionName, probe: probe)
+            target = path(
+                directory: directory, streamID: snapshot.streamID, projection: snapshot.projectionName, probe: probe)
             guard let existing = try SystemFile.openIfExists(target, io: io) else { break }
             // A damaged file at our name is replaced; another pair's whole file is skipped.
             guard let other = try? decode(try existing.readAll(), path: target),
@@ -130,7 +136,8 @@ enum SnapshotFile {
     /// Every snapshot in `directory`.
     /// - Throws: `EventStoreError.corruption` when a snapshot file is damaged.
     static func all(directory: String, io: any FileIO) throws -> [Snapshot] {
-        try Directory.names(in: directory).filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".snap") }.sorted().map { name in
+        try Directory.names(in: directory).filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".snap") }.sorted().map {
+            name in
             let path = directory + "/" + name
             guard let file = try SystemFile.openIfExists(path, io: io) else {
                 throw EventStoreError.io("'\(path)' disappeared while it was read")

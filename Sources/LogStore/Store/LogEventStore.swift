@@ -2,7 +2,7 @@ import EventSourcingCore
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The event store on the custom append-only log engine: segmented log files hold the global
@@ -87,9 +87,12 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
         }
         let hub = WatchHub()
         // A read-only store follows the writer process; a writable one is the writer.
-        let follower = options.readOnly ? LogFollower(state: state, directory: directory, hub: hub, logger: options.logger) : nil
-        let storage = LogStorage(state: state, writer: writer, follower: follower, directory: directory, isReadOnly: options.readOnly)
-        return LogEventStore(directory: directory, runtime: StoreRuntime(storage: storage, hub: hub, logger: options.logger))
+        let follower =
+            options.readOnly ? LogFollower(state: state, directory: directory, hub: hub, logger: options.logger) : nil
+        let storage = LogStorage(
+            state: state, writer: writer, follower: follower, directory: directory, isReadOnly: options.readOnly)
+        return LogEventStore(
+            directory: directory, runtime: StoreRuntime(storage: storage, hub: hub, logger: options.logger))
     }
 
     /// Opens, runs `body`, and closes even when `body` throws.

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Opening a store: take the writer's lock, check every segment, cut a torn tail (and only a torn
@@ -22,7 +22,8 @@ enum LogRecovery {
         var lockFile: SystemFile?
         if writable {
             try Directory.create(directory, io: io)
-            let lock = try SystemFile.open(directory + "/" + lockFileName, flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
+            let lock = try SystemFile.open(
+                directory + "/" + lockFileName, flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
             // Readers probe the lock for an instant (see `committedBound`); a few retries ride over that.
             var attempts = 0
             while try !lock.tryLockExclusive() {
@@ -43,10 +44,13 @@ enum LogRecovery {
             }
         }
         // A read-only open builds what it needs in a private directory and never touches the store's files.
-        let indexDirectory = writable ? directory : try privateCopy(of: directory, names: usingStoreIndexes ? names : [], io: io)
+        let indexDirectory =
+            writable ? directory : try privateCopy(of: directory, names: usingStoreIndexes ? names : [], io: io)
         let checkpoint = try Checkpoint.load(directory: indexDirectory, io: io)
         var ordinals = names.compactMap(Segment.ordinal(fromFileName:)).sorted()
-        if writable, ordinals == [1], (checkpoint?.headSequenceID ?? 0) == 0, try isTornCreation(directory: directory, ordinal: 1, io: io) {
+        if writable, ordinals == [1], (checkpoint?.headSequenceID ?? 0) == 0,
+            try isTornCreation(directory: directory, ordinal: 1, io: io)
+        {
             // A crash while a new store created its first segment: it never held a frame; make it again.
             options.logger.warning("removed a segment whose creation was torn", metadata: ["ordinal": "1"])
             try Directory.remove(directory + "/" + Segment.fileName(ordinal: 1), io: io)
@@ -58,22 +62,27 @@ enum LogRecovery {
         if ordinals.isEmpty {
             if let checkpoint, checkpoint.headSequenceID > 0 {
                 throw EventStoreError.corruption(
-                    "'\(directory)': the checkpoint records \(checkpoint.headSequenceID) events but no segment file exists")
+                    "'\(directory)': the checkpoint records \(checkpoint.headSequenceID) events but no segment file exists"
+                )
             }
             guard writable else { throw EventStoreError.io("no store at '\(directory)': it holds no segment files") }
-            segments = [try Segment.create(
-                directory: directory, ordinal: 1, firstSequenceID: 1, segmentBytesMax: options.segmentBytesMax,
-                fileMode: options.fileMode, io: io)]
+            segments = [
+                try Segment.create(
+                    directory: directory, ordinal: 1, firstSequenceID: 1, segmentBytesMax: options.segmentBytesMax,
+                    fileMode: options.fileMode, io: io)
+            ]
         } else {
             guard ordinals == Array(1...ordinals.count) else {
                 let missing = (1...ordinals.last!).first { !ordinals.contains($0) } ?? 1
                 throw EventStoreError.corruption(
-                    "'\(directory)/\(Segment.fileName(ordinal: missing))' offset 0: the segment is missing from the log")
+                    "'\(directory)/\(Segment.fileName(ordinal: missing))' offset 0: the segment is missing from the log"
+                )
             }
             var names = ordinals
             if writable, names.count > 1, try isTornCreation(directory: directory, ordinal: names.last!, io: io) {
                 // A crash while a roll created the next segment: it holds no frame yet; make it again.
-                options.logger.warning("removed a segment whose creation was torn", metadata: ["ordinal": "\(names.last!)"])
+                options.logger.warning(
+                    "removed a segment whose creation was torn", metadata: ["ordinal": "\(names.last!)"])
                 try Directory.remove(directory + "/" + Segment.fileName(ordinal: names.removeLast()), io: io)
                 try Directory.synchronize(directory, io: io)
             }
@@ -92,7 +101,8 @@ enum LogRecovery {
             if committed.segment < segments.count { segments.removeLast(segments.count - committed.segment) }
         }
         let headSequenceID = try checkSegments(
-            segments, checkpoint: checkpoint, writable: writable, bound: bound?.segment == segments.count ? bound?.offset : nil,
+            segments, checkpoint: checkpoint, writable: writable,
+            bound: bound?.segment == segments.count ? bound?.offset : nil,
             mayCutUnsyncedWrites: options.durability == .buffered, logger: options.logger, io: io)
         if let checkpoint, checkpoint.headSequenceID > headSequenceID || checkpoint.logEnd.segment > segments.count {
             throw EventStoreError.corruption(
@@ -108,16 +118,18 @@ enum LogRecovery {
         if writable, segments.last!.isSealed {
             // A crash between sealing a segment and creating the next one.
             let last = segments.last!
-            segments.append(try Segment.create(
-                directory: directory, ordinal: last.ordinal + 1, firstSequenceID: headSequenceID + 1,
-                segmentBytesMax: options.segmentBytesMax, fileMode: options.fileMode, io: io))
+            segments.append(
+                try Segment.create(
+                    directory: directory, ordinal: last.ordinal + 1, firstSequenceID: headSequenceID + 1,
+                    segmentBytesMax: options.segmentBytesMax, fileMode: options.fileMode, io: io))
         }
         // The verifier's reference (`usingStoreIndexes: false`) builds the key index too: that reads
         // every record of every frame, which is how `verify` checks the payloads.
         let (state, keys) = try openIndexes(
             segments: segments, headSequenceID: headSequenceID, checkpoint: checkpoint, indexDirectory: indexDirectory,
             buildsKeys: writable || !usingStoreIndexes, options: options, io: io)
-        let checkpointFile = try SystemFile.open(Checkpoint.path(indexDirectory), flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
+        let checkpointFile = try SystemFile.open(
+            Checkpoint.path(indexDirectory), flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
         let context = WriterContext(
             state: state, directory: directory, options: options, keys: keys, checkpointFile: checkpointFile,
             lockFile: lockFile, lastCheckpoint: checkpoint ?? Checkpoint())
@@ -125,7 +137,8 @@ enum LogRecovery {
         // Mark the store open (not clean) at the recovered point, so a crash from here on is seen as one.
         try context.checkpoint(clean: false)
         if writable {
-            let headFile = try SystemFile.open(HeadRecord.path(directory), flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
+            let headFile = try SystemFile.open(
+                HeadRecord.path(directory), flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
             // Start above any generation a previous writer reached, so followers never see it go back.
             context.seedHeadGeneration(HeadRecord.read(directory: directory, io: io)?.generation ?? 0)
             context.headFile = headFile
@@ -151,9 +164,12 @@ enum LogRecovery {
     /// it syncs the header before any frame is written, so such a file never held data.
     private static func isTornCreation(directory: String, ordinal: Int, io: any FileIO) throws -> Bool {
         let path = directory + "/" + Segment.fileName(ordinal: ordinal)
-        guard let file = try SystemFile.openIfExists(path, io: io), try file.size() <= Segment.headerBytes else { return false }
+        guard let file = try SystemFile.openIfExists(path, io: io), try file.size() <= Segment.headerBytes else {
+            return false
+        }
         do {
-            _ = try Segment.open(path: path, ordinal: ordinal, segmentBytesMax: Segment.headerBytes, writable: false, io: io)
+            _ = try Segment.open(
+                path: path, ordinal: ordinal, segmentBytesMax: Segment.headerBytes, writable: false, io: io)
             return false
         } catch EventStoreError.corruption {
             return true
@@ -168,7 +184,8 @@ enum LogRecovery {
     ///   past that point, losing only the newest unsynced writes. With `.fsync`, batches past the
     ///   checkpoint were acknowledged durable, and damage followed by valid batches is refused.
     private static func checkSegments(
-        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, bound: Int?, mayCutUnsyncedWrites: Bool, logger: Logger,
+        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, bound: Int?, mayCutUnsyncedWrites: Bool,
+        logger: Logger,
         io: any FileIO
     ) throws -> Int64 {
         var expectedFirst: Int64 = 1
@@ -186,7 +203,8 @@ enum LogRecovery {
                 if checksum == footer.bodyChecksum {
                     // The footer's checksum covers every byte, so its counts are trusted as written.
                     guard footer.lastSequenceID >= expectedFirst - 1 else {
-                        throw EventStoreError.corruption("'\(segment.path)' offset \(bodyEnd): footer's last sequence id goes backwards")
+                        throw EventStoreError.corruption(
+                            "'\(segment.path)' offset \(bodyEnd): footer's last sequence id goes backwards")
                     }
                     segment.publishEnd(bodyEnd)
                     segment.markSealed()
@@ -197,7 +215,8 @@ enum LogRecovery {
                 }
                 guard mayCutUnsyncedWrites && index == segments.count - 1 else {
                     let (badOffset, reason) = try firstBadFrame(in: segment, end: bodyEnd)
-                    throw EventStoreError.corruption("'\(segment.path)' offset \(badOffset): sealed segment is damaged (\(reason))")
+                    throw EventStoreError.corruption(
+                        "'\(segment.path)' offset \(badOffset): sealed segment is damaged (\(reason))")
                 }
                 // A `.buffered` seal that a power loss kept without every frame before it: the
                 // segment is walked as the unsealed last one, and the cut below removes the seal.
@@ -207,17 +226,24 @@ enum LogRecovery {
                     "'\(segment.path)' offset \(size): the segment has no footer, but a later segment follows")
             }
             let end = min(size, bound ?? size)
-            let (frames, last) = try walkFrames(in: segment, from: Segment.headerBytes, end: end, expectedFirst: expectedFirst)
+            let (frames, last) = try walkFrames(
+                in: segment, from: Segment.headerBytes, end: end, expectedFirst: expectedFirst)
             if frames.end < end {
-                let durableEnd = checkpoint.map { $0.logEnd.segment > segment.ordinal ? Int.max : ($0.logEnd.segment == segment.ordinal ? $0.logEnd.offset : 0) } ?? 0
+                let durableEnd =
+                    checkpoint.map {
+                        $0.logEnd.segment > segment.ordinal
+                            ? Int.max : ($0.logEnd.segment == segment.ordinal ? $0.logEnd.offset : 0)
+                    } ?? 0
                 if frames.end < durableEnd {
                     throw EventStoreError.corruption(
-                        "'\(segment.path)' offset \(frames.end): damaged batch (\(frames.stopReason)) below the durable point \(durableEnd)")
+                        "'\(segment.path)' offset \(frames.end): damaged batch (\(frames.stopReason)) below the durable point \(durableEnd)"
+                    )
                 }
                 if let later = laterValidFrame(in: segment, after: frames.end, end: size) {
                     guard mayCutUnsyncedWrites else {
                         throw EventStoreError.corruption(
-                            "'\(segment.path)' offset \(frames.end): damaged batch (\(frames.stopReason)) followed by a valid batch at offset \(later)")
+                            "'\(segment.path)' offset \(frames.end): damaged batch (\(frames.stopReason)) followed by a valid batch at offset \(later)"
+                        )
                     }
                     logger.warning(
                         "a power loss kept unsynced writes out of order; the later ones are cut too",
@@ -225,7 +251,10 @@ enum LogRecovery {
                 }
                 if writable {
                     logger.warning(
-                        "cut a torn tail", metadata: ["file": "\(segment.path)", "offset": "\(frames.end)", "bytes": "\(size - frames.end)"])
+                        "cut a torn tail",
+                        metadata: [
+                            "file": "\(segment.path)", "offset": "\(frames.end)", "bytes": "\(size - frames.end)",
+                        ])
                     try segment.truncate(to: frames.end)
                 }
             }
@@ -256,7 +285,8 @@ enum LogRecovery {
                 case .frame(let header):
                     guard header.firstSequenceID == next else {
                         throw EventStoreError.corruption(
-                            "'\(segment.path)' offset \(result.end): batch starts at sequence id \(header.firstSequenceID), expected \(next)")
+                            "'\(segment.path)' offset \(result.end): batch starts at sequence id \(header.firstSequenceID), expected \(next)"
+                        )
                     }
                     next = header.lastSequenceID + 1
                     result.end += header.frameLength
@@ -278,7 +308,8 @@ enum LogRecovery {
         segment.withBytes(offset: 0, count: end) { bytes in
             var candidate = offset + 1
             while candidate + BatchHeader.overheadBytes < end {
-                if bytes.loadUnaligned(fromByteOffset: candidate + 4, as: UInt32.self).littleEndian == BatchHeader.magic,
+                if bytes.loadUnaligned(fromByteOffset: candidate + 4, as: UInt32.self).littleEndian
+                    == BatchHeader.magic,
                     case .frame = BatchFrame.probe(bytes, at: candidate)
                 {
                     return candidate
@@ -321,8 +352,11 @@ enum LogRecovery {
 
         var batches: BatchIndex?
         var batchesFrom = start
-        if let usable, let candidate = try BatchIndex.open(path: batchesPath, count: usable.batchCount, writable: writable, io: io),
-            try candidate.checksum() == usable.batchChecksum, try lastEntryMatches(candidate, segments: segments, checkpoint: usable)
+        if let usable,
+            let candidate = try BatchIndex.open(
+                path: batchesPath, count: usable.batchCount, writable: writable, io: io),
+            try candidate.checksum() == usable.batchChecksum,
+            try lastEntryMatches(candidate, segments: segments, checkpoint: usable)
         {
             batches = candidate
             batchesFrom = usable.logEnd
@@ -346,12 +380,16 @@ enum LogRecovery {
             keys = candidate
             keysFrom = usable.logEnd
         }
-        let keyIndex = try keys
+        let keyIndex =
+            try keys
             ?? KeyIndex.create(
-                directory: indexDirectory, capacity: options.keyIndexInitialCapacity, fileMode: options.fileMode, io: io)
+                directory: indexDirectory, capacity: options.keyIndexInitialCapacity, fileMode: options.fileMode, io: io
+            )
         if usable != nil {
-            for (name, rebuilt) in [("batches.idx", batches == nil), ("keys.idx", keys == nil && buildsKeys)] where rebuilt {
-                options.logger.notice("an index did not match the checkpoint; rebuilding it from the log", metadata: ["index": "\(name)"])
+            for (name, rebuilt) in [("batches.idx", batches == nil), ("keys.idx", keys == nil && buildsKeys)]
+            where rebuilt {
+                options.logger.notice(
+                    "an index did not match the checkpoint; rebuilding it from the log", metadata: ["index": "\(name)"])
             }
         }
 
@@ -365,20 +403,23 @@ enum LogRecovery {
                     let position = LogPosition(segment: segment.ordinal, offset: offset)
                     let streamHash = StableHash.stream(BatchFrame.streamID(frame, header))
                     if position >= batchesFrom {
-                        try batchIndex.append(BatchIndex.Entry(
-                            firstSequenceID: header.firstSequenceID, position: position, streamHash: streamHash,
-                            firstVersion: header.firstVersion))
+                        try batchIndex.append(
+                            BatchIndex.Entry(
+                                firstSequenceID: header.firstSequenceID, position: position, streamHash: streamHash,
+                                firstVersion: header.firstVersion))
                     }
                     if position >= keysFrom {
                         let hashes = try EventRecord.keyHashes(
-                            frame: frame, header: header, streamHash: streamHash, context: "'\(segment.path)' offset \(offset)")
+                            frame: frame, header: header, streamHash: streamHash,
+                            context: "'\(segment.path)' offset \(offset)")
                         try keyIndex.insert(hashes.map { ($0.hash, header.firstSequenceID + Int64($0.index)) })
                     }
                     offset += header.frameLength
                 }
             }
         }
-        guard batchIndex.count == 0 || batchIndex.entry(at: batchIndex.count - 1).firstSequenceID <= headSequenceID else {
+        guard batchIndex.count == 0 || batchIndex.entry(at: batchIndex.count - 1).firstSequenceID <= headSequenceID
+        else {
             throw EventStoreError.corruption("'\(batchesPath)': the index is ahead of the log")
         }
 
@@ -399,7 +440,8 @@ enum LogRecovery {
         if streams == nil { try rebuildStreams(state) }
         if batchIndex.count > 0 {
             let entry = batchIndex.entry(at: batchIndex.count - 1)
-            headTimestamp = try LogState.withFrame(in: state.segment(entry.position.segment), at: entry.position.offset) { $1.timestampMicros }
+            headTimestamp = try LogState.withFrame(in: state.segment(entry.position.segment), at: entry.position.offset)
+            { $1.timestampMicros }
         }
         state.headTimestampMicros = headTimestamp
         return (state, keyIndex)
@@ -409,19 +451,26 @@ enum LogRecovery {
     /// Whether the last batch entry points at a frame with its sequence id, and the entries end where
     /// the checkpoint says the log ended (so a checkpoint that disagrees with its own counts, which
     /// only a forged or buggy one can, never makes the replay skip batches).
-    private static func lastEntryMatches(_ batches: BatchIndex, segments: [Segment], checkpoint: Checkpoint) throws -> Bool {
+    private static func lastEntryMatches(_ batches: BatchIndex, segments: [Segment], checkpoint: Checkpoint) throws
+        -> Bool
+    {
         guard batches.count > 0 else {
-            return checkpoint.headSequenceID == 0 && checkpoint.logEnd == LogPosition(segment: 1, offset: Segment.headerBytes)
+            return checkpoint.headSequenceID == 0
+                && checkpoint.logEnd == LogPosition(segment: 1, offset: Segment.headerBytes)
         }
         let entry = batches.entry(at: batches.count - 1)
         guard entry.position.segment >= 1, entry.position.segment <= segments.count else { return false }
-        return (try? LogState.withFrame(in: segments[entry.position.segment - 1], at: entry.position.offset) { frame, header in
-            let end = LogPosition(segment: entry.position.segment, offset: entry.position.offset + header.frameLength)
-            let nextSegment = LogPosition(segment: entry.position.segment + 1, offset: Segment.headerBytes)
-            return header.firstSequenceID == entry.firstSequenceID && header.firstVersion == entry.firstVersion
-                && StableHash.stream(BatchFrame.streamID(frame, header)) == entry.streamHash
-                && header.lastSequenceID == checkpoint.headSequenceID && (checkpoint.logEnd == end || checkpoint.logEnd == nextSegment)
-        }) ?? false
+        return
+            (try? LogState.withFrame(in: segments[entry.position.segment - 1], at: entry.position.offset) {
+                frame, header in
+                let end = LogPosition(
+                    segment: entry.position.segment, offset: entry.position.offset + header.frameLength)
+                let nextSegment = LogPosition(segment: entry.position.segment + 1, offset: Segment.headerBytes)
+                return header.firstSequenceID == entry.firstSequenceID && header.firstVersion == entry.firstVersion
+                    && StableHash.stream(BatchFrame.streamID(frame, header)) == entry.streamHash
+                    && header.lastSequenceID == checkpoint.headSequenceID
+                    && (checkpoint.logEnd == end || checkpoint.logEnd == nextSegment)
+            }) ?? false
     }
 
     /// Rebuilds the per-stream index from the batch index, reading only frame headers.
@@ -431,14 +480,16 @@ enum LogRecovery {
             let segment = try state.segment(entry.position.segment)
             try LogState.withFrame(in: segment, at: entry.position.offset, verifyChecksum: false) { frame, header in
                 let streamID = BatchFrame.streamID(frame, header)
-                let slot = try state.streams.find(hash: entry.streamHash, isStream: { try state.isStream(streamID, at: $0) })
+                let slot = try state.streams.find(
+                    hash: entry.streamHash, isStream: { try state.isStream(streamID, at: $0) })
                 guard header.firstVersion == (slot?.version ?? 0) + 1 else {
                     throw EventStoreError.corruption(
                         "'\(segment.path)' offset \(entry.position.offset): stream '\(streamID)' jumps from version "
                             + "\(slot?.version ?? 0) to \(header.firstVersion)")
                 }
                 try state.streams.record(
-                    existing: slot, hash: entry.streamHash, firstVersion: header.firstVersion, eventCount: header.eventCount,
+                    existing: slot, hash: entry.streamHash, firstVersion: header.firstVersion,
+                    eventCount: header.eventCount,
                     position: entry.position, timestampMicros: header.timestampMicros)
             }
         }
@@ -458,7 +509,8 @@ enum LogRecovery {
         let privateDirectory = String(cString: created)
         for name in ["checkpoint", "batches.idx", "streams.idx", "blocks.idx"] where names.contains(name) {
             guard let source = try SystemFile.openIfExists(directory + "/" + name, io: io) else { continue }
-            let copy = try SystemFile.open(privateDirectory + "/" + name, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600, io: io)
+            let copy = try SystemFile.open(
+                privateDirectory + "/" + name, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600, io: io)
             try source.forEachChunk(offset: 0, count: try source.size()) { chunk in
                 try copy.write(chunk, at: try copy.size())
             }
@@ -469,7 +521,8 @@ enum LogRecovery {
     /// Removes the private directories of read-only processes that no longer run.
     private static func removeAbandonedPrivateDirectories(in temporary: String) {
         let prefix = "eventlog-readonly-"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [] where name.hasPrefix(prefix) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [] where name.hasPrefix(prefix)
+        {
             let rest = name.dropFirst(prefix.count)
             guard let dash = rest.firstIndex(of: "-"), let pid = pid_t(rest[..<dash]), pid > 0 else { continue }
             if kill(pid, 0) == -1, errno == ESRCH {

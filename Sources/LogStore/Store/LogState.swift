@@ -56,11 +56,13 @@ final class LogState: @unchecked Sendable {
     ) throws -> T {
         let end = segment.endOffset
         guard offset >= Segment.headerBytes, offset < end else {
-            throw EventStoreError.corruption("'\(segment.path)' offset \(offset): an index points past the committed end \(end)")
+            throw EventStoreError.corruption(
+                "'\(segment.path)' offset \(offset): an index points past the committed end \(end)")
         }
         return try segment.withBytes(offset: offset, count: end - offset) { bytes in
             guard case .frame(let header) = BatchFrame.probe(bytes, at: 0, verifyChecksum: verifyChecksum) else {
-                throw EventStoreError.corruption("'\(segment.path)' offset \(offset): no valid batch where an index points")
+                throw EventStoreError.corruption(
+                    "'\(segment.path)' offset \(offset): no valid batch where an index points")
             }
             return try body(UnsafeRawBufferPointer(rebasing: bytes[0..<header.frameLength]), header)
         }

@@ -51,7 +51,9 @@ final class LogStorage: EventStorage {
     }
 
     func statistics() async throws -> StoreStatistics {
-        let (streams, events, segments) = state.withLock { (state.streams.count, state.headSequenceID, state.segments.count) }
+        let (streams, events, segments) = state.withLock {
+            (state.streams.count, state.headSequenceID, state.segments.count)
+        }
         var bytes: Int64 = 0
         var snapshots = 0
         for name in try Directory.names(in: directory) {
@@ -59,7 +61,8 @@ final class LogStorage: EventStorage {
             bytes += Int64(try file.size())
             if name.hasPrefix("snapshot-"), name.hasSuffix(".snap") { snapshots += 1 }
         }
-        return StoreStatistics(streams: streams, events: events, segments: segments, bytesOnDisk: bytes, snapshots: snapshots)
+        return StoreStatistics(
+            streams: streams, events: events, segments: segments, bytesOnDisk: bytes, snapshots: snapshots)
     }
 
     func close() async throws {
@@ -77,7 +80,8 @@ final class LogStorage: EventStorage {
                     lastTimestamp: state.headTimestampMicros.map(Timestamp.date(microseconds:)))
             }
             let hash = StableHash.stream(streamID)
-            guard let slot = try state.streams.find(hash: hash, isStream: { try state.isStream(streamID, at: $0) }) else {
+            guard let slot = try state.streams.find(hash: hash, isStream: { try state.isStream(streamID, at: $0) })
+            else {
                 return .empty
             }
             return StreamHead(
@@ -112,7 +116,8 @@ final class LogStorage: EventStorage {
                     if request.direction == .forward {
                         // Straight into the page: no intermediate array.
                         try EventRecord.decode(
-                            payload: payload, header: header, streamID: streamID, context: context, firstWanted: firstWanted
+                            payload: payload, header: header, streamID: streamID, context: context,
+                            firstWanted: firstWanted
                         ) { event in
                             let position = request.position(of: event)
                             lastScanned = position
@@ -125,7 +130,8 @@ final class LogStorage: EventStorage {
                     } else {
                         var events: [StoredEvent] = []
                         try EventRecord.decode(
-                            payload: payload, header: header, streamID: streamID, context: context, firstWanted: firstWanted
+                            payload: payload, header: header, streamID: streamID, context: context,
+                            firstWanted: firstWanted
                         ) { event in
                             events.append(event)
                             return request.position(of: event) < batch.wanted.upperBound
@@ -154,13 +160,16 @@ final class LogStorage: EventStorage {
     /// Lends the raw payload of a planned batch, decompressing a compressed one at most once while
     /// it stays among the last few read.
     private func withPayload<T>(
-        of batch: PlannedBatch, frame: UnsafeRawBufferPointer, header: BatchHeader, _ body: (UnsafeRawBufferPointer) throws -> T
+        of batch: PlannedBatch, frame: UnsafeRawBufferPointer, header: BatchHeader,
+        _ body: (UnsafeRawBufferPointer) throws -> T
     ) throws -> T {
         guard header.codec == .lz4 else {
             return try BatchFrame.withRawPayload(frame, header, context: "", body)
         }
         let ordinal = batch.segment.ordinal
-        if let cached = payloadCache.withLock({ cache in cache.first { $0.segment == ordinal && $0.offset == batch.offset }?.bytes }) {
+        if let cached = payloadCache.withLock({ cache in
+            cache.first { $0.segment == ordinal && $0.offset == batch.offset }?.bytes
+        }) {
             return try cached.withUnsafeBytes(body)
         }
         let stored = UnsafeRawBufferPointer(
@@ -177,7 +186,8 @@ final class LogStorage: EventStorage {
     /// Plans a read of a named stream (inside the lock). Returns the batches and the stream's version.
     private func planStream(_ request: ReadRequest) throws -> ([PlannedBatch], Int64) {
         let hash = StableHash.stream(request.streamID)
-        guard let slot = try state.streams.find(hash: hash, isStream: { try state.isStream(request.streamID, at: $0) }) else {
+        guard let slot = try state.streams.find(hash: hash, isStream: { try state.isStream(request.streamID, at: $0) })
+        else {
             return ([], 0)
         }
         let refs: [StreamIndex.BatchRef]
@@ -191,7 +201,8 @@ final class LogStorage: EventStorage {
             case .forward: wanted = max(ref.firstVersion, request.after + 1)...ref.lastVersion
             case .backward: wanted = ref.firstVersion...min(ref.lastVersion, request.after - 1)
             }
-            return PlannedBatch(segment: try state.segment(ref.position.segment), offset: ref.position.offset, wanted: wanted)
+            return PlannedBatch(
+                segment: try state.segment(ref.position.segment), offset: ref.position.offset, wanted: wanted)
         }
         return (plan, slot.version)
     }
@@ -213,7 +224,10 @@ final class LogStorage: EventStorage {
                 let entry = batches.entry(at: index)
                 let last = lastSequenceID(ofEntry: index)
                 let wanted = max(entry.firstSequenceID, target)...last
-                plan.append(PlannedBatch(segment: try state.segment(entry.position.segment), offset: entry.position.offset, wanted: wanted))
+                plan.append(
+                    PlannedBatch(
+                        segment: try state.segment(entry.position.segment), offset: entry.position.offset,
+                        wanted: wanted))
                 covered += wanted.count
                 index += 1
             }
@@ -223,7 +237,10 @@ final class LogStorage: EventStorage {
             while index >= 0, covered < request.limit {
                 let entry = batches.entry(at: index)
                 let wanted = entry.firstSequenceID...min(lastSequenceID(ofEntry: index), target)
-                plan.append(PlannedBatch(segment: try state.segment(entry.position.segment), offset: entry.position.offset, wanted: wanted))
+                plan.append(
+                    PlannedBatch(
+                        segment: try state.segment(entry.position.segment), offset: entry.position.offset,
+                        wanted: wanted))
                 covered += wanted.count
                 index -= 1
             }

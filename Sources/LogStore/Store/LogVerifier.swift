@@ -18,10 +18,12 @@ package enum LogVerifier {
         guard problems.isEmpty else { return problems }
         // The reference: every index rebuilt from the log alone, privately.
         let options = LogEventStore.Options(readOnly: true)
-        let (reference, context) = try LogRecovery.open(directory: directory, options: options, usingStoreIndexes: false)
+        let (reference, context) = try LogRecovery.open(
+            directory: directory, options: options, usingStoreIndexes: false)
         defer { try? context.close() }
         problems += checkIndexes(directory: directory, reference: reference)
-        for name in try Directory.names(in: directory).sorted() where name.hasPrefix("snapshot-") && name.hasSuffix(".snap") {
+        for name in try Directory.names(in: directory).sorted()
+        where name.hasPrefix("snapshot-") && name.hasSuffix(".snap") {
             let path = directory + "/" + name
             do {
                 guard let file = try SystemFile.openIfExists(path, io: io) else { continue }
@@ -52,9 +54,12 @@ package enum LogVerifier {
                     continue
                 }
                 do {
-                    let segment = try Segment.open(path: path, ordinal: ordinal, segmentBytesMax: 1 << 26, writable: false, io: io)
+                    let segment = try Segment.open(
+                        path: path, ordinal: ordinal, segmentBytesMax: 1 << 26, writable: false, io: io)
                     if segment.firstSequenceID != expectedFirst {
-                        problems.append("'\(path)' offset 24: starts at sequence id \(segment.firstSequenceID), expected \(expectedFirst)")
+                        problems.append(
+                            "'\(path)' offset 24: starts at sequence id \(segment.firstSequenceID), expected \(expectedFirst)"
+                        )
                     }
                     let size = try segment.fileSize()
                     let footer = segment.footer(at: size - Segment.footerBytes, fileSize: size)
@@ -66,7 +71,9 @@ package enum LogVerifier {
                             switch BatchFrame.probe(bytes, at: offset) {
                             case .frame(let header):
                                 if header.firstSequenceID != next {
-                                    problems.append("'\(path)' offset \(offset): batch starts at sequence id \(header.firstSequenceID), expected \(next)")
+                                    problems.append(
+                                        "'\(path)' offset \(offset): batch starts at sequence id \(header.firstSequenceID), expected \(next)"
+                                    )
                                 }
                                 next = header.lastSequenceID + 1
                                 offset += header.frameLength
@@ -95,12 +102,15 @@ package enum LogVerifier {
                             problems.append("'\(path)' offset \(end): footer checksum does not match the segment")
                         }
                         if !damaged, footer.lastSequenceID != next - 1 {
-                            problems.append("'\(path)' offset \(end): footer says last sequence id \(footer.lastSequenceID), frames end at \(next - 1)")
+                            problems.append(
+                                "'\(path)' offset \(end): footer says last sequence id \(footer.lastSequenceID), frames end at \(next - 1)"
+                            )
                         }
                         // After damage, the footer says where the next segment should go on.
                         if damaged { next = footer.lastSequenceID + 1 }
                     } else if ordinal != ordinals.last! {
-                        problems.append("'\(path)' offset \(size): the segment has no footer, but a later segment follows")
+                        problems.append(
+                            "'\(path)' offset \(size): the segment has no footer, but a later segment follows")
                     }
                     expectedFirst = next
                 } catch {
@@ -121,19 +131,27 @@ package enum LogVerifier {
             return ["'\(checkpointPath)' offset 0: no valid checkpoint slot"]
         }
         let batchesPath = directory + "/batches.idx"
-        if let batches = try? BatchIndex.open(path: batchesPath, count: checkpoint.batchCount, writable: false, io: io) {
+        if let batches = try? BatchIndex.open(path: batchesPath, count: checkpoint.batchCount, writable: false, io: io)
+        {
             if (try? batches.checksum()) != checkpoint.batchChecksum {
-                problems.append("'\(batchesPath)' offset \(IndexFile.headerBytes): entries do not match the checkpoint's checksum")
+                problems.append(
+                    "'\(batchesPath)' offset \(IndexFile.headerBytes): entries do not match the checkpoint's checksum")
             }
-            for index in 0..<min(batches.count, reference.batches.count) where batches.entry(at: index) != reference.batches.entry(at: index) {
-                problems.append("'\(batchesPath)' offset \(IndexFile.headerBytes + index * BatchIndex.entryBytes): entry differs from the log")
+            for index in 0..<min(batches.count, reference.batches.count)
+            where batches.entry(at: index) != reference.batches.entry(at: index) {
+                problems.append(
+                    "'\(batchesPath)' offset \(IndexFile.headerBytes + index * BatchIndex.entryBytes): entry differs from the log"
+                )
                 break
             }
             if batches.count > reference.batches.count {
-                problems.append("'\(batchesPath)' offset \(IndexFile.headerBytes): \(batches.count) entries, the log has \(reference.batches.count) batches")
+                problems.append(
+                    "'\(batchesPath)' offset \(IndexFile.headerBytes): \(batches.count) entries, the log has \(reference.batches.count) batches"
+                )
             }
         } else {
-            problems.append("'\(batchesPath)' offset 0: missing, or shorter than the checkpoint's \(checkpoint.batchCount) entries")
+            problems.append(
+                "'\(batchesPath)' offset 0: missing, or shorter than the checkpoint's \(checkpoint.batchCount) entries")
         }
         if checkpoint.isClean {
             let tablePath = StreamIndex.tablePath(directory)
@@ -142,9 +160,13 @@ package enum LogVerifier {
                 blocksUsed: checkpoint.blocksUsed, writable: false, fileMode: 0o644, io: io)
             {
                 if (try? streams.checksum()) != checkpoint.streamChecksum {
-                    problems.append("'\(tablePath)' offset \(IndexFile.headerBytes): the stream index does not match the checkpoint's checksum")
+                    problems.append(
+                        "'\(tablePath)' offset \(IndexFile.headerBytes): the stream index does not match the checkpoint's checksum"
+                    )
                 } else if streams.count != reference.streams.count {
-                    problems.append("'\(tablePath)' offset \(IndexFile.headerBytes): \(streams.count) streams, the log has \(reference.streams.count)")
+                    problems.append(
+                        "'\(tablePath)' offset \(IndexFile.headerBytes): \(streams.count) streams, the log has \(reference.streams.count)"
+                    )
                 }
             } else {
                 problems.append("'\(tablePath)' offset 0: missing or shorter than the checkpoint says")
@@ -159,7 +181,9 @@ package enum LogVerifier {
         let keysPath = keyFiles.first?.0 ?? KeyIndex.path(directory)
         if let keys = keyFiles.first?.1 {
             if (try? keys.checksum(upTo: checkpoint.headSequenceID)) != checkpoint.keyChecksum {
-                problems.append("'\(keysPath)' offset \(IndexFile.headerBytes): the key index does not match the checkpoint's checksum")
+                problems.append(
+                    "'\(keysPath)' offset \(IndexFile.headerBytes): the key index does not match the checkpoint's checksum"
+                )
             }
         } else {
             problems.append("'\(keysPath)' offset 0: missing, or not the size the checkpoint says")

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The store's single writer: a dedicated thread that takes every queued write at once, applies
@@ -99,7 +99,8 @@ final class LogWriter: @unchecked Sendable {
     /// all instead of the first few (a commit delay, bounded so a lone writer never waits).
     private func waitForGroup(expected: Int) {
         if expected > 1, context.options.durability == .fsync, jobs.count < expected {
-            let deadline = MonotonicCondition.now() + min(context.lastSyncNanoseconds / 2, Self.commitDelayMaxNanoseconds)
+            let deadline =
+                MonotonicCondition.now() + min(context.lastSyncNanoseconds / 2, Self.commitDelayMaxNanoseconds)
             wakeAt = expected
             while jobs.count < expected, condition.wait(until: deadline) {}
             wakeAt = 1
@@ -179,7 +180,8 @@ final class WriterContext {
             for (_, continuation) in group { continuation.resume(throwing: Self.stopped(after: failure)) }
             return
         }
-        var results = [Result<AppendResult, Error>](repeating: .failure(EventStoreError.storeClosed), count: group.count)
+        var results = [Result<AppendResult, Error>](
+            repeating: .failure(EventStoreError.storeClosed), count: group.count)
         var frames: [PlannedFrame] = []
         var pendingVersions: [String: Int64] = [:]
         var pendingKeys: Set<StreamKey> = []
@@ -191,9 +193,12 @@ final class WriterContext {
         for (index, (request, _)) in group.enumerated() {
             do {
                 let streamHash = StableHash.stream(request.streamID)
-                let current = try pendingVersions[request.streamID] ?? currentVersion(request.streamID, hash: streamHash)
+                let current =
+                    try pendingVersions[request.streamID] ?? currentVersion(request.streamID, hash: streamHash)
                 // Every key of the request probes the key index in one pass; `resolve` asks in the same order.
-                let hashes = request.events.compactMap { $0.idempotencyKey.map { StableHash.key($0, streamHash: streamHash) } }
+                let hashes = request.events.compactMap {
+                    $0.idempotencyKey.map { StableHash.key($0, streamHash: streamHash) }
+                }
                 let firstCandidates = keys.firstCandidates(hashes)
                 var asked = 0
                 // The hashes of the keys kept, in order: each keyed event that stays takes the next.
@@ -201,9 +206,13 @@ final class WriterContext {
                 keptHashes.reserveCapacity(hashes.count)
                 let events = try request.resolve(currentVersion: current) { key in
                     defer { asked += 1 }
-                    if !pendingKeys.isEmpty, pendingKeys.contains(StreamKey(streamID: request.streamID, key: key)) { return true }
+                    if !pendingKeys.isEmpty, pendingKeys.contains(StreamKey(streamID: request.streamID, key: key)) {
+                        return true
+                    }
                     if firstCandidates[asked] != 0,
-                        try isKeyStored(key, hash: hashes[asked], firstCandidate: firstCandidates[asked], streamID: request.streamID)
+                        try isKeyStored(
+                            key, hash: hashes[asked], firstCandidate: firstCandidates[asked], streamID: request.streamID
+                        )
                     {
                         return true
                     }
@@ -211,22 +220,27 @@ final class WriterContext {
                     return false
                 }
                 pendingVersions[request.streamID] = current + Int64(events.count)
-                results[index] = .success(AppendResult(version: current + Int64(events.count), appendedCount: events.count))
+                results[index] = .success(
+                    AppendResult(version: current + Int64(events.count), appendedCount: events.count))
                 guard !events.isEmpty else { continue }
                 if requestsPerStream[request.streamID, default: 1] > 1 {
                     for event in events {
-                        if let key = event.idempotencyKey { pendingKeys.insert(StreamKey(streamID: request.streamID, key: key)) }
+                        if let key = event.idempotencyKey {
+                            pendingKeys.insert(StreamKey(streamID: request.streamID, key: key))
+                        }
                     }
                 }
-                frames.append(PlannedFrame(
-                    requestIndex: index,
-                    bytes: BatchFrame.encode(
-                        streamID: request.streamID, firstSequenceID: nextSequenceID, firstVersion: current + 1,
-                        timestampMicros: request.timestampMicros ?? timestamp, events: events),
-                    streamID: request.streamID, streamHash: streamHash, timestampMicros: request.timestampMicros ?? timestamp,
-                    firstVersion: current + 1,
-                    firstSequenceID: nextSequenceID, eventCount: events.count,
-                    keyHashes: Self.pair(events, withKeptHashes: keptHashes)))
+                frames.append(
+                    PlannedFrame(
+                        requestIndex: index,
+                        bytes: BatchFrame.encode(
+                            streamID: request.streamID, firstSequenceID: nextSequenceID, firstVersion: current + 1,
+                            timestampMicros: request.timestampMicros ?? timestamp, events: events),
+                        streamID: request.streamID, streamHash: streamHash,
+                        timestampMicros: request.timestampMicros ?? timestamp,
+                        firstVersion: current + 1,
+                        firstSequenceID: nextSequenceID, eventCount: events.count,
+                        keyHashes: Self.pair(events, withKeptHashes: keptHashes)))
                 nextSequenceID += Int64(events.count)
             } catch {
                 results[index] = .failure(error)
@@ -316,7 +330,9 @@ final class WriterContext {
             return frame.streamID == streamID && frame.keys[Int(sequenceID - frame.firstSequenceID)] == key
         }
         let located: (Segment, Int, Int64)? = try state.withLock {
-            guard sequenceID <= state.headSequenceID, let index = state.batches.lastEntry(atOrBefore: sequenceID) else { return nil }
+            guard sequenceID <= state.headSequenceID, let index = state.batches.lastEntry(atOrBefore: sequenceID) else {
+                return nil
+            }
             let entry = state.batches.entry(at: index)
             return (try state.segment(entry.position.segment), entry.position.offset, entry.firstSequenceID)
         }
@@ -328,7 +344,8 @@ final class WriterContext {
             frame = try LogState.withFrame(in: segment, at: offset) { bytes, header in
                 KeyFrame(
                     firstSequenceID: firstSequenceID, streamID: BatchFrame.streamID(bytes, header),
-                    keys: try EventRecord.keys(frame: bytes, header: header, context: "'\(segment.path)' offset \(offset)"))
+                    keys: try EventRecord.keys(
+                        frame: bytes, header: header, context: "'\(segment.path)' offset \(offset)"))
             }
             if keyCache.count >= 16 { keyCache.removeAll(keepingCapacity: true) }
             keyCache[firstSequenceID] = frame
@@ -387,12 +404,15 @@ final class WriterContext {
     private func publish(_ frames: [PlannedFrame]) throws {
         try state.withLock {
             for frame in frames {
-                try state.batches.append(BatchIndex.Entry(
-                    firstSequenceID: frame.firstSequenceID, position: frame.position, streamHash: frame.streamHash,
-                    firstVersion: frame.firstVersion))
-                let slot = try state.streams.find(hash: frame.streamHash, isStream: { try state.isStream(frame.streamID, at: $0) })
+                try state.batches.append(
+                    BatchIndex.Entry(
+                        firstSequenceID: frame.firstSequenceID, position: frame.position, streamHash: frame.streamHash,
+                        firstVersion: frame.firstVersion))
+                let slot = try state.streams.find(
+                    hash: frame.streamHash, isStream: { try state.isStream(frame.streamID, at: $0) })
                 try state.streams.record(
-                    existing: slot, hash: frame.streamHash, firstVersion: frame.firstVersion, eventCount: frame.eventCount,
+                    existing: slot, hash: frame.streamHash, firstVersion: frame.firstVersion,
+                    eventCount: frame.eventCount,
                     position: frame.position, timestampMicros: frame.timestampMicros)
                 state.headSequenceID = frame.firstSequenceID + Int64(frame.eventCount) - 1
                 state.headTimestampMicros = frame.timestampMicros
@@ -473,7 +493,9 @@ final class WriterContext {
         defer {
             lockFile = nil
             if let privateDirectory {
-                for name in (try? Directory.names(in: privateDirectory)) ?? [] { try? Directory.remove(privateDirectory + "/" + name, io: options.io) }
+                for name in (try? Directory.names(in: privateDirectory)) ?? [] {
+                    try? Directory.remove(privateDirectory + "/" + name, io: options.io)
+                }
                 rmdir(privateDirectory)
             }
         }

@@ -1,7 +1,7 @@
 import EventSourcingCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one seam between the engine and the operating system's files. Every open, read, write,

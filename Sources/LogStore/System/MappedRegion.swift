@@ -2,7 +2,7 @@ import EventSourcingCore
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A file mapped into memory (`mmap(2)`, `MAP_SHARED`), the one owner of that raw memory.
@@ -73,13 +73,17 @@ final class MappedRegion: @unchecked Sendable {
         var done = 0
         while done < count {
             let length = min(zeros.count, count - done)
-            try zeros.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[0..<length]), at: offset + done) }
+            try zeros.withUnsafeBytes {
+                try file.write(UnsafeRawBufferPointer(rebasing: $0[0..<length]), at: offset + done)
+            }
             done += length
         }
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = offset / pageSize * pageSize
         // A hint: a failure (an older kernel: EINVAL) only costs the page faults it would have saved.
-        _ = try? SystemCall.run("madvise", path: file.path) { madvise(base + start, offset + count - start, MADV_POPULATE_WRITE) }
+        _ = try? SystemCall.run("madvise", path: file.path) {
+            madvise(base + start, offset + count - start, MADV_POPULATE_WRITE)
+        }
     }
 
     /// Writes the dirty pages of `[offset, offset + count)` to the file and waits (`msync(2)`, `MS_SYNC`).
@@ -100,7 +104,8 @@ final class MappedRegion: @unchecked Sendable {
 
     /// Lends the bytes `[offset, offset + count)` for writing; the pointer must not escape `body`.
     @inline(__always)
-    func withMutableBytes<T>(offset: Int, count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> T) rethrows -> T {
+    func withMutableBytes<T>(offset: Int, count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> T) rethrows -> T
+    {
         precondition(isWritable, "write to a read-only mapping")
         precondition(offset >= 0 && count >= 0 && offset + count <= size, "write outside the mapped file")
         return try body(UnsafeMutableRawBufferPointer(start: base + offset, count: count))

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A mutex with a condition variable whose timed waits run on `CLOCK_MONOTONIC`, so a step of the

@@ -1,7 +1,7 @@
 import EventSourcingCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Every system call of the engine goes through here once: EINTR is retried, and a failure becomes

@@ -1,7 +1,7 @@
 import EventSourcingCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An open file descriptor, closed in `deinit`. Every method names the C function it calls and
@@ -58,7 +58,8 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
                     io.pread(descriptor, buffer.baseAddress! + done, count - done, offset + done)
                 }
                 if got == 0 {
-                    throw EventStoreError.corruption("'\(path)' ends at byte \(offset + done), \(count - done) bytes early")
+                    throw EventStoreError.corruption(
+                        "'\(path)' ends at byte \(offset + done), \(count - done) bytes early")
                 }
                 done += got
             }

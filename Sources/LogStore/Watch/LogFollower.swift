@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Keeps a read-only store up to date with the writer process: a thread waits on inotify for the
@@ -38,7 +38,8 @@ final class LogFollower: @unchecked Sendable {
         do {
             inotify = try Inotify()
         } catch {
-            logger.warning("inotify is unavailable; following the writer once a second", metadata: ["error": "\(error)"])
+            logger.warning(
+                "inotify is unavailable; following the writer once a second", metadata: ["error": "\(error)"])
         }
         self.inotify = inotify
         let thread = Thread { [self] in self.run() }
@@ -57,7 +58,8 @@ final class LogFollower: @unchecked Sendable {
             stopped.unlock()
             if stop { break }
             if !watchingHead, let inotify {
-                watchingHead = (try? inotify.watch(HeadRecord.path(directory), mask: UInt32(IN_MODIFY | IN_CLOSE_WRITE))) ?? false
+                watchingHead =
+                    (try? inotify.watch(HeadRecord.path(directory), mask: UInt32(IN_MODIFY | IN_CLOSE_WRITE))) ?? false
             }
             do {
                 if try catchUp() { hub.notify(streamID: nil) }
@@ -112,9 +114,10 @@ final class LogFollower: @unchecked Sendable {
                 segment.publishEnd(offset + header.frameLength)
                 try state.withLock {
                     let hash = StableHash.stream(streamID)
-                    try state.batches.append(BatchIndex.Entry(
-                        firstSequenceID: header.firstSequenceID, position: position, streamHash: hash,
-                        firstVersion: header.firstVersion))
+                    try state.batches.append(
+                        BatchIndex.Entry(
+                            firstSequenceID: header.firstSequenceID, position: position, streamHash: hash,
+                            firstVersion: header.firstVersion))
                     let slot = try state.streams.find(hash: hash, isStream: { try state.isStream(streamID, at: $0) })
                     try state.streams.record(
                         existing: slot, hash: hash, firstVersion: header.firstVersion, eventCount: header.eventCount,
@@ -129,9 +132,11 @@ final class LogFollower: @unchecked Sendable {
             guard segment.ordinal < target.segment else { return added }
             // The writer sealed this segment and moved on: open the next one.
             let nextPath = directory + "/" + Segment.fileName(ordinal: segment.ordinal + 1)
-            let nextSegment = try Segment.open(path: nextPath, ordinal: segment.ordinal + 1, segmentBytesMax: 1 << 32, writable: false, io: state.io)
+            let nextSegment = try Segment.open(
+                path: nextPath, ordinal: segment.ordinal + 1, segmentBytesMax: 1 << 32, writable: false, io: state.io)
             guard nextSegment.firstSequenceID == state.headSequenceID + 1 else {
-                throw EventStoreError.corruption("'\(nextPath)' offset 24: does not continue the log at \(state.headSequenceID + 1)")
+                throw EventStoreError.corruption(
+                    "'\(nextPath)' offset 24: does not continue the log at \(state.headSequenceID + 1)")
             }
             state.withLock { state.segments.append(nextSegment) }
         }
