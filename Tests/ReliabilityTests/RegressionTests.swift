@@ -272,6 +272,22 @@ import Testing
         #expect(events.count <= 2)
     }
 
+    // Bug 10 (`fault`, campaign seed 20261131 round 159): bug 8's fix synced only the last segment.
+    // When the failed write had rolled the log, the sealed segment's newest batches and seal (and
+    // the new segment's name) were still only in the OS's cache; the reopen's checkpoint called
+    // them durable, and a later power loss left a log shorter than its checkpoint: no open
+    // accepted the store.
+    // The round replays exactly (fault rounds are deterministic): a persistent EIO on syncs while
+    // the log rolled to a new segment, the store reopened in place after the disk recovered, then
+    // an allocation failure and a power loss dropping what was unsynced.
+    @Test func aReopenAfterAFailedSyncDuringARollMakesEverySegmentDurable() async throws {
+        let work = try StoreDirectory.work(named: "regression-failed-roll")
+        defer { StoreDirectory.remove(work) }
+        let result = await FaultHarness(seed: 20_261_131, workDirectory: work).runRound(159)
+        #expect(result.failure == nil, "\(result.failure ?? "")")
+        #expect(result.counters.reopenedAfterFaults >= 1 && result.counters.powerLosses >= 1, "the round reopens after faults, then loses power")
+    }
+
     // Bug 9 (fuzz target `index`, long run): a checkpoint forged with a later log end than its key
     // table covered made recovery trust keys.idx up to that end and skip the keys written between:
     // retrying one of them would have stored a second copy.

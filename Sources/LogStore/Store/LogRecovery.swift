@@ -112,8 +112,11 @@ enum LogRecovery {
         if writable {
             // What this open takes for the log is made durable before anything is built on it (the
             // checkpoint below, a next segment): reopened after a failed sync without a reboot, the
-            // OS may still show batches or a seal that never reached the disk.
-            try segments.last!.file.synchronizeData()
+            // OS may still show batches or a seal that never reached the disk, in any segment past
+            // the checkpoint, and segment names never synced into the directory.
+            let firstUncovered = checkpoint?.logEnd.segment ?? 1
+            for segment in segments where segment.ordinal >= firstUncovered { try segment.file.synchronizeData() }
+            try Directory.synchronize(directory, io: io)
         }
         if writable, segments.last!.isSealed {
             // A crash between sealing a segment and creating the next one.
