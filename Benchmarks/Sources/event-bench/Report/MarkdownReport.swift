@@ -122,7 +122,7 @@ enum MarkdownReport {
             return "one stream, writes of 10,000 events with idempotency keys `event-N` and empty data. "
                 + "*write* counts only the time inside `write` calls (building the `CandidateEvent` values is the "
                 + "caller's work; the figure including it is listed too). *replay* is `for try await` over "
-                + "`read()` into a counter. Then a snapshot of the count, 100 more events, and *restore*: a new "
+                + "`read()` into a counter (the median of three replays). Then a snapshot of the count, 100 more events, and *restore*: a new "
                 + "handle, `loadSnapshot`, and a read of the events after the snapshot. *bytes on disk per event* "
                 + "is the space allocated to the store's files (as `du` counts, after close) over the events stored; "
                 + "the files' apparent size is listed too."
