@@ -4,44 +4,46 @@ import Foundation
 import Testing
 
 @Suite("Crash harness budgets") struct HarnessSmokeTests {
-    /// `FAULT_ROUNDS=a,b` replays only those rounds.
-    static var selectedRounds: [Int]? {
-        ProcessInfo.processInfo.environment["FAULT_ROUNDS"].map { $0.split(separator: ",").compactMap { Int($0) } }
+    static func environment(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
+
+    /// The rounds named in `listVariable` (`a,b`), else rounds 0 ..< `countVariable` (default `count`).
+    static func rounds(list listVariable: String, count countVariable: String, default count: Int) -> [Int] {
+        environment(listVariable).map { $0.split(separator: ",").compactMap { Int($0) } }
+            ?? Array(0..<(Int(environment(countVariable) ?? "") ?? count))
+    }
+
+    /// Runs `rounds` of a harness, prints the merged counters, and returns them with the failures.
+    static func run(
+        _ rounds: [Int], _ round: (Int) async -> FaultHarness.RoundResult
+    ) async -> (counters: HarnessCounters, failures: [String]) {
+        var counters = HarnessCounters()
+        var failures: [String] = []
+        for index in rounds {
+            let result = await round(index)
+            counters.merge(result.counters)
+            if let failure = result.failure { failures.append("round \(index): \(failure)") }
+        }
+        print(counters.lines.joined(separator: "\n"))
+        return (counters, failures)
     }
 
     @Test func faultHarnessRoundsFindNothing() async throws {
         let work = try StoreDirectory.work(named: "reliability-fault")
-        let harness = FaultHarness(
-            seed: UInt64(ProcessInfo.processInfo.environment["FAULT_SEED"] ?? "") ?? 1, workDirectory: work)
-        var counters = HarnessCounters()
-        var failures: [String] = []
-        for round in Self.selectedRounds
-            ?? Array(0..<(Int(ProcessInfo.processInfo.environment["FAULT_ROUND_COUNT"] ?? "") ?? 30))
-        {
-            let result = await harness.runRound(round)
-            counters.merge(result.counters)
-            if let failure = result.failure { failures.append("round \(round): \(failure)") }
+        let harness = FaultHarness(seed: UInt64(Self.environment("FAULT_SEED") ?? "") ?? 1, workDirectory: work)
+        let (_, failures) = await Self.run(Self.rounds(list: "FAULT_ROUNDS", count: "FAULT_ROUND_COUNT", default: 30)) {
+            await harness.runRound($0)
         }
-        print(counters.lines.joined(separator: "\n"))
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
         if failures.isEmpty { StoreDirectory.remove(work) }
     }
 
     @Test func damageHarnessRoundsFindNothing() async throws {
         let work = try StoreDirectory.work(named: "reliability-damage")
-        let harness = DamageHarness(
-            seed: UInt64(ProcessInfo.processInfo.environment["DAMAGE_SEED"] ?? "") ?? 1, workDirectory: work)
-        var counters = HarnessCounters()
-        var failures: [String] = []
-        let rounds = ProcessInfo.processInfo.environment["DAMAGE_ROUNDS"].map {
-            $0.split(separator: ",").compactMap { Int($0) }
+        let harness = DamageHarness(seed: UInt64(Self.environment("DAMAGE_SEED") ?? "") ?? 1, workDirectory: work)
+        let (_, failures) = await Self.run(Self.rounds(list: "DAMAGE_ROUNDS", count: "DAMAGE_ROUND_COUNT", default: 10))
+        {
+            await harness.runRound($0)
         }
-        for round in rounds ?? Array(0..<(Int(ProcessInfo.processInfo.environment["DAMAGE_ROUND_COUNT"] ?? "") ?? 10)) {
-            let result = await harness.runRound(round)
-            counters.merge(result.counters)
-            if let failure = result.failure { failures.append("round \(round): \(failure)") }
-        }
-        print(counters.lines.joined(separator: "\n"))
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
         if failures.isEmpty { StoreDirectory.remove(work) }
     }
@@ -49,15 +51,12 @@ import Testing
     @Test func crashPointsEnumeratedAroundEverySyncAndRenameFindNothing() async throws {
         let work = try StoreDirectory.work(named: "reliability-enumerate")
         var harness = EnumerationHarness(seed: 1, workDirectory: work)
-        harness.operationCount = Int(ProcessInfo.processInfo.environment["ENUMERATE_OPERATIONS"] ?? "") ?? 8
-        var counters = HarnessCounters()
-        var failures: [String] = []
-        for round in 0..<(Int(ProcessInfo.processInfo.environment["ENUMERATE_ROUND_COUNT"] ?? "") ?? 1) {
-            let result = await harness.runRound(round)
-            counters.merge(result.counters)
-            if let failure = result.failure { failures.append("round \(round): \(failure)") }
+        harness.operationCount = Int(Self.environment("ENUMERATE_OPERATIONS") ?? "") ?? 8
+        let (counters, failures) = await Self.run(
+            Array(0..<(Int(Self.environment("ENUMERATE_ROUND_COUNT") ?? "") ?? 1))
+        ) {
+            [harness] in await harness.runRound($0)
         }
-        print(counters.lines.joined(separator: "\n"))
         #expect(counters.powerLosses > 40, "every sync point of the workload is a crash point")
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
         if failures.isEmpty { StoreDirectory.remove(work) }
