@@ -38,7 +38,7 @@ func eventlog(_ arguments: [String], input: Data? = nil, in directory: String) t
 }
 
 /// A running `eventlog`, with its output read as it comes.
-final class EventlogProcess: @unchecked Sendable {  // safe: output buffers are guarded by `lock`
+final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and flags are guarded by `lock`
     let process = Process()
     private let input = Pipe()
     private let output = Pipe()
@@ -66,31 +66,35 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers are 
     }
 
     func start() throws {
-        output.fileHandleForReading.readabilityHandler = { [self] handle in
-            let data = handle.availableData
-            lock.lock()
-            if data.isEmpty {
-                outputClosed = true
-                handle.readabilityHandler = nil
-            } else {
-                stdoutData.append(data)
-            }
-            lock.broadcast()
-            lock.unlock()
-        }
-        errors.fileHandleForReading.readabilityHandler = { [self] handle in
-            let data = handle.availableData
-            lock.lock()
-            if data.isEmpty {
-                errorsClosed = true
-                handle.readabilityHandler = nil
-            } else {
-                stderrData.append(data)
-            }
-            lock.broadcast()
-            lock.unlock()
-        }
         try process.run()
+        // Each pipe is drained by a thread of its own with blocking reads until end of file.
+        // (`FileHandle.readabilityHandler` on Linux sometimes never reports end of file, so a wait
+        // for it could give up with the pipe's last chunk unread: swift-corelibs-foundation #3275.)
+        drain(output) { [self] data in
+            if let data { stdoutData.append(data) } else { outputClosed = true }
+        }
+        drain(errors) { [self] data in
+            if let data { stderrData.append(data) } else { errorsClosed = true }
+        }
+    }
+
+    /// Reads `pipe` on a new thread until end of file, passing each chunk and then nil to `deliver`
+    /// under `lock`.
+    private func drain(_ pipe: Pipe, deliver: @escaping @Sendable (Data?) -> Void) {
+        let descriptor = pipe.fileHandleForReading.fileDescriptor
+        let lock = self.lock
+        Thread {
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                lock.lock()
+                deliver(count > 0 ? Data(buffer[0..<count]) : nil)
+                lock.broadcast()
+                lock.unlock()
+                if count <= 0 { return }
+            }
+        }.start()
     }
 
     func send(_ data: Data) { input.fileHandleForWriting.write(data) }
@@ -121,8 +125,10 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers are 
         while process.isRunning, Date() < deadline { usleep(2_000) }
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
+        // The child has exited, so end of file follows its last write; the deadline only guards
+        // against a grandchild that keeps the pipe open.
         lock.lock()
-        while !(outputClosed && errorsClosed), lock.wait(until: Date().addingTimeInterval(5)) {}
+        while !(outputClosed && errorsClosed), lock.wait(until: Date().addingTimeInterval(60)) {}
         defer { lock.unlock() }
         return RunResult(
             status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
@@ -145,9 +151,22 @@ final class WorkDirectory: Sendable {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// The JSON objects of `lines`.
+/// The JSON objects of `lines`; a line that is not one is thrown as an error naming it and its place.
 func jsonObjects(_ lines: [String]) throws -> [[String: Any]] {
-    try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    try lines.enumerated().map { index, line in
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw NotJSONLine(index: index, count: lines.count, line: line)
+        }
+        return object
+    }
+}
+
+/// A printed line that is not a JSON object.
+struct NotJSONLine: Error, CustomStringConvertible {
+    let index: Int, count: Int, line: String
+    var description: String {
+        "line \(index + 1) of \(count) is not a JSON object: \(line.count > 200 ? line.prefix(200) + "…" : line)"
+    }
 }
 
 /// Expects a failed run: the status, and one sentence (one line) on stderr, no backtrace.
