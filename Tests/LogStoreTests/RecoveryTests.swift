@@ -205,6 +205,24 @@ import Testing
         try await LogEventStore.open(directory: root.sub("store")).close()
     }
 
+    /// A reader probing for a writer holds `LOCK` shared for an instant; a writer opening then waits
+    /// for the probe to pass instead of failing. Held here for 300 ms, longer than the writer once
+    /// waited in all.
+    @Test func writerWaitsOutAReadersProbeOfTheLock() async throws {
+        let root = try TemporaryDirectory("probe")
+        try await LogEventStore.open(directory: root.sub("store")).close()
+        let probe = open(root.sub("store") + "/LOCK", O_RDONLY)
+        defer { close(probe) }
+        #expect(flock(probe, LOCK_SH | LOCK_NB) == 0)
+        Thread {
+            usleep(300_000)
+            flock(probe, LOCK_UN)
+        }.start()
+        let store = try await LogEventStore.open(directory: root.sub("store"))
+        try await store.stream("s").write(CandidateEvent(type: "T"))
+        try await store.close()
+    }
+
     @Test func readOnlyOpenReadsAndRefusesWritesWithoutChangingFiles() async throws {
         let root = try TemporaryDirectory("readonly")
         let live = root.sub("live")

@@ -24,15 +24,7 @@ enum LogRecovery {
             try Directory.create(directory, io: io)
             let lock = try SystemFile.open(
                 directory + "/" + lockFileName, flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
-            // Readers probe the lock for an instant (see `committedBound`); a few retries ride over that.
-            var attempts = 0
-            while try !lock.tryLockExclusive() {
-                attempts += 1
-                guard attempts < 20 else {
-                    throw EventStoreError.storeLocked("'\(directory)' is open for writing in another process")
-                }
-                usleep(10_000)
-            }
+            try lockForWriting(lock, directory: directory)
             lockFile = lock
         } else if !Directory.exists(directory) {
             throw EventStoreError.io("no store at '\(directory)': the directory does not exist")
@@ -149,6 +141,28 @@ enum LogRecovery {
         }
         return (state, context)
     }
+
+    /// Takes the writer's exclusive lock on `LOCK`. Readers hold it shared for an instant when they
+    /// probe for a writer (see `committedBound`), so while only shared holders are in the way the
+    /// try is repeated, for up to `lockPatience` (a reader stopped between its two calls, say);
+    /// another writer, an exclusive holder, fails the open at once.
+    private static func lockForWriting(_ lock: SystemFile, directory: String) throws {
+        let deadline = ContinuousClock.now + lockPatience
+        while try !lock.tryLockExclusive() {
+            guard try lock.tryLockShared() else {
+                throw EventStoreError.storeLocked("'\(directory)' is open for writing in another process")
+            }
+            lock.unlock()
+            guard ContinuousClock.now < deadline else {
+                throw EventStoreError.storeLocked(
+                    "'\(directory)' could not be locked for writing: readers held its LOCK file for \(lockPatience)")
+            }
+            usleep(1_000)
+        }
+    }
+
+    /// How long a writer's open waits for readers' probes of `LOCK` to pass.
+    static let lockPatience = Duration.seconds(5)
 
     /// The committed end published by a running writer, or `nil` when no writer runs (then all
     /// that is on disk counts) or it has published none.

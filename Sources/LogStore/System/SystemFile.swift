@@ -137,9 +137,18 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
 
     /// Takes an exclusive advisory lock without waiting (`flock(2)` with `LOCK_EX | LOCK_NB`).
     /// - Returns: `false` when another open file description holds it.
-    func tryLockExclusive() throws -> Bool {
+    func tryLockExclusive() throws -> Bool { try tryLock(LOCK_EX) }
+
+    /// Takes a shared advisory lock without waiting (`flock(2)` with `LOCK_SH | LOCK_NB`).
+    /// - Returns: `false` when another open file description holds it exclusively.
+    func tryLockShared() throws -> Bool { try tryLock(LOCK_SH) }
+
+    /// Releases this file's advisory lock.
+    func unlock() { flock(descriptor, LOCK_UN) }
+
+    private func tryLock(_ operation: Int32) throws -> Bool {
         while true {
-            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return true }
+            if flock(descriptor, operation | LOCK_NB) == 0 { return true }
             let code = errno
             if code == EINTR { continue }
             if code == EWOULDBLOCK { return false }
