@@ -14,7 +14,8 @@ import Logging
 /// (and as the only mechanism where inotify is unavailable).
 ///
 /// Thread-safety: `@unchecked Sendable` because the connection and the flags are used only by the
-/// watcher thread, except `isStopping`, which is guarded by `condition`.
+/// watcher thread (after one read in `init`, before the thread starts), except `isStopping`, which
+/// is guarded by `condition`.
 final class SQLiteChangeWatcher: @unchecked Sendable {
     private let hub: WatchHub
     private let connection: SQLiteConnection
@@ -42,7 +43,10 @@ final class SQLiteChangeWatcher: @unchecked Sendable {
             inotify = nil
         }
         self.inotify = inotify
-        let thread = Thread { [self] in self.run() }
+        // The newest row as the store opens, read here rather than on the thread: a thread that
+        // started late would take writes made meanwhile as already seen and never report them.
+        let newest = newestRowID()
+        let thread = Thread { [self] in self.run(after: newest) }
         thread.name = "sqlite-change-watcher"
         thread.start()
     }
@@ -55,8 +59,11 @@ final class SQLiteChangeWatcher: @unchecked Sendable {
         return statement.int64(0)
     }
 
-    private func run() {
-        var last = newestRowID()
+    /// Watches for commits past `newest`, the newest row when the store opened. A commit made before
+    /// this thread runs has already raised an inotify event (the watch is set up first), or is
+    /// found by the once-a-second check.
+    private func run(after newest: Int64?) {
+        var last = newest
         while true {
             var woken = false
             if let inotify {
