@@ -9,7 +9,7 @@ struct TimedOut: Error, CustomStringConvertible {
 /// Runs `body`, failing with `TimedOut` if it has not finished after `seconds`, so a watch that
 /// never delivers fails the test instead of hanging the suite.
 func withHangGuard<T: Sendable>(
-    seconds: Double = 30, _ body: @escaping @Sendable () async throws -> T
+    seconds: Double = 120, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
@@ -24,7 +24,7 @@ func withHangGuard<T: Sendable>(
 
 /// Waits for `task`, cancelling it when it has not finished after `seconds`: a watch then ends
 /// early, and the test's expectations on what it saw fail instead of the suite hanging.
-func withHangGuard<T: Sendable>(seconds: Double = 30, cancelling task: Task<T, Error>) async throws -> T {
+func withHangGuard<T: Sendable>(seconds: Double = 120, cancelling task: Task<T, Error>) async throws -> T {
     let timer = Task {
         try await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
         task.cancel()

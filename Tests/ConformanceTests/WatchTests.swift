@@ -111,23 +111,37 @@ import Testing
         let store = try await fixture.open()
         let stream = try await store.stream("s")
         try await stream.write(events("A"))
+        final class Seen: Sendable { let stream = Atomic(0), all = Atomic(0) }
+        let seen = Seen()
         let watcher = Task {
             var count = 0
-            for try await _ in stream.watch(from: 0) { count += 1 }
+            for try await _ in stream.watch(from: 0) {
+                count += 1
+                seen.stream.add(1, ordering: .relaxed)
+            }
             return count
         }
         let allWatcher = Task {
             var count = 0
-            for try await _ in try await store.stream("@all").watch() { count += 1 }
+            for try await _ in try await store.stream("@all").watch() {
+                count += 1
+                seen.all.add(1, ordering: .relaxed)
+            }
             return count
         }
-        // Give both watchers a write to wake on, so they are surely iterating.
-        try await stream.write(events("B"))
-        try await Task.sleep(nanoseconds: 50_000_000)
+        // Write until both watchers have had an event, so they are surely iterating when the store
+        // closes (the @all watch sees only events written after it registered).
+        var written = 1
+        while seen.stream.load(ordering: .relaxed) == 0 || seen.all.load(ordering: .relaxed) == 0 {
+            try await stream.write(events("B"))
+            written += 1
+            try await Task.sleep(nanoseconds: 5_000_000)
+        }
         try await store.close()
         let count = try await withHangGuard(cancelling: watcher)
-        _ = try await withHangGuard(cancelling: allWatcher)
-        #expect(count >= 1 && count <= 2)
+        let allCount = try await withHangGuard(cancelling: allWatcher)
+        #expect(count >= 1 && count <= written)
+        #expect(allCount >= 1 && allCount < written)
         var iterator = stream.watch(from: 0).makeAsyncIterator()
         #expect(try await iterator.next() == nil)
     }

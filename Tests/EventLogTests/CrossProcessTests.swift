@@ -19,11 +19,12 @@ import Testing
         #expect(ids.count == count, sourceLocation: sourceLocation)
     }
 
-    @Test func readersSeeEveryEventInOrderThroughSegmentRolls() throws {
+    @Test func readersSeeEveryEventInOrderThroughSegmentRolls() async throws {
         let work = try WorkDirectory()
         let total = 100_000
         #expect(
-            try eventlog(["append", "store", "s0", "--type", "Start", "--segment-bytes", "65536"], in: work.path).status
+            try await eventlog(["append", "store", "s0", "--type", "Start", "--segment-bytes", "65536"], in: work.path)
+                .status
                 == 0)
         let readers = (0..<3).map { index in
             EventlogProcess(
@@ -41,14 +42,14 @@ import Testing
                 ["append", "store", "s\(stream)", "--stdin", "--batch", "500", "--segment-bytes", "65536"],
                 in: work.path)
             try writer.start()
-            writer.send(Self.eventLines(stream * total / 2..<(stream + 1) * total / 2))
+            try await writer.send(Self.eventLines(stream * total / 2..<(stream + 1) * total / 2))
             writer.closeInput()
-            let result = writer.wait()
+            let result = await writer.wait()
             #expect(result.status == 0, "\(result.stderr)")
         }
-        let all0 = readers[0].wait(seconds: 120)
-        let all1 = readers[1].wait(seconds: 120)
-        let one = readers[2].wait(seconds: 120)
+        let all0 = await readers[0].wait()
+        let all1 = await readers[1].wait()
+        let one = await readers[2].wait()
         #expect(all0.status == 0 && all1.status == 0 && one.status == 0, "\(all0.stderr) \(one.stderr)")
         try Self.expectComplete(all0.lines, count: total + 1)
         try Self.expectComplete(all1.lines, count: total + 1)
@@ -60,7 +61,7 @@ import Testing
         #expect(segments.count > 5)
     }
 
-    @Test func readersContinueAcrossAKilledAndRestartedWriter() throws {
+    @Test func readersContinueAcrossAKilledAndRestartedWriter() async throws {
         let work = try WorkDirectory()
         let total = 20_000
         let readers = (0..<2).map { _ in
@@ -68,7 +69,7 @@ import Testing
                 ["watch", "store", "@all", "--from", "0", "--json", "--count", String(total)], in: work.path)
         }
         #expect(
-            try eventlog(
+            try await eventlog(
                 ["append", "store", "s", "--stdin", "--segment-bytes", "65536"],
                 input: Data(Self.eventLines(0..<1).utf8), in: work.path
             ).status == 0)
@@ -80,25 +81,25 @@ import Testing
             try writer.start()
             if round < 2 {
                 // Everything from the last acknowledged event on, again: keys make the resend safe.
-                writer.send(Self.eventLines(acknowledged..<min(total, acknowledged + 3_000)))
+                try await writer.send(Self.eventLines(acknowledged..<min(total, acknowledged + 3_000)))
                 // Killed mid-run, with writes acknowledged and more in flight.
-                let seen = writer.waitForLines(5 + round * 5)
+                let seen = await writer.waitForLines(5 + round * 5)
                 writer.kill()
                 let acks = try jsonObjects(seen)
                 acknowledged = max(acknowledged, (acks.last?["version"] as? Int) ?? acknowledged)
             } else {
-                writer.send(Self.eventLines(acknowledged..<total))
+                try await writer.send(Self.eventLines(acknowledged..<total))
                 writer.closeInput()
-                let result = writer.wait()
+                let result = await writer.wait()
                 #expect(result.status == 0, "\(result.stderr)")
             }
         }
         for reader in readers {
-            let result = reader.wait(seconds: 120)
+            let result = await reader.wait()
             #expect(result.status == 0, "\(result.stderr)")
             try Self.expectComplete(result.lines, count: total)
         }
-        let stored = try jsonObjects(try eventlog(["read", "store", "s", "--json"], in: work.path).lines)
+        let stored = try jsonObjects(try await eventlog(["read", "store", "s", "--json"], in: work.path).lines)
         #expect(stored.map { $0["id"] as! String } == (0..<total).map { "k\($0)" })
     }
 }

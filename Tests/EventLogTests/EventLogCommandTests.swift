@@ -4,11 +4,11 @@ import Testing
 
 @Suite("eventlog commands") struct EventLogCommandTests {
     @Test(arguments: ["store", "store.db"])
-    func appendThenReadRoundTripsTextAndBinaryData(store: String) throws {
+    func appendThenReadRoundTripsTextAndBinaryData(store: String) async throws {
         let work = try WorkDirectory()
         let binary = Data([0xFF, 0x00, 0xC3, 0x28, 0x80])
         try binary.write(to: URL(fileURLWithPath: work.path + "/payload.bin"))
-        let first = try eventlog(
+        let first = try await eventlog(
             [
                 "append", store, "order-1", "--type", "Placed", "--data", "{\"total\":30} ✓", "--metadata",
                 "{\"region\":\"EMEA\",\"n\":2}", "--key", "k-1",
@@ -17,9 +17,11 @@ import Testing
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.lines == [#"{"version":1,"count":1}"#])
         #expect(
-            try eventlog(["append", store, "order-1", "--type", "Blob", "--data-file", "payload.bin"], in: work.path)
-                .status == 0)
-        let read = try eventlog(["read", store, "order-1", "--json"], in: work.path)
+            try await eventlog(
+                ["append", store, "order-1", "--type", "Blob", "--data-file", "payload.bin"], in: work.path
+            )
+            .status == 0)
+        let read = try await eventlog(["read", store, "order-1", "--json"], in: work.path)
         #expect(read.status == 0, "\(read.stderr)")
         let events = try jsonObjects(read.lines)
         #expect(events.count == 2)
@@ -37,32 +39,33 @@ import Testing
         #expect(
             read.lines[0].hasPrefix(
                 #"{"sequence_id":1,"stream_id":"order-1","version":1,"id":"k-1","type":"Placed","timestamp":""#))
-        let table = try eventlog(["read", store, "order-1"], in: work.path)
+        let table = try await eventlog(["read", store, "order-1"], in: work.path)
         #expect(table.lines.count == 3)
         #expect(table.lines[1].contains("Placed") && table.lines[2].contains("base64:"))
     }
 
-    @Test func stdinAcknowledgesEachWriteAsItReturns() throws {
+    @Test func stdinAcknowledgesEachWriteAsItReturns() async throws {
         let work = try WorkDirectory()
         let writer = EventlogProcess(["append", "store", "s", "--stdin", "--batch", "2"], in: work.path)
         try writer.start()
-        writer.send(#"{"type":"A","data":"one"}"# + "\n" + #"{"type":"B","key":"b-1","metadata":{"x":1}}"# + "\n")
+        try await writer.send(
+            #"{"type":"A","data":"one"}"# + "\n" + #"{"type":"B","key":"b-1","metadata":{"x":1}}"# + "\n")
         // The acknowledgement arrives while stdin is still open.
-        #expect(writer.waitForLines(1) == [#"{"version":2,"count":2}"#])
-        writer.send(#"{"type":"C","data_base64":"/wA="}"# + "\n" + "\n" + #"{"type":"B","key":"b-1"}"# + "\n")
-        #expect(writer.waitForLines(2).last == #"{"version":3,"count":2}"#)
-        writer.send(#"{"type":"D"}"# + "\n")
+        #expect(await writer.waitForLines(1) == [#"{"version":2,"count":2}"#])
+        try await writer.send(#"{"type":"C","data_base64":"/wA="}"# + "\n" + "\n" + #"{"type":"B","key":"b-1"}"# + "\n")
+        #expect(await writer.waitForLines(2).last == #"{"version":3,"count":2}"#)
+        try await writer.send(#"{"type":"D"}"# + "\n")
         writer.closeInput()
-        let result = writer.wait()
+        let result = await writer.wait()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.lines.last == #"{"version":4,"count":1}"#)
-        let types = try jsonObjects(try eventlog(["read", "store", "s", "--json"], in: work.path).lines).map {
+        let types = try jsonObjects(try await eventlog(["read", "store", "s", "--json"], in: work.path).lines).map {
             $0["type"] as? String
         }
         #expect(types == ["A", "B", "C", "D"])
     }
 
-    @Test func filtersSelectEvents() throws {
+    @Test func filtersSelectEvents() async throws {
         let work = try WorkDirectory()
         let lines = [
             #"{"type":"Placed","metadata":{"region":"EMEA","amount":100}}"#,
@@ -70,45 +73,46 @@ import Testing
             #"{"type":"Placed","metadata":{"region":"APAC","amount":5}}"#,
         ]
         #expect(
-            try eventlog(
+            try await eventlog(
                 ["append", "store", "order-1", "--stdin"], input: Data((lines.joined(separator: "\n") + "\n").utf8),
                 in: work.path
             ).status == 0)
         #expect(
-            try eventlog(
+            try await eventlog(
                 ["append", "store", "user-1", "--type", "Registered", "--metadata", #"{"region":"EMEA"}"#],
                 in: work.path
             ).status == 0)
-        func sequenceIDs(_ filters: [String], stream: String = "@all") throws -> [Int] {
-            let result = try eventlog(
+        func sequenceIDs(_ filters: [String], stream: String = "@all") async throws -> [Int] {
+            let result = try await eventlog(
                 ["read", "store", stream, "--json"] + filters.flatMap { ["--filter", $0] }, in: work.path)
             #expect(result.status == 0, "\(result.stderr)")
             return try jsonObjects(result.lines).map { $0["sequence_id"] as! Int }
         }
-        #expect(try sequenceIDs(["metadata.region=EMEA"]) == [1, 4])
-        #expect(try sequenceIDs(["stream_id~order-%", "metadata.region=APAC"]) == [2, 3])
-        #expect(try sequenceIDs(["event_type:in:Paid,Registered"]) == [2, 4])
-        #expect(try sequenceIDs(["metadata.amount=100"]) == [1])
-        #expect(try sequenceIDs(["version=2"]) == [2])
-        #expect(try sequenceIDs(["event_type=placed"]).isEmpty)
-        #expect(try sequenceIDs(["event_type~placed"]) == [1, 3])
-        let limited = try eventlog(
+        #expect(try await sequenceIDs(["metadata.region=EMEA"]) == [1, 4])
+        #expect(try await sequenceIDs(["stream_id~order-%", "metadata.region=APAC"]) == [2, 3])
+        #expect(try await sequenceIDs(["event_type:in:Paid,Registered"]) == [2, 4])
+        #expect(try await sequenceIDs(["metadata.amount=100"]) == [1])
+        #expect(try await sequenceIDs(["version=2"]) == [2])
+        #expect(try await sequenceIDs(["event_type=placed"]).isEmpty)
+        #expect(try await sequenceIDs(["event_type~placed"]) == [1, 3])
+        let limited = try await eventlog(
             ["read", "store", "order-1", "--json", "--backward", "--limit", "2", "--from", "3"], in: work.path)
         #expect(try jsonObjects(limited.lines).map { $0["version"] as! Int } == [2, 1])
     }
 
-    @Test func watchFollowsASecondProcess() throws {
+    @Test func watchFollowsASecondProcess() async throws {
         let work = try WorkDirectory()
-        #expect(try eventlog(["append", "store", "s", "--type", "History"], in: work.path).status == 0)
+        #expect(try await eventlog(["append", "store", "s", "--type", "History"], in: work.path).status == 0)
         let watcher = EventlogProcess(
             ["watch", "store", "@all", "--from", "0", "--json", "--count", "4"], in: work.path)
         try watcher.start()
-        #expect(watcher.waitForLines(1).count == 1)
+        #expect(await watcher.waitForLines(1).count == 1)
         for index in 1...3 {
             #expect(
-                try eventlog(["append", "store", "s\(index)", "--type", "Live\(index)"], in: work.path).status == 0)
+                try await eventlog(["append", "store", "s\(index)", "--type", "Live\(index)"], in: work.path).status
+                    == 0)
         }
-        let result = watcher.wait(seconds: 60)
+        let result = await watcher.wait()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try jsonObjects(result.lines).map { $0["type"] as! String } == ["History", "Live1", "Live2", "Live3"])
     }
@@ -126,13 +130,13 @@ import Testing
             try await store.stream("a").snapshot(Data("state".utf8), projection: "p")
             try await store.stream("@all").snapshot(Data([1, 2, 3]), version: 3)
         }
-        #expect(try eventlog(["copy", "source", "copy.db"], in: work.path).status == 0)
-        let back = try eventlog(["copy", "copy.db", "back"], in: work.path)
+        #expect(try await eventlog(["copy", "source", "copy.db"], in: work.path).status == 0)
+        let back = try await eventlog(["copy", "copy.db", "back"], in: work.path)
         #expect(back.status == 0, "\(back.stderr)")
         #expect(back.lines == ["copied 4 events and 2 snapshots"])
-        let original = try eventlog(["read", "source", "@all", "--json"], in: work.path)
+        let original = try await eventlog(["read", "source", "@all", "--json"], in: work.path)
         for copy in ["copy.db", "back"] {
-            let copied = try eventlog(["read", copy, "@all", "--json"], in: work.path)
+            let copied = try await eventlog(["read", copy, "@all", "--json"], in: work.path)
             #expect(copied.stdout == original.stdout, "\(copy)")
         }
         let (sourceEvents, sourceSnapshots) = try await Self.contents(
@@ -147,7 +151,8 @@ import Testing
         }
         #expect(retried == 3)
         expectFailure(
-            try eventlog(["copy", "source", "back"], in: work.path), status: 1, mentioning: "already holds events")
+            try await eventlog(["copy", "source", "back"], in: work.path), status: 1, mentioning: "already holds events"
+        )
     }
 
     static func contents(of store: LogEventStore) async throws -> ([StoredEvent], [Snapshot?]) {
@@ -168,7 +173,7 @@ import Testing
                 try await store.stream("s\(index % 3)").write(CandidateEvent(type: "E", data: Data(count: index % 50)))
             }
         }
-        let sound = try eventlog(["verify", "store"], in: work.path)
+        let sound = try await eventlog(["verify", "store"], in: work.path)
         #expect(sound.status == 0, "\(sound.stdout) \(sound.stderr)")
         let segment = work.path + "/store/segment-0000000001.log"
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: segment))
@@ -177,72 +182,76 @@ import Testing
         try handle.seek(toOffset: 500)
         try handle.write(contentsOf: Data([byte[0] ^ 0x40]))
         try handle.close()
-        let damaged = try eventlog(["verify", "store"], in: work.path)
+        let damaged = try await eventlog(["verify", "store"], in: work.path)
         #expect(damaged.status == 1)
         #expect(damaged.lines.count >= 1)
         #expect(
             damaged.lines.allSatisfy { $0.contains("segment-0000000001.log") && $0.contains("offset") },
             "\(damaged.stdout)\(damaged.stderr)")
         // SQLite stores are verified too.
-        #expect(try eventlog(["append", "x.db", "s", "--type", "T"], in: work.path).status == 0)
-        #expect(try eventlog(["verify", "x.db"], in: work.path).status == 0)
+        #expect(try await eventlog(["append", "x.db", "s", "--type", "T"], in: work.path).status == 0)
+        #expect(try await eventlog(["verify", "x.db"], in: work.path).status == 0)
     }
 
-    @Test func statsCountTheStore() throws {
+    @Test func statsCountTheStore() async throws {
         let work = try WorkDirectory()
-        for stream in ["a", "b", "a"] { try eventlog(["append", "store", stream, "--type", "T"], in: work.path) }
-        let stats = try eventlog(["stats", "store", "--json"], in: work.path)
+        for stream in ["a", "b", "a"] { try await eventlog(["append", "store", stream, "--type", "T"], in: work.path) }
+        let stats = try await eventlog(["stats", "store", "--json"], in: work.path)
         let object = try #require(try jsonObjects(stats.lines).first)
         #expect(object["streams"] as? Int == 2)
         #expect(object["events"] as? Int == 3)
         #expect(object["segments"] as? Int == 1)
         #expect((object["bytes_on_disk"] as? Int ?? 0) > 0)
         #expect(object["snapshots"] as? Int == 0)
-        #expect(try eventlog(["stats", "store"], in: work.path).stdout.contains("streams"))
+        #expect(try await eventlog(["stats", "store"], in: work.path).stdout.contains("streams"))
     }
 
     @Test func errorsAreOneSentenceWithTheRightStatus() async throws {
         let work = try WorkDirectory()
-        expectFailure(try eventlog(["read", "missing", "s"], in: work.path), status: 1, mentioning: "no store at")
-        expectFailure(try eventlog(["stats", "missing.db"], in: work.path), status: 1, mentioning: "no store at")
-        #expect(try eventlog(["append", "store", "s", "--type", "T"], in: work.path).status == 0)
         expectFailure(
-            try eventlog(
+            try await eventlog(["read", "missing", "s"], in: work.path), status: 1, mentioning: "no store at")
+        expectFailure(try await eventlog(["stats", "missing.db"], in: work.path), status: 1, mentioning: "no store at")
+        #expect(try await eventlog(["append", "store", "s", "--type", "T"], in: work.path).status == 0)
+        expectFailure(
+            try await eventlog(
                 ["append", "store", "s", "--stdin"], input: Data("{\"type\":\"A\"}\nnot json\n".utf8), in: work.path),
             status: 1, mentioning: "line 2")
         expectFailure(
-            try eventlog(["read", "store", "s", "--filter", "payload=1"], in: work.path), status: 1,
+            try await eventlog(["read", "store", "s", "--filter", "payload=1"], in: work.path), status: 1,
             mentioning: "payload")
         expectFailure(
-            try eventlog(["append", "store", "s", "--type", "T", "--expected-version", "0"], in: work.path), status: 1,
+            try await eventlog(["append", "store", "s", "--type", "T", "--expected-version", "0"], in: work.path),
+            status: 1,
             mentioning: "Concurrency conflict on stream 's'")
         expectFailure(
-            try eventlog(["append", "store", "@all", "--type", "T"], in: work.path), status: 1, mentioning: "@all")
+            try await eventlog(["append", "store", "@all", "--type", "T"], in: work.path), status: 1, mentioning: "@all"
+        )
         expectFailure(
-            try eventlog(["append", "store", "s", "--type", ""], in: work.path), status: 1, mentioning: "empty type")
+            try await eventlog(["append", "store", "s", "--type", ""], in: work.path), status: 1,
+            mentioning: "empty type")
         expectFailure(
-            try eventlog(["append", "store", "s", "--type", "T", "--read-only"], in: work.path), status: 1,
+            try await eventlog(["append", "store", "s", "--type", "T", "--read-only"], in: work.path), status: 1,
             mentioning: "read-only")
         expectFailure(
-            try eventlog(["read", "store", "s", "--filter", "no-operator"], in: work.path), status: 2,
+            try await eventlog(["read", "store", "s", "--filter", "no-operator"], in: work.path), status: 2,
             mentioning: "--filter")
-        expectFailure(try eventlog(["append", "store", "s"], in: work.path), status: 2, mentioning: "--type")
-        expectFailure(try eventlog(["read", "store"], in: work.path), status: 2, mentioning: "Missing")
-        expectFailure(try eventlog(["frobnicate"], in: work.path), status: 2, mentioning: "frobnicate")
+        expectFailure(try await eventlog(["append", "store", "s"], in: work.path), status: 2, mentioning: "--type")
+        expectFailure(try await eventlog(["read", "store"], in: work.path), status: 2, mentioning: "Missing")
+        expectFailure(try await eventlog(["frobnicate"], in: work.path), status: 2, mentioning: "frobnicate")
         // A store held by another writer.
         let holder = try await LogEventStore.open(directory: work.path + "/store")
         expectFailure(
-            try eventlog(["append", "store", "s", "--type", "T"], in: work.path), status: 1, mentioning: "locked")
+            try await eventlog(["append", "store", "s", "--type", "T"], in: work.path), status: 1, mentioning: "locked")
         // Reading beside the writer works: the first event, and the stdin line acknowledged before the bad one.
-        let beside = try eventlog(["read", "store", "s", "--json"], in: work.path)
+        let beside = try await eventlog(["read", "store", "s", "--json"], in: work.path)
         #expect(beside.lines.count == 2, "\(beside.stdout)\(beside.stderr)")
         try await holder.close()
     }
 
     @Test(arguments: ["append", "read", "watch", "stats", "verify", "copy", "bench", "demo"])
-    func everyHelpHasAnExample(command: String) throws {
+    func everyHelpHasAnExample(command: String) async throws {
         let work = try WorkDirectory()
-        let help = try eventlog([command, "--help"], in: work.path)
+        let help = try await eventlog([command, "--help"], in: work.path)
         #expect(help.status == 0)
         #expect(help.stdout.contains("Example"), "\(help.stdout)")
         #expect(help.stdout.contains("eventlog \(command)"))

@@ -29,12 +29,21 @@ struct RunResult {
 
 /// Runs `eventlog` with `arguments` (and `input` on stdin) to completion.
 @discardableResult
-func eventlog(_ arguments: [String], input: Data? = nil, in directory: String) throws -> RunResult {
+func eventlog(_ arguments: [String], input: Data? = nil, in directory: String) async throws -> RunResult {
     let process = EventlogProcess(arguments, in: directory)
     try process.start()
-    if let input { process.send(input) }
+    if let input { try await process.send(input) }
     process.closeInput()
-    return process.wait()
+    return await process.wait()
+}
+
+/// Runs `body` on a thread of its own and returns what it returns. The tests' blocking waits run
+/// here, off the concurrency pool (as many threads as cores), so the async tests beside them keep
+/// running and their hang guards measure their own work.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
 }
 
 /// A running `eventlog`, with its output read as it comes.
@@ -97,8 +106,12 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and 
         }.start()
     }
 
-    func send(_ data: Data) { input.fileHandleForWriting.write(data) }
-    func send(_ text: String) { send(Data(text.utf8)) }
+    /// Writes to the child's stdin; a child that has exited makes this throw, not crash.
+    func send(_ data: Data) async throws {
+        let handle = input.fileHandleForWriting
+        try await onOwnThread { try handle.write(contentsOf: data) }
+    }
+    func send(_ text: String) async throws { try await send(Data(text.utf8)) }
     func closeInput() { try? input.fileHandleForWriting.close() }
 
     /// Complete lines printed so far.
@@ -109,7 +122,11 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and 
     }
 
     /// Waits until stdout holds at least `count` lines (or `seconds` pass: a hang guard).
-    func waitForLines(_ count: Int, seconds: Double = 60) -> [String] {
+    func waitForLines(_ count: Int, seconds: Double = 120) async -> [String] {
+        (try? await onOwnThread { self.blockingWaitForLines(count, seconds: seconds) }) ?? []
+    }
+
+    private func blockingWaitForLines(_ count: Int, seconds: Double) -> [String] {
         let deadline = Date().addingTimeInterval(seconds)
         lock.lock()
         defer { lock.unlock() }
@@ -119,8 +136,14 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and 
         return String(decoding: stdoutData, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
-    /// Waits for the process to exit and its output to drain.
-    func wait(seconds: Double = 120) -> RunResult {
+    /// Waits for the process to exit and its output to drain; after `seconds` (a hang guard) it is
+    /// terminated.
+    func wait(seconds: Double = 300) async -> RunResult {
+        // The body cannot throw, so neither can this.
+        (try? await onOwnThread { self.blockingWait(seconds: seconds) })!
+    }
+
+    private func blockingWait(seconds: Double) -> RunResult {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning, Date() < deadline { usleep(2_000) }
         if process.isRunning { process.terminate() }

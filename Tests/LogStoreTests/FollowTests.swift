@@ -11,7 +11,7 @@ import Testing
         let readerOptions = LogEventStore.Options(readOnly: true)
         let reader = try await LogEventStore.open(directory: directory, options: readerOptions)
         let all = try await reader.stream("@all")
-        async let watched: [Int64] = withHangGuard(seconds: 20) {
+        async let watched: [Int64] = withHangGuard(seconds: 120) {
             var seen: [Int64] = []
             for try await event in all.watch(from: 0) {
                 seen.append(event.sequenceID)

@@ -26,7 +26,7 @@ import Testing
             try await writer.stream("s").write(CandidateEvent(type: "E\(index)"))
         }
         let timer = Task {
-            try await Task.sleep(nanoseconds: 15_000_000_000)
+            try await Task.sleep(nanoseconds: 120_000_000_000)
             watcher.cancel()
         }
         let seen = try await watcher.value

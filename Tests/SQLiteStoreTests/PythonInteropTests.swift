@@ -356,7 +356,7 @@ enum PythonInterop {
     }
 
     /// Runs `script` with the interpreter, calling `onLine` for each line it prints as it prints it.
-    /// A watchdog stops the script after 60 seconds, so a broken script cannot hang the tests.
+    /// A watchdog stops the script after 180 seconds, so a broken script cannot hang the tests.
     static func run(
         script: String, arguments: [String], in directory: URL,
         onLine: (String) async throws -> Void = { _ in }
@@ -402,7 +402,7 @@ enum PythonInterop {
             continuation.finish()
         }.start()
         let watchdog = Task {
-            try await Task.sleep(for: .seconds(60))
+            try await Task.sleep(for: .seconds(180))
             running.terminate()
         }
         defer { watchdog.cancel() }
@@ -627,7 +627,7 @@ enum PythonInterop {
                 out["results"] = results
             emit(out)
 
-        asyncio.run(asyncio.wait_for(main(sys.argv[1]), 30))
+        asyncio.run(asyncio.wait_for(main(sys.argv[1]), 150))
         """#
 
     /// Reads a Swift-written file, watches one stream (history, "READY", then live events), appends
@@ -670,9 +670,9 @@ enum PythonInterop {
                             raise RuntimeError(f"watch yielded {len(watched)} of {count} events in {seconds}s: "
                                                f"versions {[e.version for e in watched]}")
 
-                    await collect_within(config["watch_history"], 5)
+                    await collect_within(config["watch_history"], 60)
                     print("READY", flush=True)
-                    await collect_within(config["watch_history"] + config["watch_live"], 10)
+                    await collect_within(config["watch_history"] + config["watch_live"], 60)
                     await events.aclose()
                 out["watched"] = [event_json(e) for e in watched]
                 async with open_stream(config["watch_stream"]) as stream:
@@ -684,7 +684,7 @@ enum PythonInterop {
                     ])
             emit(out)
 
-        asyncio.run(asyncio.wait_for(main(sys.argv[1], json.loads(sys.argv[2])), 30))
+        asyncio.run(asyncio.wait_for(main(sys.argv[1], json.loads(sys.argv[2])), 150))
         """#
 }
 
