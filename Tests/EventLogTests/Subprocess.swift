@@ -114,11 +114,10 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and 
     func send(_ text: String) async throws { try await send(Data(text.utf8)) }
     func closeInput() { try? input.fileHandleForWriting.close() }
 
-    /// Complete lines printed so far.
-    var lines: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: stdoutData, as: UTF8.self).split(separator: "\n").map(String.init)
+    /// The complete lines of stdout so far (a line still being written is left out); call under `lock`.
+    private func completeLines() -> [String] {
+        let end = stdoutData.lastIndex(of: UInt8(ascii: "\n")) ?? stdoutData.startIndex
+        return String(decoding: stdoutData[..<end], as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
     /// Waits until stdout holds at least `count` lines (or `seconds` pass: a hang guard).
@@ -130,10 +129,10 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and 
         let deadline = Date().addingTimeInterval(seconds)
         lock.lock()
         defer { lock.unlock() }
-        while String(decoding: stdoutData, as: UTF8.self).filter({ $0 == "\n" }).count < count, !outputClosed {
+        while completeLines().count < count, !outputClosed {
             if !lock.wait(until: deadline) { break }
         }
-        return String(decoding: stdoutData, as: UTF8.self).split(separator: "\n").map(String.init)
+        return completeLines()
     }
 
     /// Waits for the process to exit and its output to drain; after `seconds` (a hang guard) it is

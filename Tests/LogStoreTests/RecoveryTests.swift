@@ -223,6 +223,23 @@ import Testing
         try await store.close()
     }
 
+    /// A process spawned while a store is open shares the open file description of `LOCK` (and so
+    /// its lock) until its `exec`; a duplicate descriptor stands in for one here. Closing the store
+    /// releases the lock all the same.
+    @Test func closeReleasesTheLockThatASpawnedProcessStillShares() async throws {
+        let root = try TemporaryDirectory("shared-lock")
+        let store = try await LogEventStore.open(directory: root.sub("store"))
+        let lockPath = URL(fileURLWithPath: root.sub("store") + "/LOCK").resolvingSymlinksInPath().path
+        let held = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap(Int32.init).first {
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == lockPath
+            })
+        let duplicate = dup(held)
+        defer { close(duplicate) }
+        try await store.close()
+        try await LogEventStore.open(directory: root.sub("store")).close()
+    }
+
     @Test func readOnlyOpenReadsAndRefusesWritesWithoutChangingFiles() async throws {
         let root = try TemporaryDirectory("readonly")
         let live = root.sub("live")

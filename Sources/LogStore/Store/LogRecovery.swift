@@ -10,8 +10,6 @@ import Logging
 /// tail), and bring each index up to the log from its last durable checkpoint, rebuilding any index
 /// that is missing, stale or damaged.
 enum LogRecovery {
-    static let lockFileName = "LOCK"
-
     /// - Parameter usingStoreIndexes: `false` builds every index afresh from the log in the private
     ///   directory of a read-only open (the verifier's reference); only with `options.readOnly`.
     static func open(
@@ -19,13 +17,10 @@ enum LogRecovery {
     ) throws -> (LogState, WriterContext) {
         let io = options.io
         let writable = !options.readOnly
-        var lockFile: SystemFile?
+        var lock: StoreLock?
         if writable {
             try Directory.create(directory, io: io)
-            let lock = try SystemFile.open(
-                directory + "/" + lockFileName, flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
-            try lockForWriting(lock, directory: directory)
-            lockFile = lock
+            lock = try StoreLock.acquire(directory: directory, options: options)
         } else if !Directory.exists(directory) {
             throw EventStoreError.io("no store at '\(directory)': the directory does not exist")
         }
@@ -127,7 +122,7 @@ enum LogRecovery {
             Checkpoint.path(indexDirectory), flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
         let context = WriterContext(
             state: state, directory: directory, options: options, keys: keys, checkpointFile: checkpointFile,
-            lockFile: lockFile, lastCheckpoint: checkpoint ?? Checkpoint())
+            lock: lock, lastCheckpoint: checkpoint ?? Checkpoint())
         context.privateDirectory = writable ? nil : indexDirectory
         // Mark the store open (not clean) at the recovered point, so a crash from here on is seen as one.
         try context.checkpoint(clean: false)
@@ -142,36 +137,10 @@ enum LogRecovery {
         return (state, context)
     }
 
-    /// Takes the writer's exclusive lock on `LOCK`. Readers hold it shared for an instant when they
-    /// probe for a writer (see `committedBound`), so while only shared holders are in the way the
-    /// try is repeated, for up to `lockPatience` (a reader stopped between its two calls, say);
-    /// another writer, an exclusive holder, fails the open at once.
-    private static func lockForWriting(_ lock: SystemFile, directory: String) throws {
-        let deadline = ContinuousClock.now + lockPatience
-        while try !lock.tryLockExclusive() {
-            guard try lock.tryLockShared() else {
-                throw EventStoreError.storeLocked("'\(directory)' is open for writing in another process")
-            }
-            lock.unlock()
-            guard ContinuousClock.now < deadline else {
-                throw EventStoreError.storeLocked(
-                    "'\(directory)' could not be locked for writing: readers held its LOCK file for \(lockPatience)")
-            }
-            usleep(1_000)
-        }
-    }
-
-    /// How long a writer's open waits for readers' probes of `LOCK` to pass.
-    static let lockPatience = Duration.seconds(5)
-
     /// The committed end published by a running writer, or `nil` when no writer runs (then all
     /// that is on disk counts) or it has published none.
     static func committedBound(directory: String, io: any FileIO) throws -> LogPosition? {
-        guard let lock = try SystemFile.openIfExists(directory + "/" + lockFileName, io: io) else { return nil }
-        if flock(lock.descriptor, LOCK_SH | LOCK_NB) == 0 {
-            flock(lock.descriptor, LOCK_UN)
-            return nil
-        }
+        guard try StoreLock.isHeld(directory: directory, io: io) else { return nil }
         return HeadRecord.read(directory: directory, io: io)?.logEnd
     }
 

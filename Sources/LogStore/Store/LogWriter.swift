@@ -120,7 +120,7 @@ final class WriterContext {
     let logger: Logger
     var keys: KeyIndex
     var checkpointFile: SystemFile?
-    var lockFile: SystemFile?
+    var lock: StoreLock?
     /// The `head` file readers follow (writable opens only).
     var headFile: SystemFile?
     private var headGeneration: UInt64 = 0
@@ -138,7 +138,7 @@ final class WriterContext {
 
     init(
         state: LogState, directory: String, options: LogEventStore.Options, keys: KeyIndex, checkpointFile: SystemFile?,
-        lockFile: SystemFile?, lastCheckpoint: Checkpoint
+        lock: StoreLock?, lastCheckpoint: Checkpoint
     ) {
         self.state = state
         self.directory = directory
@@ -146,7 +146,7 @@ final class WriterContext {
         self.logger = options.logger
         self.keys = keys
         self.checkpointFile = checkpointFile
-        self.lockFile = lockFile
+        self.lock = lock
         self.lastCheckpoint = lastCheckpoint
     }
 
@@ -491,7 +491,7 @@ final class WriterContext {
     /// A clean close: a final checkpoint marked clean (unless writes failed), then the lock goes.
     func close() throws {
         defer {
-            lockFile = nil
+            lock = nil
             if let privateDirectory {
                 for name in (try? Directory.names(in: privateDirectory)) ?? [] {
                     try? Directory.remove(privateDirectory + "/" + name, io: options.io)
