@@ -49,6 +49,10 @@ clean:
 # (and every figure as JSON in Benchmarks/.build/bench-results.json). QUICK=1: scaled-down sizes.
 .PHONY: bench
 bench: system-packages
+	@# SwiftPM keeps the build plan of a path dependency (the main package) after files are added
+	@# to or removed from it, and then fails on missing or unknown sources; dropping the plan makes
+	@# it plan again (the compiled objects stay, so the build is still incremental).
+	rm -f Benchmarks/.build/release.yaml
 	$(SWIFT) build -c release --package-path Benchmarks
 	Benchmarks/.build/release/event-bench $(if $(filter 1 yes true,$(QUICK)),--quick) \
 		--json Benchmarks/.build/bench-results.json --markdown docs/BENCHMARKS.md --svg docs/benchmarks.svg
