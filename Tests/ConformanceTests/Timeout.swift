@@ -22,13 +22,15 @@ func withHangGuard<T: Sendable>(
     }
 }
 
-/// Waits for `task`, cancelling it when it has not finished after `seconds`: a watch then ends
-/// early, and the test's expectations on what it saw fail instead of the suite hanging.
+/// Waits for `task`, cancelling it when it has not finished after `seconds`, and then failing with
+/// `TimedOut`: a cancelled watch ends quietly, so what it saw alone would not show the hang.
 func withHangGuard<T: Sendable>(seconds: Double = 120, cancelling task: Task<T, Error>) async throws -> T {
     let timer = Task {
         try await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
         task.cancel()
     }
-    defer { timer.cancel() }
-    return try await task.value
+    let result = await task.result
+    timer.cancel()
+    if case .success = await timer.result { throw TimedOut(seconds: seconds) }
+    return try result.get()
 }

@@ -131,11 +131,14 @@ import Testing
         }
         // Write until both watchers have had an event, so they are surely iterating when the store
         // closes (the @all watch sees only events written after it registered).
-        var written = 1
-        while seen.stream.load(ordering: .relaxed) == 0 || seen.all.load(ordering: .relaxed) == 0 {
-            try await stream.write(events("B"))
-            written += 1
-            try await Task.sleep(nanoseconds: 5_000_000)
+        let written = try await withHangGuard {
+            var written = 1
+            while seen.stream.load(ordering: .relaxed) == 0 || seen.all.load(ordering: .relaxed) == 0 {
+                try await stream.write(events("B"))
+                written += 1
+                try await Task.sleep(nanoseconds: 5_000_000)
+            }
+            return written
         }
         try await store.close()
         let count = try await withHangGuard(cancelling: watcher)

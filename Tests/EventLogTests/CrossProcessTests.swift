@@ -84,7 +84,7 @@ import Testing
                 try await writer.send(Self.eventLines(acknowledged..<min(total, acknowledged + 3_000)))
                 // Killed mid-run, with writes acknowledged and more in flight.
                 let seen = await writer.waitForLines(5 + round * 5)
-                writer.kill()
+                await writer.kill()
                 let acks = try jsonObjects(seen)
                 acknowledged = max(acknowledged, (acks.last?["version"] as? Int) ?? acknowledged)
             } else {

@@ -106,10 +106,17 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and 
         }.start()
     }
 
-    /// Writes to the child's stdin; a child that has exited makes this throw, not crash.
+    /// Writes to the child's stdin. A child that has exited makes this throw (not crash) an error
+    /// that carries what the child said.
     func send(_ data: Data) async throws {
         let handle = input.fileHandleForWriting
-        try await onOwnThread { try handle.write(contentsOf: data) }
+        do {
+            try await onOwnThread { try handle.write(contentsOf: data) }
+        } catch {
+            closeInput()
+            let result = await wait()
+            throw ChildStoppedReading(cause: error, status: result.status, stderr: result.stderr)
+        }
     }
     func send(_ text: String) async throws { try await send(Data(text.utf8)) }
     func closeInput() { try? input.fileHandleForWriting.close() }
@@ -157,10 +164,16 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and 
             stderr: String(decoding: stderrData, as: UTF8.self))
     }
 
-    func kill() {
+    func kill() async {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        _ = try? await onOwnThread { self.process.waitUntilExit() }
     }
+}
+
+/// A child that stopped reading its stdin (it exited), with what it said.
+struct ChildStoppedReading: Error, CustomStringConvertible {
+    let cause: any Error, status: Int32, stderr: String
+    var description: String { "the child stopped reading stdin (\(cause)); it exited with \(status): \(stderr)" }
 }
 
 /// A temporary working directory.

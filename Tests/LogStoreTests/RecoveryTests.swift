@@ -212,11 +212,12 @@ import Testing
         let root = try TemporaryDirectory("probe")
         try await LogEventStore.open(directory: root.sub("store")).close()
         let probe = open(root.sub("store") + "/LOCK", O_RDONLY)
-        defer { close(probe) }
         #expect(flock(probe, LOCK_SH | LOCK_NB) == 0)
+        // The thread owns the descriptor: it releases and closes it, whatever the open does.
         Thread {
             usleep(300_000)
             flock(probe, LOCK_UN)
+            close(probe)
         }.start()
         let store = try await LogEventStore.open(directory: root.sub("store"))
         try await store.stream("s").write(CandidateEvent(type: "T"))

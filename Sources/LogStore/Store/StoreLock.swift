@@ -34,17 +34,25 @@ final class StoreLock: Sendable {
         let file = try SystemFile.open(
             directory + "/" + fileName, flags: O_RDWR | O_CREAT, mode: options.fileMode, io: options.io)
         let start = ContinuousClock.now
+        // Since when an exclusive holder has been seen without a break.
+        var heldExclusivelySince: ContinuousClock.Instant?
         while try !file.tryLockExclusive() {
             // Held shared: only readers probing, for an instant each. Held exclusively: a writer.
             let isProbed = try file.tryLockShared()
             if isProbed { file.unlock() }
-            let waited = ContinuousClock.now - start
-            if isProbed, waited >= probePatience {
-                throw EventStoreError.storeLocked(
-                    "'\(directory)' could not be locked for writing: readers held its LOCK file for \(waited)")
-            }
-            if !isProbed, waited >= writerPatience {
-                throw EventStoreError.storeLocked("'\(directory)' is open for writing in another process")
+            let now = ContinuousClock.now
+            if isProbed {
+                heldExclusivelySince = nil
+                if now - start >= probePatience {
+                    throw EventStoreError.storeLocked(
+                        "'\(directory)' could not be locked for writing: readers held its LOCK file for \(now - start)")
+                }
+            } else {
+                let since = heldExclusivelySince ?? now
+                heldExclusivelySince = since
+                if now - since >= writerPatience {
+                    throw EventStoreError.storeLocked("'\(directory)' is open for writing in another process")
+                }
             }
             usleep(1_000)
         }
