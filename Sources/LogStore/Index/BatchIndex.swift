@@ -67,6 +67,11 @@ final class BatchIndex {
             firstVersion: Int64(bitPattern: region.load(UInt64.self, at: base + 24)))
     }
 
+    /// Grows the file for `additional` more entries (a full disk fails here, not in `append`).
+    func reserve(additional: Int) throws {
+        try file.reserveBody((count + additional) * Self.entryBytes)
+    }
+
     func append(_ entry: Entry) throws {
         try file.reserveBody((count + 1) * Self.entryBytes)
         let base = offset(count)

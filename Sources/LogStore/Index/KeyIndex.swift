@@ -203,6 +203,11 @@ final class KeyIndex {
         return result
     }
 
+    /// Grows the table for `additional` more keys (a full disk fails here, not in `insert`).
+    func reserve(additional: Int) throws {
+        while (count + additional) * 4 > capacity * 3 { try grow() }
+    }
+
     /// Adds many keys: (hash, sequence id of the event) each, growing the table once beforehand.
     func insert(_ entries: [(hash: UInt64, sequenceID: Int64)]) throws {
         while (count + entries.count) * 4 > capacity * 3 { try grow() }

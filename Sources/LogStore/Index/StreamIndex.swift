@@ -186,6 +186,35 @@ final class StreamIndex {
         write(slot, hash: hash, into: table)
     }
 
+    /// Grows the table and the blocks for `frames` (each a stream's hash, its slot or `nil` for a
+    /// new stream, in write order) before they are recorded, so that recording them needs no new
+    /// space: a full disk fails here, before the log holds the frames.
+    func reserve(for frames: [(hash: UInt64, slot: Slot?, eventCount: Int)]) throws {
+        var newStreams = 0
+        var blockBytes = 0
+        var lastBlocks: [UInt64: (used: Int, capacity: Int)] = [:]
+        for frame in frames {
+            var last: (used: Int, capacity: Int)
+            if let known = lastBlocks[frame.hash] {
+                last = known
+            } else if let slot = frame.slot {
+                last = (slot.lastBlockCount, slot.lastBlock == 0 ? 0 : blockCapacity(slot.lastBlock - 1))
+            } else {
+                newStreams += 1
+                last = (0, 0)
+            }
+            if last.capacity == 0 || last.used == last.capacity {
+                let newCapacity = min(max(Self.firstBlockCapacity, last.capacity * 2), Self.blockCapacityMax)
+                blockBytes += Self.blockHeaderBytes + newCapacity * Self.entryBytes
+                last = (0, newCapacity)
+            }
+            last.used += 1
+            lastBlocks[frame.hash] = last
+        }
+        while (count + newStreams) * 10 > capacity * 7 { try grow() }
+        try blocks.reserveBody(blocksUsed + blockBytes)
+    }
+
     private func freeSlot(for hash: UInt64) -> Int {
         let mask = capacity - 1
         var index = Int(hash & UInt64(mask))

@@ -6,42 +6,58 @@ import Foundation
 /// ```
 ///  offset  size  field
 ///  0       4     frame length N (u32): bytes from here through the trailing length
-///  4       4     magic "EVB1"
+///  4       4     magic "EVB2" (format 2; "EVB1" in format 1)
 ///  8       8     first sequence id (u64)
 ///  16      8     first version (u64)
 ///  24      8     timestamp, microseconds since the Unix epoch (i64), shared by the batch
 ///  32      4     event count (u32, >= 1)
 ///  36      1     codec of the payload (0 raw, 1 LZ4)
-///  37      1     flags (0)
+///  37      1     flags: bit 0 the write goes on in the next frame (format 2; 0 in format 1)
 ///  38      2     stream id length L (u16, 1...1024)
 ///  40      4     raw payload length (u32)
-///  44      L     stream id (UTF-8)
-///  44+L    P     payload, as stored (P = N - 52 - L); raw, it is `event count` EventRecords
+///  44      8     synced end (LogPosition, format 2 only): the log was durable up to here when
+///                this frame was written
+///  F       L     stream id (UTF-8), F = 52 (44 in format 1)
+///  F+L     P     payload, as stored (P = N - F - 8 - L); raw, it is `event count` EventRecords
 ///  N-8     4     CRC-32C of bytes [0, N-8)
 ///  N-4     4     frame length N again (u32)
 /// ```
 /// All integers are little-endian. Every size field is bounded before it is trusted, and the CRC
-/// covers both the header and the leading length, so a length cannot lie undetected.
+/// covers both the header and the leading length, so a length cannot lie undetected. The synced
+/// end lets recovery tell damage that a crash explains (past every synced end a later frame
+/// records) from damage that none does (docs/FORMAT.md, "Recovery").
 struct BatchHeader: Equatable {
-    static let magic: UInt32 = 0x3142_5645  // "EVB1" in file order
-    static let fixedBytes = 44
+    static let magicV1: UInt32 = 0x3142_5645  // "EVB1" in file order
+    static let magicV2: UInt32 = 0x3242_5645  // "EVB2" in file order
     static let trailerBytes = 8
-    static var overheadBytes: Int { fixedBytes + trailerBytes }
+    /// The fixed header of a frame of `formatVersion`.
+    static func fixedBytes(formatVersion: Int) -> Int { formatVersion == 1 ? 44 : 52 }
+    /// The smallest frame of any format: a header, a one-byte stream id and the trailer.
+    static let minimumFrameBytes = 44 + 1 + trailerBytes
+    /// Flag bit 0: the write's frames go on in the next frame (a write across several streams).
+    static let continuesFlag: UInt8 = 1
 
+    var formatVersion: Int
     var frameLength: Int
     var firstSequenceID: Int64
     var firstVersion: Int64
     var timestampMicros: Int64
     var eventCount: Int
     var codec: Codec
+    var flags: UInt8
     var streamIDLength: Int
     var payloadRawLength: Int
+    /// Where the log was durable when the frame was written (format 2; zero in format 1).
+    var syncedEnd: LogPosition
 
-    var streamIDOffset: Int { Self.fixedBytes }
-    var payloadOffset: Int { Self.fixedBytes + streamIDLength }
-    var payloadStoredLength: Int { frameLength - Self.overheadBytes - streamIDLength }
+    var fixedBytes: Int { Self.fixedBytes(formatVersion: formatVersion) }
+    var streamIDOffset: Int { fixedBytes }
+    var payloadOffset: Int { fixedBytes + streamIDLength }
+    var payloadStoredLength: Int { frameLength - fixedBytes - Self.trailerBytes - streamIDLength }
     var lastSequenceID: Int64 { firstSequenceID + Int64(eventCount) - 1 }
     var lastVersion: Int64 { firstVersion + Int64(eventCount) - 1 }
+    /// Whether the write goes on in the next frame: the frame is whole only with the ones after it.
+    var continues: Bool { flags & Self.continuesFlag != 0 }
 }
 
 enum BatchFrame {
@@ -55,30 +71,35 @@ enum BatchFrame {
         case invalid(String)
     }
 
-    /// Encodes a batch.
+    /// Encodes a batch as a format-2 frame.
+    /// - Parameters:
+    ///   - syncedEnd: where the log was durable when this frame is written.
+    ///   - continues: the write goes on in the next frame.
     /// - Precondition: `events` is non-empty and within `Limits` (the core validated it).
     static func encode(
         streamID: String, firstSequenceID: Int64, firstVersion: Int64, timestampMicros: Int64,
-        events: [CandidateEvent]
+        events: [CandidateEvent], syncedEnd: LogPosition = LogPosition(rawValue: 0), continues: Bool = false
     ) -> [UInt8] {
         precondition(!events.isEmpty, "a batch holds at least one event")
         let payload = EventRecord.encodeAll(events)
         let (codec, stored) = Codec.compressIfWorthwhile(payload)
         let streamIDBytes = Array(streamID.utf8)
         precondition(streamIDBytes.count <= Int(UInt16.max), "stream ids are validated to 1024 bytes")
-        let frameLength = BatchHeader.overheadBytes + streamIDBytes.count + stored.count
+        let frameLength =
+            BatchHeader.fixedBytes(formatVersion: 2) + BatchHeader.trailerBytes + streamIDBytes.count + stored.count
         precondition(frameLength <= Limits.frameBytesMax, "a validated batch fits a frame")
         var frame = ByteWriter(capacity: frameLength)
         frame.append(UInt32(frameLength))
-        frame.append(BatchHeader.magic)
+        frame.append(BatchHeader.magicV2)
         frame.append(UInt64(firstSequenceID))
         frame.append(UInt64(firstVersion))
         frame.append(timestampMicros)
         frame.append(UInt32(events.count))
         frame.append(codec.rawValue)
-        frame.append(UInt8(0))
+        frame.append(continues ? BatchHeader.continuesFlag : 0)
         frame.append(UInt16(streamIDBytes.count))
         frame.append(UInt32(payload.count))
+        frame.append(syncedEnd.rawValue)
         frame.append(contentsOf: streamIDBytes)
         frame.append(contentsOf: stored)
         frame.append(Checksum.crc32c(frame.bytes))
@@ -88,18 +109,25 @@ enum BatchFrame {
         return frame.bytes
     }
 
-    /// Looks for a frame at `offset` of `bytes`, checking every bound, the magic, both lengths and
-    /// the checksum.
+    /// Looks for a frame of either format at `offset` of `bytes`, checking every bound, the magic,
+    /// both lengths and the checksum (the caller checks that the format is its segment's).
     static func probe(_ bytes: UnsafeRawBufferPointer, at offset: Int, verifyChecksum: Bool = true) -> Probe {
         let available = bytes.count - offset
         guard available >= 4 else { return .truncated }
         let frameLength = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
-        guard frameLength >= BatchHeader.overheadBytes + 1, frameLength <= Limits.frameBytesMax else {
+        guard frameLength >= BatchHeader.minimumFrameBytes, frameLength <= Limits.frameBytesMax else {
             return .invalid("frame length \(frameLength) out of bounds")
         }
         guard available >= 8 else { return .truncated }
-        guard bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian == BatchHeader.magic else {
-            return .invalid("no frame magic")
+        let formatVersion: Int
+        switch bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian {
+        case BatchHeader.magicV2: formatVersion = 2
+        case BatchHeader.magicV1: formatVersion = 1
+        default: return .invalid("no frame magic")
+        }
+        let fixedBytes = BatchHeader.fixedBytes(formatVersion: formatVersion)
+        guard frameLength >= fixedBytes + BatchHeader.trailerBytes + 1 else {
+            return .invalid("frame length \(frameLength) out of bounds")
         }
         guard available >= frameLength else { return .truncated }
         // safe: frameLength bytes are available, checked above.
@@ -118,11 +146,18 @@ enum BatchFrame {
         let eventCount = Int(field(32, UInt32.self))
         let streamIDLength = Int(field(38, UInt16.self))
         let payloadRawLength = Int(field(40, UInt32.self))
+        let flags = field(37, UInt8.self)
         guard let codec = Codec(rawValue: field(36, UInt8.self)) else { return .invalid("unknown codec") }
+        guard flags & ~(formatVersion == 1 ? 0 : BatchHeader.continuesFlag) == 0 else {
+            return .invalid("unknown flags \(flags)")
+        }
         let header = BatchHeader(
-            frameLength: frameLength, firstSequenceID: Int64(bitPattern: field(8, UInt64.self)),
+            formatVersion: formatVersion, frameLength: frameLength,
+            firstSequenceID: Int64(bitPattern: field(8, UInt64.self)),
             firstVersion: Int64(bitPattern: field(16, UInt64.self)), timestampMicros: field(24, Int64.self),
-            eventCount: eventCount, codec: codec, streamIDLength: streamIDLength, payloadRawLength: payloadRawLength)
+            eventCount: eventCount, codec: codec, flags: flags, streamIDLength: streamIDLength,
+            payloadRawLength: payloadRawLength,
+            syncedEnd: LogPosition(rawValue: formatVersion == 1 ? 0 : field(44, UInt64.self)))
         guard eventCount >= 1, eventCount <= Limits.batchEventsMax else { return .invalid("event count \(eventCount)") }
         guard streamIDLength >= 1, streamIDLength <= Limits.streamIDBytesMax, header.payloadStoredLength >= 0 else {
             return .invalid("stream id length \(streamIDLength)")

@@ -11,7 +11,7 @@ import Synchronization
 /// ```
 /// header (64 bytes)                        footer (32 bytes, sealed segments only)
 ///  0  8  magic "EVSEGMNT"                   0  8  magic "EVSEGEND"
-///  8  4  format version (1)                 8  8  last sequence id (0 when empty)
+///  8  4  format version (2; 1 earlier)      8  8  last sequence id (0 when empty)
 /// 12  4  header length (64)                16  8  frame count
 /// 16  4  segment ordinal                   24  4  CRC-32C of bytes [0, footer offset)
 /// 20  4  reserved (0)                      28  4  CRC-32C of footer bytes [0, 28)
@@ -29,7 +29,8 @@ import Synchronization
 final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic end and writer-only fields
     static let headerBytes = 64
     static let footerBytes = 32
-    static let formatVersion: UInt32 = 1
+    /// The format of the segments this release creates; it also reads `1` (docs/FORMAT.md).
+    static let currentFormatVersion: UInt32 = 2
     static let headerMagic: UInt64 = 0x544E_4D47_4553_5645  // "EVSEGMNT" in file order
     static let footerMagic: UInt64 = 0x444E_4547_4553_5645  // "EVSEGEND" in file order
 
@@ -37,6 +38,8 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
     let path: String
     let file: SystemFile
     let firstSequenceID: Int64
+    /// The segment's format: its frames are of this format (1 or 2).
+    let formatVersion: Int
     private let mapping: MappedRegion
     private let publishedEnd: Atomic<Int>
 
@@ -64,13 +67,14 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
     }
 
     private init(
-        ordinal: Int, path: String, file: SystemFile, firstSequenceID: Int64, mapping: MappedRegion, end: Int,
-        checksum: UInt32, frameCount: Int, isSealed: Bool
+        ordinal: Int, path: String, file: SystemFile, firstSequenceID: Int64, formatVersion: Int,
+        mapping: MappedRegion, end: Int, checksum: UInt32, frameCount: Int, isSealed: Bool
     ) {
         self.ordinal = ordinal
         self.path = path
         self.file = file
         self.firstSequenceID = firstSequenceID
+        self.formatVersion = formatVersion
         self.mapping = mapping
         self.publishedEnd = Atomic(end)
         self.runningChecksum = checksum
@@ -92,7 +96,7 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         let file = try SystemFile.open(path, flags: O_RDWR | O_CREAT | O_EXCL, mode: fileMode, io: io)
         var header = ByteWriter(capacity: headerBytes)
         header.append(headerMagic)
-        header.append(formatVersion)
+        header.append(currentFormatVersion)
         header.append(UInt32(headerBytes))
         header.append(UInt32(ordinal))
         header.append(UInt32(0))
@@ -100,15 +104,23 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         header.append(Timestamp.nowMicroseconds())
         header.append(contentsOf: [UInt8](repeating: 0, count: 20))
         header.append(Checksum.crc32c(header.bytes))
-        try file.write(header.bytes, at: 0)
-        try file.synchronizeData()
-        try Directory.synchronize(directory, io: io)
+        do {
+            try file.write(header.bytes, at: 0)
+            try file.synchronizeData()
+            try Directory.synchronize(directory, io: io)
+        } catch {
+            // A full disk (or a failed sync) leaves no half-made segment behind: the roll is tried
+            // again by the next write, and a crash here leaves a torn creation that open removes.
+            try? Directory.remove(path, io: io)
+            throw error
+        }
         let mapping = try MappedRegion(
             file: file, reservedBytes: reservation(segmentBytesMax: segmentBytesMax, fileSize: headerBytes),
             writable: false)
         return Segment(
-            ordinal: ordinal, path: path, file: file, firstSequenceID: firstSequenceID, mapping: mapping,
-            end: headerBytes, checksum: Checksum.crc32c(header.bytes), frameCount: 0, isSealed: false)
+            ordinal: ordinal, path: path, file: file, firstSequenceID: firstSequenceID,
+            formatVersion: Int(currentFormatVersion), mapping: mapping, end: headerBytes,
+            checksum: Checksum.crc32c(header.bytes), frameCount: 0, isSealed: false)
     }
 
     /// Opens an existing segment and checks its header; the caller scans or verifies the rest.
@@ -134,10 +146,10 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         guard parsed.0 == headerMagic, parsed.5 == Checksum.crc32c(Array(header[0..<60])) else {
             throw EventStoreError.corruption("'\(path)' offset 0: segment header is damaged")
         }
-        guard parsed.1 == formatVersion, parsed.2 == UInt32(headerBytes) else {
+        guard (1...currentFormatVersion).contains(parsed.1), parsed.2 == UInt32(headerBytes) else {
             throw EventStoreError.corruption(
-                "'\(path)' offset 8: segment format version \(parsed.1) is not one this release reads (\(formatVersion))"
-            )
+                "'\(path)' offset 8: segment format version \(parsed.1) is not one this release reads "
+                    + "(1 to \(currentFormatVersion)); a later release wrote it")
         }
         guard Int(parsed.3) == ordinal, parsed.4 >= 1 else {
             throw EventStoreError.corruption("'\(path)' offset 16: header names segment \(parsed.3), not \(ordinal)")
@@ -145,9 +157,8 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         let mapping = try MappedRegion(
             file: file, reservedBytes: reservation(segmentBytesMax: segmentBytesMax, fileSize: size), writable: false)
         return Segment(
-            ordinal: ordinal, path: path, file: file, firstSequenceID: Int64(parsed.4), mapping: mapping,
-            end: headerBytes,
-            checksum: 0, frameCount: 0, isSealed: false)
+            ordinal: ordinal, path: path, file: file, firstSequenceID: Int64(parsed.4), formatVersion: Int(parsed.1),
+            mapping: mapping, end: headerBytes, checksum: 0, frameCount: 0, isSealed: false)
     }
 
     /// The file's current size (bytes beyond `endOffset` are a tail still to be judged).
@@ -180,10 +191,10 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         runningChecksum = Checksum.crc32c(bytes, continuing: runningChecksum)
     }
 
-    /// Writes the footer after the last frame and syncs the file: the segment is then immutable.
-    func seal(lastSequenceID: Int64) throws {
+    /// Writes the footer after the last frame, which ends at `end`, and syncs the file; then
+    /// publishes `end`: the segment is immutable from here on.
+    func seal(end: Int, lastSequenceID: Int64) throws {
         precondition(!isSealed, "a segment is sealed once")
-        let end = endOffset
         var footer = ByteWriter(capacity: Self.footerBytes)
         footer.append(Self.footerMagic)
         footer.append(UInt64(lastSequenceID))
@@ -194,7 +205,22 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         try file.truncate(to: end + Self.footerBytes)
         try file.synchronizeData()
         mapping.noteSize(end + Self.footerBytes)
+        publishEnd(end)
         isSealed = true
+    }
+
+    /// Takes back frames written but never published (a group whose write or sync failed): the
+    /// file is cut to `end`, and the running checksum and frame count are what they were there. A
+    /// footer written by a failed seal goes too. Not synced: what lies past the synced end is cut
+    /// by recovery after a power loss anyway, and the cut itself drops the pages that a failed
+    /// sync may have left in the page cache, so no process reads them.
+    func rollBack(to end: Int, checksum: UInt32, frameCount: Int) throws {
+        precondition(end >= endOffset, "only bytes never published are taken back")
+        try file.truncate(to: end)
+        mapping.noteSize(end)
+        runningChecksum = checksum
+        self.frameCount = frameCount
+        isSealed = false
     }
 
     /// Cuts the file to `size` (a torn tail) and syncs it.

@@ -82,7 +82,7 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
             throw EventStoreError.invalidArgument("checkpointBytesInterval must be positive")
         }
         let (state, writer) = try await DedicatedThread.run(name: "eventlog-open") {
-            let (state, context) = try LogRecovery.open(directory: directory, options: options)
+            let (state, context) = try SystemError.mapped { try LogRecovery.open(directory: directory, options: options) }
             return (state, LogWriter(context: context))
         }
         let hub = WatchHub()

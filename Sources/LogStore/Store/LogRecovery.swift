@@ -81,11 +81,20 @@ enum LogRecovery {
                     writable: writable, io: io)
             }
         }
-        // A read-only open beside a running writer stops at the end the writer has committed.
+        // A read-only open beside a running writer stops at the end the writer has committed; every
+        // open in the boot of a failed sync stops where the log was last known durable.
         var bound: LogPosition?
-        if !writable, let committed = try committedBound(directory: directory, io: io) {
-            bound = committed
-            if committed.segment < segments.count { segments.removeLast(segments.count - committed.segment) }
+        let syncFailure = SyncFailureRecord.read(directory: directory, io: io)
+        if !writable {
+            bound = try committedBound(directory: directory, io: io)
+        } else if let syncFailure {
+            options.logger.warning(
+                "a sync failed in this boot: the log is taken to end where it was last durable",
+                metadata: ["durable end": "\(syncFailure.durableEnd)"])
+            bound = syncFailure.durableEnd
+        }
+        if let committed = bound, committed.segment < segments.count {
+            segments.removeLast(segments.count - committed.segment)
         }
         let headSequenceID = try checkSegments(
             segments, checkpoint: checkpoint, writable: writable,
@@ -104,6 +113,19 @@ enum LogRecovery {
             let firstUncovered = checkpoint?.logEnd.segment ?? 1
             for segment in segments where segment.ordinal >= firstUncovered { try segment.file.synchronizeData() }
             try Directory.synchronize(directory, io: io)
+            if syncFailure != nil || Directory.fileExists(SyncFailureRecord.path(directory)) {
+                // Handled (or from an earlier boot): the log above is what the disk holds.
+                try Directory.remove(SyncFailureRecord.path(directory), io: io)
+            }
+        }
+        if writable, let last = segments.last, last.formatVersion < Segment.currentFormatVersion, !last.isSealed {
+            // A store of an earlier format: its active segment is sealed as it is, and the log goes
+            // on in a segment of the current format (made below). A crash in between leaves a sealed
+            // last segment, which the next open goes on from in the same way.
+            options.logger.notice(
+                "upgrading the log to format \(Segment.currentFormatVersion): sealing the last segment of format \(last.formatVersion)",
+                metadata: ["segment": "\(last.path)"])
+            try last.seal(end: last.endOffset, lastSequenceID: headSequenceID)
         }
         if writable, segments.last!.isSealed {
             // A crash between sealing a segment and creating the next one.
@@ -124,6 +146,9 @@ enum LogRecovery {
             state: state, directory: directory, options: options, keys: keys, checkpointFile: checkpointFile,
             lock: lock, lastCheckpoint: checkpoint ?? Checkpoint())
         context.privateDirectory = writable ? nil : indexDirectory
+        // Everything above was synced (a writable open syncs what it takes for the log).
+        let last = segments.last!
+        context.syncedEnd = LogPosition(segment: last.ordinal, offset: last.endOffset)
         // Mark the store open (not clean) at the recovered point, so a crash from here on is seen as one.
         try context.checkpoint(clean: false)
         if writable {
@@ -132,7 +157,7 @@ enum LogRecovery {
             // Start above any generation a previous writer reached, so followers never see it go back.
             context.seedHeadGeneration(HeadRecord.read(directory: directory, io: io)?.generation ?? 0)
             context.headFile = headFile
-            try context.publishHead()
+            context.publishHead()
         }
         return (state, context)
     }
@@ -140,8 +165,11 @@ enum LogRecovery {
     /// The committed end published by a running writer, or `nil` when no writer runs (then all
     /// that is on disk counts) or it has published none.
     static func committedBound(directory: String, io: any FileIO) throws -> LogPosition? {
-        guard try StoreLock.isHeld(directory: directory, io: io) else { return nil }
-        return HeadRecord.read(directory: directory, io: io)?.logEnd
+        let failed = SyncFailureRecord.read(directory: directory, io: io)?.durableEnd
+        guard try StoreLock.isHeld(directory: directory, io: io),
+            let published = HeadRecord.read(directory: directory, io: io)?.logEnd
+        else { return failed }
+        return min(published, failed ?? published)
     }
 
     // MARK: Segments
@@ -199,127 +227,125 @@ enum LogRecovery {
                     expectedFirst = footer.lastSequenceID + 1
                     continue
                 }
-                guard mayCutUnsyncedWrites && index == segments.count - 1 else {
-                    let (badOffset, reason) = try firstBadFrame(in: segment, end: bodyEnd)
+                guard (mayCutUnsyncedWrites || segment.formatVersion >= 2) && index == segments.count - 1 else {
+                    let (badOffset, reason) = firstBadFrame(in: segment, end: bodyEnd, expectedFirst: expectedFirst)
                     throw EventStoreError.corruption(
                         "'\(segment.path)' offset \(badOffset): sealed segment is damaged (\(reason))")
                 }
-                // A `.buffered` seal that a power loss kept without every frame before it: the
-                // segment is walked as the unsealed last one, and the cut below removes the seal.
+                // A seal that a power loss kept without every frame before it (a seal is synced
+                // with its frames, so only the last segment's can be): the segment is walked as the
+                // unsealed last one, the damage judged as there, and the cut removes the seal.
             }
             guard index == segments.count - 1 else {
                 throw EventStoreError.corruption(
                     "'\(segment.path)' offset \(size): the segment has no footer, but a later segment follows")
             }
             let end = min(size, bound ?? size)
-            let (frames, last) = try walkFrames(
-                in: segment, from: Segment.headerBytes, end: end, expectedFirst: expectedFirst)
-            if frames.end < end {
-                let durableEnd =
-                    checkpoint.map {
-                        $0.logEnd.segment > segment.ordinal
-                            ? Int.max : ($0.logEnd.segment == segment.ordinal ? $0.logEnd.offset : 0)
-                    } ?? 0
-                if frames.end < durableEnd {
-                    throw EventStoreError.corruption(
-                        "'\(segment.path)' offset \(frames.end): damaged batch (\(frames.stopReason)) below the durable point \(durableEnd)"
-                    )
-                }
-                if let later = laterValidFrame(in: segment, after: frames.end, end: size) {
-                    guard mayCutUnsyncedWrites else {
-                        throw EventStoreError.corruption(
-                            "'\(segment.path)' offset \(frames.end): damaged batch (\(frames.stopReason)) followed by a valid batch at offset \(later)"
-                        )
+            var cursor = FrameCursor(segment: segment, end: end, nextSequenceID: expectedFirst)
+            var stop = ""
+            segment.withBytes(offset: 0, count: end) { bytes in
+                while true {
+                    switch cursor.next(bytes) {
+                    case .frame: continue
+                    case .end: return
+                    case .damaged(let reason):
+                        stop = reason
+                        return
                     }
-                    logger.warning(
-                        "a power loss kept unsynced writes out of order; the later ones are cut too",
-                        metadata: ["file": "\(segment.path)", "offset": "\(frames.end)", "later batch": "\(later)"])
                 }
+            }
+            // A write is kept whole or cut whole: the cut goes where the last whole write ended.
+            let cut = cursor.whole.offset
+            if cut < end {
+                if stop.isEmpty { stop = "the write's last frame is missing" }
+                try judgeDamage(
+                    in: segment, at: cut, reason: stop, size: size, checkpoint: checkpoint,
+                    mayCutUnsyncedWrites: mayCutUnsyncedWrites, logger: logger)
                 if writable {
                     logger.warning(
                         "cut a torn tail",
-                        metadata: [
-                            "file": "\(segment.path)", "offset": "\(frames.end)", "bytes": "\(size - frames.end)",
-                        ])
-                    try segment.truncate(to: frames.end)
+                        metadata: ["file": "\(segment.path)", "offset": "\(cut)", "bytes": "\(size - cut)"])
+                    try segment.truncate(to: cut)
                 }
             }
-            segment.publishEnd(frames.end)
-            segment.runningChecksum = try segment.file.checksum(offset: 0, count: frames.end)
-            segment.frameCount = frames.count
-            expectedFirst = last + 1
+            segment.publishEnd(cut)
+            segment.runningChecksum = try segment.file.checksum(offset: 0, count: cut)
+            segment.frameCount = cursor.whole.count
+            expectedFirst = cursor.whole.nextSequenceID
         }
         return expectedFirst - 1
     }
 
-    private struct WalkResult {
-        var end: Int
-        var count: Int
-        var stopReason: String
+    /// Decides whether damage at `offset` of the last segment is what a crash leaves, and throws
+    /// `corruption` when it is not (see `unexplainedDamage`).
+    private static func judgeDamage(
+        in segment: Segment, at offset: Int, reason: String, size: Int, checkpoint: Checkpoint?,
+        mayCutUnsyncedWrites: Bool, logger: Logger
+    ) throws {
+        let verdict = unexplainedDamage(
+            in: segment, at: offset, reason: reason, size: size, checkpoint: checkpoint,
+            mayCutUnsyncedWrites: mayCutUnsyncedWrites)
+        if let problem = verdict.problem { throw EventStoreError.corruption(problem) }
+        if let later = verdict.laterFrame {
+            logger.warning(
+                "a power loss kept unsynced writes out of order; the later ones are cut too",
+                metadata: ["file": "\(segment.path)", "offset": "\(offset)", "later batch": "\(later)"])
+        }
     }
 
-    /// Walks checked frames from `offset` until `end` or the first invalid frame.
-    /// - Returns: where it stopped, how many frames it passed, and the last sequence id.
-    private static func walkFrames(
-        in segment: Segment, from offset: Int, end: Int, expectedFirst: Int64
-    ) throws -> (WalkResult, Int64) {
-        var result = WalkResult(end: offset, count: 0, stopReason: "")
-        var next = expectedFirst
-        try segment.withBytes(offset: 0, count: end) { bytes in
-            while result.end < end {
-                switch BatchFrame.probe(bytes, at: result.end) {
-                case .frame(let header):
-                    guard header.firstSequenceID == next else {
-                        throw EventStoreError.corruption(
-                            "'\(segment.path)' offset \(result.end): batch starts at sequence id \(header.firstSequenceID), expected \(next)"
-                        )
-                    }
-                    next = header.lastSequenceID + 1
-                    result.end += header.frameLength
-                    result.count += 1
-                case .truncated:
-                    result.stopReason = "truncated"
-                    return
-                case .invalid(let reason):
-                    result.stopReason = reason
-                    return
-                }
-            }
+    /// Whether damage at `offset` of the last segment is more than a crash explains.
+    ///
+    /// Format 2: a crash explains damage only where no sync had reached: at or past the durable
+    /// point of the checkpoint and past the synced end that every later valid frame records (a
+    /// frame written after a sync that covered the damaged bytes records an end past them).
+    /// Format 1 frames record no synced end: with `.fsync`, damage followed by a valid frame is
+    /// refused (it cannot be told from damage to acknowledged writes); with `.buffered`, it is cut.
+    /// - Returns: the problem (a `corruption` message naming file and offset), or `nil` when a
+    ///   crash explains the damage; and the first valid frame after it, if any.
+    static func unexplainedDamage(
+        in segment: Segment, at offset: Int, reason: String, size: Int, checkpoint: Checkpoint?,
+        mayCutUnsyncedWrites: Bool
+    ) -> (problem: String?, laterFrame: Int?) {
+        let here = LogPosition(segment: segment.ordinal, offset: offset)
+        if let checkpoint, here < checkpoint.logEnd {
+            return (
+                "'\(segment.path)' offset \(offset): damaged batch (\(reason)) below the durable point "
+                    + "\(checkpoint.logEnd.offset) that the checkpoint records", nil
+            )
         }
-        return (result, next - 1)
-    }
-
-    /// The offset of a valid frame after `offset`, if any: then the damage is not a torn tail.
-    static func laterValidFrame(in segment: Segment, after offset: Int, end: Int) -> Int? {
-        segment.withBytes(offset: 0, count: end) { bytes in
-            var candidate = offset + 1
-            while candidate + BatchHeader.overheadBytes < end {
-                if bytes.loadUnaligned(fromByteOffset: candidate + 4, as: UInt32.self).littleEndian
-                    == BatchHeader.magic,
-                    case .frame = BatchFrame.probe(bytes, at: candidate)
-                {
-                    return candidate
-                }
-                candidate += 1
-            }
-            return nil
+        let later = segment.withBytes(offset: 0, count: size) {
+            FrameCursor.framesAfterDamage(in: $0, segment: segment, after: offset, end: size)
         }
+        guard let first = later.first else { return (nil, nil) }
+        if segment.formatVersion >= 2 {
+            if let synced = later.furthestSyncedEnd, synced > here {
+                return (
+                    "'\(segment.path)' offset \(offset): damaged batch (\(reason)) below the synced end "
+                        + "\(synced.offset) that a later batch records", first
+                )
+            }
+        } else if !mayCutUnsyncedWrites {
+            return (
+                "'\(segment.path)' offset \(offset): damaged batch (\(reason)) followed by a valid batch at offset \(first)",
+                first
+            )
+        }
+        return (nil, first)
     }
 
     /// Where a damaged sealed segment first fails, for the error message.
-    private static func firstBadFrame(in segment: Segment, end: Int) throws -> (Int, String) {
-        var offset = Segment.headerBytes
-        var reason = "checksum mismatch"
-        segment.withBytes(offset: 0, count: end) { bytes in
-            while offset < end {
-                guard case .frame(let header) = BatchFrame.probe(bytes, at: offset) else {
-                    if case .invalid(let why) = BatchFrame.probe(bytes, at: offset) { reason = why }
-                    return
+    private static func firstBadFrame(in segment: Segment, end: Int, expectedFirst: Int64) -> (Int, String) {
+        var cursor = FrameCursor(segment: segment, end: end, nextSequenceID: expectedFirst)
+        let reason: String = segment.withBytes(offset: 0, count: end) { bytes in
+            while true {
+                switch cursor.next(bytes) {
+                case .frame: continue
+                case .end: return "checksum mismatch"
+                case .damaged(let reason): return reason
                 }
-                offset += header.frameLength
             }
         }
-        return (offset, reason)
+        return (cursor.offset, reason)
     }
 
     // MARK: Indexes

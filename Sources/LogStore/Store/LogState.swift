@@ -2,11 +2,14 @@ import EventSourcingCore
 import Synchronization
 
 /// What readers and the writer share: the segments, the batch and stream indexes, and the head.
-/// Every access holds `lock`; the writer takes it only to look up versions and to publish a
-/// committed group, so readers wait at most for an index update, never for a disk write.
 ///
-/// Thread-safety: `@unchecked Sendable` because every mutable field is touched only inside
-/// `withLock`.
+/// The locking rule: one thread mutates (the writer thread of a writable store, the follower
+/// thread of a read-only one, or the opening thread before either starts), and it mutates only
+/// inside `withLock`; readers read only inside `withLock`. The mutating thread may read without
+/// the lock, since nobody else writes. The writer takes the lock only to look up versions and to
+/// publish a committed group, so readers wait at most for an index update, never for a disk write.
+///
+/// Thread-safety: `@unchecked Sendable` because of the rule above.
 final class LogState: @unchecked Sendable {
     private let lock = Mutex(())
     /// The file seam the store was opened with.
@@ -39,6 +42,29 @@ final class LogState: @unchecked Sendable {
             throw EventStoreError.corruption("an index points at segment \(ordinal), but the log has \(segments.count)")
         }
         return segments[ordinal - 1]
+    }
+
+    /// The stream's slot in the stream index, or `nil` for a stream with no events (inside the
+    /// lock, or on the mutating thread). A hash match is confirmed by the stream id of its first frame.
+    func slot(of streamID: String, hash: UInt64) throws -> StreamIndex.Slot? {
+        try streams.find(hash: hash, isStream: { try isStream(streamID, at: $0) })
+    }
+
+    /// Records a committed frame in the batch and stream indexes and moves the head past it
+    /// (inside the lock, on the mutating thread): the one place a frame enters the indexes.
+    func record(
+        streamID: String, streamHash: UInt64, position: LogPosition, firstSequenceID: Int64, firstVersion: Int64,
+        eventCount: Int, timestampMicros: Int64
+    ) throws {
+        try batches.append(
+            BatchIndex.Entry(
+                firstSequenceID: firstSequenceID, position: position, streamHash: streamHash,
+                firstVersion: firstVersion))
+        try streams.record(
+            existing: try slot(of: streamID, hash: streamHash), hash: streamHash, firstVersion: firstVersion,
+            eventCount: eventCount, position: position, timestampMicros: timestampMicros)
+        headSequenceID = firstSequenceID + Int64(eventCount) - 1
+        headTimestampMicros = timestampMicros
     }
 
     /// Whether the frame at `position` belongs to `streamID` (inside the lock).

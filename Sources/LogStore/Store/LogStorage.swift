@@ -42,15 +42,32 @@ final class LogStorage: EventStorage {
         }
     }
 
+    // Snapshot files and the directory are read with blocking calls: off the cooperative pool, on
+    // a thread of their own, as the SQLite store does.
+
     func loadSnapshot(streamID: String, projection: String) async throws -> Snapshot? {
-        try SnapshotFile.load(directory: directory, streamID: streamID, projection: projection, io: state.io)
+        let (directory, io) = (directory, state.io)
+        return try await DedicatedThread.run(name: "eventlog-snapshot") {
+            try SystemError.mapped {
+                try SnapshotFile.load(directory: directory, streamID: streamID, projection: projection, io: io)
+            }
+        }
     }
 
     func snapshots() async throws -> [Snapshot] {
-        try SnapshotFile.all(directory: directory, io: state.io)
+        let (directory, io) = (directory, state.io)
+        return try await DedicatedThread.run(name: "eventlog-snapshots") {
+            try SystemError.mapped { try SnapshotFile.all(directory: directory, io: io) }
+        }
     }
 
     func statistics() async throws -> StoreStatistics {
+        try await DedicatedThread.run(name: "eventlog-statistics") { [self] in
+            try SystemError.mapped { try statisticsNow() }
+        }
+    }
+
+    private func statisticsNow() throws -> StoreStatistics {
         let (streams, events, segments) = state.withLock {
             (state.streams.count, state.headSequenceID, state.segments.count)
         }
@@ -73,6 +90,10 @@ final class LogStorage: EventStorage {
     }
 
     func head(of streamID: String) async throws -> StreamHead {
+        try SystemError.mapped { try headNow(of: streamID) }
+    }
+
+    private func headNow(of streamID: String) throws -> StreamHead {
         try state.withLock {
             if streamID == StreamName.all {
                 return StreamHead(
@@ -80,10 +101,7 @@ final class LogStorage: EventStorage {
                     lastTimestamp: state.headTimestampMicros.map(Timestamp.date(microseconds:)))
             }
             let hash = StableHash.stream(streamID)
-            guard let slot = try state.streams.find(hash: hash, isStream: { try state.isStream(streamID, at: $0) })
-            else {
-                return .empty
-            }
+            guard let slot = try state.slot(of: streamID, hash: hash) else { return .empty }
             return StreamHead(
                 version: slot.version, eventCount: slot.version,
                 lastTimestamp: Timestamp.date(microseconds: slot.lastTimestampMicros))
@@ -99,6 +117,10 @@ final class LogStorage: EventStorage {
     }
 
     func read(_ request: ReadRequest) async throws -> ReadPage {
+        try SystemError.mapped { try readNow(request) }
+    }
+
+    private func readNow(_ request: ReadRequest) throws -> ReadPage {
         // Under the lock: where the wanted events are, and the committed end they stop at.
         let (plan, end) = try state.withLock { () throws -> ([PlannedBatch], Int64) in
             request.isAll ? try planAll(request) : try planStream(request)
@@ -186,10 +208,7 @@ final class LogStorage: EventStorage {
     /// Plans a read of a named stream (inside the lock). Returns the batches and the stream's version.
     private func planStream(_ request: ReadRequest) throws -> ([PlannedBatch], Int64) {
         let hash = StableHash.stream(request.streamID)
-        guard let slot = try state.streams.find(hash: hash, isStream: { try state.isStream(request.streamID, at: $0) })
-        else {
-            return ([], 0)
-        }
+        guard let slot = try state.slot(of: request.streamID, hash: hash) else { return ([], 0) }
         let refs: [StreamIndex.BatchRef]
         switch request.direction {
         case .forward: refs = state.streams.batches(of: slot, after: request.after, eventLimit: request.limit)

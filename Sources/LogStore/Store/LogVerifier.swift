@@ -47,6 +47,7 @@ package enum LogVerifier {
             let ordinals = try Directory.names(in: directory).compactMap(Segment.ordinal(fromFileName:)).sorted()
             guard !ordinals.isEmpty else { return ["'\(directory)' offset 0: no segment files"] }
             var expectedFirst: Int64 = 1
+            let checkpoint = try? Checkpoint.load(directory: directory, io: io)
             for ordinal in 1...ordinals.last! {
                 let path = directory + "/" + Segment.fileName(ordinal: ordinal)
                 guard ordinals.contains(ordinal) else {
@@ -62,37 +63,50 @@ package enum LogVerifier {
                         )
                     }
                     let size = try segment.fileSize()
+                    try segment.noteFileSize(size)
                     let footer = segment.footer(at: size - Segment.footerBytes, fileSize: size)
                     let end = footer == nil ? size : size - Segment.footerBytes
-                    var offset = Segment.headerBytes
-                    var next = segment.firstSequenceID
+                    var cursor = FrameCursor(segment: segment, end: end, nextSequenceID: segment.firstSequenceID)
+                    var reason = ""
                     segment.withBytes(offset: 0, count: end) { bytes in
-                        while offset < end {
-                            switch BatchFrame.probe(bytes, at: offset) {
-                            case .frame(let header):
-                                if header.firstSequenceID != next {
-                                    problems.append(
-                                        "'\(path)' offset \(offset): batch starts at sequence id \(header.firstSequenceID), expected \(next)"
-                                    )
+                        while true {
+                            switch cursor.next(bytes) {
+                            case .frame: continue
+                            case .end: return
+                            case .damaged(let why):
+                                if why.hasPrefix("batch starts at sequence id") {
+                                    // Reported, and the walk goes on from the frame as it stands.
+                                    problems.append("'\(path)' offset \(cursor.offset): \(why)")
+                                    if case .frame(let header) = BatchFrame.probe(
+                                        UnsafeRawBufferPointer(rebasing: bytes[0..<end]), at: cursor.offset)
+                                    {
+                                        cursor = FrameCursor(
+                                            segment: segment, from: cursor.offset, end: end,
+                                            nextSequenceID: header.firstSequenceID)
+                                        continue
+                                    }
                                 }
-                                next = header.lastSequenceID + 1
-                                offset += header.frameLength
-                            case .truncated, .invalid:
+                                reason = why
                                 return
                             }
                         }
                     }
+                    let offset = cursor.offset
+                    var next = cursor.nextSequenceID
                     var damaged = false
-                    if offset < end {
+                    if offset < end || !cursor.isWhole {
+                        // A torn write at the very end of the last segment is an unacknowledged write
+                        // in progress (or one the next open cuts), not damage; recovery's rule decides.
                         let isTail = ordinal == ordinals.last! && footer == nil
-                        let reason: String = segment.withBytes(offset: 0, count: end) { bytes in
-                            if case .invalid(let why) = BatchFrame.probe(bytes, at: offset) { return why }
-                            return "truncated"
-                        }
-                        // A torn tail at the very end of the last segment is an unacknowledged write in
-                        // progress (or one the next open cuts), not damage.
-                        if !isTail || LogRecovery.laterValidFrame(in: segment, after: offset, end: end) != nil {
-                            problems.append("'\(path)' offset \(offset): damaged batch (\(reason))")
+                        let at = cursor.whole.offset
+                        let problem =
+                            isTail
+                            ? LogRecovery.unexplainedDamage(
+                                in: segment, at: at, reason: reason.isEmpty ? "a torn write" : reason, size: size,
+                                checkpoint: checkpoint, mayCutUnsyncedWrites: false
+                            ).problem : "'\(path)' offset \(offset): damaged batch (\(reason))"
+                        if let problem {
+                            problems.append(problem)
                             damaged = true
                         }
                     }

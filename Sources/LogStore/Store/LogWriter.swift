@@ -73,7 +73,8 @@ final class LogWriter: @unchecked Sendable {
                 case .snapshot(let snapshot, let continuation):
                     context.commit(group)
                     group.removeAll()
-                    continuation.resume(with: Result { try context.save(snapshot) })
+                    continuation.resume(
+                        with: Result { try context.save(snapshot) }.mapError { SystemError.storeError($0) })
                 case .close(let continuation):
                     context.commit(group)
                     group.removeAll()
@@ -82,7 +83,7 @@ final class LogWriter: @unchecked Sendable {
                     let late = jobs
                     jobs.removeAll()
                     condition.unlock()
-                    let result = Result { try context.close() }
+                    let result = Result { try context.close() }.mapError { SystemError.storeError($0) }
                     for job in late { Self.fail(job, with: EventStoreError.storeClosed) }
                     continuation.resume(with: result)
                     return
@@ -131,8 +132,15 @@ final class WriterContext {
     var lastSyncNanoseconds: UInt64 = 0
     /// Where a read-only open keeps its own index files; removed at close.
     var privateDirectory: String?
-    /// The first write or sync error; once set, the store refuses writes until reopened.
+    /// Set when the store can no longer write safely (a failed sync whose unsynced writes could
+    /// not be taken back): it then refuses writes until reopened. A full disk, or a failed write
+    /// or sync whose group was taken back, fails only that group.
     var failure: EventStoreError?
+    /// Where the log is known durable: every byte before it was covered by a successful sync.
+    /// Each frame records it (format 2), so recovery can tell what a crash explains.
+    var syncedEnd = LogPosition(segment: 1, offset: Segment.headerBytes)
+    /// Whether the head file could not be written last time (it is written again after the next group).
+    private var headIsStale = false
     private var keyCache: [Int64: KeyFrame] = [:]
     private var lastKeyFrame: KeyFrame?
 
@@ -235,7 +243,8 @@ final class WriterContext {
                         requestIndex: index,
                         bytes: BatchFrame.encode(
                             streamID: request.streamID, firstSequenceID: nextSequenceID, firstVersion: current + 1,
-                            timestampMicros: request.timestampMicros ?? timestamp, events: events),
+                            timestampMicros: request.timestampMicros ?? timestamp, events: events,
+                            syncedEnd: syncedEnd),
                         streamID: request.streamID, streamHash: streamHash,
                         timestampMicros: request.timestampMicros ?? timestamp,
                         firstVersion: current + 1,
@@ -247,25 +256,87 @@ final class WriterContext {
             }
         }
         if !frames.isEmpty {
-            do {
-                try write(&frames)
-                try publish(frames)
-                try publishHead()
-            } catch {
-                let failure = Self.asStoreError(error)
-                self.failure = failure
-                logger.error("writes stopped after a failure", metadata: ["error": "\(failure)"])
-                for frame in frames { results[frame.requestIndex] = .failure(Self.stopped(after: failure)) }
-            }
+            let durable = writeAndPublish(&frames)
+            for frame in frames[durable.count...] { results[frame.requestIndex] = .failure(durable.error!) }
         }
-        for (index, (_, continuation)) in group.enumerated() { continuation.resume(with: results[index]) }
+        for (index, (_, continuation)) in group.enumerated() {
+            continuation.resume(with: results[index].mapError { SystemError.storeError($0) })
+        }
         if failure == nil, needsCheckpoint || bytesSinceCheckpoint >= options.checkpointBytesInterval {
             do {
                 try checkpoint(clean: false)
             } catch {
-                failure = Self.asStoreError(error)
-                logger.error("checkpoint failed; writes stopped", metadata: ["error": "\(error)"])
+                // Only recovery time depends on checkpoints: the next group tries again. A failed
+                // log sync inside it (`.buffered`) has stopped the store already.
+                needsCheckpoint = true
+                logger.warning("a checkpoint failed; the next write tries again", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    /// Writes the frames, syncs them per the durability and publishes those that are stored.
+    /// - Returns: how many frames (a prefix) are stored and published, and the error that failed
+    ///   the others. A failure takes back what it can, so that nobody reads a failed write.
+    private func writeAndPublish(_ frames: inout [PlannedFrame]) -> (count: Int, error: EventStoreError?) {
+        do {
+            try reserveIndexSpace(for: frames)
+        } catch {
+            // Nothing was written: a full disk fails this group only.
+            return (0, groupFailed(error, stored: 0))
+        }
+        var stored = frames.count
+        var writeError: Error?
+        do {
+            try write(&frames)
+        } catch let error as GroupWriteError {
+            stored = error.storedFrames
+            writeError = error.underlying
+            if !error.isTakenBack { stop(after: error.underlying, durableEnd: syncedEnd) }
+        } catch {
+            stored = 0
+            writeError = error
+            stop(after: error, durableEnd: syncedEnd)
+        }
+        do {
+            try publish(frames[..<stored])
+        } catch {
+            // Space was reserved, so only a damaged index gets here: stop, and let reopening rebuild it.
+            stop(after: error, durableEnd: syncedEnd)
+            return (0, groupFailed(error, stored: 0))
+        }
+        publishHead()
+        guard let writeError else { return (frames.count, nil) }
+        return (stored, groupFailed(writeError, stored: stored))
+    }
+
+    /// The error a failed group's writes get, logged once.
+    private func groupFailed(_ error: Error, stored: Int) -> EventStoreError {
+        if let failure {
+            logger.error("writes stopped after a failure", metadata: ["error": "\(failure)"])
+            return Self.stopped(after: failure)
+        }
+        let storeError = SystemError.storeError(error)
+        logger.warning(
+            SystemError.isDiskFull(error) ? "a write failed: the disk is full" : "a write failed and was taken back",
+            metadata: ["error": "\(storeError)", "stored": "\(stored)"])
+        if SystemError.isDiskFull(error) {
+            return .io("the disk is full; nothing of this write was stored, and the store accepts writes again once space is freed (\(storeError))")
+        }
+        return storeError
+    }
+
+    /// Stops the store: writes are refused until it is reopened. Unsynced frames the OS may still
+    /// show (a failed sync's pages) are never read as stored: `sync-failed` tells every open in this
+    /// boot that the log ends at `durableEnd`.
+    func stop(after error: Error, durableEnd: LogPosition) {
+        guard failure == nil else { return }
+        failure = SystemError.storeError(error)
+        logger.error("writes stopped after a failure", metadata: ["error": "\(failure!)"])
+        do {
+            try SyncFailureRecord(durableEnd: durableEnd).write(
+                directory: directory, fileMode: options.fileMode, io: options.io)
+        } catch {
+            logger.error("could not record the failed sync", metadata: ["error": "\(error)"])
         }
     }
 
@@ -280,18 +351,12 @@ final class WriterContext {
         return pairs
     }
 
-    static func asStoreError(_ error: Error) -> EventStoreError {
-        (error as? EventStoreError) ?? .io("\(error)")
-    }
-
     static func stopped(after failure: EventStoreError) -> EventStoreError {
         .io("the store stopped accepting writes after an earlier failure (\(failure)); reopen it to recover")
     }
 
     private func currentVersion(_ streamID: String, hash: UInt64) throws -> Int64 {
-        try state.withLock {
-            try state.streams.find(hash: hash, isStream: { try state.isStream(streamID, at: $0) })?.version ?? 0
-        }
+        try state.withLock { try state.slot(of: streamID, hash: hash)?.version ?? 0 }
     }
 
     /// Whether the stream holds `key`: the key index names candidates, the log confirms. The first
@@ -355,12 +420,52 @@ final class WriterContext {
         return frame.streamID == streamID && frame.keys[Int(sequenceID - firstSequenceID)] == key
     }
 
-    /// Writes the frames, rolling segments as they fill, and syncs them per the durability.
+    /// A group write that failed partway: the frames before `storedFrames` are stored (a seal
+    /// synced them), the rest are not, and `isTakenBack` tells whether their bytes were removed.
+    private struct GroupWriteError: Error {
+        let storedFrames: Int
+        let underlying: Error
+        let isTakenBack: Bool
+    }
+
+    /// Grows the index files for the frames before any of them is written, so that a full disk
+    /// fails the group before the log holds it (publishing then needs no new space).
+    private func reserveIndexSpace(for frames: [PlannedFrame]) throws {
+        var keyCount = 0
+        var streams: [(hash: UInt64, slot: StreamIndex.Slot?, eventCount: Int)] = []
+        for frame in frames {
+            keyCount += frame.keyHashes.count
+            streams.append((frame.streamHash, try currentSlot(frame.streamID, hash: frame.streamHash), frame.eventCount))
+        }
+        try state.batches.reserve(additional: frames.count)
+        try state.streams.reserve(for: streams)
+        try keys.reserve(additional: keyCount)
+    }
+
+    private func currentSlot(_ streamID: String, hash: UInt64) throws -> StreamIndex.Slot? {
+        try state.withLock { try state.slot(of: streamID, hash: hash) }
+    }
+
+    /// Writes the frames, rolling segments as they fill, and syncs them per the durability. On a
+    /// failure, the frames of the segment being written are taken back (the file is cut where the
+    /// group began in it), so a failed sync's pages, which the OS may still show, are never read.
+    /// - Throws: `GroupWriteError`.
     private func write(_ frames: inout [PlannedFrame]) throws {
+        if active.isSealed {
+            // A roll whose new segment could not be made (a full disk): make it now.
+            do {
+                try createNextSegment(after: active, firstSequenceID: frames[0].firstSequenceID)
+            } catch {
+                throw GroupWriteError(storedFrames: 0, underlying: error, isTakenBack: true)
+            }
+        }
         var segment = active
         var buffer: [UInt8] = []
         var bufferStart = segment.endOffset
         var bufferedFrames = 0
+        // Where this group began in the segment being written: a failure takes it back to there.
+        var groupStart = (offset: bufferStart, checksum: segment.runningChecksum, frameCount: segment.frameCount)
+        var storedFrames = 0
         func flush() throws {
             guard !buffer.isEmpty else { return }
             try buffer.withUnsafeBytes { try segment.append($0, at: bufferStart) }
@@ -370,52 +475,91 @@ final class WriterContext {
             buffer.removeAll(keepingCapacity: true)
             bufferedFrames = 0
         }
+        func takeBack(_ error: Error) -> GroupWriteError {
+            do {
+                try segment.rollBack(
+                    to: groupStart.offset, checksum: groupStart.checksum, frameCount: groupStart.frameCount)
+                return GroupWriteError(storedFrames: storedFrames, underlying: error, isTakenBack: true)
+            } catch {
+                logger.error("a failed write could not be taken back", metadata: ["error": "\(error)"])
+                return GroupWriteError(storedFrames: storedFrames, underlying: error, isTakenBack: false)
+            }
+        }
         for index in frames.indices {
             let frame = frames[index]
             if bufferStart + buffer.count + frame.bytes.count > options.segmentBytesMax,
                 segment.frameCount + bufferedFrames > 0
             {
-                try flush()
-                segment.publishEnd(bufferStart)
-                try segment.seal(lastSequenceID: frame.firstSequenceID - 1)
-                let next = try Segment.create(
-                    directory: directory, ordinal: segment.ordinal + 1, firstSequenceID: frame.firstSequenceID,
-                    segmentBytesMax: options.segmentBytesMax, fileMode: options.fileMode, io: options.io)
-                state.withLock { state.segments.append(next) }
-                segment = next
-                bufferStart = next.endOffset
-                needsCheckpoint = true
+                do {
+                    try flush()
+                    try segment.seal(end: bufferStart, lastSequenceID: frame.firstSequenceID - 1)
+                } catch {
+                    throw syncFailed(error, takeBack: takeBack)
+                }
+                // The seal synced the segment: its frames are stored.
+                storedFrames = index
+                syncedEnd = LogPosition(segment: segment.ordinal, offset: bufferStart)
+                do {
+                    segment = try createNextSegment(after: segment, firstSequenceID: frame.firstSequenceID)
+                } catch {
+                    throw GroupWriteError(storedFrames: storedFrames, underlying: error, isTakenBack: true)
+                }
+                bufferStart = segment.endOffset
+                groupStart = (bufferStart, segment.runningChecksum, segment.frameCount)
             }
             frames[index].position = LogPosition(segment: segment.ordinal, offset: bufferStart + buffer.count)
             buffer.append(contentsOf: frame.bytes)
             bufferedFrames += 1
         }
-        try flush()
+        do {
+            try flush()
+        } catch {
+            throw takeBack(error)
+        }
         if options.durability == .fsync {
             let start = DispatchTime.now().uptimeNanoseconds
-            try segment.file.synchronizeData()
+            do {
+                try segment.file.synchronizeData()
+            } catch {
+                throw syncFailed(error, takeBack: takeBack)
+            }
             lastSyncNanoseconds = DispatchTime.now().uptimeNanoseconds - start
+            syncedEnd = LogPosition(segment: segment.ordinal, offset: bufferStart)
         }
         segment.publishEnd(bufferStart)
     }
 
-    /// Adds written frames to the indexes and moves the head, one frame at a time so a failure
+    /// A failed sync of the segment being written. Its group is taken back; with `.buffered`
+    /// durability, earlier acknowledged writes that no sync covered yet may be lost with the
+    /// failed pages too, so the store stops (`stop(after:durableEnd:)`).
+    private func syncFailed(_ error: Error, takeBack: (Error) -> GroupWriteError) -> GroupWriteError {
+        let result = takeBack(error)
+        if options.durability == .buffered { stop(after: error, durableEnd: syncedEnd) }
+        return result
+    }
+
+    /// Creates the segment after `segment` (sealed) and makes it the active one.
+    @discardableResult
+    private func createNextSegment(after segment: Segment, firstSequenceID: Int64) throws -> Segment {
+        let next = try Segment.create(
+            directory: directory, ordinal: segment.ordinal + 1, firstSequenceID: firstSequenceID,
+            segmentBytesMax: options.segmentBytesMax, fileMode: options.fileMode, io: options.io)
+        state.withLock { state.segments.append(next) }
+        syncedEnd = LogPosition(segment: next.ordinal, offset: next.endOffset)
+        needsCheckpoint = true
+        return next
+    }
+
+    /// Adds stored frames to the indexes and moves the head, one frame at a time so a failure
     /// midway leaves a consistent prefix.
-    private func publish(_ frames: [PlannedFrame]) throws {
+    private func publish(_ frames: ArraySlice<PlannedFrame>) throws {
+        guard !frames.isEmpty else { return }
         try state.withLock {
             for frame in frames {
-                try state.batches.append(
-                    BatchIndex.Entry(
-                        firstSequenceID: frame.firstSequenceID, position: frame.position, streamHash: frame.streamHash,
-                        firstVersion: frame.firstVersion))
-                let slot = try state.streams.find(
-                    hash: frame.streamHash, isStream: { try state.isStream(frame.streamID, at: $0) })
-                try state.streams.record(
-                    existing: slot, hash: frame.streamHash, firstVersion: frame.firstVersion,
-                    eventCount: frame.eventCount,
-                    position: frame.position, timestampMicros: frame.timestampMicros)
-                state.headSequenceID = frame.firstSequenceID + Int64(frame.eventCount) - 1
-                state.headTimestampMicros = frame.timestampMicros
+                try state.record(
+                    streamID: frame.streamID, streamHash: frame.streamHash, position: frame.position,
+                    firstSequenceID: frame.firstSequenceID, firstVersion: frame.firstVersion,
+                    eventCount: frame.eventCount, timestampMicros: frame.timestampMicros)
             }
         }
         var entries: [(hash: UInt64, sequenceID: Int64)] = []
@@ -428,15 +572,24 @@ final class WriterContext {
     func seedHeadGeneration(_ generation: UInt64) { headGeneration = generation }
 
     /// Tells read-only processes where the committed log ends now (one `pwrite` of the head file;
-    /// inotify wakes them).
-    func publishHead() throws {
+    /// inotify wakes them). A failure is logged and the next group writes it again: readers then
+    /// wait for it (or for their once-a-second look), but nothing stored is at risk.
+    func publishHead() {
         guard let headFile else { return }
         headGeneration &+= 1
         let segment = active
         let record = HeadRecord(
             generation: headGeneration, logEnd: LogPosition(segment: segment.ordinal, offset: segment.endOffset),
             headSequenceID: state.headSequenceID)
-        try headFile.write(record.encoded(), at: 0)
+        do {
+            try headFile.write(record.encoded(), at: 0)
+            headIsStale = false
+        } catch {
+            if !headIsStale {
+                logger.warning("the head file could not be written", metadata: ["error": "\(error)"])
+            }
+            headIsStale = true
+        }
     }
 
     // MARK: Checkpoints, snapshots, close
@@ -445,7 +598,7 @@ final class WriterContext {
     func checkpoint(clean: Bool) throws {
         guard let checkpointFile else { return }
         let segment = active
-        if options.durability == .buffered { try segment.file.synchronizeData() }
+        if options.durability == .buffered { try synchronizeBufferedLog() }
         try keys.synchronize()
         // The grown table's name, from its rename at growth, is made durable before a checkpoint
         // describes it (ENGINE.md: renames are followed by a sync of the directory).
@@ -477,15 +630,24 @@ final class WriterContext {
     func save(_ snapshot: Snapshot) throws {
         if options.durability == .buffered {
             // The events a snapshot reflects are made durable before it is, so a power loss never
-            // leaves a snapshot ahead of the log (a failed sync is sticky, as in a commit).
-            do {
-                try active.file.synchronizeData()
-            } catch {
-                if failure == nil { failure = Self.asStoreError(error) }
-                throw error
-            }
+            // leaves a snapshot ahead of the log.
+            try synchronizeBufferedLog()
         }
         try SnapshotFile.save(snapshot, directory: directory, fileMode: options.fileMode, io: options.io)
+    }
+
+    /// Syncs the active segment of a `.buffered` store, moving the synced end. A failure stops the
+    /// store: the OS may have dropped the pages of acknowledged writes that no sync covered yet.
+    private func synchronizeBufferedLog() throws {
+        let segment = active
+        let end = segment.endOffset
+        do {
+            try segment.file.synchronizeData()
+            syncedEnd = LogPosition(segment: segment.ordinal, offset: end)
+        } catch {
+            stop(after: error, durableEnd: syncedEnd)
+            throw error
+        }
     }
 
     /// A clean close: a final checkpoint marked clean (unless writes failed), then the lock goes.

@@ -35,7 +35,7 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
     static func openIfExists(_ path: String, writable: Bool = false, io: any FileIO) throws -> SystemFile? {
         do {
             return try open(path, flags: writable ? O_RDWR : O_RDONLY, io: io)
-        } catch EventStoreError.io(let message) where message.contains("(errno \(ENOENT))") {
+        } catch let error as SystemError where error.code == ENOENT {
             return nil
         }
     }

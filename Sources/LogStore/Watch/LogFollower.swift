@@ -1,6 +1,7 @@
 import EventSourcingCore
 import Foundation
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -25,7 +26,8 @@ final class LogFollower: @unchecked Sendable {
     private var isStopping = false
     private var isRunning = true
     /// How many times the inotify queue overflowed (harmless: every wake-up re-reads the head).
-    private(set) var overflowCount = 0
+    var overflowCount: Int { overflows.load(ordering: .relaxed) }
+    private let overflows = Atomic<Int>(0)
     /// Milliseconds between checks when no inotify event arrives.
     static let safetyNetMilliseconds: Int32 = 1000
 
@@ -69,7 +71,7 @@ final class LogFollower: @unchecked Sendable {
             if let inotify {
                 let masks = inotify.wait(timeoutMilliseconds: Self.safetyNetMilliseconds)
                 if masks.contains(where: { $0 & UInt32(IN_IGNORED) != 0 }) { watchingHead = false }
-                overflowCount += masks.filter { $0 & UInt32(IN_Q_OVERFLOW) != 0 }.count
+                overflows.add(masks.filter { $0 & UInt32(IN_Q_OVERFLOW) != 0 }.count, ordering: .relaxed)
             } else {
                 usleep(UInt32(Self.safetyNetMilliseconds) * 1000)
             }
@@ -100,33 +102,29 @@ final class LogFollower: @unchecked Sendable {
             let size = try segment.fileSize()
             try segment.noteFileSize(size)
             let limit = segment.ordinal == target.segment ? min(target.offset, size) : size
-            var offset = segment.endOffset
-            var next = state.headSequenceID + 1
-            while offset < limit {
-                let found: (BatchHeader, String)? = segment.withBytes(offset: 0, count: limit) { bytes in
-                    guard case .frame(let header) = BatchFrame.probe(bytes, at: offset) else { return nil }
-                    let frame = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + header.frameLength])
-                    return (header, BatchFrame.streamID(frame, header))
-                }
-                // The committed end never stops inside a frame; anything else waits for the next look.
-                guard let (header, streamID) = found, header.firstSequenceID == next else { break }
+            // Only whole writes below the committed end are taken; anything else waits for the next look.
+            var cursor = FrameCursor(
+                segment: segment, from: segment.endOffset, end: limit, nextSequenceID: state.headSequenceID + 1)
+            var pending: [(BatchHeader, String, LogPosition)] = []
+            while case .frame(let header, let offset) = segment.withBytes(
+                offset: 0, count: limit, { cursor.next($0) })
+            {
                 let position = LogPosition(segment: segment.ordinal, offset: offset)
-                segment.publishEnd(offset + header.frameLength)
-                try state.withLock {
-                    let hash = StableHash.stream(streamID)
-                    try state.batches.append(
-                        BatchIndex.Entry(
-                            firstSequenceID: header.firstSequenceID, position: position, streamHash: hash,
-                            firstVersion: header.firstVersion))
-                    let slot = try state.streams.find(hash: hash, isStream: { try state.isStream(streamID, at: $0) })
-                    try state.streams.record(
-                        existing: slot, hash: hash, firstVersion: header.firstVersion, eventCount: header.eventCount,
-                        position: position, timestampMicros: header.timestampMicros)
-                    state.headSequenceID = header.lastSequenceID
-                    state.headTimestampMicros = header.timestampMicros
+                let streamID = segment.withBytes(offset: offset, count: header.frameLength) {
+                    BatchFrame.streamID($0, header)
                 }
-                offset += header.frameLength
-                next = header.lastSequenceID + 1
+                pending.append((header, streamID, position))
+                guard cursor.isWhole else { continue }
+                segment.publishEnd(cursor.offset)
+                try state.withLock {
+                    for (header, streamID, position) in pending {
+                        try state.record(
+                            streamID: streamID, streamHash: StableHash.stream(streamID), position: position,
+                            firstSequenceID: header.firstSequenceID, firstVersion: header.firstVersion,
+                            eventCount: header.eventCount, timestampMicros: header.timestampMicros)
+                    }
+                }
+                pending.removeAll()
                 added = true
             }
             guard segment.ordinal < target.segment else { return added }
