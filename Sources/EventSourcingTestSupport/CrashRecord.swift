@@ -14,6 +14,8 @@ package struct CrashRecord: Sendable, CustomStringConvertible {
     package var tornSectors = 0
     /// Units kept although an earlier unit of the same file was dropped.
     package var reorderedUnits = 0
+    /// Unsynced writes to segment files when the power went (a group write not yet synced).
+    package var unsyncedSegmentWrites = 0
 
     package var description: String {
         let at = operation.map { "at \($0)" + (fileKind.map { " on \($0.rawValue)" } ?? "") } ?? "between operations"

@@ -86,8 +86,11 @@ package struct FaultHarness: Sendable {
     private func run(
         _ random: inout SeededRandom, directory: String, counters: inout HarnessCounters, log: inout [String]
     ) async throws -> String? {
+        // Several writers in most rounds, so that group writes hold several writers' batches.
+        let writers = random.weighted([(1, 1), (2, 2), (3, 2), (4, 2)])
         let profile = random.weighted([
-            (Workload.Profile.mixed(), 5), (.oneStream, 2), (.manyKeys(), 2), (.largeEvents(), 2), (.manyStreams(), 1),
+            (Workload.Profile.mixed(writers: writers), 5), (writers == 1 ? .oneStream : .mixed(writers: writers), 2),
+            (.manyKeys(writers: writers), 2), (.largeEvents(writers: writers), 2), (.manyStreams(writers: writers), 1),
         ])
         var options = LogEventStore.Options(
             durability: random.chance(0.7) ? .fsync : .buffered,
@@ -101,8 +104,12 @@ package struct FaultHarness: Sendable {
                 + "checkpoint every \(options.checkpointBytesInterval) bytes, key table of \(options.keyIndexInitialCapacity) slots"
         )
         var history = History()
-        var runner = WorkloadRunner(workload: workload)
+        var runner = GroupedWrites(workload: workload)
         var checker = InvariantChecker(workload: workload)
+        checker.options.isSequential = workload.profile.writerCount == 1
+        // How a failed sync is modelled: mostly as Linux does it (the pages are dropped).
+        let syncFailureKeepsPages = random.chance(0.2)
+        if syncFailureKeepsPages { log.append("a failed sync keeps its pages pending") }
         var nextOperation = 0
         var storePath = directory + "/c0"
         var layer = FaultInjectingIO(root: storePath)
@@ -129,6 +136,7 @@ package struct FaultHarness: Sendable {
                 cycleLog += ", crash \(point) \(mode.rawValue)"
             }
             if crashArmedAt == -1 { armCrash(&random) }
+            layer.setFailedSyncKeepsPages(syncFailureKeepsPages)
             options.io = layer
             // -1: before the store opens.
             let faultAt = scenario == .ioError ? random.int(-1..<operationCount) : Int.min
@@ -155,24 +163,37 @@ package struct FaultHarness: Sendable {
             }
 
             var failedAt: Int?
+            var failedOperations: [Int] = []
+            var lastStepWasGroup = false
             if let store {
                 // After a crash the operations go on failing, so that a round draws the same numbers.
-                for index in 0..<operationCount {
-                    if index == crashArmedAt { armCrash(&random) }
-                    if index == faultAt {
+                var index = 0
+                while index < operationCount {
+                    let writers = workload.profile.writerCount
+                    let size = writers > 1 && random.chance(0.6) ? min(random.int(2...writers), operationCount - index) : 1
+                    let ids = Array(nextOperation..<nextOperation + size)
+                    if (index..<index + size).contains(crashArmedAt) { armCrash(&random) }
+                    if (index..<index + size).contains(faultAt) {
                         rule = Self.randomRule(&random)
                         layer.addFault(rule!)
                         cycleLog += ", before operation \(nextOperation): \(rule!)"
                     }
                     let syncsBefore = layer.synchronizedCount(of: .segment)
                     let orderBefore = history.reportCount
-                    var events: [HistoryEvent] = []
-                    let outcome = await runner.run(nextOperation, on: store) { events.append($0) }
-                    nextOperation += 1
-                    counters.operations += 1
+                    let crashedBefore = layer.hasCrashed
+                    let results = await runner.run(ids, on: store)
+                    let isGroup = runner.isGroup(ids)
+                    lastStepWasGroup = isGroup
+                    if isGroup { counters.multiWriterGroups += 1 }
+                    nextOperation += size
+                    index += size
+                    counters.operations += size
                     await Self.drainWriter(store)
                     let crashed = layer.hasCrashed
-                    for event in events {
+                    if crashed, !crashedBefore, isGroup, let crash = layer.crashRecord, crash.unsyncedSegmentWrites > 0 {
+                        counters.multiWriterGroupCrashes += 1
+                    }
+                    for event in runner.orderedEvents(results) {
                         switch event {
                         case .acknowledged, .snapshotAcknowledged:
                             // Past the power loss the process is dead: it acknowledges nothing.
@@ -186,26 +207,63 @@ package struct FaultHarness: Sendable {
                     if options.durability == .buffered, layer.synchronizedCount(of: .segment) > syncsBefore {
                         history.markAcknowledgedDurable(before: orderBefore)
                     }
-                    switch outcome {
-                    case .done:
-                        break
-                    case .violation(let message):
-                        if !crashed && rule == nil {
-                            log.append(cycleLog)
-                            return message
+                    for result in results {
+                        switch result.outcome {
+                        case .done:
+                            break
+                        case .violation(let message):
+                            if !crashed && rule == nil {
+                                log.append(cycleLog)
+                                return message
+                            }
+                        case .failed(let error):
+                            if !crashed && rule == nil {
+                                log.append(cycleLog)
+                                return "operation \(result.operation) failed without a fault: \(error)"
+                            }
+                            if failedAt == nil { failedAt = result.operation }
+                            if !crashed, workload.operation(result.operation).kind != .snapshot {
+                                failedOperations.append(result.operation)
+                            }
                         }
-                    case .failed(let error):
-                        if !crashed && rule == nil {
-                            log.append(cycleLog)
-                            return "operation \(nextOperation - 1) failed without a fault: \(error)"
-                        }
-                        if failedAt == nil { failedAt = nextOperation - 1 }
                     }
+                }
+                // A write that failed is never read as stored, in this process or by a reopen in this boot.
+                if !layer.hasCrashed, !failedOperations.isEmpty {
+                    if let problem = await Self.failedWritesPresent(failedOperations, in: store) {
+                        log.append(cycleLog)
+                        return problem
+                    }
+                    counters.failedWritesCheckedAbsent += failedOperations.count
                 }
             }
             if let crash = layer.crashRecord, store != nil {
                 counters.record(crash, inRecovery: false)
                 cycleLog += "; \(crash)"
+            }
+            // A full disk fails the writes it hit and nothing more: once space is freed the same
+            // open store takes writes again, without a restart.
+            if scenario == .ioError, let store, let rule, rule.errorNumber == ENOSPC, rule.operation != .sync,
+                !layer.hasCrashed
+            {
+                layer.clearFaults()
+                var events: [HistoryEvent] = []
+                let outcome = await runner.run([nextOperation], on: store).first!
+                events = outcome.events
+                nextOperation += 1
+                counters.operations += 1
+                await Self.drainWriter(store)
+                for event in events { history.apply(event, isDurable: options.durability == .fsync) }
+                if case .failed(let error) = outcome.outcome, !layer.hasCrashed {
+                    // A store stopped by an earlier failed sync (in the same round) may still refuse.
+                    if !"\(error)".contains("stopped accepting writes") {
+                        log.append(cycleLog)
+                        return "the store did not take writes again after the disk had room: \(error)"
+                    }
+                } else if case .done = outcome.outcome {
+                    counters.writableAgainWithoutRestart += 1
+                    cycleLog += "; writable again without a restart"
+                }
             }
             if let failedAt { cycleLog += "; writes failed from operation \(failedAt)" }
 
@@ -236,6 +294,7 @@ package struct FaultHarness: Sendable {
             }
             if !inPlace && !layer.hasCrashed {
                 let crash = layer.simulatePowerLoss(into: imagePath, mode: mode, seed: random.next())
+                if lastStepWasGroup, crash.unsyncedSegmentWrites > 0 { counters.multiWriterGroupCrashes += 1 }
                 counters.record(crash, inRecovery: false)
                 cycleLog += "; \(crash) after the operations"
             }
@@ -298,11 +357,21 @@ package struct FaultHarness: Sendable {
                 return "recovery failed: \(error)"
             }
             counters.recoveries += 1
-            checker.options.mayLoseUndurableAcknowledgements = powerLost && options.durability == .buffered
+            // A failed `.buffered` sync stops the store, and an open in the same boot takes the log
+            // to end where it was last synced: acknowledgements no sync covered may be lost then too.
+            checker.options.mayLoseUndurableAcknowledgements =
+                (powerLost || scenario == .ioError) && options.durability == .buffered
             let report = await checker.check(recovered, history: history)
             if !report.violations.isEmpty {
                 try? await recovered.close()
                 return "after recovery: " + report.violations.joined(separator: "\n  ")
+            }
+            if inPlace, scenario == .ioError {
+                let present = Set(report.runs.map(\.operation)).intersection(failedOperations)
+                if !present.isEmpty {
+                    try? await recovered.close()
+                    return "writes that failed were read as stored after a reopen in the same boot: operations \(present.sorted())"
+                }
             }
             if let twinDigest, twinDigest != report.digest {
                 try? await recovered.close()
@@ -315,8 +384,8 @@ package struct FaultHarness: Sendable {
             if scenario == .ioError {
                 // The store accepts writes again once the faults are gone.
                 for _ in 0..<2 {
-                    var events: [HistoryEvent] = []
-                    let outcome = await runner.run(nextOperation, on: recovered) { events.append($0) }
+                    let step = await runner.run([nextOperation], on: recovered).first!
+                    let (events, outcome) = (step.events, step.outcome)
                     nextOperation += 1
                     counters.operations += 1
                     for event in events { history.apply(event, isDurable: options.durability == .fsync) }
@@ -351,6 +420,21 @@ package struct FaultHarness: Sendable {
     static func drainWriter(_ store: LogEventStore) async {
         _ = try? await store.stream("harness-barrier").write(
             CandidateEvent(type: "Barrier"), expectedVersion: .exact(Int64.max))
+    }
+
+    /// A problem when any event of `store` was written by one of `operations` (writes that failed).
+    static func failedWritesPresent(_ operations: [Int], in store: any EventStore) async -> String? {
+        let failed = Set(operations)
+        do {
+            for event in try await allEvents(store) {
+                if let origin = Workload.origin(of: event.data), failed.contains(origin.operation) {
+                    return "operation \(origin.operation) failed, but its event \(event.sequenceID) is read as stored"
+                }
+            }
+        } catch {
+            return "reading the store after writes failed: \(error)"
+        }
+        return nil
     }
 
     /// Every event of `@all`, in order.

@@ -48,6 +48,9 @@ extension FaultInjectingIO {
         record: inout CrashRecord
     ) -> [UInt8] {
         guard let file = model.files[id] else { return [] }
+        if StoreFileKind(fileName: model.names.first(where: { $0.value == id })?.key ?? "") == .segment {
+            record.unsyncedSegmentWrites += file.pending.count
+        }
         var units = file.pending.flatMap { sectors(of: $0) }.map { Unit(change: $0, isUnordered: false) }
         // Pages stored through a shared mapping since the last msync: the kernel may have written any of them.
         let current = currentBytes(of: id, in: model, root: root) ?? file.visible

@@ -23,8 +23,11 @@ import Synchronization
 /// - inject errors (`FaultRule`): `EIO` or `ENOSPC` on write, sync, allocate or rename, short
 ///   writes, and "fail after N operations", once or until `clearFaults()`.
 ///
-/// A failed sync leaves its changes pending (they may still reach the disk or not): the model of
-/// a disk that reports an error and keeps what it had, not of a kernel that forgets dirty pages.
+/// A failed sync is modelled as Linux does it (by default): the kernel reports the error once and
+/// marks the dirty pages clean, so the changes since the file's last sync stay visible to every
+/// reader in this boot but never reach stable storage, and a later sync succeeds without them
+/// (`SimulatedFile.dropPending`). `setFailedSyncKeepsPages(true)` models instead a disk that
+/// reports the error and keeps what it had (the changes stay pending).
 ///
 /// Paths outside `root` pass through untouched (a read-only open's private directory).
 ///
@@ -65,6 +68,9 @@ package final class FaultInjectingIO: FileIO {
         var isDead = false
         var faultCounts: [String: Int] = [:]
         var isLyingAboutSyncs = false
+        var failedSyncKeepsPages = false
+        /// Changes dropped by failed syncs.
+        var droppedBySyncFailures = 0
         /// Successful `fsync`/`fdatasync` calls by kind of file.
         var syncs: [StoreFileKind: Int] = [:]
     }
@@ -110,6 +116,13 @@ package final class FaultInjectingIO: FileIO {
     /// Makes every sync report success without making anything durable: a disk that lies about
     /// its cache. Only for showing that the harnesses catch what such a disk loses.
     package func setLyingAboutSyncs(_ isLying: Bool) { model.withLock { $0.isLyingAboutSyncs = isLying } }
+
+    /// Makes a failed sync keep its changes pending (a disk that reports an error and keeps what it
+    /// had) instead of dropping them as Linux does.
+    package func setFailedSyncKeepsPages(_ keeps: Bool) { model.withLock { $0.failedSyncKeepsPages = keeps } }
+
+    /// Changes that failed syncs dropped so far (visible in the page cache, never durable).
+    package var changesDroppedBySyncFailures: Int { model.withLock { $0.droppedBySyncFailures } }
 
     /// Sets where the power goes (counted over the operations seen so far, from the start).
     package func setCrashPlan(_ plan: CrashPlan?) { model.withLock { $0.crashPlan = plan } }
@@ -383,6 +396,10 @@ package final class FaultInjectingIO: FileIO {
                 &model, operation: call, kind: kind, ruleOperation: .sync, path: tracked?.name ?? root,
                 isSyncPoint: true)
             {
+                if !model.isDead, !model.failedSyncKeepsPages, let (id, _) = tracked {
+                    let current = call == "msync" ? Self.readDescriptor(descriptor) : nil
+                    model.droppedBySyncFailures += model.files[id]!.dropPending(current: current)
+                }
                 errno = code
                 return -1
             }

@@ -36,6 +36,16 @@ package struct HarnessCounters: Sendable {
     package var opensRefused = 0
     /// Stores used again after injected errors were cleared.
     package var reopenedAfterFaults = 0
+    /// Group writes holding several writers' batches.
+    package var multiWriterGroups = 0
+    /// Power losses that struck while a group write of several writers' batches was not yet
+    /// synced (its sectors kept, dropped, torn or reordered by the loss).
+    package var multiWriterGroupCrashes = 0
+    /// Writes failed by a failed sync (whose pages the modelled kernel dropped) or a full disk,
+    /// then checked absent from every read in the same boot.
+    package var failedWritesCheckedAbsent = 0
+    /// Stores that took writes again after a full disk was cleared, without a restart.
+    package var writableAgainWithoutRestart = 0
     package var failures = 0
 
     package init() {}
@@ -74,6 +84,10 @@ package struct HarnessCounters: Sendable {
         damageReported += other.damageReported
         opensRefused += other.opensRefused
         reopenedAfterFaults += other.reopenedAfterFaults
+        multiWriterGroups += other.multiWriterGroups
+        multiWriterGroupCrashes += other.multiWriterGroupCrashes
+        failedWritesCheckedAbsent += other.failedWritesCheckedAbsent
+        writableAgainWithoutRestart += other.writableAgainWithoutRestart
         failures += other.failures
     }
 
@@ -97,6 +111,10 @@ package struct HarnessCounters: Sendable {
         add("reordered_units", reorderedUnits)
         for (key, value) in faults.sorted(by: { $0.key < $1.key }) { add("fault[\(key)]", value) }
         add("reopened_after_faults", reopenedAfterFaults)
+        add("multi_writer_groups", multiWriterGroups)
+        add("multi_writer_group_crashes", multiWriterGroupCrashes)
+        add("failed_writes_checked_absent", failedWritesCheckedAbsent)
+        add("writable_again_without_restart", writableAgainWithoutRestart)
         for (key, value) in damage.sorted(by: { $0.key < $1.key }) { add("damage[\(key)]", value) }
         add("bytes_damaged", bytesDamaged)
         add("bits_flipped", bitsFlipped)
@@ -139,6 +157,10 @@ package struct HarnessCounters: Sendable {
             case "torn_sectors": tornSectors += value
             case "reordered_units": reorderedUnits += value
             case "reopened_after_faults": reopenedAfterFaults += value
+            case "multi_writer_groups": multiWriterGroups += value
+            case "multi_writer_group_crashes": multiWriterGroupCrashes += value
+            case "failed_writes_checked_absent": failedWritesCheckedAbsent += value
+            case "writable_again_without_restart": writableAgainWithoutRestart += value
             case "bytes_damaged": bytesDamaged += value
             case "bits_flipped": bitsFlipped += value
             case "damage_reported": damageReported += value

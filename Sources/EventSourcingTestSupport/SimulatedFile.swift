@@ -42,10 +42,32 @@ struct SimulatedFile {
         return pages
     }
 
-    /// Everything recorded so far is on stable storage (a successful sync).
+    /// Everything recorded since the last sync reaches stable storage (a successful sync). Bytes
+    /// the OS shows but a failed sync dropped (`dropPending`) are not among them: they never do.
     mutating func synchronize() {
-        durable = visible
+        for change in pending { Self.apply(change, to: &durable) }
         pending.removeAll()
+    }
+
+    /// A failed sync, as Linux does it: the kernel reports the error and marks the dirty pages
+    /// clean, so the changes since the last sync stay visible (the page cache keeps them) but never
+    /// reach stable storage, and a later sync succeeds without them. `current` (for an `msync`) is
+    /// what the mapping shows: its pages are taken as visible and dropped alike.
+    /// - Returns: how many changes were dropped.
+    @discardableResult
+    mutating func dropPending(current: [UInt8]? = nil) -> Int {
+        let dropped = pending.count
+        if let current { visible = current }
+        pending.removeAll()
+        return dropped
+    }
+
+    /// Whether bytes the OS shows differ from what stable storage holds plus the pending changes:
+    /// pages a failed sync dropped.
+    var hasDroppedPages: Bool {
+        var expected = durable
+        for change in pending { Self.apply(change, to: &expected) }
+        return expected != visible
     }
 
     /// The page-sized writes that turn `old` into `new` (sizes are equal for mapped files; a

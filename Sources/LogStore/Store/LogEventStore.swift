@@ -60,14 +60,27 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
     }
 
     package let runtime: StoreRuntime
+    private let writer: LogWriter
 
     /// The store's directory.
     public let directory: String
 
-    private init(directory: String, runtime: StoreRuntime) {
+    private init(directory: String, runtime: StoreRuntime, writer: LogWriter) {
         self.directory = directory
         self.runtime = runtime
+        self.writer = writer
     }
+
+    /// Test hook for the reliability harnesses: while held, the writer thread takes no write, so
+    /// that the writes submitted meanwhile form one group (one `pwrite`, one sync) in the order
+    /// they were submitted. Release before closing.
+    package func holdWrites() { writer.setHeld(true) }
+
+    /// Lets the writer thread go on (see `holdWrites`).
+    package func releaseWrites() { writer.setHeld(false) }
+
+    /// Writes and snapshots submitted and not yet taken by the writer thread.
+    package var queuedWriteCount: Int { writer.queuedJobCount }
 
     /// Opens the store in `directory`, creating it (unless `options.readOnly`), and recovers it
     /// after a crash: a torn batch at the end of the log is cut, indexes are brought up to date.
@@ -92,7 +105,8 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
         let storage = LogStorage(
             state: state, writer: writer, follower: follower, directory: directory, isReadOnly: options.readOnly)
         return LogEventStore(
-            directory: directory, runtime: StoreRuntime(storage: storage, hub: hub, logger: options.logger))
+            directory: directory, runtime: StoreRuntime(storage: storage, hub: hub, logger: options.logger),
+            writer: writer)
     }
 
     /// Opens, runs `body`, and closes even when `body` throws.

@@ -26,6 +26,9 @@ final class LogWriter: @unchecked Sendable {
     /// How many queued jobs wake the writer (under `condition`): 1 when it idles, more while it
     /// gathers a group.
     private var wakeAt = 1
+    /// A test hook (under `condition`): while held, the writer takes no job, so that the writes
+    /// submitted meanwhile form one group.
+    private var isHeld = false
     private let context: WriterContext
 
     init(context: WriterContext) {
@@ -46,6 +49,21 @@ final class LogWriter: @unchecked Sendable {
         jobs.append(job)
         if jobs.count >= wakeAt { condition.signal() }
         condition.unlock()
+    }
+
+    /// Holds or releases the writer thread (`isHeld`).
+    func setHeld(_ held: Bool) {
+        condition.lock()
+        isHeld = held
+        if !held { condition.signal() }
+        condition.unlock()
+    }
+
+    /// Jobs queued and not yet taken by the writer thread.
+    var queuedJobCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return jobs.count
     }
 
     private static func fail(_ job: Job, with error: Error) {
@@ -103,10 +121,10 @@ final class LogWriter: @unchecked Sendable {
             let deadline =
                 MonotonicCondition.now() + min(context.lastSyncNanoseconds / 2, Self.commitDelayMaxNanoseconds)
             wakeAt = expected
-            while jobs.count < expected, condition.wait(until: deadline) {}
+            while jobs.count < expected || isHeld, condition.wait(until: deadline) {}
             wakeAt = 1
         }
-        while jobs.isEmpty { condition.wait() }
+        while jobs.isEmpty || isHeld { condition.wait() }
     }
 
     /// The longest commit delay: 200 µs.
