@@ -8,6 +8,9 @@ package struct CrashPlan: Sendable, CustomStringConvertible {
         case afterSyncPoint(Int)
         /// Just before operation number `n` of any kind that changes something.
         case beforeOperation(Int)
+        /// Just before the `fsync`/`fdatasync` number `n` (from 0) of a segment file: a group
+        /// write (or a seal) is then in the page cache and not yet on stable storage.
+        case beforeSegmentSync(Int)
     }
 
     package var point: Point

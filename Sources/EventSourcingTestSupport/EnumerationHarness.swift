@@ -34,21 +34,36 @@ package struct EnumerationHarness: Sendable {
         var workload: Workload
         var options: LogEventStore.Options
         var operations: Int
+        /// The operations of each step, run as one group write when they are several writers'.
+        var steps: [[Int]]
     }
 
     private func run(_ random: inout SeededRandom, directory: String, counters: inout HarnessCounters) async throws
         -> String?
     {
-        let profile = random.pick([Workload.Profile.mixed(), .largeEvents(), .oneStream, .manyKeys()])
+        // Two or three writers in most rounds: their writes form group writes, whose every sync
+        // point is a crash point (so power losses tear and reorder sectors inside them).
+        let writers = random.pick([1, 2, 2, 3, 3])
+        let profile = random.pick([
+            Workload.Profile.mixed(writers: writers), .largeEvents(writers: writers),
+            writers == 1 ? .oneStream : .mixed(writers: writers), .manyKeys(writers: writers),
+        ])
         var storeOptions = LogEventStore.Options(
             durability: random.chance(0.6) ? .fsync : .buffered, segmentBytesMax: 4096,
             checkpointBytesInterval: random.pick([1024, 4096]))
         // A small key table grows within the round, so the renames of a growth and of the checkpoint
         // that settles it are among the sync points (4,096 slots: no growth).
         storeOptions.keyIndexInitialCapacity = random.pick([16, 64, 4096])
+        var steps: [[Int]] = []
+        var next = 0
+        while next < operationCount {
+            let size = writers > 1 && random.chance(0.7) ? min(random.int(2...writers), operationCount - next) : 1
+            steps.append(Array(next..<next + size))
+            next += size
+        }
         let setup = Setup(
-            workload: Workload(seed: random.next(), profile: profile), options: storeOptions, operations: operationCount
-        )
+            workload: Workload(seed: random.next(), profile: profile), options: storeOptions, operations: operationCount,
+            steps: steps)
         let context =
             "profile \(profile), \(setup.options.durability), segments of 4096 bytes, "
             + "checkpoint every \(setup.options.checkpointBytesInterval) bytes, key table of \(storeOptions.keyIndexInitialCapacity) slots, "
@@ -58,30 +73,36 @@ package struct EnumerationHarness: Sendable {
         let dry = directory + "/dry"
         let dryLayer = FaultInjectingIO(root: dry)
         _ = try await execute(setup, store: dry, layer: dryLayer, counters: &counters)
+        counters.multiWriterGroups += setup.steps.filter { GroupedWrites(workload: setup.workload).isGroup($0) }.count
         let syncPoints = dryLayer.syncPointCount
 
+        // Every sync point, with the power cut just before and just after it; then, once more,
+        // just before every sync of a segment (a group write in the page cache, not yet synced).
+        let segmentSyncs = dryLayer.segmentSyncCount
+        var crashPoints: [(point: CrashPlan.Point, name: String)] = []
         for point in 0..<syncPoints {
-            for after in [false, true] {
-                let store = directory + "/s\(point)\(after ? "a" : "b")"
+            crashPoints.append((.beforeSyncPoint(point), "sync point \(point) (before)"))
+            crashPoints.append((.afterSyncPoint(point), "sync point \(point) (after)"))
+        }
+        for sync in 0..<segmentSyncs { crashPoints.append((.beforeSegmentSync(sync), "segment sync \(sync) (before)")) }
+        for (index, (crashPoint, name)) in crashPoints.enumerated() {
+            do {
+                let store = directory + "/s\(index)"
                 let image = store + "-image"
                 let layer = FaultInjectingIO(root: store)
-                let mode = PowerLossMode.allCases[
-                    (point * 2 + (after ? 1 : 0) + Int(random.next() % 5)) % PowerLossMode.allCases.count]
-                layer.setCrashPlan(
-                    CrashPlan(
-                        point: after ? .afterSyncPoint(point) : .beforeSyncPoint(point), mode: mode,
-                        imageDirectory: image, seed: random.next()))
-                let history = try await execute(setup, store: store, layer: layer, counters: &counters)
+                let mode = PowerLossMode.allCases[(index + Int(random.next() % 5)) % PowerLossMode.allCases.count]
+                layer.setCrashPlan(CrashPlan(point: crashPoint, mode: mode, imageDirectory: image, seed: random.next()))
+                let (history, crashedInGroup) = try await execute(setup, store: store, layer: layer, counters: &counters)
                 guard let crash = layer.crashRecord else {
-                    return
-                        "\(context): sync point \(point) of \(syncPoints) was not reached again: the run is not deterministic"
+                    return "\(context): \(name) of \(syncPoints) was not reached again: the run is not deterministic"
                 }
                 counters.record(crash, inRecovery: false)
+                if crashedInGroup, crash.unsyncedSegmentWrites > 0 { counters.multiWriterGroupCrashes += 1 }
                 if !FaultInjectingIO.exists(image) {
                     try FileManager.default.createDirectory(atPath: image, withIntermediateDirectories: true)
                 }
                 if let failure = try await recoverAndCheck(image, setup: setup, history: history, counters: &counters) {
-                    return "\(context); \(crash) at sync point \(point) (\(after ? "after" : "before")): \(failure)"
+                    return "\(context); \(crash) at \(name): \(failure)"
                 }
                 StoreDirectory.remove(store)
                 StoreDirectory.remove(image)
@@ -96,7 +117,7 @@ package struct EnumerationHarness: Sendable {
             CrashPlan(
                 point: .beforeSyncPoint(syncPoints * 2 / 3), mode: .keepPrefixTornSector, imageDirectory: tornImage,
                 seed: random.next()))
-        let history = try await execute(setup, store: torn, layer: tornLayer, counters: &counters)
+        let (history, _) = try await execute(setup, store: torn, layer: tornLayer, counters: &counters)
         if let crash = tornLayer.crashRecord { counters.record(crash, inRecovery: false) }
         if !FaultInjectingIO.exists(tornImage) {
             try FileManager.default.createDirectory(atPath: tornImage, withIntermediateDirectories: true)
@@ -149,22 +170,27 @@ package struct EnumerationHarness: Sendable {
     }
 
     /// Creates the store under `layer`, runs the workload and closes it; a crash plan on the layer
-    /// cuts it short. - Returns: what the writer saw acknowledged before the power went.
+    /// cuts it short. - Returns: what the writers saw acknowledged before the power went, and
+    /// whether it went during a group write of several writers.
     private func execute(_ setup: Setup, store path: String, layer: FaultInjectingIO, counters: inout HarnessCounters)
-        async throws -> History
+        async throws -> (History, crashedInGroup: Bool)
     {
         var options = setup.options
         options.io = layer
         var history = History()
-        guard let store = try? await LogEventStore.open(directory: path, options: options) else { return history }
-        var runner = WorkloadRunner(workload: setup.workload)
-        for operation in 0..<setup.operations {
-            var events: [HistoryEvent] = []
-            _ = await runner.run(operation, on: store) { events.append($0) }
+        guard let store = try? await LogEventStore.open(directory: path, options: options) else {
+            return (history, false)
+        }
+        var runner = GroupedWrites(workload: setup.workload)
+        var crashedInGroup = false
+        for step in setup.steps {
+            let crashedBefore = layer.hasCrashed
+            let results = await runner.run(step, on: store)
             await FaultHarness.drainWriter(store)
-            counters.operations += 1
+            counters.operations += step.count
             let crashed = layer.hasCrashed
-            for event in events {
+            if crashed, !crashedBefore, runner.isGroup(step) { crashedInGroup = true }
+            for event in runner.orderedEvents(results) {
                 if case .acknowledged = event, crashed { continue }
                 if case .snapshotAcknowledged = event, crashed { continue }
                 if case .acknowledged = event { counters.acknowledgedWrites += 1 }
@@ -177,7 +203,7 @@ package struct EnumerationHarness: Sendable {
         } catch {
             _ = error
         }
-        return history
+        return (history, crashedInGroup)
     }
 
     /// Recovers an image, checks it against `history`, closes it and verifies it.
@@ -192,6 +218,7 @@ package struct EnumerationHarness: Sendable {
         }
         counters.recoveries += 1
         var checker = InvariantChecker(workload: setup.workload)
+        checker.options.isSequential = setup.workload.profile.writerCount == 1
         checker.options.mayLoseUndurableAcknowledgements = setup.options.durability == .buffered
         checker.options.keyRetries = 2
         let report = await checker.check(store, history: history)

@@ -127,10 +127,13 @@ package struct FaultHarness: Sendable {
             let crashArmedAt = scenario == .powerLoss ? random.int(-1..<operationCount) : Int.min
             func armCrash(_ random: inout SeededRandom) {
                 let point: CrashPlan.Point
-                switch random.int(0..<5) {
+                switch random.int(0..<10) {
                 case 0, 1: point = .beforeSyncPoint(layer.syncPointCount + random.int(0..<12))
                 case 2, 3: point = .afterSyncPoint(layer.syncPointCount + random.int(0..<12))
-                default: point = .beforeOperation(layer.operationCount + random.int(0..<30))
+                case 4: point = .beforeOperation(layer.operationCount + random.int(0..<30))
+                // While a group write is in the page cache, before its sync: the sectors of several
+                // writers' batches are dropped, torn or reordered.
+                default: point = .beforeSegmentSync(layer.segmentSyncCount + random.int(0..<3))
                 }
                 layer.setCrashPlan(CrashPlan(point: point, mode: mode, imageDirectory: imagePath, seed: random.next()))
                 cycleLog += ", crash \(point) \(mode.rawValue)"

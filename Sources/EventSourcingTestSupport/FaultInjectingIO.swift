@@ -60,6 +60,8 @@ package final class FaultInjectingIO: FileIO {
         var rootDescriptors: Set<Int32> = []
         var operationCount = 0
         var syncPointCount = 0
+        /// `fsync`/`fdatasync` calls on segment files so far.
+        var segmentSyncCount = 0
         var rules: [FaultRule] = []
         var skipsLeft: [Int] = []
         var armedWriteFailure: (code: Int32, isPersistent: Bool)?
@@ -132,6 +134,9 @@ package final class FaultInjectingIO: FileIO {
 
     /// Sync points (`fsync`, `fdatasync`, `msync`, `rename`) so far.
     package var syncPointCount: Int { model.withLock { $0.syncPointCount } }
+
+    /// `fsync`/`fdatasync` calls on segment files so far.
+    package var segmentSyncCount: Int { model.withLock { $0.segmentSyncCount } }
 
     /// The power loss, once it happened.
     package var crashRecord: CrashRecord? { model.withLock { $0.crash } }
@@ -444,10 +449,12 @@ package final class FaultInjectingIO: FileIO {
         if model.isDead { return .fail(EIO) }
         if let plan = model.crashPlan {
             let strikes: Bool
+            let isSegmentSync = isSyncPoint && kind == .segment && operation != "msync" && operation != "rename"
             switch plan.point {
             case .beforeOperation(let n): strikes = model.operationCount == n
             case .beforeSyncPoint(let n): strikes = isSyncPoint && model.syncPointCount == n
             case .afterSyncPoint: strikes = false
+            case .beforeSegmentSync(let n): strikes = isSegmentSync && model.segmentSyncCount == n
             }
             if strikes {
                 crash(&model, plan: plan, operation: operation, kind: kind)
@@ -455,6 +462,9 @@ package final class FaultInjectingIO: FileIO {
             }
         }
         if isSyncPoint { model.syncPointCount += 1 }
+        if isSyncPoint && kind == .segment && operation != "msync" && operation != "rename" {
+            model.segmentSyncCount += 1
+        }
         if ruleOperation == .write, let armed = model.armedWriteFailure {
             // The disk filled during an earlier short write.
             if !armed.isPersistent { model.armedWriteFailure = nil }

@@ -35,8 +35,9 @@ enum FuzzTargets {
     static func frames(_ input: UnsafeRawBufferPointer) {
         guard input.count > 1 else { return }
         var bytes = Array(input[1...])
-        if input[0] & 1 != 0, bytes.count >= BatchHeader.overheadBytes + 1 {
-            Self.repairFrame(&bytes)
+        if input[0] & 1 != 0, bytes.count >= BatchHeader.minimumFrameBytes {
+            // Bit 1 picks the format whose magic the repair writes.
+            Self.repairFrame(&bytes, magic: input[0] & 2 != 0 ? BatchHeader.magicV1 : BatchHeader.magicV2)
         }
         bytes.withUnsafeBytes { raw in
             guard case .frame(let header) = BatchFrame.probe(raw, at: 0) else { return }
@@ -95,10 +96,10 @@ enum FuzzTargets {
     }
 
     /// Sets both lengths of a frame to its size and its checksum to match its bytes.
-    static func repairFrame(_ bytes: inout [UInt8]) {
+    static func repairFrame(_ bytes: inout [UInt8], magic: UInt32 = BatchHeader.magicV2) {
         let length = UInt32(bytes.count)
         withUnsafeBytes(of: length.littleEndian) { bytes.replaceSubrange(0..<4, with: $0) }
-        withUnsafeBytes(of: BatchHeader.magic.littleEndian) { bytes.replaceSubrange(4..<8, with: $0) }
+        withUnsafeBytes(of: magic.littleEndian) { bytes.replaceSubrange(4..<8, with: $0) }
         withUnsafeBytes(of: length.littleEndian) { bytes.replaceSubrange(bytes.count - 4..<bytes.count, with: $0) }
         let crc = Checksum.crc32c(Array(bytes[0..<bytes.count - 8]))
         withUnsafeBytes(of: crc.littleEndian) { bytes.replaceSubrange(bytes.count - 8..<bytes.count - 4, with: $0) }

@@ -63,7 +63,7 @@ enum StoreImage {
     static func segmentHeader(ordinal: Int, firstSequenceID: UInt64) -> [UInt8] {
         var header = ByteWriter(capacity: Segment.headerBytes)
         header.append(Segment.headerMagic)
-        header.append(Segment.formatVersion)
+        header.append(Segment.currentFormatVersion)
         header.append(UInt32(Segment.headerBytes))
         header.append(UInt32(ordinal))
         header.append(UInt32(0))
