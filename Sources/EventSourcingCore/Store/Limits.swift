@@ -23,7 +23,7 @@ public enum Limits {
     /// batch plus the per-event record overhead. Readers refuse larger length fields.
     public static let frameBytesMax = batchBytesMax + 32 * 1024 * 1024
 
-    static func check() {
+    package static func check() {
         precondition(eventBytesMax <= batchBytesMax, "an event must fit in a batch")
         precondition(
             eventBytesMax > 16 * 1024 * 1024 + eventTypeBytesMax + idempotencyKeyBytesMax,

@@ -15,19 +15,20 @@ package final class Inotify: @unchecked Sendable {  // safe: descriptors are imm
     /// Creates an instance (`inotify_init1(2)`) and its wake pipe (`pipe(2)`, made non-blocking and
     /// close-on-exec with `fcntl(2)`).
     package init() throws {
-        descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard descriptor >= 0 else { throw Self.error("inotify_init1", errno) }
+        let descriptor = try SystemCall.run("inotify_init1", path: "") { inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)) }
         var ends: [Int32] = [0, 0]
         do {
-            guard pipe(&ends) == 0 else { throw Self.error("pipe", errno) }
+            try SystemCall.run("pipe", path: "") { pipe(&ends) }
             for end in ends {
-                _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+                let flags = try SystemCall.run("fcntl", path: "") { fcntl(end, F_GETFL) }
+                try SystemCall.run("fcntl", path: "") { fcntl(end, F_SETFL, flags | O_NONBLOCK) }
+                try SystemCall.run("fcntl", path: "") { fcntl(end, F_SETFD, FD_CLOEXEC) }
             }
         } catch {
             close(descriptor)
             throw error
         }
+        self.descriptor = descriptor
         wakeRead = ends[0]
         wakeWrite = ends[1]
     }
@@ -38,17 +39,17 @@ package final class Inotify: @unchecked Sendable {  // safe: descriptors are imm
         close(wakeWrite)
     }
 
-    private static func error(_ call: String, _ code: Int32) -> EventStoreError {
-        .io("\(call) failed: \(String(cString: strerror(code))) (errno \(code))")
-    }
-
     /// Watches `path` for `mask` (`inotify_add_watch(2)`); `false` when the path does not exist.
     @discardableResult
     package func watch(_ path: String, mask: UInt32) throws -> Bool {
-        let result = inotify_add_watch(descriptor, path, mask)
-        if result >= 0 { return true }
-        if errno == ENOENT { return false }
-        throw Self.error("inotify_add_watch on '\(path)'", errno)
+        do {
+            try SystemCall.run("inotify_add_watch", path: path) { inotify_add_watch(descriptor, path, mask) }
+            return true
+        } catch let error as SystemError where error.code == ENOENT {
+            return false
+        } catch let error as SystemError {
+            throw error.storeError
+        }
     }
 
     /// Waits until an event arrives, `wake` is called, or `timeoutMilliseconds` pass (`poll(2)`),
@@ -59,15 +60,16 @@ package final class Inotify: @unchecked Sendable {  // safe: descriptors are imm
             pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
             pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
         ]
-        let ready = poll(&fds, 2, timeoutMilliseconds)
+        // An interrupted poll (EINTR) returns early: the caller re-reads what it watches anyway.
+        let ready = (try? SystemCall.run("poll", path: "") { poll(&fds, 2, timeoutMilliseconds) }) ?? 0
         guard ready > 0 else { return [] }
         var masks: [UInt32] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         if fds[1].revents != 0 {
-            while buffer.withUnsafeMutableBytes({ read(wakeRead, $0.baseAddress, $0.count) }) > 0 {}
+            while Self.read(wakeRead, into: &buffer) > 0 {}
         }
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            let count = Self.read(descriptor, into: &buffer)
             guard count > 0 else { break }
             var offset = 0
             buffer.withUnsafeBytes { raw in
@@ -85,6 +87,14 @@ package final class Inotify: @unchecked Sendable {  // safe: descriptors are imm
     /// Wakes a thread blocked in `wait`.
     package func wake() {
         var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
+        // A full pipe (EAGAIN) already holds a wake-up.
+        _ = try? SystemCall.run("write", path: "") { write(wakeWrite, &byte, 1) }
+    }
+
+    /// Reads what a non-blocking descriptor holds into `buffer` (EINTR retried); 0 when nothing is there.
+    private static func read(_ descriptor: Int32, into buffer: inout [UInt8]) -> Int {
+        buffer.withUnsafeMutableBytes { raw in
+            (try? SystemCall.run("read", path: "") { Glibc.read(descriptor, raw.baseAddress, raw.count) }) ?? 0
+        }
     }
 }

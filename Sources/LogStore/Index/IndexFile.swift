@@ -20,7 +20,7 @@ final class IndexFile: @unchecked Sendable {  // safe: the engine's index lock s
     static let headerBytes = 64
     static let formatVersion: UInt32 = 1
     /// Address space reserved per mapping; the file grows beneath it.
-    static let reservedBytes = 1 << 38
+    static let reservedBytes = EngineLimits.indexReservationBytes
 
     let path: String
     let region: MappedRegion

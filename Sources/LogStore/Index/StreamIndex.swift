@@ -37,7 +37,7 @@ final class StreamIndex {
     static let blockHeaderBytes = 24
     static let entryBytes = 16
     static let firstBlockCapacity = 4
-    static let blockCapacityMax = 65_536
+    static let blockCapacityMax = EngineLimits.streamBlockCapacityMax
     static let initialCapacity = 1024
 
     private(set) var table: IndexFile

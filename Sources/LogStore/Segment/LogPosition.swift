@@ -3,8 +3,8 @@
 /// offset is never passed where a version or sequence id belongs.
 struct LogPosition: Hashable, Comparable, CustomStringConvertible {
     static let offsetBits: UInt64 = 40
-    static let segmentOrdinalMax = (1 << 24) - 1
-    static let offsetMax = (1 << 40) - 1
+    static let segmentOrdinalMax = EngineLimits.segmentOrdinalMax
+    static let offsetMax = EngineLimits.segmentOffsetMax
 
     let rawValue: UInt64
 

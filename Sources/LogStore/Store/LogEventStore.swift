@@ -88,12 +88,7 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
     ///   `.corruption` naming the file and offset when stored bytes are damaged, `.invalidArgument`
     ///   for options out of range, `.io` for an OS error.
     public static func open(directory: String, options: Options = .init()) async throws -> LogEventStore {
-        guard options.segmentBytesMax >= 4096, options.segmentBytesMax <= LogPosition.offsetMax / 2 else {
-            throw EventStoreError.invalidArgument("segmentBytesMax must be between 4096 bytes and 512 GiB")
-        }
-        guard options.checkpointBytesInterval > 0 else {
-            throw EventStoreError.invalidArgument("checkpointBytesInterval must be positive")
-        }
+        try EngineLimits.check(options)
         let (state, writer) = try await DedicatedThread.run(name: "eventlog-open") {
             let (state, context) = try SystemError.mapped { try LogRecovery.open(directory: directory, options: options) }
             return (state, LogWriter(context: context))

@@ -512,13 +512,8 @@ enum LogRecovery {
     private static func privateCopy(of directory: String, names: [String], io: any FileIO) throws -> String {
         let temporary = NSTemporaryDirectory()
         removeAbandonedPrivateDirectories(in: temporary)
-        // mkdtemp(3) replaces the template's last six characters, which must be "X".
-        let uniqueSuffix = String(repeating: "X", count: 6)
-        var template = Array((temporary + "/eventlog-readonly-\(getpid())-" + uniqueSuffix).utf8CString)
-        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SystemCall.error("mkdtemp", path: temporary, code: errno)
-        }
-        let privateDirectory = String(cString: created)
+        let privateDirectory = try SystemCall.makeTemporaryDirectory(
+            prefix: temporary + "/eventlog-readonly-\(getpid())-")
         for name in ["checkpoint", "batches.idx", "streams.idx", "blocks.idx"] where names.contains(name) {
             guard let source = try SystemFile.openIfExists(directory + "/" + name, io: io) else { continue }
             let copy = try SystemFile.open(
@@ -537,7 +532,7 @@ enum LogRecovery {
         {
             let rest = name.dropFirst(prefix.count)
             guard let dash = rest.firstIndex(of: "-"), let pid = pid_t(rest[..<dash]), pid > 0 else { continue }
-            if kill(pid, 0) == -1, errno == ESRCH {
+            if !SystemCall.processExists(pid) {
                 try? FileManager.default.removeItem(atPath: temporary + "/" + name)
             }
         }

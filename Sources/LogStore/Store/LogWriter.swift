@@ -127,8 +127,8 @@ final class LogWriter: @unchecked Sendable {
         while jobs.isEmpty || isHeld { condition.wait() }
     }
 
-    /// The longest commit delay: 200 µs.
-    static let commitDelayMaxNanoseconds: UInt64 = 200_000
+    /// The longest commit delay.
+    static let commitDelayMaxNanoseconds = EngineLimits.commitDelayMaxNanoseconds
 }
 
 /// The writer thread's state: everything only the writer touches, and its view of the shared state.
@@ -676,7 +676,7 @@ final class WriterContext {
                 for name in (try? Directory.names(in: privateDirectory)) ?? [] {
                     try? Directory.remove(privateDirectory + "/" + name, io: options.io)
                 }
-                rmdir(privateDirectory)
+                try? SystemCall.removeDirectory(privateDirectory)
             }
         }
         guard failure == nil, checkpointFile != nil, !options.readOnly else { return }
