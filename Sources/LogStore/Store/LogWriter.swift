@@ -191,6 +191,8 @@ final class WriterContext {
         let eventCount: Int
         /// The key hash of each event that has a key, with its index in the batch.
         let keyHashes: [(index: Int, hash: UInt64)]
+        /// The stream's slot before the group (`nil`: a new stream).
+        let slotBefore: StreamIndex.Slot?
         var position = LogPosition(rawValue: 0)
     }
 
@@ -211,6 +213,8 @@ final class WriterContext {
         var frames: [PlannedFrame] = []
         var pendingVersions: [String: Int64] = [:]
         var pendingKeys: Set<StreamKey> = []
+        // Each stream's slot before the group (absent: a new stream), for reserving index space.
+        var slotsBefore: [String: StreamIndex.Slot] = [:]
         var nextSequenceID = state.headSequenceID + 1
         let timestamp = Timestamp.nowMicroseconds()
         // Keys must be remembered across requests only for a stream that a later request writes too.
@@ -219,8 +223,14 @@ final class WriterContext {
         for (index, (request, _)) in group.enumerated() {
             do {
                 let streamHash = StableHash.stream(request.streamID)
-                let current =
-                    try pendingVersions[request.streamID] ?? currentVersion(request.streamID, hash: streamHash)
+                let current: Int64
+                if let pending = pendingVersions[request.streamID] {
+                    current = pending
+                } else {
+                    let slot = try state.withLock { try state.slot(of: request.streamID, hash: streamHash) }
+                    slotsBefore[request.streamID] = slot
+                    current = slot?.version ?? 0
+                }
                 // Every key of the request probes the key index in one pass; `resolve` asks in the same order.
                 let hashes = request.events.compactMap {
                     $0.idempotencyKey.map { StableHash.key($0, streamHash: streamHash) }
@@ -267,7 +277,8 @@ final class WriterContext {
                         timestampMicros: request.timestampMicros ?? timestamp,
                         firstVersion: current + 1,
                         firstSequenceID: nextSequenceID, eventCount: events.count,
-                        keyHashes: Self.pair(events, withKeptHashes: keptHashes)))
+                        keyHashes: Self.pair(events, withKeptHashes: keptHashes),
+                        slotBefore: slotsBefore[request.streamID]))
                 nextSequenceID += Int64(events.count)
             } catch {
                 results[index] = .failure(error)
@@ -373,10 +384,6 @@ final class WriterContext {
         .io("the store stopped accepting writes after an earlier failure (\(failure)); reopen it to recover")
     }
 
-    private func currentVersion(_ streamID: String, hash: UInt64) throws -> Int64 {
-        try state.withLock { try state.slot(of: streamID, hash: hash)?.version ?? 0 }
-    }
-
     /// Whether the stream holds `key`: the key index names candidates, the log confirms. The first
     /// candidate (found by the batch probe) is usually the only one, so it is tried before the
     /// table is probed again.
@@ -451,17 +458,14 @@ final class WriterContext {
     private func reserveIndexSpace(for frames: [PlannedFrame]) throws {
         var keyCount = 0
         var streams: [(hash: UInt64, slot: StreamIndex.Slot?, eventCount: Int)] = []
+        streams.reserveCapacity(frames.count)
         for frame in frames {
             keyCount += frame.keyHashes.count
-            streams.append((frame.streamHash, try currentSlot(frame.streamID, hash: frame.streamHash), frame.eventCount))
+            streams.append((frame.streamHash, frame.slotBefore, frame.eventCount))
         }
         try state.batches.reserve(additional: frames.count)
         try state.streams.reserve(for: streams)
         try keys.reserve(additional: keyCount)
-    }
-
-    private func currentSlot(_ streamID: String, hash: UInt64) throws -> StreamIndex.Slot? {
-        try state.withLock { try state.slot(of: streamID, hash: hash) }
     }
 
     /// Writes the frames, rolling segments as they fill, and syncs them per the durability. On a
