@@ -199,11 +199,18 @@ import Testing
         layer.clearFaults()
         // The dropped pages are still in the page cache: a reopen in the same boot must not take them.
         #expect(Directory.fileExists(SyncFailureRecord.path(path)))
-        let reopened = try await LogEventStore.open(directory: path, options: Self.options(.buffered, io: layer))
+        var reopened = try await LogEventStore.open(directory: path, options: Self.options(.buffered, io: layer))
+        #expect(try await FaultHarness.allEvents(reopened).map(\.type) == ["E0"])
+        // Closed without a write, the cut holds: the record is gone, but so are the lost pages.
+        try await reopened.close()
+        #expect(!Directory.fileExists(SyncFailureRecord.path(path)))
+        let later = try await LogEventStore.open(directory: path, options: LogEventStore.Options(readOnly: true))
+        #expect(try await FaultHarness.allEvents(later).map(\.type) == ["E0"])
+        try await later.close()
+        reopened = try await LogEventStore.open(directory: path, options: Self.options(.buffered, io: layer))
         #expect(try await FaultHarness.allEvents(reopened).map(\.type) == ["E0"])
         #expect(try await reopened.stream("s").write(Self.event(3)) == 2)
         try await reopened.close()
-        #expect(!Directory.fileExists(SyncFailureRecord.path(path)))
         let image = work + "/image"
         layer.simulatePowerLoss(into: image, mode: .dropUnsynced, seed: 1)
         #expect(try await PowerLossTests.types(image) == ["E0", "E3"])
@@ -266,6 +273,30 @@ import Testing
         try await store.close()
         #expect(try await LogVerifier.verify(directory: path).isEmpty)
         #expect(try await PowerLossTests.types(path).count == all.count)
+    }
+
+    @Test func everyRequestPlannedOnAFailedFrameFailsToo() async throws {
+        // Two writers retry the same key in one group: the second is dropped as the first's pending
+        // key. When the first's frame meets a full disk, the second must fail too, not succeed.
+        let work = try StoreDirectory.work(named: "power-dependent")
+        defer { StoreDirectory.remove(work) }
+        let path = work + "/store"
+        let layer = FaultInjectingIO(root: path)
+        let store = try await LogEventStore.open(directory: path, options: Self.options(io: layer))
+        layer.addFault(FaultRule(operation: .write, errorNumber: ENOSPC, isPersistent: true, pathContains: "segment"))
+        let event = CandidateEvent(type: "Paid", data: Data([1]), idempotencyKey: "payment-1")
+        store.holdWrites()
+        let first = Task { try await store.stream("s").write(event) }
+        while store.queuedWriteCount < 1 { try await Task.sleep(nanoseconds: 100_000) }
+        let second = Task { try await store.stream("s").write(event) }
+        while store.queuedWriteCount < 2 { try await Task.sleep(nanoseconds: 100_000) }
+        store.releaseWrites()
+        await #expect(throws: EventStoreError.self) { try await first.value }
+        await #expect(throws: EventStoreError.self) { try await second.value }
+        layer.clearFaults()
+        #expect(try await store.stream("s").write(event) == 1)
+        #expect(try await store.stream("s").write(event) == 1, "the key is stored once")
+        try await store.close()
     }
 
     static func types(_ directory: String) async throws -> [String] {

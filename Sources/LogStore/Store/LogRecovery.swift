@@ -94,11 +94,17 @@ enum LogRecovery {
             bound = syncFailure.durableEnd
         }
         if let committed = bound, committed.segment < segments.count {
+            let later = segments[committed.segment...]
             segments.removeLast(segments.count - committed.segment)
+            if writable {
+                // Made after the durable end (only lost writes are in them): they go.
+                for segment in later { try Directory.remove(segment.path, io: io) }
+            }
         }
         let headSequenceID = try checkSegments(
             segments, checkpoint: checkpoint, writable: writable,
             bound: bound?.segment == segments.count ? bound?.offset : nil,
+            cutsAtBound: writable && syncFailure != nil,
             mayCutUnsyncedWrites: options.durability == .buffered, logger: options.logger, io: io)
         if let checkpoint, checkpoint.headSequenceID > headSequenceID || checkpoint.logEnd.segment > segments.count {
             throw EventStoreError.corruption(
@@ -113,10 +119,6 @@ enum LogRecovery {
             let firstUncovered = checkpoint?.logEnd.segment ?? 1
             for segment in segments where segment.ordinal >= firstUncovered { try segment.file.synchronizeData() }
             try Directory.synchronize(directory, io: io)
-            if syncFailure != nil || Directory.fileExists(SyncFailureRecord.path(directory)) {
-                // Handled (or from an earlier boot): the log above is what the disk holds.
-                try Directory.remove(SyncFailureRecord.path(directory), io: io)
-            }
         }
         if writable, let last = segments.last, last.formatVersion < Segment.currentFormatVersion, !last.isSealed {
             // A store of an earlier format: its active segment is sealed as it is, and the log goes
@@ -158,6 +160,11 @@ enum LogRecovery {
             context.seedHeadGeneration(HeadRecord.read(directory: directory, io: io)?.generation ?? 0)
             context.headFile = headFile
             context.publishHead()
+            if Directory.fileExists(SyncFailureRecord.path(directory)) {
+                // Handled (or from an earlier boot): the log above is what the disk holds, and the
+                // head now says where it ends, so readers no longer need the record.
+                try Directory.remove(SyncFailureRecord.path(directory), io: io)
+            }
         }
         return (state, context)
     }
@@ -198,9 +205,8 @@ enum LogRecovery {
     ///   past that point, losing only the newest unsynced writes. With `.fsync`, batches past the
     ///   checkpoint were acknowledged durable, and damage followed by valid batches is refused.
     private static func checkSegments(
-        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, bound: Int?, mayCutUnsyncedWrites: Bool,
-        logger: Logger,
-        io: any FileIO
+        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, bound: Int?, cutsAtBound: Bool,
+        mayCutUnsyncedWrites: Bool, logger: Logger, io: any FileIO
     ) throws -> Int64 {
         var expectedFirst: Int64 = 1
         for (index, segment) in segments.enumerated() {
@@ -211,7 +217,9 @@ enum LogRecovery {
             }
             let size = try segment.fileSize()
             try segment.noteFileSize(size)
-            if let footer = segment.footer(at: size - Segment.footerBytes, fileSize: size) {
+            // A seal past the durable end of a failed sync is no seal: the segment is walked to there.
+            let sealIsPastBound = cutsAtBound && index == segments.count - 1 && (bound ?? size) < size
+            if !sealIsPastBound, let footer = segment.footer(at: size - Segment.footerBytes, fileSize: size) {
                 let bodyEnd = size - Segment.footerBytes
                 let checksum = segment.withBytes(offset: 0, count: bodyEnd) { Checksum.crc32c($0) }
                 if checksum == footer.bodyChecksum {
@@ -267,6 +275,17 @@ enum LogRecovery {
                         metadata: ["file": "\(segment.path)", "offset": "\(cut)", "bytes": "\(size - cut)"])
                     try segment.truncate(to: cut)
                 }
+            }
+            if cutsAtBound, writable, try segment.fileSize() > cut {
+                // After a failed sync in this boot: what the OS shows past the durable end never
+                // reached the disk. It is zeroed (and synced), not cut off, so that a reader process
+                // still mapping those pages reads a damaged batch rather than faulting.
+                let tail = try segment.fileSize() - cut
+                logger.warning(
+                    "zeroed what a failed sync left past the durable end",
+                    metadata: ["file": "\(segment.path)", "offset": "\(cut)", "bytes": "\(tail)"])
+                try segment.file.writeZeros(at: cut, count: tail)
+                try segment.file.synchronizeData()
             }
             segment.publishEnd(cut)
             segment.runningChecksum = try segment.file.checksum(offset: 0, count: cut)

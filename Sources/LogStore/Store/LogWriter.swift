@@ -159,6 +159,8 @@ final class WriterContext {
     var syncedEnd = LogPosition(segment: 1, offset: Segment.headerBytes)
     /// Whether the head file could not be written last time (it is written again after the next group).
     private var headIsStale = false
+    /// The durable end of a stop whose `sync-failed` record is not written yet.
+    private var unrecordedDurableEnd: LogPosition?
     private var keyCache: [Int64: KeyFrame] = [:]
     private var lastKeyFrame: KeyFrame?
 
@@ -194,6 +196,8 @@ final class WriterContext {
         /// The stream's slot before the group (`nil`: a new stream).
         let slotBefore: StreamIndex.Slot?
         var position = LogPosition(rawValue: 0)
+        /// Where the frame ends in the log (once written).
+        var end: LogPosition { LogPosition(segment: position.segment, offset: position.offset + bytes.count) }
     }
 
     private struct StreamKey: Hashable {
@@ -204,6 +208,7 @@ final class WriterContext {
     /// Resolves, writes, syncs and publishes a group of appends, then answers each of them.
     func commit(_ group: [(AppendRequest, CheckedContinuation<AppendResult, Error>)]) {
         guard !group.isEmpty else { return }
+        recordDurableEnd()
         if let failure {
             for (_, continuation) in group { continuation.resume(throwing: Self.stopped(after: failure)) }
             return
@@ -285,8 +290,12 @@ final class WriterContext {
             }
         }
         if !frames.isEmpty {
-            let durable = writeAndPublish(&frames)
-            for frame in frames[durable.count...] { results[frame.requestIndex] = .failure(durable.error!) }
+            let stored = writeAndPublish(&frames)
+            if stored.count < frames.count, let error = stored.error {
+                // Every request from the first failed frame on fails: a later request may have been
+                // planned on it (a key it dropped as pending, a version it expected or conflicted with).
+                for index in frames[stored.count].requestIndex..<group.count { results[index] = .failure(error) }
+            }
         }
         for (index, (_, continuation)) in group.enumerated() {
             continuation.resume(with: results[index].mapError { SystemError.storeError($0) })
@@ -320,31 +329,36 @@ final class WriterContext {
         } catch let error as GroupWriteError {
             stored = error.storedFrames
             writeError = error.underlying
-            if !error.isTakenBack { stop(after: error.underlying, durableEnd: syncedEnd) }
+            // What could not be taken back is past every published byte: the log ends there.
+            if !error.isTakenBack { stop(after: error.underlying, durableEnd: publishedEnd) }
         } catch {
             stored = 0
             writeError = error
-            stop(after: error, durableEnd: syncedEnd)
+            stop(after: error, durableEnd: publishedEnd)
         }
-        do {
-            try publish(frames[..<stored])
-        } catch {
-            // Space was reserved, so only a damaged index gets here: stop, and let reopening rebuild it.
-            stop(after: error, durableEnd: syncedEnd)
-            return (0, groupFailed(error, stored: 0))
+        let recorded = publish(frames[..<stored])
+        if let error = recorded.error {
+            // Space was reserved, so only a damaged index gets here. The frames recorded are
+            // stored and answered; the store stops, and reopening rebuilds the indexes.
+            let end = recorded.count == 0 ? frames[0].position : frames[recorded.count - 1].end
+            stop(after: error, durableEnd: end)
+            publishHead()
+            return (recorded.count, groupFailed(error, stored: recorded.count))
         }
         publishHead()
         guard let writeError else { return (frames.count, nil) }
         return (stored, groupFailed(writeError, stored: stored))
     }
 
+    /// Where the published log ends: every frame before it is stored and answered.
+    private var publishedEnd: LogPosition { LogPosition(segment: active.ordinal, offset: active.endOffset) }
+
     /// The error a failed group's writes get, logged once.
     private func groupFailed(_ error: Error, stored: Int) -> EventStoreError {
-        if let failure {
-            logger.error("writes stopped after a failure", metadata: ["error": "\(failure)"])
-            return Self.stopped(after: failure)
-        }
         let storeError = SystemError.storeError(error)
+        if failure != nil {
+            return .io("\(storeError); the store stopped accepting writes: reopen it to recover")
+        }
         logger.warning(
             SystemError.isDiskFull(error) ? "a write failed: the disk is full" : "a write failed and was taken back",
             metadata: ["error": "\(storeError)", "stored": "\(stored)"])
@@ -361,11 +375,20 @@ final class WriterContext {
         guard failure == nil else { return }
         failure = SystemError.storeError(error)
         logger.error("writes stopped after a failure", metadata: ["error": "\(failure!)"])
+        unrecordedDurableEnd = durableEnd
+        recordDurableEnd()
+    }
+
+    /// Writes `sync-failed` for a stop whose record could not be written yet (the disk failing
+    /// still): tried at the stop, at every later group and at close, until it is written.
+    private func recordDurableEnd() {
+        guard let durableEnd = unrecordedDurableEnd else { return }
         do {
             try SyncFailureRecord(durableEnd: durableEnd).write(
                 directory: directory, fileMode: options.fileMode, io: options.io)
+            unrecordedDurableEnd = nil
         } catch {
-            logger.error("could not record the failed sync", metadata: ["error": "\(error)"])
+            logger.error("could not record where the log ends; trying again later", metadata: ["error": "\(error)"])
         }
     }
 
@@ -463,8 +486,11 @@ final class WriterContext {
             keyCount += frame.keyHashes.count
             streams.append((frame.streamHash, frame.slotBefore, frame.eventCount))
         }
-        try state.batches.reserve(additional: frames.count)
-        try state.streams.reserve(for: streams)
+        // The stream table may be replaced by a bigger one: readers see it only under the lock.
+        try state.withLock {
+            try state.batches.reserve(additional: frames.count)
+            try state.streams.reserve(for: streams)
+        }
         try keys.reserve(additional: keyCount)
     }
 
@@ -573,22 +599,31 @@ final class WriterContext {
     }
 
     /// Adds stored frames to the indexes and moves the head, one frame at a time so a failure
-    /// midway leaves a consistent prefix.
-    private func publish(_ frames: ArraySlice<PlannedFrame>) throws {
-        guard !frames.isEmpty else { return }
-        try state.withLock {
-            for frame in frames {
-                try state.record(
-                    streamID: frame.streamID, streamHash: frame.streamHash, position: frame.position,
-                    firstSequenceID: frame.firstSequenceID, firstVersion: frame.firstVersion,
-                    eventCount: frame.eventCount, timestampMicros: frame.timestampMicros)
+    /// midway leaves a consistent prefix. - Returns: how many frames are recorded, and the error
+    /// that stopped the others (then the keys of the recorded ones may be missing from `keys.idx`,
+    /// and the caller stops the store: a reopen rebuilds it).
+    private func publish(_ frames: ArraySlice<PlannedFrame>) -> (count: Int, error: Error?) {
+        guard !frames.isEmpty else { return (0, nil) }
+        var recorded = 0
+        do {
+            try state.withLock {
+                for frame in frames {
+                    try state.record(
+                        streamID: frame.streamID, streamHash: frame.streamHash, position: frame.position,
+                        firstSequenceID: frame.firstSequenceID, firstVersion: frame.firstVersion,
+                        eventCount: frame.eventCount, timestampMicros: frame.timestampMicros)
+                    recorded += 1
+                }
             }
+            var entries: [(hash: UInt64, sequenceID: Int64)] = []
+            for frame in frames {
+                for (index, hash) in frame.keyHashes { entries.append((hash, frame.firstSequenceID + Int64(index))) }
+            }
+            if !entries.isEmpty { try keys.insert(entries) }
+            return (recorded, nil)
+        } catch {
+            return (recorded, error)
         }
-        var entries: [(hash: UInt64, sequenceID: Int64)] = []
-        for frame in frames {
-            for (index, hash) in frame.keyHashes { entries.append((hash, frame.firstSequenceID + Int64(index))) }
-        }
-        if !entries.isEmpty { try keys.insert(entries) }
     }
 
     func seedHeadGeneration(_ generation: UInt64) { headGeneration = generation }
@@ -674,6 +709,7 @@ final class WriterContext {
 
     /// A clean close: a final checkpoint marked clean (unless writes failed), then the lock goes.
     func close() throws {
+        recordDurableEnd()
         defer {
             lock = nil
             if let privateDirectory {

@@ -110,6 +110,17 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
     }
 
     /// Flushes data (and the size, when it changed) to stable storage (`fdatasync(2)`).
+    /// Writes `count` zero bytes from `offset`.
+    func writeZeros(at offset: Int, count: Int) throws {
+        let zeros = [UInt8](repeating: 0, count: min(count, 1 << 20))
+        var done = 0
+        while done < count {
+            let length = min(zeros.count, count - done)
+            try zeros.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<length]), at: offset + done) }
+            done += length
+        }
+    }
+
     func synchronizeData() throws {
         try SystemCall.run("fdatasync", path: path) { io.fdatasync(descriptor) }
     }
