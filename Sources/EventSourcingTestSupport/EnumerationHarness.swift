@@ -76,21 +76,28 @@ package struct EnumerationHarness: Sendable {
         counters.multiWriterGroups += setup.steps.filter { GroupedWrites(workload: setup.workload).isGroup($0) }.count
         let syncPoints = dryLayer.syncPointCount
 
-        // Every sync point, with the power cut just before and just after it; then, once more,
-        // just before every sync of a segment (a group write in the page cache, not yet synced).
+        // Every sync point, with the power cut just before and just after it (the loss mode
+        // rotating); then just before every sync of a segment (a group write in the page cache, not
+        // yet synced), once with each mode that drops, tears or reorders its sectors.
         let segmentSyncs = dryLayer.segmentSyncCount
-        var crashPoints: [(point: CrashPlan.Point, name: String)] = []
+        var crashPoints: [(point: CrashPlan.Point, mode: PowerLossMode?, name: String)] = []
         for point in 0..<syncPoints {
-            crashPoints.append((.beforeSyncPoint(point), "sync point \(point) (before)"))
-            crashPoints.append((.afterSyncPoint(point), "sync point \(point) (after)"))
+            crashPoints.append((.beforeSyncPoint(point), nil, "sync point \(point) (before)"))
+            crashPoints.append((.afterSyncPoint(point), nil, "sync point \(point) (after)"))
         }
-        for sync in 0..<segmentSyncs { crashPoints.append((.beforeSegmentSync(sync), "segment sync \(sync) (before)")) }
-        for (index, (crashPoint, name)) in crashPoints.enumerated() {
+        let tearing: [PowerLossMode] = [
+            .dropUnsynced, .keepPrefix, .keepPrefixTornSector, .keepRandomSubset, .keepRandomSubset,
+        ]
+        for sync in 0..<segmentSyncs {
+            for mode in tearing { crashPoints.append((.beforeSegmentSync(sync), mode, "segment sync \(sync) (before)")) }
+        }
+        for (index, (crashPoint, chosenMode, name)) in crashPoints.enumerated() {
             do {
                 let store = directory + "/s\(index)"
                 let image = store + "-image"
                 let layer = FaultInjectingIO(root: store)
-                let mode = PowerLossMode.allCases[(index + Int(random.next() % 5)) % PowerLossMode.allCases.count]
+                let rotating = PowerLossMode.allCases[(index + Int(random.next() % 5)) % PowerLossMode.allCases.count]
+                let mode = chosenMode ?? rotating
                 layer.setCrashPlan(CrashPlan(point: crashPoint, mode: mode, imageDirectory: image, seed: random.next()))
                 let (history, crashedInGroup) = try await execute(setup, store: store, layer: layer, counters: &counters)
                 guard let crash = layer.crashRecord else {

@@ -127,7 +127,7 @@ package struct FaultHarness: Sendable {
             let crashArmedAt = scenario == .powerLoss ? random.int(-1..<operationCount) : Int.min
             func armCrash(_ random: inout SeededRandom) {
                 let point: CrashPlan.Point
-                switch random.int(0..<10) {
+                switch random.int(0..<12) {
                 case 0, 1: point = .beforeSyncPoint(layer.syncPointCount + random.int(0..<12))
                 case 2, 3: point = .afterSyncPoint(layer.syncPointCount + random.int(0..<12))
                 case 4: point = .beforeOperation(layer.operationCount + random.int(0..<30))

@@ -285,6 +285,20 @@ import Testing
         #expect(result.counters.reopenedAfterFaults >= 1 && result.counters.powerLosses >= 1, "the round reopens after faults, then loses power")
     }
 
+    // Bug 12 (`fault`, campaign seed 20261134 round 24, fourth session, on the format-2 engine
+    // before review fixes): every operation failed (EIO) from some point; a group's sync failed,
+    // taking it back failed, and so did writing `sync-failed`. After the disk recovered the store
+    // was closed and reopened in place, and read the failed writes (their pages, which the
+    // modelled kernel had dropped, were still in the page cache). The writer now retries the
+    // record at every later group and at close.
+    @Test func aFailedWriteThatCouldNotBeRecordedIsRecordedOnceTheDiskRecovers() async throws {
+        let work = try StoreDirectory.work(named: "regression-unrecorded")
+        defer { StoreDirectory.remove(work) }
+        let result = await FaultHarness(seed: 20_261_134, workDirectory: work).runRound(24)
+        #expect(result.failure == nil, "\(result.failure ?? "")")
+        #expect(result.counters.failedWritesCheckedAbsent >= 2, "the round fails writes and checks them")
+    }
+
     // Bug 9 (fuzz target `index`, long run): a checkpoint forged with a later log end than its key
     // table covered made recovery trust keys.idx up to that end and skip the keys written between:
     // retrying one of them would have stored a second copy.

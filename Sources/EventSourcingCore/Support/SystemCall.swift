@@ -44,6 +44,12 @@ package struct SystemError: Error, Equatable, CustomStringConvertible {
         do { return try await body() } catch let error as SystemError { throw error.storeError }
     }
 
+    /// Whether `error` is a failed `fsync`/`fdatasync`/`msync` (whose pages the kernel may have dropped).
+    package static func isSyncFailure(_ error: Error) -> Bool {
+        guard let error = error as? SystemError else { return false }
+        return error.call == "fdatasync" || error.call == "fsync" || error.call == "msync"
+    }
+
     /// Whether `error` is a full disk.
     package static func isDiskFull(_ error: Error) -> Bool { (error as? SystemError)?.isDiskFull ?? false }
 }

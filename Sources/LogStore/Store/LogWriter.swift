@@ -577,12 +577,15 @@ final class WriterContext {
         segment.publishEnd(bufferStart)
     }
 
-    /// A failed sync of the segment being written. Its group is taken back; with `.buffered`
-    /// durability, earlier acknowledged writes that no sync covered yet may be lost with the
-    /// failed pages too, so the store stops (`stop(after:durableEnd:)`).
+    /// A failed write, seal or sync of the segment being written. Its group is taken back; when a
+    /// sync failed with `.buffered` durability, earlier acknowledged writes that no sync covered yet
+    /// may be lost with the failed pages too, so the store stops (`stop(after:durableEnd:)`). A
+    /// failed `pwrite` (of a seal's footer, say) drops no page: only its group fails.
     private func syncFailed(_ error: Error, takeBack: (Error) -> GroupWriteError) -> GroupWriteError {
         let result = takeBack(error)
-        if options.durability == .buffered { stop(after: error, durableEnd: syncedEnd) }
+        if options.durability == .buffered, SystemError.isSyncFailure(error) {
+            stop(after: error, durableEnd: syncedEnd)
+        }
         return result
     }
 
