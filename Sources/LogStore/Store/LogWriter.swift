@@ -688,6 +688,11 @@ final class WriterContext {
     }
 
     func save(_ snapshot: Snapshot) throws {
+        // A stopped store saves no snapshot: after a failed sync, a later sync that succeeds says
+        // nothing of the pages the kernel dropped, and the snapshot could reflect events the next
+        // open no longer has.
+        recordDurableEnd()
+        if let failure { throw Self.stopped(after: failure) }
         if options.durability == .buffered {
             // The events a snapshot reflects are made durable before it is, so a power loss never
             // leaves a snapshot ahead of the log.
