@@ -299,6 +299,20 @@ import Testing
         #expect(result.counters.failedWritesCheckedAbsent >= 2, "the round fails writes and checks them")
     }
 
+    // Bug 13 (`fault`, seed 20261137 round 328, fourth session): every operation failed (EIO)
+    // while a new store created its first segment: the header's sync failed (the modelled kernel
+    // dropped the page) and removing the file failed too. Reopened in place after the disk
+    // recovered, the open took the header the page cache showed, and its sync wrote nothing; a
+    // power loss then left a segment without its header, which open refused. An open now rewrites
+    // the header of every segment no checkpoint names before it syncs it.
+    @Test func aSegmentHeaderWhoseSyncFailedIsWrittenAgainAtOpen() async throws {
+        let work = try StoreDirectory.work(named: "regression-dropped-header")
+        defer { StoreDirectory.remove(work) }
+        let result = await FaultHarness(seed: 20_261_137, workDirectory: work).runRound(328)
+        #expect(result.failure == nil, "\(result.failure ?? "")")
+        #expect(result.counters.reopenedAfterFaults >= 1 && result.counters.powerLosses >= 1)
+    }
+
     // Bug 9 (fuzz target `index`, long run): a checkpoint forged with a later log end than its key
     // table covered made recovery trust keys.idx up to that end and skip the keys written between:
     // retrying one of them would have stored a second copy.

@@ -161,6 +161,12 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
             mapping: mapping, end: headerBytes, checksum: 0, frameCount: 0, isSealed: false)
     }
 
+    /// Writes the header again as it stands (checked at open), so that the next sync writes it.
+    func rewriteHeader() throws {
+        let header = try file.read(count: Self.headerBytes, at: 0)
+        try file.write(header, at: 0)
+    }
+
     /// The file's current size (bytes beyond `endOffset` are a tail still to be judged).
     func fileSize() throws -> Int { try file.size() }
 
