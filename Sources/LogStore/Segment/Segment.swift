@@ -93,7 +93,14 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         directory: String, ordinal: Int, firstSequenceID: Int64, segmentBytesMax: Int, fileMode: mode_t, io: any FileIO
     ) throws -> Segment {
         let path = directory + "/" + fileName(ordinal: ordinal)
-        let file = try SystemFile.open(path, flags: O_RDWR | O_CREAT | O_EXCL, mode: fileMode, io: io)
+        // The header is written and synced under a temporary name, which becomes the segment's
+        // only then: a segment name always has a durable header behind it. (Synced in place, a
+        // header whose sync failed could stay visible though Linux had dropped its page, and a
+        // later sync would not write it.) A crash leaves a `.tmp` file, which open removes; a
+        // failed creation is tried again by the next write, replacing what it left.
+        let temporaryPath = path + ".tmp"
+        try Directory.remove(temporaryPath, io: io)
+        let file = try SystemFile.open(temporaryPath, flags: O_RDWR | O_CREAT | O_EXCL, mode: fileMode, io: io)
         var header = ByteWriter(capacity: headerBytes)
         header.append(headerMagic)
         header.append(currentFormatVersion)
@@ -107,13 +114,12 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         do {
             try file.write(header.bytes, at: 0)
             try file.synchronizeData()
-            try Directory.synchronize(directory, io: io)
         } catch {
-            // A full disk (or a failed sync) leaves no half-made segment behind: the roll is tried
-            // again by the next write, and a crash here leaves a torn creation that open removes.
-            try? Directory.remove(path, io: io)
+            try? Directory.remove(temporaryPath, io: io)
             throw error
         }
+        try Directory.rename(temporaryPath, to: path, io: io)
+        try Directory.synchronize(directory, io: io)
         let mapping = try MappedRegion(
             file: file, reservedBytes: reservation(segmentBytesMax: segmentBytesMax, fileSize: headerBytes),
             writable: false)
@@ -159,12 +165,6 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         return Segment(
             ordinal: ordinal, path: path, file: file, firstSequenceID: Int64(parsed.4), formatVersion: Int(parsed.1),
             mapping: mapping, end: headerBytes, checksum: 0, frameCount: 0, isSealed: false)
-    }
-
-    /// Writes the header again as it stands (checked at open), so that the next sync writes it.
-    func rewriteHeader() throws {
-        let header = try file.read(count: Self.headerBytes, at: 0)
-        try file.write(header, at: 0)
     }
 
     /// The file's current size (bytes beyond `endOffset` are a tail still to be judged).

@@ -116,16 +116,8 @@ enum LogRecovery {
             // checkpoint below, a next segment): reopened after a failed sync without a reboot, the
             // OS may still show batches or a seal that never reached the disk, in any segment past
             // the checkpoint, and segment names never synced into the directory.
-            // The header of a segment that no checkpoint names yet is rewritten before its sync: a
-            // creation whose sync failed may have left a header that the OS shows but dropped (Linux
-            // marks a failed sync's pages clean), and a sync of it would write nothing; rewritten,
-            // it is dirty again and goes to disk. (A checkpoint names a segment only once its
-            // header was synced.)
             let firstUncovered = checkpoint?.logEnd.segment ?? 1
-            for segment in segments where segment.ordinal >= firstUncovered {
-                if segment.ordinal > (checkpoint?.logEnd.segment ?? 0) { try segment.rewriteHeader() }
-                try segment.file.synchronizeData()
-            }
+            for segment in segments where segment.ordinal >= firstUncovered { try segment.file.synchronizeData() }
             try Directory.synchronize(directory, io: io)
         }
         if writable, let last = segments.last, last.formatVersion < Segment.currentFormatVersion, !last.isSealed {
