@@ -72,13 +72,15 @@ package struct EnumerationHarness: Sendable {
         // The dry run counts the sync points.
         let dry = directory + "/dry"
         let dryLayer = FaultInjectingIO(root: dry)
-        _ = try await execute(setup, store: dry, layer: dryLayer, counters: &counters)
+        var groupSyncs: Set<Int> = []
+        _ = try await execute(setup, store: dry, layer: dryLayer, counters: &counters, groupSyncs: &groupSyncs)
         counters.multiWriterGroups += setup.steps.filter { GroupedWrites(workload: setup.workload).isGroup($0) }.count
         let syncPoints = dryLayer.syncPointCount
 
         // Every sync point, with the power cut just before and just after it (the loss mode
         // rotating); then just before every sync of a segment (a group write in the page cache, not
-        // yet synced), once with each mode that drops, tears or reorders its sectors.
+        // yet synced), with modes that drop, tear or reorder its sectors: each of them, and the
+        // reordering one several times over, for the syncs of group writes of several writers.
         let segmentSyncs = dryLayer.segmentSyncCount
         var crashPoints: [(point: CrashPlan.Point, mode: PowerLossMode?, name: String)] = []
         for point in 0..<syncPoints {
@@ -89,7 +91,9 @@ package struct EnumerationHarness: Sendable {
             .dropUnsynced, .keepPrefix, .keepPrefixTornSector, .keepRandomSubset, .keepRandomSubset,
         ]
         for sync in 0..<segmentSyncs {
-            for mode in tearing { crashPoints.append((.beforeSegmentSync(sync), mode, "segment sync \(sync) (before)")) }
+            let modes =
+                groupSyncs.contains(sync) ? tearing + [.keepRandomSubset, .keepRandomSubset, .keepPrefixTornSector] : [.keepRandomSubset]
+            for mode in modes { crashPoints.append((.beforeSegmentSync(sync), mode, "segment sync \(sync) (before)")) }
         }
         for (index, (crashPoint, chosenMode, name)) in crashPoints.enumerated() {
             do {
@@ -182,6 +186,15 @@ package struct EnumerationHarness: Sendable {
     private func execute(_ setup: Setup, store path: String, layer: FaultInjectingIO, counters: inout HarnessCounters)
         async throws -> (History, crashedInGroup: Bool)
     {
+        var ignored: Set<Int> = []
+        return try await execute(setup, store: path, layer: layer, counters: &counters, groupSyncs: &ignored)
+    }
+
+    /// `execute`, noting which segment syncs (by number) belonged to group writes of several writers.
+    private func execute(
+        _ setup: Setup, store path: String, layer: FaultInjectingIO, counters: inout HarnessCounters,
+        groupSyncs: inout Set<Int>
+    ) async throws -> (History, crashedInGroup: Bool) {
         var options = setup.options
         options.io = layer
         var history = History()
@@ -192,8 +205,10 @@ package struct EnumerationHarness: Sendable {
         var crashedInGroup = false
         for step in setup.steps {
             let crashedBefore = layer.hasCrashed
+            let syncsBefore = layer.segmentSyncCount
             let results = await runner.run(step, on: store)
             await FaultHarness.drainWriter(store)
+            if runner.isGroup(step) { groupSyncs.formUnion(syncsBefore..<layer.segmentSyncCount) }
             counters.operations += step.count
             let crashed = layer.hasCrashed
             if crashed, !crashedBefore, runner.isGroup(step) { crashedInGroup = true }

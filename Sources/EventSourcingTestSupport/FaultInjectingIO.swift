@@ -333,6 +333,10 @@ package final class FaultInjectingIO: FileIO {
                 let replaced = model.names[toName]
                 model.names[toName] = id
                 model.pendingNames.append(.rename(from: fromName, to: toName, file: id))
+                // Open descriptors of the file go by its new name (its kind follows the name).
+                for (descriptor, entry) in model.descriptors where entry.file == id {
+                    model.descriptors[descriptor] = (id, toName)
+                }
                 if let replaced, replaced != id { Self.forgetIfGone(&model, file: replaced) }
             }
             Self.afterSyncPoint(&model, operation: "rename", kind: kind)
