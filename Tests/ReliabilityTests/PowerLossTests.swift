@@ -166,9 +166,7 @@ import Testing
         #expect(try await FaultHarness.allEvents(store).map(\.type) == ["E0"])
         #expect(try await store.stream("s").version == 1)
         // ... by a reader process (a read-only open) ...
-        let reader = try await LogEventStore.open(directory: path, options: LogEventStore.Options(readOnly: true))
-        #expect(try await FaultHarness.allEvents(reader).map(\.type) == ["E0"])
-        try await reader.close()
+        #expect(try await Self.typesReadOnly(path) == ["E0"])
         // ... and the store goes on: the next write is stored where the failed one was.
         #expect(try await store.stream("s").write(Self.event(2)) == 2)
         try await store.close()
@@ -192,9 +190,7 @@ import Testing
         await #expect(throws: EventStoreError.self) { try await store.stream("s").snapshot(Data("at 2".utf8)) }
         await #expect(throws: EventStoreError.self) { try await store.stream("s").write(Self.event(2)) }
         // A reader in the same boot stops where the log was last durable.
-        let reader = try await LogEventStore.open(directory: path, options: LogEventStore.Options(readOnly: true))
-        #expect(try await FaultHarness.allEvents(reader).map(\.type) == ["E0"])
-        try await reader.close()
+        #expect(try await Self.typesReadOnly(path) == ["E0"])
         try? await store.close()
         layer.clearFaults()
         // The dropped pages are still in the page cache: a reopen in the same boot must not take them.
@@ -204,9 +200,7 @@ import Testing
         // Closed without a write, the cut holds: the record is gone, but so are the lost pages.
         try await reopened.close()
         #expect(!Directory.fileExists(SyncFailureRecord.path(path)))
-        let later = try await LogEventStore.open(directory: path, options: LogEventStore.Options(readOnly: true))
-        #expect(try await FaultHarness.allEvents(later).map(\.type) == ["E0"])
-        try await later.close()
+        #expect(try await Self.typesReadOnly(path) == ["E0"])
         reopened = try await LogEventStore.open(directory: path, options: Self.options(.buffered, io: layer))
         #expect(try await FaultHarness.allEvents(reopened).map(\.type) == ["E0"])
         #expect(try await reopened.stream("s").write(Self.event(3)) == 2)
@@ -297,6 +291,13 @@ import Testing
         #expect(try await store.stream("s").write(event) == 1)
         #expect(try await store.stream("s").write(event) == 1, "the key is stored once")
         try await store.close()
+    }
+
+    /// The types of every event, as a read-only open (a reader process) sees them.
+    static func typesReadOnly(_ directory: String) async throws -> [String] {
+        try await LogEventStore.withStore(directory: directory, options: LogEventStore.Options(readOnly: true)) {
+            try await FaultHarness.allEvents($0).map(\.type)
+        }
     }
 
     static func types(_ directory: String) async throws -> [String] {

@@ -65,6 +65,18 @@ struct FrameCursor {
         }
     }
 
+    /// Steps over valid frames to the end or to the first damage.
+    /// - Returns: why the walk stopped short (the damage), or `nil` when it reached the end.
+    mutating func skipFrames(_ bytes: UnsafeRawBufferPointer) -> String? {
+        while true {
+            switch next(bytes) {
+            case .frame: continue
+            case .end: return nil
+            case .damaged(let reason): return reason
+            }
+        }
+    }
+
     /// Why a checksummed frame cannot stand at `offset` of this segment, if it cannot.
     private func problem(with header: BatchHeader, at offset: Int) -> String? {
         if header.formatVersion != formatVersion {

@@ -250,18 +250,7 @@ enum LogRecovery {
             }
             let end = min(size, bound ?? size)
             var cursor = FrameCursor(segment: segment, end: end, nextSequenceID: expectedFirst)
-            var stop = ""
-            segment.withBytes(offset: 0, count: end) { bytes in
-                while true {
-                    switch cursor.next(bytes) {
-                    case .frame: continue
-                    case .end: return
-                    case .damaged(let reason):
-                        stop = reason
-                        return
-                    }
-                }
-            }
+            var stop = segment.withBytes(offset: 0, count: end) { cursor.skipFrames($0) } ?? ""
             // A write is kept whole or cut whole: the cut goes where the last whole write ended.
             let cut = cursor.whole.offset
             if cut < end {
@@ -355,15 +344,7 @@ enum LogRecovery {
     /// Where a damaged sealed segment first fails, for the error message.
     private static func firstBadFrame(in segment: Segment, end: Int, expectedFirst: Int64) -> (Int, String) {
         var cursor = FrameCursor(segment: segment, end: end, nextSequenceID: expectedFirst)
-        let reason: String = segment.withBytes(offset: 0, count: end) { bytes in
-            while true {
-                switch cursor.next(bytes) {
-                case .frame: continue
-                case .end: return "checksum mismatch"
-                case .damaged(let reason): return reason
-                }
-            }
-        }
+        let reason = segment.withBytes(offset: 0, count: end) { cursor.skipFrames($0) } ?? "checksum mismatch"
         return (cursor.offset, reason)
     }
 

@@ -69,26 +69,21 @@ package enum LogVerifier {
                     var cursor = FrameCursor(segment: segment, end: end, nextSequenceID: segment.firstSequenceID)
                     var reason = ""
                     segment.withBytes(offset: 0, count: end) { bytes in
-                        while true {
-                            switch cursor.next(bytes) {
-                            case .frame: continue
-                            case .end: return
-                            case .damaged(let why):
-                                if why.hasPrefix("batch starts at sequence id") {
-                                    // Reported, and the walk goes on from the frame as it stands.
-                                    problems.append("'\(path)' offset \(cursor.offset): \(why)")
-                                    if case .frame(let header) = BatchFrame.probe(
-                                        UnsafeRawBufferPointer(rebasing: bytes[0..<end]), at: cursor.offset)
-                                    {
-                                        cursor = FrameCursor(
-                                            segment: segment, from: cursor.offset, end: end,
-                                            nextSequenceID: header.firstSequenceID)
-                                        continue
-                                    }
-                                }
-                                reason = why
-                                return
+                        while let why = cursor.skipFrames(bytes) {
+                            // A frame that does not follow the one before is reported, and the walk
+                            // goes on from it as it stands.
+                            if why.hasPrefix("batch starts at sequence id"),
+                                case .frame(let header) = BatchFrame.probe(
+                                    UnsafeRawBufferPointer(rebasing: bytes[0..<end]), at: cursor.offset)
+                            {
+                                problems.append("'\(path)' offset \(cursor.offset): \(why)")
+                                cursor = FrameCursor(
+                                    segment: segment, from: cursor.offset, end: end,
+                                    nextSequenceID: header.firstSequenceID)
+                                continue
                             }
+                            reason = why
+                            return
                         }
                     }
                     let offset = cursor.offset
