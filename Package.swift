@@ -51,7 +51,9 @@ let package = Package(
         .testTarget(name: "SQLiteStoreTests", dependencies: ["EventSourcing", "SQLiteStore"]),
         .testTarget(
             name: "LogStoreTests",
-            dependencies: ["EventSourcing", "LogStore", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "EventSourcing", "LogStore", "EventSourcingTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
         // Runs the built eventlog executable as a subprocess.
         .testTarget(name: "EventLogTests", dependencies: ["eventlog", "EventSourcing"]),
         .testTarget(name: "ReliabilityTests", dependencies: ["EventSourcingTestSupport", "EventSourcing"]),

@@ -492,8 +492,7 @@ enum LogRecovery {
             let segment = try state.segment(entry.position.segment)
             try LogState.withFrame(in: segment, at: entry.position.offset, verifyChecksum: false) { frame, header in
                 let streamID = BatchFrame.streamID(frame, header)
-                let slot = try state.streams.find(
-                    hash: entry.streamHash, isStream: { try state.isStream(streamID, at: $0) })
+                let slot = try state.slot(of: streamID, hash: entry.streamHash)
                 guard header.firstVersion == (slot?.version ?? 0) + 1 else {
                     throw EventStoreError.corruption(
                         "'\(segment.path)' offset \(entry.position.offset): stream '\(streamID)' jumps from version "
