@@ -14,3 +14,17 @@ package enum DedicatedThread {
         }
     }
 }
+
+/// Runs short blocking calls (a file read that may wait for the disk) off Swift's cooperative
+/// thread pool, on threads that Dispatch keeps (no thread is started per call, so a call costs a
+/// hand-over, not a thread's creation).
+package enum BlockingCalls {
+    private static let queue = DispatchQueue(label: "eventsourcing.blocking", attributes: .concurrent)
+
+    /// Runs `body` on a Dispatch thread and returns its result.
+    package static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}

@@ -43,11 +43,11 @@ final class LogStorage: EventStorage {
     }
 
     // Snapshot files and the directory are read with blocking calls: off the cooperative pool, on
-    // a thread of their own, as the SQLite store does.
+    // Dispatch's threads (`BlockingCalls`), as the SQLite store reads on threads of its own.
 
     func loadSnapshot(streamID: String, projection: String) async throws -> Snapshot? {
         let (directory, io) = (directory, state.io)
-        return try await DedicatedThread.run(name: "eventlog-snapshot") {
+        return try await BlockingCalls.run {
             try SystemError.mapped {
                 try SnapshotFile.load(directory: directory, streamID: streamID, projection: projection, io: io)
             }
@@ -56,13 +56,13 @@ final class LogStorage: EventStorage {
 
     func snapshots() async throws -> [Snapshot] {
         let (directory, io) = (directory, state.io)
-        return try await DedicatedThread.run(name: "eventlog-snapshots") {
+        return try await BlockingCalls.run {
             try SystemError.mapped { try SnapshotFile.all(directory: directory, io: io) }
         }
     }
 
     func statistics() async throws -> StoreStatistics {
-        try await DedicatedThread.run(name: "eventlog-statistics") { [self] in
+        try await BlockingCalls.run { [self] in
             try SystemError.mapped { try statisticsNow() }
         }
     }
