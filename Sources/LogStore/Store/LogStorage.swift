@@ -18,6 +18,8 @@ final class LogStorage: EventStorage {
     /// The last few decompressed payloads: a page that ends inside a large compressed batch does
     /// not make the next page decompress it again.
     private let payloadCache = Mutex<[(segment: Int, offset: Int, bytes: [UInt8])]>([])
+    /// Runs the blocking file reads that are not of mapped memory: snapshot files, the directory.
+    private let blockingReads = BlockingWorker(name: "eventlog-reads")
     private static let payloadCacheEntries = 4
 
     init(state: LogState, writer: LogWriter, follower: LogFollower?, directory: String, isReadOnly: Bool) {
@@ -43,11 +45,11 @@ final class LogStorage: EventStorage {
     }
 
     // Snapshot files and the directory are read with blocking calls: off the cooperative pool, on
-    // Dispatch's threads (`BlockingCalls`), as the SQLite store reads on threads of its own.
+    // the store's own thread for them (`blockingReads`), as the SQLite store reads on threads of its own.
 
     func loadSnapshot(streamID: String, projection: String) async throws -> Snapshot? {
         let (directory, io) = (directory, state.io)
-        return try await BlockingCalls.run {
+        return try await blockingReads.run {
             try SystemError.mapped {
                 try SnapshotFile.load(directory: directory, streamID: streamID, projection: projection, io: io)
             }
@@ -56,13 +58,13 @@ final class LogStorage: EventStorage {
 
     func snapshots() async throws -> [Snapshot] {
         let (directory, io) = (directory, state.io)
-        return try await BlockingCalls.run {
+        return try await blockingReads.run {
             try SystemError.mapped { try SnapshotFile.all(directory: directory, io: io) }
         }
     }
 
     func statistics() async throws -> StoreStatistics {
-        try await BlockingCalls.run { [self] in
+        try await blockingReads.run { [self] in
             try SystemError.mapped { try statisticsNow() }
         }
     }
@@ -83,6 +85,7 @@ final class LogStorage: EventStorage {
     }
 
     func close() async throws {
+        blockingReads.stop()
         if let follower { try await DedicatedThread.run(name: "eventlog-follower-stop") { follower.stop() } }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             writer.submit(.close(continuation))
