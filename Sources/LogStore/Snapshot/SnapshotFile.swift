@@ -149,12 +149,29 @@ enum SnapshotFile {
     /// The snapshot of a stream and projection, or `nil`.
     /// - Throws: `EventStoreError.corruption` when its file is damaged.
     static func load(directory: String, streamID: String, projection: String, io: any FileIO) throws -> Snapshot? {
+        try load(directory: directory, streamID: streamID, projection: projection, io: io, onlyIfCached: false)
+            .snapshot
+    }
+
+    /// `load`, reading only what the page cache holds when `onlyIfCached` is set.
+    /// - Returns: the snapshot (or `nil` when there is none), or `wouldWait` when a read would have
+    ///   waited for the disk (then nothing was decided).
+    static func load(
+        directory: String, streamID: String, projection: String, io: any FileIO, onlyIfCached: Bool
+    ) throws -> (snapshot: Snapshot?, wouldWait: Bool) {
         var probe = 0
         while true {
             let candidate = path(directory: directory, streamID: streamID, projection: projection, probe: probe)
-            guard let file = try SystemFile.openIfExists(candidate, io: io) else { return nil }
-            let snapshot = try decode(try file.readAll(), path: candidate)
-            if snapshot.streamID == streamID && snapshot.projectionName == projection { return snapshot }
+            guard let file = try SystemFile.openIfExists(candidate, io: io) else { return (nil, false) }
+            let bytes: [UInt8]
+            if onlyIfCached {
+                guard let cached = try file.readAllIfCached() else { return (nil, true) }
+                bytes = cached
+            } else {
+                bytes = try file.readAll()
+            }
+            let snapshot = try decode(bytes, path: candidate)
+            if snapshot.streamID == streamID && snapshot.projectionName == projection { return (snapshot, false) }
             probe += 1
         }
     }

@@ -49,6 +49,12 @@ final class LogStorage: EventStorage {
 
     func loadSnapshot(streamID: String, projection: String) async throws -> Snapshot? {
         let (directory, io) = (directory, state.io)
+        // A snapshot the page cache holds is read here at once; only a read that would wait for
+        // the disk goes to the blocking-reads thread.
+        let cached = try SystemError.mapped {
+            try SnapshotFile.load(directory: directory, streamID: streamID, projection: projection, io: io, onlyIfCached: true)
+        }
+        guard cached.wouldWait else { return cached.snapshot }
         return try await blockingReads.run {
             try SystemError.mapped {
                 try SnapshotFile.load(directory: directory, streamID: streamID, projection: projection, io: io)

@@ -1,3 +1,4 @@
+import CChecksum
 import EventSourcingCore
 
 #if canImport(Glibc)
@@ -69,6 +70,32 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
 
     /// Reads the whole file.
     func readAll() throws -> [UInt8] { try read(count: size(), at: 0) }
+
+    /// Reads the whole file if the page cache holds all of it, without waiting for the disk.
+    /// - Returns: `nil` when a read would wait (or this kernel or file system cannot tell).
+    func readAllIfCached() throws -> [UInt8]? {
+        let count = try size()
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        let complete = try bytes.withUnsafeMutableBytes { buffer -> Bool in
+            while done < count {
+                let got = cfileio_pread_cached(descriptor, buffer.baseAddress! + done, count - done, off_t(done))
+                if got > 0 {
+                    done += got
+                    continue
+                }
+                if got == 0 {
+                    throw EventStoreError.corruption("'\(path)' ends at byte \(done), \(count - done) bytes early")
+                }
+                let code = errno
+                if code == EINTR { continue }
+                if code == EAGAIN || code == ENOSYS || code == EOPNOTSUPP || code == EINVAL { return false }
+                throw SystemCall.error("preadv2", path: path, code: code)
+            }
+            return true
+        }
+        return complete ? bytes : nil
+    }
 
     /// Hands `[offset, offset + count)` to `body` in chunks read with `pread` (at most 1 MiB each,
     /// a multiple of `alignment` bytes), so scanning a large file does not make its mapped pages
