@@ -189,7 +189,7 @@ final class StreamIndex {
     /// Grows the table and the blocks for `frames` (each a stream's hash, its slot or `nil` for a
     /// new stream, in write order) before they are recorded, so that recording them needs no new
     /// space: a full disk fails here, before the log holds the frames.
-    func reserve(for frames: [(hash: UInt64, slot: Slot?, eventCount: Int)]) throws {
+    func reserve(for frames: [(hash: UInt64, slot: Slot?)]) throws {
         var newStreams = 0
         var blockBytes = 0
         var lastBlocks: [UInt64: (used: Int, capacity: Int)] = [:]

@@ -265,11 +265,10 @@ enum LogRecovery {
                     try segment.truncate(to: cut)
                 }
             }
-            if cutsAtBound, writable, try segment.fileSize() > cut {
+            if cutsAtBound, writable, case let tail = try segment.fileSize() - cut, tail > 0 {
                 // After a failed sync in this boot: what the OS shows past the durable end never
                 // reached the disk. It is zeroed (and synced), not cut off, so that a reader process
                 // still mapping those pages reads a damaged batch rather than faulting.
-                let tail = try segment.fileSize() - cut
                 logger.warning(
                     "zeroed what a failed sync left past the durable end",
                     metadata: ["file": "\(segment.path)", "offset": "\(cut)", "bytes": "\(tail)"])

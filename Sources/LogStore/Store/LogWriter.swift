@@ -479,13 +479,8 @@ final class WriterContext {
     /// Grows the index files for the frames before any of them is written, so that a full disk
     /// fails the group before the log holds it (publishing then needs no new space).
     private func reserveIndexSpace(for frames: [PlannedFrame]) throws {
-        var keyCount = 0
-        var streams: [(hash: UInt64, slot: StreamIndex.Slot?, eventCount: Int)] = []
-        streams.reserveCapacity(frames.count)
-        for frame in frames {
-            keyCount += frame.keyHashes.count
-            streams.append((frame.streamHash, frame.slotBefore, frame.eventCount))
-        }
+        let keyCount = frames.reduce(0) { $0 + $1.keyHashes.count }
+        let streams = frames.map { (hash: $0.streamHash, slot: $0.slotBefore) }
         // The stream table may be replaced by a bigger one: readers see it only under the lock.
         try state.withLock {
             try state.batches.reserve(additional: frames.count)

@@ -51,21 +51,7 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
     /// Reads exactly `count` bytes at `offset` (`pread(2)`, repeated over short reads).
     /// - Throws: `EventStoreError.corruption` when the file ends first.
     func read(count: Int, at offset: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var done = 0
-        try bytes.withUnsafeMutableBytes { buffer in
-            while done < count {
-                let got = try SystemCall.run("pread", path: path) {
-                    io.pread(descriptor, buffer.baseAddress! + done, count - done, offset + done)
-                }
-                if got == 0 {
-                    throw EventStoreError.corruption(
-                        "'\(path)' ends at byte \(offset + done), \(count - done) bytes early")
-                }
-                done += got
-            }
-        }
-        return bytes
+        try read(count: count, at: offset, onlyIfCached: false)!
     }
 
     /// Reads the whole file.
@@ -73,24 +59,32 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
 
     /// Reads the whole file if the page cache holds all of it, without waiting for the disk.
     /// - Returns: `nil` when a read would wait (or this kernel or file system cannot tell).
-    func readAllIfCached() throws -> [UInt8]? {
-        let count = try size()
+    func readAllIfCached() throws -> [UInt8]? { try read(count: size(), at: 0, onlyIfCached: true) }
+
+    /// Reads exactly `count` bytes at `offset`, with `pread`, or with `preadv2(RWF_NOWAIT)` when
+    /// `onlyIfCached` (then `nil` when a read would wait, or the kernel or file system cannot tell).
+    private func read(count: Int, at offset: Int, onlyIfCached: Bool) throws -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         let complete = try bytes.withUnsafeMutableBytes { buffer -> Bool in
             while done < count {
-                let got = cfileio_pread_cached(descriptor, buffer.baseAddress! + done, count - done, off_t(done))
-                if got > 0 {
-                    done += got
-                    continue
+                let got: Int
+                do {
+                    got = try SystemCall.run(onlyIfCached ? "preadv2" : "pread", path: path) {
+                        onlyIfCached
+                            ? cfileio_pread_cached(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
+                            : io.pread(descriptor, buffer.baseAddress! + done, count - done, offset + done)
+                    }
+                } catch let error as SystemError
+                    where onlyIfCached && [EAGAIN, ENOSYS, EOPNOTSUPP, EINVAL].contains(error.code)
+                {
+                    return false
                 }
                 if got == 0 {
-                    throw EventStoreError.corruption("'\(path)' ends at byte \(done), \(count - done) bytes early")
+                    throw EventStoreError.corruption(
+                        "'\(path)' ends at byte \(offset + done), \(count - done) bytes early")
                 }
-                let code = errno
-                if code == EINTR { continue }
-                if code == EAGAIN || code == ENOSYS || code == EOPNOTSUPP || code == EINVAL { return false }
-                throw SystemCall.error("preadv2", path: path, code: code)
+                done += got
             }
             return true
         }
