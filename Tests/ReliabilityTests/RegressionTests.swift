@@ -178,7 +178,7 @@ import Testing
         let valid = checkpoint.encoded()
         #expect(Checkpoint.decode(valid[...]) == checkpoint)
         for (offset, value) in [
-            (48, UInt64.max), (56, UInt64(1) << 63), (64, UInt64(IndexFile.reservedBytes) + 1), (96, UInt64.max),
+            (48, UInt64.max), (56, UInt64(1) << 63), (64, UInt64(IndexFile.bytesMax) + 1), (96, UInt64.max),
         ] {
             var bytes = valid
             withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(offset..<offset + 8, with: $0) }
@@ -226,7 +226,7 @@ import Testing
             try IndexFile.open(
                 path: path, magic: KeyIndex.magic, entryBytes: KeyIndex.slotBytes, writable: false, io: SystemIO.shared)?
                 .capacity == 4096)
-        for capacity in [UInt64.max, UInt64(1) << 63, UInt64(IndexFile.reservedBytes) + 1] {
+        for capacity in [UInt64.max, UInt64(1) << 63, UInt64(IndexFile.bytesMax) + 1] {
             var bytes = try #require(StoreDirectory.read(path))
             withUnsafeBytes(of: capacity.littleEndian) { bytes.replaceSubrange(16..<24, with: $0) }
             withUnsafeBytes(of: Checksum.crc32c(Array(bytes[0..<60])).littleEndian) {

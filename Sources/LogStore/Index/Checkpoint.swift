@@ -108,7 +108,7 @@ struct Checkpoint: Equatable {
                     checkpoint.keyCount, checkpoint.keyCapacity,
                 ]
                 guard checkpoint.logEnd.segment >= 1, checkpoint.headSequenceID >= 0,
-                    counts.allSatisfy({ $0 >= 0 && $0 <= IndexFile.reservedBytes })
+                    counts.allSatisfy({ $0 >= 0 && $0 <= IndexFile.bytesMax })
                 else { return nil }
                 return checkpoint
             } catch {

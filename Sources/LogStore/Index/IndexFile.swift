@@ -19,8 +19,8 @@ import EventSourcingCore
 final class IndexFile: @unchecked Sendable {  // safe: the engine's index lock serializes access
     static let headerBytes = 64
     static let formatVersion: UInt32 = 1
-    /// Address space reserved per mapping; the file grows beneath it.
-    static let reservedBytes = EngineLimits.indexReservationBytes
+    /// The largest index file.
+    static let bytesMax = EngineLimits.indexFileBytesMax
 
     let path: String
     let region: MappedRegion
@@ -48,7 +48,7 @@ final class IndexFile: @unchecked Sendable {  // safe: the engine's index lock s
         header.append(Checksum.crc32c(header.bytes))
         try file.allocate(size: headerBytes + bodyBytes)
         try file.write(header.bytes, at: 0)
-        let region = try MappedRegion(file: file, reservedBytes: reservedBytes, writable: true)
+        let region = try MappedRegion(file: file, reservedBytes: reservation(headerBytes + bodyBytes), writable: true)
         return IndexFile(path: path, region: region, capacity: capacity)
     }
 
@@ -68,10 +68,10 @@ final class IndexFile: @unchecked Sendable {  // safe: the engine's index lock s
         }
         guard valid else { return nil }
         let rawCapacity = header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian }
-        // Bounded before it is trusted (a larger value would not even fit an Int): no table outgrows the reservation.
-        guard rawCapacity <= UInt64(reservedBytes) else { return nil }
+        // Bounded before it is trusted (a larger value would not even fit an Int): no table is larger than an index file.
+        guard rawCapacity <= UInt64(bytesMax) else { return nil }
         let capacity = Int(rawCapacity)
-        let region = try MappedRegion(file: file, reservedBytes: reservedBytes, writable: writable)
+        let region = try MappedRegion(file: file, reservedBytes: reservation(try file.size()), writable: writable)
         return IndexFile(path: path, region: region, capacity: capacity)
     }
 
@@ -82,9 +82,15 @@ final class IndexFile: @unchecked Sendable {  // safe: the engine's index lock s
         return try region.file.checksum(offset: Self.headerBytes + bodyOffset, count: count, continuing: crc)
     }
 
+    /// The address space a mapping of a `fileBytes` file reserves when it opens.
+    private static func reservation(_ fileBytes: Int) -> Int {
+        max(EngineLimits.indexReservationBytesMin, fileBytes * 2)
+    }
+
     /// Makes sure the body holds at least `bodyBytes`, growing the file in steps that double.
     func reserveBody(_ bodyBytes: Int) throws {
         let needed = Self.headerBytes + bodyBytes
+        precondition(needed <= Self.bytesMax, "an index file stays within its size limit")
         guard needed > region.size else { return }
         var newSize = max(region.size, 1 << 16)
         while newSize < needed { newSize += min(newSize, 1 << 26) }

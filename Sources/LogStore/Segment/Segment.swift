@@ -82,10 +82,11 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         self.isSealed = isSealed
     }
 
-    /// The address space a segment's mapping reserves: its size limit plus one largest frame and
-    /// the footer, since a frame never splits across segments.
+    /// The address space a segment's mapping reserves when it opens: its size limit and the
+    /// footer. The last frame may pass the limit (a frame never splits across segments); the
+    /// mapping then grows (`MappedRegion`).
     static func reservation(segmentBytesMax: Int, fileSize: Int) -> Int {
-        max(segmentBytesMax, fileSize) + Limits.frameBytesMax + footerBytes + 4096
+        max(segmentBytesMax, fileSize) + footerBytes
     }
 
     /// Creates a new, empty segment file (mode `fileMode`) with its header, made durable.
@@ -193,7 +194,7 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
     func append(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
         precondition(!isSealed, "a sealed segment is never written")
         try file.write(bytes, at: offset)
-        if offset + bytes.count > mapping.size { mapping.noteSize(offset + bytes.count) }
+        if offset + bytes.count > mapping.size { try mapping.noteSize(offset + bytes.count) }
         runningChecksum = Checksum.crc32c(bytes, continuing: runningChecksum)
     }
 
@@ -210,7 +211,7 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         try file.write(footer.bytes, at: end)
         try file.truncate(to: end + Self.footerBytes)
         try file.synchronizeData()
-        mapping.noteSize(end + Self.footerBytes)
+        try mapping.noteSize(end + Self.footerBytes)
         publishEnd(end)
         isSealed = true
     }
@@ -223,7 +224,7 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
     func rollBack(to end: Int, checksum: UInt32, frameCount: Int) throws {
         precondition(end >= endOffset, "only bytes never published are taken back")
         try file.truncate(to: end)
-        mapping.noteSize(end)
+        try mapping.noteSize(end)
         runningChecksum = checksum
         self.frameCount = frameCount
         isSealed = false
@@ -233,7 +234,7 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
     func truncate(to size: Int) throws {
         try file.truncate(to: size)
         try file.synchronizeData()
-        mapping.noteSize(size)
+        try mapping.noteSize(size)
     }
 
     /// The footer at `offset`, when a valid one stands there: (last sequence id, frame count, body checksum).

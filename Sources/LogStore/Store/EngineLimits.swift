@@ -12,8 +12,11 @@ enum EngineLimits {
     static let segmentBytesRange = 4096...(segmentOffsetMax / 2)
     /// The highest sequence id the key table can name: 40 bits of a slot.
     static let keySequenceIDMax: Int64 = (1 << 40) - 1
-    /// Address space each index file's mapping reserves; the file grows beneath it.
-    static let indexReservationBytes = 1 << 38
+    /// The largest index file (the checkpoint and headers are checked against it).
+    static let indexFileBytesMax = 1 << 38
+    /// The address space an index file's mapping reserves at least when it opens (more for a
+    /// larger file); the reservation doubles when the file outgrows it.
+    static let indexReservationBytesMin = 1 << 30
     /// The most batch entries in one block of a stream's chain in `blocks.idx`.
     static let streamBlockCapacityMax = 65_536
     /// The longest commit delay of a group (`LogWriter`).
@@ -48,11 +51,10 @@ enum EngineLimits {
         // The key table's slots hold sequence ids up to 2^40 - 1; a store refuses writes past it
         // long before (2^40 events), and its fingerprint takes the other 24 bits.
         precondition(keySequenceIDMax == Int64(KeyIndex.sequenceMask), "key slots hold 40-bit sequence ids")
-        // Index files never outgrow their mappings: 2^40 batch entries of 32 bytes would, so the
-        // batch index's reservation bounds a store to 2^32 batches (of up to a million events each).
+        // The batch index's size limit bounds a store to 2^32 batches (of up to a million events each).
         precondition(
-            indexReservationBytes >= IndexFile.headerBytes + (1 << 32) * BatchIndex.entryBytes,
-            "the batch index's mapping holds 2^32 batches")
+            indexFileBytesMax >= IndexFile.headerBytes + (1 << 32) * BatchIndex.entryBytes,
+            "the batch index holds 2^32 batches")
         precondition(
             streamBlockCapacityMax * StreamIndex.entryBytes + StreamIndex.blockHeaderBytes <= 1 << 21,
             "a stream's largest block is small beside the blocks file's growth step")
