@@ -45,17 +45,21 @@ let package = Package(
         ),
         // Test support shared by tests and Fuzz/: the fault-injecting FileIO layer, the workload
         // and invariant checker of the crash-recovery harnesses (shared/spec/RELIABILITY.md).
-        .target(name: "EventSourcingTestSupport", dependencies: ["EventSourcingCore", "LogStore"]),
+        .target(name: "EventSourcingTestSupport", dependencies: ["EventSourcingCore", "LogStore", "CSpawn"]),
+        // posix_spawn's GNU extensions (chdir, closefrom) for the tests' child processes.
+        .target(name: "CSpawn"),
         .testTarget(name: "EventSourcingCoreTests", dependencies: ["EventSourcingCore"]),
         .testTarget(name: "ConformanceTests", dependencies: ["EventSourcing"]),
-        .testTarget(name: "SQLiteStoreTests", dependencies: ["EventSourcing", "SQLiteStore"]),
+        .testTarget(
+            name: "SQLiteStoreTests", dependencies: ["EventSourcing", "SQLiteStore", "EventSourcingTestSupport"]),
         .testTarget(
             name: "LogStoreTests",
             dependencies: [
-                "EventSourcing", "LogStore", "EventSourcingTestSupport", .product(name: "Logging", package: "swift-log"),
+                "EventSourcing", "LogStore", "EventSourcingTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         // Runs the built eventlog executable as a subprocess.
-        .testTarget(name: "EventLogTests", dependencies: ["eventlog", "EventSourcing"]),
+        .testTarget(name: "EventLogTests", dependencies: ["eventlog", "EventSourcing", "EventSourcingTestSupport"]),
         .testTarget(name: "ReliabilityTests", dependencies: ["EventSourcingTestSupport", "EventSourcing"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import EventSourcingTestSupport
 import Foundation
 import Testing
 
@@ -48,60 +49,49 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
 
 /// A running `eventlog`, with its output read as it comes.
 final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and flags are guarded by `lock`
-    let process = Process()
-    private let input = Pipe()
-    private let output = Pipe()
-    private let errors = Pipe()
+    private let arguments: [String]
+    private let directory: String
+    private var child: ChildProcess?
     private let lock = NSCondition()
     private var stdoutData = Data()
     private var stderrData = Data()
     private var outputClosed = false
     private var errorsClosed = false
 
-    /// A child that exits early must fail a test, not kill the test process with SIGPIPE.
-    private static let ignoresBrokenPipes: Bool = {
-        signal(SIGPIPE, SIG_IGN)
-        return true
-    }()
-
     init(_ arguments: [String], in directory: String) {
-        _ = Self.ignoresBrokenPipes
-        process.executableURL = URL(fileURLWithPath: eventlogPath)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
+        self.arguments = arguments
+        self.directory = directory
+    }
+
+    private var running: ChildProcess {
+        guard let child else { preconditionFailure("the process has not been started") }
+        return child
     }
 
     func start() throws {
-        try process.run()
+        let child = try ChildProcess(executable: eventlogPath, arguments: arguments, directory: directory)
+        self.child = child
         // Each pipe is drained by a thread of its own with blocking reads until end of file.
-        // (`FileHandle.readabilityHandler` on Linux sometimes never reports end of file, so a wait
-        // for it could give up with the pipe's last chunk unread: swift-corelibs-foundation #3275.)
-        drain(output) { [self] data in
+        drain(child.output!) { [self] data in
             if let data { stdoutData.append(data) } else { outputClosed = true }
         }
-        drain(errors) { [self] data in
+        drain(child.errors!) { [self] data in
             if let data { stderrData.append(data) } else { errorsClosed = true }
         }
     }
 
-    /// Reads `pipe` on a new thread until end of file, passing each chunk and then nil to `deliver`
-    /// under `lock`.
-    private func drain(_ pipe: Pipe, deliver: @escaping @Sendable (Data?) -> Void) {
-        let descriptor = pipe.fileHandleForReading.fileDescriptor
+    /// Reads `descriptor` on a new thread until end of file, passing each chunk and then nil to
+    /// `deliver` under `lock`.
+    private func drain(_ descriptor: Int32, deliver: @escaping @Sendable (Data?) -> Void) {
         let lock = self.lock
         Thread {
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
-                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-                if count < 0, errno == EINTR { continue }
+                let chunk = ChildProcess.readChunk(descriptor)
                 lock.lock()
-                deliver(count > 0 ? Data(buffer[0..<count]) : nil)
+                deliver(chunk.map { Data($0) })
                 lock.broadcast()
                 lock.unlock()
-                if count <= 0 { return }
+                if chunk == nil { return }
             }
         }.start()
     }
@@ -109,9 +99,9 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and 
     /// Writes to the child's stdin. A child that has exited makes this throw (not crash) an error
     /// that carries what the child said.
     func send(_ data: Data) async throws {
-        let handle = input.fileHandleForWriting
+        let child = running
         do {
-            try await onOwnThread { try handle.write(contentsOf: data) }
+            try await onOwnThread { try child.write(Array(data)) }
         } catch {
             closeInput()
             let result = await wait()
@@ -119,7 +109,7 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and 
         }
     }
     func send(_ text: String) async throws { try await send(Data(text.utf8)) }
-    func closeInput() { try? input.fileHandleForWriting.close() }
+    func closeInput() { running.closeInput() }
 
     /// The complete lines of stdout so far (a line still being written is left out); call under `lock`.
     private func completeLines() -> [String] {
@@ -143,30 +133,32 @@ final class EventlogProcess: @unchecked Sendable {  // safe: output buffers and 
     }
 
     /// Waits for the process to exit and its output to drain; after `seconds` (a hang guard) it is
-    /// terminated.
+    /// killed.
     func wait(seconds: Double = 300) async -> RunResult {
         // The body cannot throw, so neither can this.
         (try? await onOwnThread { self.blockingWait(seconds: seconds) })!
     }
 
     private func blockingWait(seconds: Double) -> RunResult {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning, Date() < deadline { usleep(2_000) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        let termination = running.wait(seconds: seconds)
         // The child has exited, so end of file follows its last write; the deadline only guards
         // against a grandchild that keeps the pipe open.
         lock.lock()
         while !(outputClosed && errorsClosed), lock.wait(until: Date().addingTimeInterval(60)) {}
         defer { lock.unlock() }
+        let status: Int32 =
+            switch termination {
+            case .exited(let code): code
+            case .signalled(let signal): signal
+            }
         return RunResult(
-            status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+            status: status, stdout: String(decoding: stdoutData, as: UTF8.self),
             stderr: String(decoding: stderrData, as: UTF8.self))
     }
 
     func kill() async {
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        _ = try? await onOwnThread { self.process.waitUntilExit() }
+        running.signal(SIGKILL)
+        _ = try? await onOwnThread { self.running.wait() }
     }
 }
 

@@ -130,7 +130,7 @@ import Testing
         let work = try StoreDirectory.work(named: "power-continues")
         defer { StoreDirectory.remove(work) }
         let store = work + "/store"
-        try await LogEventStore.withStore(directory: store, options: Self.options()) {
+        _ = try await LogEventStore.withStore(directory: store, options: Self.options()) {
             try await $0.stream("a").write(Self.event(0))
         }
         let segment = store + "/" + Segment.fileName(ordinal: 1)

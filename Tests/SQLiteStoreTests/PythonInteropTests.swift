@@ -1,4 +1,5 @@
 import EventSourcing
+import EventSourcingTestSupport
 import Foundation
 import Testing
 
@@ -321,15 +322,12 @@ enum PythonInterop {
         """
 
     private static func importsPackage(_ python: String) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-c", "import py_event_sourcing"]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return false }
-        process.waitUntilExit()
-        return process.terminationReason == .exit && process.terminationStatus == 0
+        guard
+            let child = try? ChildProcess(
+                executable: "/usr/bin/env", arguments: [python, "-c", "import py_event_sourcing"], stdin: .null,
+                stdout: .null, stderr: .null)
+        else { return false }
+        return child.wait() == .exited(0)
     }
 
     /// Runs `body` in a new temporary directory and removes it afterwards.
@@ -365,37 +363,23 @@ enum PythonInterop {
         let scriptURL = directory.appendingPathComponent("script-\(UUID().uuidString).py")
         try script.write(to: scriptURL, atomically: true, encoding: .utf8)
         let errorURL = directory.appendingPathComponent("stderr-\(UUID().uuidString).txt")
-        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
-        let errorHandle = try FileHandle(forWritingTo: errorURL)
-        defer { try? errorHandle.close() }
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, scriptURL.path] + arguments
-        process.currentDirectoryURL = directory
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONIOENCODING"] = "utf-8"
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = errorHandle
-        process.standardInput = FileHandle.nullDevice
+        let child = try ChildProcess(
+            executable: "/usr/bin/env", arguments: [python, scriptURL.path] + arguments, directory: directory.path,
+            environment: environment, stdin: .null, stdout: .pipe, stderr: .file(errorURL.path))
 
         let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-        try process.run()
-        let running = RunningProcess(process)
-        let reader = output.fileHandleForReading
+        let output = child.output!
         // A blocking read loop, on its own thread rather than on the cooperative pool.
         Thread {
-            var pending = Data()
-            while true {
-                let chunk = reader.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
+            var pending: [UInt8] = []
+            while let chunk = ChildProcess.readChunk(output) {
+                pending += chunk
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    continuation.yield(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
-                    pending = Data(pending[(newline + 1)...])
+                    continuation.yield(String(decoding: pending[..<newline], as: UTF8.self))
+                    pending.removeSubrange(...newline)
                 }
             }
             if !pending.isEmpty { continuation.yield(String(decoding: pending, as: UTF8.self)) }
@@ -403,7 +387,7 @@ enum PythonInterop {
         }.start()
         let watchdog = Task {
             try await Task.sleep(for: .seconds(180))
-            running.terminate()
+            child.signal(SIGTERM)
         }
         defer { watchdog.cancel() }
 
@@ -414,35 +398,19 @@ enum PythonInterop {
                 try await onLine(line)
             }
         } catch {
-            running.terminate()
-            await running.waitForExit()
+            child.signal(SIGTERM)
+            _ = await waitForExit(child)
             throw error
         }
-        await running.waitForExit()
+        let termination = await waitForExit(child)
         let errorText = (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
-        return Output(lines: printed, status: running.status, errorText: String(errorText.suffix(4000)))
+        return Output(lines: printed, status: termination.status, errorText: String(errorText.suffix(4000)))
     }
 
-    /// A started `Process`, shared with the watchdog and the thread that waits for it.
-    /// `@unchecked Sendable`: after `run()` only `terminate`, `waitUntilExit` and the exit status
-    /// are used, and Foundation's `Process` synchronizes those itself.
-    private final class RunningProcess: @unchecked Sendable {
-        private let process: Process
-        init(_ process: Process) { self.process = process }
-
-        func terminate() { if process.isRunning { process.terminate() } }
-
-        func waitForExit() async {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().async {
-                    self.process.waitUntilExit()
-                    done.resume()
-                }
-            }
-        }
-
-        var status: Int32 {
-            process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+    /// Waits for `child` to exit on a thread of its own, off the cooperative pool.
+    private static func waitForExit(_ child: ChildProcess) async -> ChildProcess.Termination {
+        await withCheckedContinuation { done in
+            Thread { done.resume(returning: child.wait()) }.start()
         }
     }
 
