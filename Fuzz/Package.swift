@@ -40,8 +40,9 @@ let package = Package(
             name: "SQLiteStore",
             dependencies: ["EventSourcingCore", "CSQLite", .product(name: "Logging", package: "swift-log")]),
         .target(name: "EventSourcing", dependencies: ["EventSourcingCore", "LogStore", "SQLiteStore"]),
+        .target(name: "CSpawn"),
         .target(
-            name: "EventSourcingTestSupport", dependencies: ["EventSourcingCore", "LogStore"],
+            name: "EventSourcingTestSupport", dependencies: ["EventSourcingCore", "LogStore", "CSpawn"],
             swiftSettings: instrumented),
         // The eventlog tool's --filter parser (Sources/eventlog/FilterExpression.swift), for its fuzz target.
         .target(
