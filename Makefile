@@ -35,7 +35,9 @@ demo: release
 
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@# The PostgreSQL store's tests run against a private, throwaway server (set EVENTSOURCING_POSTGRES_URL
+	@# to use an existing one instead); scripts/postgres-test-server.sh installs PostgreSQL when missing.
+	bash scripts/postgres-test-server.sh run -- $(SWIFT) test --skip-build
 	$(MAKE) fuzz-smoke
 
 format:
@@ -54,7 +56,8 @@ bench: system-packages
 	@# it plan again (the compiled objects stay, so the build is still incremental).
 	rm -f Benchmarks/.build/release.yaml
 	$(SWIFT) build -c release --package-path Benchmarks
-	Benchmarks/.build/release/event-bench $(if $(filter 1 yes true,$(QUICK)),--quick) \
+	@# Against a private, throwaway PostgreSQL server, as in `make test` (or EVENTSOURCING_POSTGRES_URL).
+	bash scripts/postgres-test-server.sh run -- Benchmarks/.build/release/event-bench $(if $(filter 1 yes true,$(QUICK)),--quick) \
 		--json Benchmarks/.build/bench-results.json --markdown docs/BENCHMARKS.md --svg docs/benchmarks.svg
 
 # Micro-benchmarks of the engine's hot paths (Benchmarks/Micro/, its own package with ordo-one/benchmark,

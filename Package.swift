@@ -7,12 +7,17 @@ let package = Package(
     products: [
         .library(name: "EventSourcing", targets: ["EventSourcing"]),
         .executable(name: "eventlog", targets: ["eventlog"]),
+        // The PostgreSQL store, a product of its own so that embedders of the file stores never
+        // build a network stack.
+        .library(name: "EventSourcingPostgres", targets: ["EventSourcingPostgres"]),
     ],
     dependencies: [
         // Logging without printing: stores accept a Logger in their options (STYLE.md).
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // The eventlog command line: subcommands, options, --help with examples.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The PostgreSQL store's client: an async/await, pooled, non-blocking client with LISTEN/NOTIFY.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -36,10 +41,17 @@ let package = Package(
             name: "SQLiteStore",
             dependencies: ["EventSourcingCore", "CSQLite", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(
+            name: "EventSourcingPostgres",
+            dependencies: [
+                "EventSourcingCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "eventlog",
             dependencies: [
-                "EventSourcing",
+                "EventSourcing", "EventSourcingPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,7 +61,7 @@ let package = Package(
         // posix_spawn's GNU extensions (chdir, closefrom) for the tests' child processes.
         .target(name: "CSpawn"),
         .testTarget(name: "EventSourcingCoreTests", dependencies: ["EventSourcingCore"]),
-        .testTarget(name: "ConformanceTests", dependencies: ["EventSourcing"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["EventSourcing", "EventSourcingPostgres"]),
         .testTarget(
             name: "SQLiteStoreTests", dependencies: ["EventSourcing", "SQLiteStore", "EventSourcingTestSupport"]),
         .testTarget(

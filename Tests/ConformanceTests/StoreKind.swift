@@ -1,4 +1,5 @@
 import EventSourcing
+import EventSourcingPostgres
 import Foundation
 import Testing
 
@@ -7,8 +8,20 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case inMemory
     case sqlite
     case log
+    case postgres
 
     var testDescription: String { rawValue }
+
+    /// The server the PostgreSQL store runs against: `make test` starts a throwaway one
+    /// (scripts/postgres-test-server.sh) and sets this; without it the PostgreSQL cases are left out.
+    static let postgresURL: String? = ProcessInfo.processInfo.environment["EVENTSOURCING_POSTGRES_URL"].flatMap {
+        $0.isEmpty ? nil : $0
+    }
+
+    /// Every store this run can test.
+    static var allCases: [StoreKind] {
+        [.inMemory, .sqlite, .log] + (postgresURL == nil ? [] : [.postgres])
+    }
 
     /// Whether the store keeps its events across close and reopen.
     var isPersistent: Bool { self != .inMemory }
@@ -30,7 +43,12 @@ final class StoreFixture: Sendable {
             .appendingPathComponent("conformance-\(kind.rawValue)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         memoryStore = kind == .inMemory ? InMemoryEventStore() : nil
+        // Each fixture has a schema of its own in the test database.
+        schema = "conformance_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     }
+
+    /// The PostgreSQL schema of this fixture's store.
+    let schema: String
 
     /// Opens the store (a persistent store reopens its files; the in-memory store is one instance).
     func open() async throws -> any EventStore {
@@ -42,6 +60,9 @@ final class StoreFixture: Sendable {
             return try await LogEventStore.open(
                 directory: directory + "/log",
                 options: .init(segmentBytesMax: 256 * 1024, checkpointBytesInterval: 64 * 1024))
+        case .postgres:
+            return try await PostgresEventStore.open(
+                url: StoreKind.postgresURL!, options: .init(schema: schema, connections: 4))
         }
     }
 

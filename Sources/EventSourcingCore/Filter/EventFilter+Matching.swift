@@ -1,17 +1,17 @@
 /// An `EventFilter` checked once and ready to test events.
 package struct CompiledFilter: Sendable {
-    enum Field: Sendable {
+    package enum Field: Sendable {
         case streamID, eventType, version, sequenceID
         case metadata([String])
     }
 
-    enum Test: Sendable {
+    package enum Test: Sendable {
         case equals(JSONValue)
         case oneOf([JSONValue])
         case like(LikePattern)
     }
 
-    let clauses: [(Field, Test)]
+    package let clauses: [(Field, Test)]
 
     /// Validates `filter`.
     /// - Throws: `EventStoreError.unsupportedFilterField` for an unknown field,

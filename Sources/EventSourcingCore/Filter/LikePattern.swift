@@ -6,9 +6,12 @@ package struct LikePattern: Sendable, Hashable {
         case one, any
     }
     private let tokens: [Token]
+    /// The pattern as given (for stores that evaluate it in SQL).
+    package let source: String
 
     /// Prepares `pattern`.
     package init(_ pattern: String) {
+        source = pattern
         tokens = pattern.unicodeScalars.map { scalar in
             switch scalar {
             case "%": return .any

@@ -138,11 +138,18 @@ extension EventStream {
                 let waitStream: String? = sequence.streamID == StreamName.all ? nil : sequence.streamID
                 while !Task.isCancelled {
                     let generation = runtime.hub.generation
-                    guard
-                        let page = try await Self.unlessClosed({
+                    let read: ReadPage?
+                    do {
+                        read = try await Self.unlessClosed({
                             try await readPage(direction: .forward, limit: Events.pageEventsMax)
                         })
-                    else { break }
+                    } catch EventStoreError.unavailable {
+                        // A database server that went away: the watch carries on from its position
+                        // once the server is back (the store connects again by itself).
+                        try? await Task.sleep(for: .milliseconds(200))
+                        continue
+                    }
+                    guard let page = read else { break }
                     if let last = page.lastScanned { position = last }
                     if let event = deliver(page.events) { return event }
                     if !page.isEnd { continue }

@@ -30,6 +30,9 @@ public enum EventStoreError: Error, Equatable, CustomStringConvertible {
     case corruption(String)
     /// An operating-system error, with its errno text (e.g. "No space left on device").
     case io(String)
+    /// A database server cannot be reached, or stopped answering within its timeout; retry later.
+    /// A write that failed this way may or may not have been stored: retry it with its keys.
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -60,6 +63,8 @@ public enum EventStoreError: Error, Equatable, CustomStringConvertible {
             return "The store is damaged: \(reason)"
         case .io(let reason):
             return "I/O error: \(reason)"
+        case .unavailable(let reason):
+            return "The database server is unavailable: \(reason); retry later"
         }
     }
 }

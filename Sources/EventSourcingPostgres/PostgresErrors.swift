@@ -1,0 +1,87 @@
+import EventSourcingCore
+import NIOCore
+import PostgresNIO
+
+/// Turns what the client library and the server throw into `EventStoreError`s a user can act on.
+enum PostgresErrors {
+    /// SQLSTATE classes and codes this store tells apart.
+    private static let retryable: Set<String> = ["40001", "40P01"]  // serialization failure, deadlock
+
+    /// Whether running the same statement again may succeed (a deadlock or serialization failure).
+    static func isRetryable(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] else { return false }
+        return retryable.contains(state)
+    }
+
+    /// Whether `error` came from the server about the statement (rather than a lost connection).
+    static func isStatementError(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, error.code == .server, let state = error.serverInfo?[.sqlState] else {
+            return false
+        }
+        return !unavailableStates.contains(state) && !state.hasPrefix("08")
+    }
+
+    /// Server states that mean the server is going away or not taking connections.
+    private static let unavailableStates: Set<String> = ["57P01", "57P02", "57P03", "53300", "53400", "57014"]
+
+    /// The typed error for `error`; `context` says what was being done ("appending to 'orders'").
+    static func map(_ error: any Error, _ context: String) -> EventStoreError {
+        if let error = error as? EventStoreError { return error }
+        if error is CancellationError {
+            return .unavailable("\(context) was cancelled before the server answered")
+        }
+        guard let error = error as? PSQLError else {
+            // NIO's connection errors (refused, reset, timed out) and anything else on the wire.
+            return .unavailable("\(context) failed: \(String(describing: error))")
+        }
+        guard error.code == .server, let info = error.serverInfo else {
+            let underlying = error.underlying.map { ": \($0)" } ?? ""
+            return .unavailable("\(context) failed: the connection to the server was lost (\(error.code))\(underlying)")
+        }
+        let state = info[.sqlState] ?? "?????"
+        let message = info[.message] ?? "no message"
+        let detail = info[.detail].map { " (\($0))" } ?? ""
+        let text = "\(context): PostgreSQL error \(state): \(message)\(detail)"
+        switch state {
+        case _ where unavailableStates.contains(state) || state.hasPrefix("08"):
+            return .unavailable(text)
+        case "22021", "22P05":
+            // A NUL or an invalid byte in text, or \u0000 in jsonb: PostgreSQL cannot store these.
+            return .invalidEvent("\(context): PostgreSQL cannot store this text (it holds a NUL character)\(detail)")
+        case "54000", "22001":
+            return .invalidEvent("\(text): a value is larger than PostgreSQL stores in this column or index")
+        case "28000", "28P01":
+            return .invalidArgument("\(context): the server refused the login: \(message)")
+        case "3D000":
+            return .invalidArgument("\(context): \(message): create the database first (createdb)")
+        case "42501":
+            return .invalidArgument("\(context): \(message): grant the user access to the schema, or choose another")
+        case "3F000", "42P01", "42883":
+            return .invalidArgument(
+                "\(context): the database holds no event store in this schema (\(message)); "
+                    + "open it once without readOnly to create one")
+        default:
+            return .io(text)
+        }
+    }
+}
+
+/// Runs `body`, failing with `EventStoreError.unavailable` when it has not finished within
+/// `timeout` (the body is cancelled).
+func withTimeout<T: Sendable>(
+    _ timeout: Duration, _ context: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw EventStoreError.unavailable("\(context): the server did not answer within \(timeout)")
+        }
+        defer { group.cancelAll() }
+        do {
+            return try await group.next()!
+        } catch {
+            throw PostgresErrors.map(error, context)
+        }
+    }
+}

@@ -1,0 +1,326 @@
+import EventSourcingCore
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The storage protocol on PostgreSQL: reads, heads and snapshots on a pool of connections
+/// (`PostgresClient`), appends through the group-committing `PostgresWriter`, and other
+/// processes' appends learnt through `PostgresListener`.
+///
+/// Every call is bounded by `Options.timeout`; a server that is gone makes calls fail with
+/// `EventStoreError.unavailable`, and the pool connects again by itself when it returns.
+///
+/// Thread-safety: immutable after `init`; the client, writer and listener are thread-safe.
+final class PostgresStorage: EventStorage {
+    let client: PostgresClient
+    let schema: PostgresSchema
+    let options: PostgresEventStore.Options
+    private let clientTask: Task<Void, Never>
+    private let writer: PostgresWriter?
+    private let listener: PostgresListener
+
+    private init(
+        client: PostgresClient, clientTask: Task<Void, Never>, schema: PostgresSchema,
+        options: PostgresEventStore.Options, writer: PostgresWriter?, listener: PostgresListener
+    ) {
+        self.client = client
+        self.clientTask = clientTask
+        self.schema = schema
+        self.options = options
+        self.writer = writer
+        self.listener = listener
+    }
+
+    /// Connects, creates the schema when missing (unless read-only) and checks its version, and
+    /// starts listening.
+    static func open(location: PostgresLocation, options: PostgresEventStore.Options, hub: WatchHub) async throws
+        -> PostgresStorage
+    {
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: .disable)
+        configuration.options.maximumConnections = max(2, options.connections)
+        configuration.options.minimumConnections = 0
+        configuration.options.connectTimeout = options.timeout
+        let client = PostgresClient(configuration: configuration, backgroundLogger: options.logger)
+        let clientTask = Task { await client.run() }
+        let schema = PostgresSchema(name: location.schema ?? options.schema)
+        do {
+            try await prepare(client: client, schema: schema, options: options)
+        } catch {
+            clientTask.cancel()
+            await clientTask.value
+            throw error
+        }
+        let listener = PostgresListener(
+            configuration: PostgresConnection.Configuration(
+                host: location.host, port: location.port, username: location.user, password: location.password,
+                database: location.database, tls: .disable),
+            client: client, schema: schema, options: options, hub: hub)
+        let writer = options.readOnly ? nil : PostgresWriter(client: client, schema: schema, options: options)
+        return PostgresStorage(
+            client: client, clientTask: clientTask, schema: schema, options: options, writer: writer,
+            listener: listener)
+    }
+
+    /// Creates what is missing (under an advisory lock, so that stores opening at once do not race)
+    /// and checks the layout's version.
+    private static func prepare(client: PostgresClient, schema: PostgresSchema, options: PostgresEventStore.Options)
+        async throws
+    {
+        let context = "opening the event store in schema \(schema.quoted)"
+        try await withTimeout(options.timeout, context) {
+            try await client.withConnection { connection in
+                if !options.readOnly {
+                    _ = try await connection.query("BEGIN", logger: options.logger)
+                    do {
+                        let lockKey = Int64(bitPattern: StableHash.hash(schema.quoted))
+                        _ = try await connection.query(
+                            "SELECT pg_advisory_xact_lock(\(lockKey))", logger: options.logger)
+                        // A layout from a later release is refused before anything is changed.
+                        try await checkVersion(connection, schema: schema, options: options, mayBeMissing: true)
+                        for statement in schema.creation {
+                            _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: options.logger)
+                        }
+                        _ = try await connection.query("COMMIT", logger: options.logger)
+                    } catch {
+                        _ = try? await connection.query("ROLLBACK", logger: options.logger)
+                        throw error
+                    }
+                }
+                try await checkVersion(connection, schema: schema, options: options, mayBeMissing: false)
+            }
+        }
+    }
+
+    private static func checkVersion(
+        _ connection: PostgresConnection, schema: PostgresSchema, options: PostgresEventStore.Options,
+        mayBeMissing: Bool
+    ) async throws {
+        let name = schema.table("schema_version")
+        let exists = try await connection.query(
+            "SELECT to_regclass(\(name)) IS NOT NULL", logger: options.logger
+        ).collect()
+        guard try exists.first?.decode(Bool.self) == true else {
+            if mayBeMissing { return }
+            throw EventStoreError.invalidArgument(
+                "the database holds no event store in schema \(schema.quoted): open it once without readOnly to create one"
+            )
+        }
+        let rows = try await connection.query(
+            PostgresQuery(unsafeSQL: "SELECT version FROM \(name)"), logger: options.logger
+        ).collect()
+        let version = try rows.first?.decode(Int32.self) ?? 0
+        guard version <= PostgresSchema.version else {
+            throw EventStoreError.corruption(
+                "schema \(schema.quoted) has layout version \(version); this release reads up to "
+                    + "\(PostgresSchema.version): a later release wrote it")
+        }
+    }
+
+    // MARK: EventStorage
+
+    func append(_ request: AppendRequest) async throws -> AppendResult {
+        guard let writer else { throw EventStoreError.readOnly }
+        return try await writer.append(request)
+    }
+
+    func read(_ request: ReadRequest) async throws -> ReadPage {
+        let isAll = request.isAll
+        let position = isAll ? "e.sequence_id" : "e.version"
+        let forward = request.direction == .forward
+        var bindings = PostgresBindings()
+        var sql = "SELECT \(schema.eventColumns), octet_length(e.data) + octet_length(e.event_type) + 64 AS size, "
+        sql += "\(position) AS position FROM \(schema.table("events")) e WHERE "
+        if !isAll {
+            bindings.append(request.streamID)
+            sql += "e.stream_id = $\(bindings.count) AND "
+        }
+        bindings.append(request.after)
+        sql += "\(position) \(forward ? ">" : "<") $\(bindings.count)"
+        if let filter = request.filter { sql += PostgresFilterSQL(filter, bindings: &bindings).sql }
+        bindings.append(Int64(request.limit))
+        let order = forward ? "ASC" : "DESC"
+        sql += " ORDER BY \(position) \(order) LIMIT $\(bindings.count)"
+        // The page stops at the byte budget (a running sum of sizes, taken before the data is
+        // sent), always after at least one event. The head, read in the same snapshot, lets a
+        // forward read that reached the end move past events its filter skipped.
+        bindings.append(Int64(request.byteBudget))
+        let budget = bindings.count
+        let head =
+            isAll
+            ? "(SELECT sequence_id FROM \(schema.table("head")))"
+            : "(SELECT version FROM \(schema.table("streams")) WHERE stream_id = $1)"
+        let query = """
+            SELECT \(head), p.* FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+                SELECT * FROM (SELECT *, count(*) OVER () AS scanned,
+                    sum(size) OVER (ORDER BY position \(order) ROWS UNBOUNDED PRECEDING) AS running
+                    FROM (\(sql)) AS limited) AS sized
+                WHERE running - size < $\(budget)) AS p ON true
+            ORDER BY p.position \(order)
+            """
+        let context = "reading '\(request.streamID)'"
+        let timeout = options.timeout
+        let client = self.client
+        let logger = options.logger
+        let statement = PostgresQuery(unsafeSQL: query, binds: bindings)
+        let rows = try await withTimeout(timeout, context) {
+            try await client.query(statement, logger: logger).collect()
+        }
+        var builder = PageBuilder(request: request)
+        var scanned = 0
+        var returned = 0
+        var headPosition: Int64 = 0
+        for row in rows {
+            let cells = row.makeRandomAccess()
+            headPosition = try cells[0].decode(Int64?.self) ?? 0
+            guard try cells[1].decode(Int64?.self) != nil else { continue }  // the empty page's one row
+            scanned = Int(try cells[11].decode(Int64.self))
+            returned += 1
+            _ = builder.add(try Self.event(from: cells, offset: 1))
+        }
+        let exhausted = returned == scanned && scanned < request.limit
+        var page = builder.finish(sourceExhausted: exhausted)
+        if exhausted, forward, headPosition > (page.lastScanned ?? request.after) { page.lastScanned = headPosition }
+        return page
+    }
+
+    /// Decodes the event whose `eventColumns` start at `offset`.
+    static func event(from row: PostgresRandomAccessRow, offset: Int) throws -> StoredEvent {
+        let sequenceID = try row[offset].decode(Int64.self)
+        var metadata: [String: JSONValue]?
+        if let text = try row[offset + 6].decode(String?.self) {
+            guard case .object(let members) = try? JSONValue.parse(Array(text.utf8)) else {
+                throw EventStoreError.corruption("events row \(sequenceID): metadata is not a JSON object")
+            }
+            metadata = members
+        }
+        let key = try row[offset + 3].decode(String?.self)
+        var data = try row[offset + 7].decode(ByteBuffer.self)
+        return StoredEvent(
+            id: key ?? String(sequenceID), streamID: try row[offset + 1].decode(String.self), sequenceID: sequenceID,
+            version: try row[offset + 2].decode(Int64.self),
+            timestamp: Timestamp.date(microseconds: try row[offset + 5].decode(Int64.self)),
+            type: try row[offset + 4].decode(String.self),
+            data: data.readData(length: data.readableBytes) ?? Data(), metadata: metadata)
+    }
+
+    func head(of streamID: String) async throws -> StreamHead {
+        let micros = "(extract(epoch FROM recorded_at) * 1000000)::bigint"
+        let query: PostgresQuery
+        if streamID == StreamName.all {
+            query = PostgresQuery(
+                unsafeSQL: """
+                    SELECT h.sequence_id, (SELECT \(micros) FROM \(schema.table("events"))
+                        WHERE sequence_id = h.sequence_id) FROM \(schema.table("head")) h
+                    """)
+        } else {
+            var bindings = PostgresBindings()
+            bindings.append(streamID)
+            query = PostgresQuery(
+                unsafeSQL: """
+                    SELECT version, (extract(epoch FROM last_recorded_at) * 1000000)::bigint
+                        FROM \(schema.table("streams")) WHERE stream_id = $1
+                    """, binds: bindings)
+        }
+        let rows = try await run("reading the head of '\(streamID)'") { client, logger in
+            try await client.query(query, logger: logger).collect()
+        }
+        guard let row = rows.first else { return .empty }
+        let version = try row.makeRandomAccess()[0].decode(Int64.self)
+        let timestamp = try row.makeRandomAccess()[1].decode(Int64?.self).map(Timestamp.date(microseconds:))
+        // Versions and sequence ids are gap-free, so the head is also the count.
+        return StreamHead(version: version, eventCount: version, lastTimestamp: version > 0 ? timestamp : nil)
+    }
+
+    func saveSnapshot(_ snapshot: Snapshot) async throws {
+        guard !options.readOnly else { throw EventStoreError.readOnly }
+        var bindings = PostgresBindings()
+        bindings.append(snapshot.streamID)
+        bindings.append(snapshot.projectionName)
+        bindings.append(snapshot.version)
+        bindings.append(ByteBuffer(bytes: snapshot.state))
+        bindings.append(Timestamp.microseconds(snapshot.timestamp))
+        let query = PostgresQuery(
+            unsafeSQL: """
+                INSERT INTO \(schema.table("snapshots")) (stream_id, projection, version, state, recorded_at)
+                VALUES ($1, $2, $3, $4, timestamptz 'epoch' + $5 * interval '1 microsecond')
+                ON CONFLICT (stream_id, projection) DO UPDATE SET version = excluded.version,
+                    state = excluded.state, recorded_at = excluded.recorded_at
+                """, binds: bindings)
+        _ = try await run("saving a snapshot of '\(snapshot.streamID)'") { client, logger in
+            try await client.query(query, logger: logger).collect()
+        }
+    }
+
+    private var snapshotColumns: String {
+        "stream_id, projection, version, state, (extract(epoch FROM recorded_at) * 1000000)::bigint"
+    }
+
+    func loadSnapshot(streamID: String, projection: String) async throws -> Snapshot? {
+        var bindings = PostgresBindings()
+        bindings.append(streamID)
+        bindings.append(projection)
+        let query = PostgresQuery(
+            unsafeSQL:
+                "SELECT \(snapshotColumns) FROM \(schema.table("snapshots")) WHERE stream_id = $1 AND projection = $2",
+            binds: bindings)
+        let rows = try await run("loading a snapshot of '\(streamID)'") { client, logger in
+            try await client.query(query, logger: logger).collect()
+        }
+        return try rows.first.map(Self.snapshot)
+    }
+
+    private static func snapshot(_ row: PostgresRow) throws -> Snapshot {
+        let cells = row.makeRandomAccess()
+        var state = try cells[3].decode(ByteBuffer.self)
+        return Snapshot(
+            streamID: try cells[0].decode(String.self), projectionName: try cells[1].decode(String.self),
+            version: try cells[2].decode(Int64.self), state: state.readData(length: state.readableBytes) ?? Data(),
+            timestamp: Timestamp.date(microseconds: try cells[4].decode(Int64.self)))
+    }
+
+    func snapshots() async throws -> [Snapshot] {
+        let query = PostgresQuery(
+            unsafeSQL: "SELECT \(snapshotColumns) FROM \(schema.table("snapshots")) ORDER BY stream_id, projection")
+        let rows = try await run("listing snapshots") { client, logger in
+            try await client.query(query, logger: logger).collect()
+        }
+        return try rows.map(Self.snapshot)
+    }
+
+    func statistics() async throws -> StoreStatistics {
+        let head = try await head(of: StreamName.all)
+        let tables = ["events", "streams", "snapshots", "head", "schema_version"].map { "'\(schema.table($0))'" }
+        let query = PostgresQuery(
+            unsafeSQL: """
+                SELECT (SELECT count(*) FROM \(schema.table("streams")) WHERE version > 0),
+                    (SELECT count(*) FROM \(schema.table("snapshots"))),
+                    (SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(ARRAY[\(tables.joined(separator: ", "))]) AS t)::bigint
+                """)
+        let rows = try await run("reading statistics") { client, logger in
+            try await client.query(query, logger: logger).collect()
+        }
+        let cells = rows.first.map { $0.makeRandomAccess() }
+        return StoreStatistics(
+            streams: Int(try cells?[0].decode(Int64.self) ?? 0), events: head.eventCount, segments: nil,
+            bytesOnDisk: try cells?[2].decode(Int64?.self) ?? 0, snapshots: Int(try cells?[1].decode(Int64.self) ?? 0))
+    }
+
+    /// Runs `body` with the client, bounded by the timeout, mapping errors.
+    private func run<T: Sendable>(
+        _ context: String, _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T
+    ) async throws -> T {
+        let client = self.client
+        let logger = options.logger
+        return try await withTimeout(options.timeout, context) { try await body(client, logger) }
+    }
+
+    func close() async throws {
+        await writer?.close()
+        await listener.stop()
+        clientTask.cancel()
+        await clientTask.value
+    }
+}
