@@ -71,7 +71,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // Runs the built eventlog executable as a subprocess.
-        .testTarget(name: "EventLogTests", dependencies: ["eventlog", "EventSourcing", "EventSourcingTestSupport"]),
+        .testTarget(
+            name: "EventLogTests",
+            dependencies: ["eventlog", "EventSourcing", "EventSourcingPostgres", "EventSourcingTestSupport"]),
+        .testTarget(
+            name: "PostgresStoreTests", dependencies: ["EventSourcing", "EventSourcingPostgres", "EventSourcingTestSupport"]),
         .testTarget(name: "ReliabilityTests", dependencies: ["EventSourcingTestSupport", "EventSourcing"]),
     ],
     swiftLanguageModes: [.v6]

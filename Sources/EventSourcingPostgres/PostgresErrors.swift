@@ -35,7 +35,7 @@ enum PostgresErrors {
             return .unavailable("\(context) failed: \(String(describing: error))")
         }
         guard error.code == .server, let info = error.serverInfo else {
-            let underlying = error.underlying.map { ": \($0)" } ?? ""
+            let underlying = error.underlying.map { ": \(String(reflecting: $0))" } ?? ""
             return .unavailable("\(context) failed: the connection to the server was lost (\(error.code))\(underlying)")
         }
         let state = info[.sqlState] ?? "?????"
@@ -67,7 +67,8 @@ enum PostgresErrors {
 }
 
 /// Runs `body`, failing with `EventStoreError.unavailable` when it has not finished within
-/// `timeout` (the body is cancelled).
+/// `timeout` (the body is cancelled). Other errors pass as they are, for the caller to judge
+/// (`PostgresErrors.map`).
 func withTimeout<T: Sendable>(
     _ timeout: Duration, _ context: String, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
@@ -78,10 +79,17 @@ func withTimeout<T: Sendable>(
             throw EventStoreError.unavailable("\(context): the server did not answer within \(timeout)")
         }
         defer { group.cancelAll() }
-        do {
-            return try await group.next()!
-        } catch {
-            throw PostgresErrors.map(error, context)
-        }
+        return try await group.next()!
+    }
+}
+
+/// `withTimeout`, with every error mapped to a typed one.
+func withTimeoutMapped<T: Sendable>(
+    _ timeout: Duration, _ context: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    do {
+        return try await withTimeout(timeout, context, body)
+    } catch {
+        throw PostgresErrors.map(error, context)
     }
 }

@@ -70,7 +70,7 @@ final class PostgresStorage: EventStorage {
         async throws
     {
         let context = "opening the event store in schema \(schema.quoted)"
-        try await withTimeout(options.timeout, context) {
+        try await withTimeoutMapped(options.timeout, context) {
             try await client.withConnection { connection in
                 if !options.readOnly {
                     _ = try await connection.query("BEGIN", logger: options.logger)
@@ -165,7 +165,7 @@ final class PostgresStorage: EventStorage {
         let client = self.client
         let logger = options.logger
         let statement = PostgresQuery(unsafeSQL: query, binds: bindings)
-        let rows = try await withTimeout(timeout, context) {
+        let rows = try await withTimeoutMapped(timeout, context) {
             try await client.query(statement, logger: logger).collect()
         }
         var builder = PageBuilder(request: request)
@@ -314,7 +314,7 @@ final class PostgresStorage: EventStorage {
     ) async throws -> T {
         let client = self.client
         let logger = options.logger
-        return try await withTimeout(options.timeout, context) { try await body(client, logger) }
+        return try await withTimeoutMapped(options.timeout, context) { try await body(client, logger) }
     }
 
     func close() async throws {

@@ -1,0 +1,202 @@
+import EventSourcing
+import EventSourcingPostgres
+import EventSourcingTestSupport
+import Foundation
+import Testing
+
+/// What the PostgreSQL store does beyond the conformance suite (which runs every case on it too):
+/// data that looks like SQL, group commit, many writers, its errors, and a server that goes away.
+///
+/// `make test` starts a throwaway server and sets EVENTSOURCING_POSTGRES_URL (and
+/// EVENTSOURCING_POSTGRES_CONTROL, with which the restart test stops and starts it); without the
+/// URL these tests are skipped.
+@Suite("PostgreSQL store", .enabled(if: PostgresServer.url != nil, "EVENTSOURCING_POSTGRES_URL is not set"))
+struct PostgresStoreTests {
+    @Test func textThatLooksLikeSQLIsJustData() async throws {
+        try await PostgresServer.withStore { store in
+            let hostile = "x'); DROP TABLE events; --"
+            let metadata: [String: JSONValue] = [
+                "'; DELETE FROM streams; --": "$1 OR 1=1", "region": ["a\"b": .int(1)], "%_": "100%",
+            ]
+            let stream = try await store.stream(hostile)
+            try await stream.write(CandidateEvent(type: "T' OR '1'='1", metadata: metadata, idempotencyKey: hostile))
+            try await stream.write(CandidateEvent(type: "T' OR '1'='1", metadata: metadata, idempotencyKey: hostile))
+            let all = try await collect(try await store.stream("@all").read())
+            #expect(all.count == 1)
+            #expect(all.first?.streamID == hostile && all.first?.id == hostile)
+            #expect(all.first?.metadata == metadata)
+            let filters: [EventFilter] = [
+                EventFilter([.equals("stream_id", .string(hostile))]),
+                EventFilter([.equals("metadata.'; DELETE FROM streams; --", "$1 OR 1=1")]),
+                EventFilter([.equals("metadata.region.a\"b", 1.0)]),
+                EventFilter([.like("metadata.%_", "100%")]),
+                EventFilter([.oneOf("event_type", ["T' OR '1'='1", "other"])]),
+            ]
+            for filter in filters {
+                #expect(try await collect(try await store.stream("@all").read(filter: filter)).count == 1, "\(filter)")
+            }
+            #expect(
+                try await collect(try await store.stream("@all").read(filter: EventFilter([.like("stream_id", "x'%")])))
+                    .count == 1)
+            #expect(
+                try await collect(try await store.stream("@all").read(filter: EventFilter([.like("stream_id", "y%")])))
+                    .isEmpty)
+        }
+    }
+
+    @Test func oneBadAppendInAGroupFailsAlone() async throws {
+        try await PostgresServer.withStore { store in
+            // Many appends at once share group commits; a conflict or an event PostgreSQL cannot
+            // store (a NUL in text) fails its own append, not its neighbours'.
+            try await store.stream("fixed").write(CandidateEvent(type: "First"))
+            let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        do {
+                            switch index % 10 {
+                            case 3:
+                                try await store.stream("fixed").write(CandidateEvent(type: "Stale"), expectedVersion: 0)
+                            case 7:
+                                try await store.stream("bad-\(index)").write(CandidateEvent(type: "N\u{0}UL"))
+                            default:
+                                try await store.stream("good-\(index)").write(CandidateEvent(type: "Good"))
+                            }
+                            return "stored"
+                        } catch EventStoreError.concurrencyConflict {
+                            return "conflict"
+                        } catch EventStoreError.invalidEvent {
+                            return "invalid"
+                        }
+                    }
+                }
+                return try await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+            }
+            #expect(outcomes == ["stored": 32, "conflict": 4, "invalid": 4])
+            let all = try await collect(try await store.stream("@all").read())
+            #expect(all.map(\.sequenceID) == Array(1...33))
+            #expect(Set(all.dropFirst().map(\.type)) == ["Good"])
+        }
+    }
+
+    @Test func concurrentWritersOnSeveralStoresKeepAllGapFreeForAFollower() async throws {
+        let schema = PostgresServer.freshSchema()
+        let stores = try await (0..<3).asyncMap { _ in try await PostgresServer.open(schema: schema) }
+        let total = 3 * 8 * 25
+        let follower = Task {
+            var seen: [StoredEvent] = []
+            for try await event in try await stores[0].stream("@all").watch(from: 0) {
+                seen.append(event)
+                if seen.count == total { break }
+            }
+            return seen
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (storeIndex, store) in stores.enumerated() {
+                for task in 0..<8 {
+                    group.addTask {
+                        for index in 0..<25 {
+                            try await store.stream("s\(storeIndex)-\(task % 3)").write(
+                                CandidateEvent(type: "E", idempotencyKey: "\(storeIndex)-\(task)-\(index)"))
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seen = try await withHangGuard(seconds: 120, cancelling: follower)
+        #expect(seen.map(\.sequenceID) == Array(1...Int64(total)))
+        #expect(Set(seen.map(\.id)).count == total)
+        for store in stores { try await store.close() }
+    }
+
+    @Test func badLocationsGetTypedErrors() async throws {
+        await #expect(throws: EventStoreError.self) { try await PostgresEventStore.open(url: "mysql://localhost/db") }
+        // Nothing listens on port 1: the store gives up within its timeout, as unavailable.
+        do {
+            _ = try await PostgresEventStore.open(
+                url: "postgres://postgres@127.0.0.1:1/db", options: .init(timeout: .seconds(2)))
+            Issue.record("opened a store on a closed port")
+        } catch EventStoreError.unavailable(let message) {
+            #expect(!message.isEmpty)
+        }
+        // Read-only, a schema without a store is an error, not created.
+        let url = PostgresServer.url! + "?schema=" + PostgresServer.freshSchema()
+        do {
+            _ = try await PostgresEventStore.open(url: url, options: .init(readOnly: true))
+            Issue.record("a read-only open created a store")
+        } catch EventStoreError.invalidArgument(let message) {
+            #expect(message.contains("no event store"), "\(message)")
+        }
+    }
+
+    @Test func aLayoutFromALaterReleaseIsRefused() async throws {
+        let schema = PostgresServer.freshSchema()
+        let store = try await PostgresServer.open(schema: schema)
+        try await store.stream("s").write(CandidateEvent(type: "E"))
+        try await store.close()
+        try PostgresServer.psql("UPDATE \(schema).schema_version SET version = 99")
+        do {
+            _ = try await PostgresServer.open(schema: schema)
+            Issue.record("opened a layout of a later release")
+        } catch EventStoreError.corruption(let message) {
+            #expect(message.contains("later release"), "\(message)")
+        }
+    }
+}
+
+/// Collects a sequence into an array.
+func collect(_ events: EventStream.Events) async throws -> [StoredEvent] {
+    var result: [StoredEvent] = []
+    for try await event in events { result.append(event) }
+    return result
+}
+
+extension Sequence where Element: Sendable {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
+
+/// Runs `body`, cancelling `task` and failing with a message when it has not finished after
+/// `seconds`: a hang guard, not a timing assertion.
+func withHangGuard<T: Sendable>(seconds: Double, cancelling task: Task<T, any Error>) async throws -> T {
+    let timer = Task {
+        try await Task.sleep(for: .seconds(seconds))
+        task.cancel()
+    }
+    defer { timer.cancel() }
+    return try await task.value
+}
+
+/// The test server of this run.
+enum PostgresServer {
+    static let url: String? = ProcessInfo.processInfo.environment["EVENTSOURCING_POSTGRES_URL"].flatMap {
+        $0.isEmpty ? nil : $0
+    }
+    /// Set when this run started its own server: then this machine can start another for a test.
+    static let canStartServers = ProcessInfo.processInfo.environment["EVENTSOURCING_POSTGRES_CONTROL"] != nil
+
+    static func freshSchema() -> String {
+        "pgtest_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    }
+
+    static func open(schema: String, timeout: Duration = .seconds(10)) async throws -> PostgresEventStore {
+        try await PostgresEventStore.open(url: url!, options: .init(schema: schema, timeout: timeout))
+    }
+
+    static func withStore<R: Sendable>(_ body: (PostgresEventStore) async throws -> R) async throws -> R {
+        try await PostgresEventStore.withStore(url: url!, options: .init(schema: freshSchema()), body)
+    }
+
+    /// Runs `sql` with psql against the test database.
+    static func psql(_ sql: String) throws {
+        let child = try ChildProcess(
+            executable: "/usr/bin/env", arguments: ["psql", "-v", "ON_ERROR_STOP=1", "-q", url!, "-c", sql],
+            stdin: .null, stdout: .null, stderr: .pipe)
+        let errors = String(decoding: ChildProcess.readToEnd(child.errors!), as: UTF8.self)
+        let termination = child.wait()
+        guard termination == .exited(0) else { throw EventStoreError.io("psql failed (\(termination)): \(errors)") }
+    }
+}
