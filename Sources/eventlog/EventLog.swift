@@ -9,11 +9,14 @@ struct EventLog: AsyncParsableCommand {
         abstract: "Write, read, watch and inspect event stores.",
         discussion: """
             STORE is a directory (a log store, created when a writing command finds none), or a file \
-            whose name ends in .db or .sqlite, or any path prefixed sqlite: (a SQLite store).
+            whose name ends in .db or .sqlite, or any path prefixed sqlite: (a SQLite store), or a \
+            postgres://user:password@host:port/database URL (or postgresql://; ?schema=name chooses \
+            the schema) for a PostgreSQL store, whose tables the first writing command creates.
 
             Example:
               eventlog append ./orders order-1 --type Placed --data '{"total": 30}'
               eventlog read ./orders order-1 --json
+              eventlog copy ./orders 'postgres://app@db.example.com:5432/shop?schema=orders'
             """,
         subcommands: [
             AppendCommand.self, ReadCommand.self, WatchCommand.self, StatsCommand.self, VerifyCommand.self,

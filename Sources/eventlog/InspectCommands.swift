@@ -48,10 +48,13 @@ struct VerifyCommand: AsyncParsableCommand {
         abstract: "Check every checksum and index against the log; exit 1 with one line per problem.",
         discussion: """
             Each problem is printed as one line naming the file, the byte offset and what is wrong. \
-            It never modifies the store, and works beside a running writer.
+            A PostgreSQL store, whose server keeps the checksums, is read whole instead: the problems \
+            are gaps or repeats in the sequence ids of @all or in a stream's versions, and stream heads \
+            that disagree with the events. It never modifies the store, and works beside a running writer.
 
-            Example:
+            Examples:
               eventlog verify ./orders
+              eventlog verify 'postgres://app@db.example.com:5432/shop?schema=orders'
             """
     )
 
@@ -59,7 +62,7 @@ struct VerifyCommand: AsyncParsableCommand {
     @OptionGroup var options: StoreOptions
 
     func run() async throws {
-        guard store.exists else { throw CommandError("no store at '\(store.path)'") }
+        guard !store.isMissing else { throw CommandError("no store at '\(store.path)'") }
         var problems: [String]
         switch store {
         case .log(let directory):
@@ -75,11 +78,68 @@ struct VerifyCommand: AsyncParsableCommand {
                 }
                 return found
             }
+        case .postgres:
+            problems = try await withStore(store, forWriting: false, options: options, Self.positionProblems)
         }
         for problem in problems { print(problem) }
         fflush(nil)
         if !problems.isEmpty { throw ExitCode(1) }
-        EventOutput.emit("sound: every checksum and index matches the log")
+        switch store {
+        case .log, .sqlite: EventOutput.emit("sound: every checksum and index matches the log")
+        case .postgres: EventOutput.emit("sound: every sequence id, version and stream head matches the events")
+        }
+    }
+
+    /// Reads every event of `@all` and checks that sequence ids run 1, 2, 3... without a gap or a
+    /// repeat, that each stream's versions do too, and that the stream heads agree with the events.
+    /// Events appended while it reads are checked as well; a head that moved on meanwhile is not
+    /// a problem.
+    /// - Returns: One line per problem.
+    /// - Complexity: O(n) in the events, plus one head query per stream.
+    static func positionProblems(of store: any EventStore) async throws -> [String] {
+        let all = try await store.stream("@all")
+        let headBefore = try await all.metrics().currentVersion
+        let streamsBefore = try await runtime(of: store).statistics().streams
+        var problems: [String] = []
+        var lastSequenceID: Int64 = 0
+        var versions: [String: Int64] = [:]
+        do {
+            for try await event in all.read() {
+                if event.sequenceID != lastSequenceID + 1 {
+                    problems.append(
+                        "sequence id \(event.sequenceID) follows \(lastSequenceID) (stream '\(event.streamID)', "
+                            + "version \(event.version))")
+                }
+                lastSequenceID = event.sequenceID
+                let previous = versions[event.streamID] ?? 0
+                if event.version != previous + 1 {
+                    problems.append(
+                        "stream '\(event.streamID)': version \(event.version) follows \(previous) "
+                            + "(sequence id \(event.sequenceID))")
+                }
+                versions[event.streamID] = event.version
+            }
+        } catch {
+            problems.append("reading @all after sequence id \(lastSequenceID) failed: \(error)")
+            return problems
+        }
+        if lastSequenceID < headBefore {
+            problems.append("the head is at sequence id \(headBefore), but @all ends at \(lastSequenceID)")
+        }
+        if versions.count < streamsBefore {
+            problems.append("\(streamsBefore) streams hold events, but @all holds events of only \(versions.count)")
+        }
+        // The stream heads first, then the head of @all: when that has not moved past the last
+        // event read, no append came in between, so every stream head must equal its last version.
+        var heads: [(stream: String, head: Int64, read: Int64)] = []
+        for (stream, version) in versions.sorted(by: { $0.key < $1.key }) {
+            heads.append((stream, try await store.stream(stream).metrics().currentVersion, version))
+        }
+        let isQuiet = try await all.metrics().currentVersion == lastSequenceID
+        for (stream, head, read) in heads where head < read || (isQuiet && head != read) {
+            problems.append("stream '\(stream)': its head is at version \(head), but its events end at \(read)")
+        }
+        return problems
     }
 }
 
