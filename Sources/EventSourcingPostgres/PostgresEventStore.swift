@@ -39,7 +39,7 @@ public final class PostgresEventStore: EventStore, RuntimeBackedStore {
         /// Creates options; every parameter has a default.
         public init(
             schema: String = "event_sourcing", readOnly: Bool = false, connections: Int = 8,
-            timeout: Duration = .seconds(10), pollInterval: Duration = .seconds(1), groupEventsMax: Int = 20_000,
+            timeout: Duration = .seconds(30), pollInterval: Duration = .seconds(1), groupEventsMax: Int = 20_000,
             logger: Logger = Logger(label: "EventSourcing.Postgres", factory: { _ in SwiftLogNoOpLogHandler() })
         ) {
             self.schema = schema

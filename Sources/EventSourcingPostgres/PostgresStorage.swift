@@ -43,20 +43,17 @@ final class PostgresStorage: EventStorage {
         configuration.options.maximumConnections = max(2, options.connections)
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = options.timeout
+        let schema = PostgresSchema(name: location.schema ?? options.schema)
+        let direct = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: .disable)
+        // One connection of its own checks (and creates) the schema: a server that refuses
+        // connections fails the open at once, not after the pool has retried until the timeout.
+        try await prepare(configuration: direct, schema: schema, options: options)
         let client = PostgresClient(configuration: configuration, backgroundLogger: options.logger)
         let clientTask = Task { await client.run() }
-        let schema = PostgresSchema(name: location.schema ?? options.schema)
-        do {
-            try await prepare(client: client, schema: schema, options: options)
-        } catch {
-            clientTask.cancel()
-            await clientTask.value
-            throw error
-        }
         let listener = PostgresListener(
-            configuration: PostgresConnection.Configuration(
-                host: location.host, port: location.port, username: location.user, password: location.password,
-                database: location.database, tls: .disable),
+            configuration: direct,
             client: client, schema: schema, options: options, hub: hub)
         let writer = options.readOnly ? nil : PostgresWriter(client: client, schema: schema, options: options)
         return PostgresStorage(
@@ -64,54 +61,74 @@ final class PostgresStorage: EventStorage {
             listener: listener)
     }
 
-    /// Creates what is missing (under an advisory lock, so that stores opening at once do not race)
-    /// and checks the layout's version.
-    private static func prepare(client: PostgresClient, schema: PostgresSchema, options: PostgresEventStore.Options)
-        async throws
-    {
+    /// Checks the layout's version and, when the schema is missing or older (and the store is
+    /// writable), creates what is missing, under an advisory lock so that stores opening at once do
+    /// not race.
+    private static func prepare(
+        configuration: PostgresConnection.Configuration, schema: PostgresSchema, options: PostgresEventStore.Options
+    ) async throws {
         let context = "opening the event store in schema \(schema.quoted)"
         try await withTimeoutMapped(options.timeout, context) {
-            try await client.withConnection { connection in
-                if !options.readOnly {
-                    _ = try await connection.query("BEGIN", logger: options.logger)
-                    do {
-                        let lockKey = Int64(bitPattern: StableHash.hash(schema.quoted))
-                        _ = try await connection.query(
-                            "SELECT pg_advisory_xact_lock(\(lockKey))", logger: options.logger)
-                        // A layout from a later release is refused before anything is changed.
-                        try await checkVersion(connection, schema: schema, options: options, mayBeMissing: true)
-                        for statement in schema.creation {
-                            _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: options.logger)
-                        }
-                        _ = try await connection.query("COMMIT", logger: options.logger)
-                    } catch {
-                        _ = try? await connection.query("ROLLBACK", logger: options.logger)
-                        throw error
-                    }
+            let connection = try await PostgresConnection.connect(
+                configuration: configuration, id: 0, logger: options.logger)
+            do {
+                let current = try await version(connection, schema: schema, options: options)
+                if !options.readOnly, current != PostgresSchema.version {
+                    try await create(connection, schema: schema, options: options)
                 }
                 try await checkVersion(connection, schema: schema, options: options, mayBeMissing: false)
+                try? await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
             }
         }
+    }
+
+    private static func create(
+        _ connection: PostgresConnection, schema: PostgresSchema, options: PostgresEventStore.Options
+    ) async throws {
+        _ = try await connection.query("BEGIN", logger: options.logger)
+        do {
+            let lockKey = Int64(bitPattern: StableHash.hash(schema.quoted))
+            _ = try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: options.logger)
+            // A layout from a later release is refused before anything is changed.
+            try await checkVersion(connection, schema: schema, options: options, mayBeMissing: true)
+            for statement in schema.creation {
+                _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: options.logger)
+            }
+            _ = try await connection.query("COMMIT", logger: options.logger)
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: options.logger)
+            throw error
+        }
+    }
+
+    /// The layout version the schema holds, `nil` when it holds no store.
+    private static func version(
+        _ connection: PostgresConnection, schema: PostgresSchema, options: PostgresEventStore.Options
+    ) async throws -> Int? {
+        let name = schema.table("schema_version")
+        let exists = try await connection.query(
+            "SELECT to_regclass(\(name)) IS NOT NULL", logger: options.logger
+        ).collect()
+        guard try exists.first?.decode(Bool.self) == true else { return nil }
+        let rows = try await connection.query(
+            PostgresQuery(unsafeSQL: "SELECT version FROM \(name)"), logger: options.logger
+        ).collect()
+        return Int(try rows.first?.decode(Int32.self) ?? 0)
     }
 
     private static func checkVersion(
         _ connection: PostgresConnection, schema: PostgresSchema, options: PostgresEventStore.Options,
         mayBeMissing: Bool
     ) async throws {
-        let name = schema.table("schema_version")
-        let exists = try await connection.query(
-            "SELECT to_regclass(\(name)) IS NOT NULL", logger: options.logger
-        ).collect()
-        guard try exists.first?.decode(Bool.self) == true else {
+        guard let version = try await version(connection, schema: schema, options: options) else {
             if mayBeMissing { return }
             throw EventStoreError.invalidArgument(
                 "the database holds no event store in schema \(schema.quoted): open it once without readOnly to create one"
             )
         }
-        let rows = try await connection.query(
-            PostgresQuery(unsafeSQL: "SELECT version FROM \(name)"), logger: options.logger
-        ).collect()
-        let version = try rows.first?.decode(Int32.self) ?? 0
         guard version <= PostgresSchema.version else {
             throw EventStoreError.corruption(
                 "schema \(schema.quoted) has layout version \(version); this release reads up to "

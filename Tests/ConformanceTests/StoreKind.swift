@@ -62,7 +62,7 @@ final class StoreFixture: Sendable {
                 options: .init(segmentBytesMax: 256 * 1024, checkpointBytesInterval: 64 * 1024))
         case .postgres:
             return try await PostgresEventStore.open(
-                url: StoreKind.postgresURL!, options: .init(schema: schema, connections: 4))
+                url: StoreKind.postgresURL!, options: .init(schema: schema, connections: 4, timeout: .seconds(60)))
         }
     }
 

@@ -188,7 +188,7 @@ struct PostgresCommandTests {
         let eventsPerWriter = 400
         let total = writerCount * eventsPerWriter
         // Reading commands never create a store, so the readers need one to exist.
-        try await PostgresEventStore.withStore(url: url) { _ in }
+        try await PostgresEventStore.withStore(url: url, options: .init(timeout: .seconds(60))) { _ in }
 
         let readers = (0..<3).map { _ in
             EventlogProcess(["watch", url, "@all", "--from", "0", "--json", "--count", String(total)], in: work.path)

@@ -18,7 +18,7 @@ struct PostgresRestartTests {
         let server = try PrivateServer()
         defer { server.remove() }
         let store = try await PostgresEventStore.open(
-            url: server.url, options: .init(timeout: .seconds(10), pollInterval: .milliseconds(500)))
+            url: server.url, options: .init(timeout: .seconds(30), pollInterval: .milliseconds(500)))
         let writers = 4
         let perWriter = 60
         let total = writers * perWriter

@@ -182,12 +182,13 @@ enum PostgresServer {
         "pgtest_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     }
 
-    static func open(schema: String, timeout: Duration = .seconds(10)) async throws -> PostgresEventStore {
+    static func open(schema: String, timeout: Duration = .seconds(60)) async throws -> PostgresEventStore {
         try await PostgresEventStore.open(url: url!, options: .init(schema: schema, timeout: timeout))
     }
 
     static func withStore<R: Sendable>(_ body: (PostgresEventStore) async throws -> R) async throws -> R {
-        try await PostgresEventStore.withStore(url: url!, options: .init(schema: freshSchema()), body)
+        try await PostgresEventStore.withStore(
+            url: url!, options: .init(schema: freshSchema(), timeout: .seconds(60)), body)
     }
 
     /// Runs `sql` with psql against the test database.
