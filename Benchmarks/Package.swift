@@ -13,13 +13,19 @@ let package = Package(
         .package(name: "swift-event-sourcing", path: ".."),
         // Already a dependency of the main package, so nothing new is fetched.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Also already there (the PostgreSQL store's client): the runner asks the benchmark server
+        // for its durability settings and a schema's size on a connection of its own.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .executableTarget(
             name: "event-bench",
             dependencies: [
                 .product(name: "EventSourcing", package: "swift-event-sourcing"),
+                // The third column: PostgresEventStore, measured when EVENTSOURCING_POSTGRES_URL is set.
+                .product(name: "EventSourcingPostgres", package: "swift-event-sourcing"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         )
     ],

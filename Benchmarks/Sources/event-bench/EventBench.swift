@@ -5,7 +5,8 @@ import ArgumentParser
 struct EventBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "event-bench",
-        abstract: "Run the workloads W1-W8 of BENCHMARKS.md on LogEventStore and SQLiteEventStore.",
-        subcommands: [RunCommand.self, WatchChildCommand.self, KillWriterCommand.self],
+        abstract:
+            "Run the workloads W1-W8 of BENCHMARKS.md on LogEventStore, SQLiteEventStore and PostgresEventStore.",
+        subcommands: [RunCommand.self, WatchChildCommand.self, KillWriterCommand.self, WriteChildCommand.self],
         defaultSubcommand: RunCommand.self)
 }

@@ -4,13 +4,21 @@ import Foundation
 
 /// `event-bench run` (the default): every selected workload on every store, in one process, at
 /// matching durability, printing a table as it goes and writing the requested reports.
+///
+/// The PostgreSQL column needs a server (`--postgres-url`, else `EVENTSOURCING_POSTGRES_URL`);
+/// without one, or when it cannot be reached, the column is skipped with a line saying so and the
+/// run carries on with the file stores.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the benchmark workloads (the default subcommand).",
         discussion: """
             Each workload runs on a fresh temporary directory (under $TMPDIR, else /tmp), removed \
-            afterwards, first on LogEventStore and then on SQLiteEventStore. Build with -c release.
+            afterwards, first on LogEventStore, then on SQLiteEventStore, then on PostgresEventStore \
+            in a fresh schema of the server (bench_<workload>_<random>; nothing is dropped). The \
+            PostgreSQL column runs when a server is given (--postgres-url or \
+            EVENTSOURCING_POSTGRES_URL; `make bench` starts a private one) and is skipped otherwise; \
+            W5 and W8 do not apply to it. Build with -c release.
 
             Examples:
               event-bench --quick
@@ -24,8 +32,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Only these workloads, comma-separated (for example W1,W3).")
     var only: String?
 
-    @Option(help: "Only these stores, comma-separated: log, sqlite.")
-    var stores = "log,sqlite"
+    @Option(help: "Only these stores, comma-separated: log, sqlite, postgres.")
+    var stores = "log,sqlite,postgres"
+
+    @Option(help: "The PostgreSQL server (postgres://user@host:port/database); default: $EVENTSOURCING_POSTGRES_URL.")
+    var postgresURL: String?
 
     @Option(help: "fsync (log .fsync vs SQLite FULL) or buffered (log .buffered vs SQLite NORMAL).")
     var durability: DurabilityChoice = .fsync
@@ -36,7 +47,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Write the Markdown report (docs/BENCHMARKS.md) to this file.")
     var markdown: String?
 
-    @Option(help: "Write the SVG bar chart of the log/SQLite ratios to this file.")
+    @Option(help: "Write the SVG bar chart of the ratios to SQLite to this file.")
     var svg: String?
 
     @Option(help: "The chart file name the Markdown report links to (default: --svg's file name).")
@@ -55,7 +66,7 @@ struct RunCommand: AsyncParsableCommand {
     private func selectedStores() throws -> [StoreKind] {
         try stores.split(separator: ",").map { name in
             guard let kind = StoreKind(rawValue: name.trimmingCharacters(in: .whitespaces).lowercased()) else {
-                throw ValidationError("unknown store '\(name)'; use log and/or sqlite")
+                throw ValidationError("unknown store '\(name)'; use log, sqlite and/or postgres")
             }
             return kind
         }
@@ -64,17 +75,28 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let sizes = quick ? Sizes.quick : Sizes.full
         let workloads = try selectedWorkloads()
-        let kinds = try selectedStores()
+        var kinds = try selectedStores()
         let started = Date()
         let clockStart = Timing.clock.now
         var run = BenchmarkRun(
             command: CommandLine.arguments.joined(separator: " "), isQuick: quick, durability: durability,
             started: started, machine: MachineInfo.current(scratchDirectory: ScratchDirectory.root))
+        let serverURL = postgresURL ?? PostgresServer.environmentURL
+        if kinds.contains(.postgres) {
+            run.postgres = await Self.postgresColumn(url: serverURL, durability: durability)
+            if case .skipped = run.postgres { kinds.removeAll { $0 == .postgres } }
+        }
         ConsoleTable.printHeader(run)
         for workload in workloads {
             var results: [WorkloadResult] = []
             for kind in kinds {
-                let setup = StoreSetup(kind: kind, durability: durability)
+                if let reason = kind.exclusion(workload) {
+                    results.append(
+                        WorkloadResult(
+                            workload: workload, store: kind, figures: [], parameters: [], exclusion: reason))
+                    continue
+                }
+                let setup = StoreSetup(kind: kind, durability: durability, postgresURL: serverURL)
                 ConsoleTable.progress("\(workload.rawValue) on \(kind.displayName)…")
                 let start = Timing.clock.now
                 var result: WorkloadResult
@@ -101,6 +123,28 @@ struct RunCommand: AsyncParsableCommand {
         }
         if let svg { try write(SVGChart.text(run), to: svg) }
         ConsoleTable.progress("done in \(Format.fixed(run.totalSeconds / 60, 1)) min")
+    }
+
+    /// Whether the PostgreSQL column can run: a server given, reachable, and its settings read.
+    private static func postgresColumn(url: String?, durability: DurabilityChoice) async -> PostgresColumn {
+        guard let url else {
+            return .skipped(
+                reason: "\(PostgresServer.environmentVariable) is not set (`make bench` starts a private server; "
+                    + "or pass --postgres-url)")
+        }
+        do {
+            let settings = try await PostgresServer.settings(url: url)
+            if durability == .fsync && !settings.isDurable {
+                ConsoleTable.progress(
+                    "warning: the server's commits are not durable (\(settings.description)); the PostgreSQL "
+                        + "column does not match .fsync")
+            }
+            return .measured(settings)
+        } catch {
+            // PostgresNIO's errors describe themselves only when reflected.
+            return .skipped(
+                reason: "the server at \(PostgresServer.redacted(url)) could not be reached: \(String(reflecting: error))")
+        }
     }
 
     private func write(_ text: String, to path: String) throws {

@@ -17,7 +17,7 @@ struct Figure: Sendable {
     /// `nil` when the figure could not be measured on this store (see `note`).
     let value: Double?
     let direction: Direction
-    /// Whether the log/SQLite ratio of this figure belongs in the chart (ratios of ratios do not).
+    /// Whether the ratios to SQLite of this figure belong in the chart (ratios of ratios do not).
     let isCharted: Bool
     /// Why the value is missing, or how to read it.
     let note: String?
@@ -45,6 +45,8 @@ struct WorkloadResult: Sendable {
     var parameters: [(String, String)]
     var notes: [String] = []
     var elapsedSeconds: Double = 0
+    /// Why the workload does not apply to this store (`StoreKind.exclusion`); it then has no figures.
+    var exclusion: String? = nil
 
     func figure(_ key: String) -> Figure? { figures.first { $0.key == key } }
 

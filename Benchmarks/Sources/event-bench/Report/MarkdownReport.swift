@@ -1,18 +1,32 @@
-/// `--markdown`: docs/BENCHMARKS.md, the machine, the run, every figure with the log/SQLite ratio,
-/// the chart, and each target of the spec with the figure reached.
+/// `--markdown`: docs/BENCHMARKS.md, the machine, the run, every figure with the ratios to SQLite
+/// (log and, when measured, PostgreSQL), the chart, each target of the specs with the figure
+/// reached, and the PostgreSQL store against its peer.
 enum MarkdownReport {
     static func text(_ run: BenchmarkRun, chartLink: String?) -> String {
         var lines: [String] = []
         func add(_ line: String = "") { lines.append(line) }
         let machine = run.machine
-        add("# Benchmarks: the log engine against SQLite")
+        let hasPostgres = run.hasPostgres
+        add("# Benchmarks: the log engine against SQLite, and the PostgreSQL store")
         add()
         add("<!-- Written by `make bench` (Benchmarks/, the event-bench runner). Do not edit by hand: rerun it. -->")
         add()
         add("`LogEventStore` (the log engine) against `SQLiteEventStore` in **one process run**, on the same machine,")
-        add("through the same public API, at matching durability (\(run.durability.description)).")
+        add("through the same public API, at matching durability (\(run.durabilityText)).")
         add("The workloads and targets are those of the benchmark spec (`shared/spec/BENCHMARKS.md`). Absolute")
         add("numbers drift on shared machines; the ratios, taken in one run, are what to compare.")
+        add()
+        switch run.postgres {
+        case .measured:
+            add("`PostgresEventStore` is the third column (`shared/spec/POSTGRES.md`, \"Measured\"), in the same run,")
+            add("against a private PostgreSQL server on 127.0.0.1 of the same machine (commits durable: `fsync=on`,")
+            add("`synchronous_commit=on`, matching `.fsync` and SQLite `FULL`), each workload in a fresh schema.")
+            add("W5 and W8 do not apply to it (see the notes).")
+        case .skipped(let reason):
+            add("**The PostgreSQL column was skipped in this run**: \(escape(reason)).")
+        case .notSelected:
+            add("The PostgreSQL column was not selected in this run (`--stores`).")
+        }
         if run.isQuick {
             add()
             add("**This is a quick run** (scaled-down sizes, see the parameters below): the targets are stated for the")
@@ -27,7 +41,9 @@ enum MarkdownReport {
         add("| command | `\(run.command)` |")
         add("| code measured | \(escape(machine.sourceRevision)) |")
         add("| sizes | \(run.sizesText) |")
-        add("| durability | \(run.durability.description) |")
+        add("| durability | \(escape(run.durabilityText)) |")
+        let server = run.postgres.summary.replacingOccurrences(of: "PostgreSQL column: ", with: "")
+        add("| PostgreSQL | \(escape(server)) |")
         add("| run time | \(Format.fixed(run.totalSeconds / 60, 1)) min |")
         add()
         add("## Machine")
@@ -47,43 +63,90 @@ enum MarkdownReport {
             add("How many times better the log engine is than SQLite on each figure (log scale; green: the log")
             add("engine is better, red: SQLite is). Throughput is log ÷ SQLite; latency, time, bytes and memory")
             add("are SQLite ÷ log, so that longer bars to the right are always better for the log engine.")
+            if hasPostgres {
+                add(
+                    "The thin blue bar under each is the PostgreSQL store against SQLite, read the same way "
+                        + "(dark blue:")
+                add("PostgreSQL better, light blue: SQLite better).")
+            }
             add()
-            add("![LogEventStore vs SQLiteEventStore, ratio per figure](\(chartLink))")
+            let stores = hasPostgres ? "LogEventStore and PostgresEventStore" : "LogEventStore"
+            add("![\(stores) vs SQLiteEventStore, ratio per figure](\(chartLink))")
             add()
         }
         add("## Every figure")
         add()
         add("`log/SQLite` is the plain ratio of the two values; `log is` reads it in the figure's direction.")
-        add()
-        add("| | figure | unit | LogEventStore | SQLiteEventStore | log/SQLite | log is |")
-        add("|---|---|---|---:|---:|---:|---|")
+        if hasPostgres {
+            add("`PG/SQLite` and `PostgreSQL is` do the same for the PostgreSQL store; a dash marks a workload that")
+            add("does not apply to it (W5, W8), `n/a` a figure it does not have.")
+            add()
+            add(
+                "| | figure | unit | LogEventStore | SQLiteEventStore | PostgresEventStore | log/SQLite | log is "
+                    + "| PG/SQLite | PostgreSQL is |")
+            add("|---|---|---|---:|---:|---:|---:|---|---:|---|")
+        } else {
+            add()
+            add("| | figure | unit | LogEventStore | SQLiteEventStore | log/SQLite | log is |")
+            add("|---|---|---|---:|---:|---:|---|")
+        }
         var previous: Workload?
         for row in run.comparisons {
             let unit = row.figure.unit
             let workload = row.workload == previous ? "" : "**\(row.workload.rawValue)**"
             previous = row.workload
-            add(
+            var line =
                 "| \(workload) | \(escape(row.figure.label)) | \(unit) | \(Format.value(row.log, unit: unit)) | "
-                    + "\(Format.value(row.sqlite, unit: unit)) | \(Format.ratio(row.ratio)) | \(row.verdict) |")
+                + "\(Format.value(row.sqlite, unit: unit)) | "
+            if hasPostgres { line += "\(row.postgresCell()) | " }
+            line += "\(Format.ratio(row.ratio)) | \(row.verdict) |"
+            if hasPostgres {
+                let excluded = row.isPostgresExcluded
+                let ratio = excluded ? "—" : Format.ratio(row.postgresRatio)
+                line += " \(ratio) | \(excluded ? "—" : row.postgresVerdict) |"
+            }
+            add(line)
         }
         add()
         add("## Targets")
         add()
         add("The targets of the spec for the log engine, with the figure this run reached.")
         add()
-        add("| target | reached | |")
-        add("|---|---|---|")
-        for check in TargetCheck.evaluate(run) where run.workloads.contains(check.workload) {
-            let status = check.isMet == true ? "**met**" : check.isMet == false ? "**missed**" : "not measured"
-            add("| \(escape(check.text)) | \(escape(check.reached)) | \(status) |")
+        addTargets(TargetCheck.shown(run, store: .log), add)
+        if hasPostgres {
+            add("The targets of `shared/spec/POSTGRES.md` for the PostgreSQL store, and its aims against the peer")
+            add("below, with the figure this run reached.")
+            add()
+            addTargets(TargetCheck.shown(run, store: .postgres), add)
+            add("## The PostgreSQL store against its peer")
+            add()
+            add("The reference: \(PostgresPeer.name), as POSTGRES.md quotes it (measured on a machine like this")
+            add("one against the same PostgreSQL 15, not in this run), beside this run's figures for the same work.")
+            add(
+                "The aims: at least \(Format.ratio(PostgresPeer.writeAim)) its W1 write and "
+                    + "\(Format.ratio(PostgresPeer.eightWritersAim)) its 8-writer rate (checked above).")
+            add()
+            add("| work | peer (events/s) | figure of this run | PostgresEventStore (events/s) | ÷ peer |")
+            add("|---|---:|---|---:|---:|")
+            for peer in PostgresPeer.references {
+                let ours = run.comparisons.first { $0.workload == peer.workload && $0.figure.key == peer.key }?.postgres
+                add(
+                    "| \(peer.label) | \(Format.grouped(peer.eventsPerSecond)) | \(peer.ours) | "
+                        + "\(Format.value(ours, unit: "events/s")) | "
+                        + "\(Format.ratio(ours.map { $0 / peer.eventsPerSecond })) |")
+            }
+            add()
         }
-        add()
         add("## Parameters and notes of this run")
         add()
         for workload in run.workloads {
             add("- **\(workload.rawValue)**, \(workload.title).")
             for kind in StoreKind.allCases {
                 guard let result = run.result(workload, kind) else { continue }
+                if let exclusion = result.exclusion {
+                    add("  - \(kind.displayName): \(escape(exclusion)).")
+                    continue
+                }
                 let parameters = result.parameters.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
                 var line = "  - \(kind.displayName) (\(Format.fixed(result.elapsedSeconds, 1)) s)"
                 if !parameters.isEmpty { line += ": \(parameters)" }
@@ -99,16 +162,44 @@ enum MarkdownReport {
         add("General: each workload runs on a fresh temporary directory, removed afterwards, first on the log")
         add("store, then on SQLite, in the same process. Durations come from `ContinuousClock`; rates are events")
         add("divided by the measured time. Percentiles are nearest-rank over every sample.")
+        if hasPostgres {
+            add()
+            add("PostgreSQL: each workload then runs on `PostgresEventStore` (default options: 8 connections, group")
+            add("commit up to 20,000 events) in a fresh schema of the server (`?schema=bench_<workload>_<random>`,")
+            add("created on open, never dropped: the server is throwaway), through the same public API. The server")
+            add("runs on the same machine and shares its cores with the runner; it is reached over TCP on 127.0.0.1.")
+            add("W4's cross-process watcher opens the same schema read-only and learns of appends through")
+            add("`LISTEN`/`NOTIFY`. W3 adds the scale-out figure: writer processes (`event-bench write-child`), each")
+            add("a store of its own on the same schema writing single events from its tasks to streams of its own,")
+            add("4 together against 1, all measuring the same period of `CLOCK_MONOTONIC` after a warm-up.")
+        }
         add()
         add("## Reproduce")
         add()
         add("```sh")
         add("make bench            # full sizes: writes docs/BENCHMARKS.md and docs/benchmarks.svg")
         add("make bench QUICK=1    # scaled-down sizes, a few minutes")
+        add("# both start a private PostgreSQL server for the third column (scripts/postgres-test-server.sh),")
+        add("# or use the one EVENTSOURCING_POSTGRES_URL names; without it event-bench skips the column")
         add("swift build -c release --package-path Benchmarks")
         add("Benchmarks/.build/release/event-bench --help   # --only W1,W3, --json PATH, --durability buffered, ...")
         add("```")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func addTargets(_ checks: [TargetCheck], _ add: (String) -> Void) {
+        guard !checks.isEmpty else {
+            add("None of them was measured in this run.")
+            add("")
+            return
+        }
+        add("| target | reached | |")
+        add("|---|---|---|")
+        for check in checks {
+            let status = check.isMet == true ? "**met**" : check.isMet == false ? "**missed**" : "not measured"
+            add("| \(escape(check.text)) | \(escape(check.reached)) | \(status) |")
+        }
+        add("")
     }
 
     private static func escape(_ text: String) -> String {

@@ -1,21 +1,26 @@
 import Foundation
 
 /// `--svg`: a horizontal bar chart, one bar per figure, of how many times better the log engine
-/// is than SQLite, on a log scale around a line at 1×. Hand-written SVG, no dependencies.
+/// is than SQLite, on a log scale around a line at 1×; when the run measured PostgreSQL, a thinner
+/// blue bar under each shows the PostgreSQL store against SQLite. Hand-written SVG, no dependencies.
 enum SVGChart {
     private static let width = 1000.0
     private static let labelRight = 350.0
     private static let plotLeft = 362.0
     private static let plotRight = 900.0
     private static let top = 108.0
-    private static let rowHeight = 24.0
-    private static let barHeight = 14.0
     private static let better = "#2e8b57"
     private static let worse = "#c0392b"
+    private static let postgresBetter = "#2c5aa0"
+    private static let postgresWorse = "#9dbbe3"
 
     static func text(_ run: BenchmarkRun) -> String {
+        let hasPostgres = run.hasPostgres
+        let rowHeight = hasPostgres ? 32.0 : 24.0
+        let barHeight = hasPostgres ? 12.0 : 14.0
+        let postgresBarHeight = 7.0
         let rows = run.comparisons.filter { $0.figure.isCharted }
-        let advantages = rows.compactMap(\.advantage)
+        let advantages = rows.compactMap(\.advantage) + (hasPostgres ? rows.compactMap(\.postgresAdvantage) : [])
         let smallest = advantages.min().map { min($0, 1) } ?? 1
         let largest = advantages.max().map { max($0, 1) } ?? 1
         let low = min(0.1, pow(10, (log10(smallest / 3)).rounded(.down)))
@@ -31,25 +36,31 @@ enum SVGChart {
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
                 + "viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\">")
         add("<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>")
-        add(
-            text(
-                width / 2, 30, "LogEventStore vs SQLiteEventStore: how many times better the log engine is",
-                size: 19, weight: "bold", anchor: "middle"))
+        let title =
+            hasPostgres
+            ? "LogEventStore and PostgresEventStore vs SQLiteEventStore: how many times better"
+            : "LogEventStore vs SQLiteEventStore: how many times better the log engine is"
+        add(text(width / 2, 30, title, size: 19, weight: "bold", anchor: "middle"))
         let machine = "\(run.machine.cpuModel), \(run.machine.cores) cores"
         add(
             text(
-                width / 2, 52, "\(run.durability.description) · \(run.sizesText) · \(run.dateText) · \(machine)",
+                width / 2, 52, "\(run.durabilityText) · \(run.sizesText) · \(run.dateText) · \(machine)",
                 size: 12, fill: "#555555", anchor: "middle"))
         // Legend.
         let legendY = 76.0
-        add(
-            "<rect x=\"\(fmt(width / 2 - 190))\" y=\"\(fmt(legendY - 10))\" width=\"12\" height=\"12\" fill=\"\(better)\"/>"
-        )
-        add(text(width / 2 - 172, legendY, "log engine better (> 1×)", size: 12))
-        add(
-            "<rect x=\"\(fmt(width / 2 + 20))\" y=\"\(fmt(legendY - 10))\" width=\"12\" height=\"12\" fill=\"\(worse)\"/>"
-        )
-        add(text(width / 2 + 38, legendY, "SQLite better (< 1×)", size: 12))
+        var legend = [(better, "log engine better (> 1×)"), (worse, "SQLite better (< 1×)")]
+        if hasPostgres {
+            legend += [
+                (postgresBetter, "PostgreSQL better than SQLite"), (postgresWorse, "SQLite better than PostgreSQL"),
+            ]
+        }
+        let legendWidth = hasPostgres ? 225.0 : 210.0
+        for (index, (color, label)) in legend.enumerated() {
+            let left = width / 2 - legendWidth * Double(legend.count) / 2 + legendWidth * Double(index) + 20
+            add(
+                "<rect x=\"\(fmt(left))\" y=\"\(fmt(legendY - 10))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>")
+            add(text(left + 18, legendY, label, size: 12))
+        }
         // Bands, one per workload, so the groups read apart.
         var index = 0
         var bandIndex = 0
@@ -87,8 +98,33 @@ enum SVGChart {
         // Bars.
         for (position, row) in rows.enumerated() {
             let rowTop = top + Double(position) * rowHeight
-            let middle = rowTop + rowHeight / 2
-            add(text(labelRight, middle + 4, row.title, size: 12, anchor: "end"))
+            let rowMiddle = rowTop + rowHeight / 2
+            add(text(labelRight, rowMiddle + 4, row.title, size: 12, anchor: "end"))
+            if hasPostgres {
+                let middle = rowMiddle + 8
+                if let advantage = row.postgresAdvantage {
+                    let clamped = min(max(advantage, low), high)
+                    let start = min(x(1), x(clamped))
+                    let barWidth = max(abs(x(clamped) - x(1)), 1.5)
+                    add(
+                        "<rect x=\"\(fmt(start))\" y=\"\(fmt(middle - postgresBarHeight / 2))\" "
+                            + "width=\"\(fmt(barWidth))\" height=\"\(fmt(postgresBarHeight))\" "
+                            + "fill=\"\(advantage >= 1 ? postgresBetter : postgresWorse)\"/>")
+                    let label = "PG " + Format.ratio(advantage)
+                    if advantage >= 1 {
+                        add(text(start + barWidth + 5, middle + 3.5, label, size: 10, fill: postgresBetter))
+                    } else {
+                        add(text(start - 5, middle + 3.5, label, size: 10, fill: postgresBetter, anchor: "end"))
+                    }
+                } else {
+                    let reason = row.isPostgresExcluded ? "does not apply" : "n/a"
+                    add(
+                        text(
+                            x(1) + 6, middle + 3.5, "PostgreSQL: \(reason)", size: 10, fill: "#777777",
+                            style: "italic"))
+                }
+            }
+            let middle = hasPostgres ? rowMiddle - 4 : rowMiddle
             guard let advantage = row.advantage else {
                 let reason = (row.note ?? "").contains("not supported yet") ? "not supported yet" : "not measured"
                 add(text(x(1) + 6, middle + 4, "n/a: \(reason)", size: 12, fill: "#777777", style: "italic"))
@@ -115,7 +151,11 @@ enum SVGChart {
         add(
             text(
                 (plotLeft + plotRight) / 2, plotBottom + 40,
-                "times better than SQLite, log scale (throughput: log ÷ SQLite; latency, time, bytes, memory: SQLite ÷ log)",
+                hasPostgres
+                    ? "times better than SQLite, log scale (throughput: store ÷ SQLite; latency, time, bytes, memory: "
+                        + "SQLite ÷ store)"
+                    : "times better than SQLite, log scale (throughput: log ÷ SQLite; latency, time, bytes, memory: "
+                        + "SQLite ÷ log)",
                 size: 12, anchor: "middle"))
         add(
             text(

@@ -1,5 +1,8 @@
-/// One target of BENCHMARKS.md ("Targets (log engine, same run)") against the figure reached.
+/// One target against the figure reached: the log engine's (BENCHMARKS.md, "Targets (log engine,
+/// same run)") and the PostgreSQL store's (POSTGRES.md, "Measured", with the aims against its peer).
 struct TargetCheck: Sendable {
+    /// The store the target is for: `.log` or `.postgres`.
+    let store: StoreKind
     let workload: Workload
     let text: String
     /// The figure reached, as a reader would quote it.
@@ -15,29 +18,41 @@ struct TargetCheck: Sendable {
         }
     }
 
+    /// The targets of `store` that the report shows: those of the workloads the run measured on it.
+    static func shown(_ run: BenchmarkRun, store: StoreKind) -> [TargetCheck] {
+        evaluate(run).filter { check in
+            check.store == store
+                && run.results.contains { $0.workload == check.workload && $0.store == store && $0.exclusion == nil }
+        }
+    }
+
     /// Every target, checked against `run`.
     static func evaluate(_ run: BenchmarkRun) -> [TargetCheck] {
+        logTargets(run) + postgresTargets(run)
+    }
+
+    private static func logTargets(_ run: BenchmarkRun) -> [TargetCheck] {
         let rows = run.comparisons
         func row(_ workload: Workload, _ key: String) -> Comparison? {
             rows.first { $0.workload == workload && $0.figure.key == key }
         }
         func ratioTarget(_ workload: Workload, _ key: String, _ text: String, met: (Double) -> Bool) -> TargetCheck {
             guard let comparison = row(workload, key), let ratio = comparison.ratio else {
-                return TargetCheck(workload: workload, text: text, reached: "n/a", isMet: nil)
+                return TargetCheck(store: .log, workload: workload, text: text, reached: "n/a", isMet: nil)
             }
             let reached =
                 "\(Format.ratio(ratio)) (log \(Format.value(comparison.log, unit: comparison.figure.unit)), "
                 + "SQLite \(Format.value(comparison.sqlite, unit: comparison.figure.unit)) \(comparison.figure.unit))"
-            return TargetCheck(workload: workload, text: text, reached: reached, isMet: met(ratio))
+            return TargetCheck(store: .log, workload: workload, text: text, reached: reached, isMet: met(ratio))
         }
         func logTarget(_ workload: Workload, _ key: String, _ text: String, met: (Double) -> Bool) -> TargetCheck {
             guard let comparison = row(workload, key), let value = comparison.log else {
                 let reason = row(workload, key)?.note.map { "n/a: \($0)" } ?? "n/a"
-                return TargetCheck(workload: workload, text: text, reached: reason, isMet: nil)
+                return TargetCheck(store: .log, workload: workload, text: text, reached: reason, isMet: nil)
             }
             let unit = comparison.figure.unit
             let reached = unit == "x" ? Format.ratio(value) : "\(Format.value(value, unit: unit)) \(unit)"
-            return TargetCheck(workload: workload, text: text, reached: reached, isMet: met(value))
+            return TargetCheck(store: .log, workload: workload, text: text, reached: reached, isMet: met(value))
         }
         let largest =
             run.results.first { $0.workload == .w8 && $0.store == .log }?
@@ -48,7 +63,7 @@ struct TargetCheck: Sendable {
             let anonymousKey = largest.replacingOccurrences(of: "_rss_", with: "_anon_")
             guard check.isMet != nil, let anonymous = row(.w8, anonymousKey)?.log else { return check }
             return TargetCheck(
-                workload: check.workload, text: check.text,
+                store: .log, workload: check.workload, text: check.text,
                 reached: check.reached + " (VmHWM; of which anonymous memory at most \(Format.fixed(anonymous, 1)) MB, "
                     + "the rest pages of mapped files)",
                 isMet: check.isMet)
@@ -67,6 +82,56 @@ struct TargetCheck: Sendable {
             logTarget(.w8, "replay_ratio", "W8 replay rate at \(growth) within 20% of 1M (ratio ≥ 0.80)") { $0 >= 0.8 },
             memoryTarget(
                 logTarget(.w8, largest, "W8 replay memory ≤ 100 MB (peak resident, \(growth) replay)") { $0 <= 100 }),
+        ]
+    }
+
+    /// POSTGRES.md's targets for the PostgreSQL store, and its aims against the peer.
+    private static func postgresTargets(_ run: BenchmarkRun) -> [TargetCheck] {
+        let rows = run.comparisons
+        func row(_ workload: Workload, _ key: String) -> Comparison? {
+            rows.first { $0.workload == workload && $0.figure.key == key }
+        }
+        func notMeasured(_ workload: Workload, _ key: String, _ text: String) -> TargetCheck {
+            let reason = row(workload, key)?.note.map { "n/a: \($0)" } ?? "n/a"
+            return TargetCheck(store: .postgres, workload: workload, text: text, reached: reason, isMet: nil)
+        }
+        func ratioTarget(_ workload: Workload, _ key: String, _ text: String, met: (Double) -> Bool) -> TargetCheck {
+            guard let comparison = row(workload, key), let ratio = comparison.postgresRatio else {
+                return notMeasured(workload, key, text)
+            }
+            let unit = comparison.figure.unit
+            let reached =
+                "\(Format.ratio(ratio)) (PostgreSQL \(Format.value(comparison.postgres, unit: unit)), "
+                + "SQLite \(Format.value(comparison.sqlite, unit: unit)) \(unit))"
+            return TargetCheck(store: .postgres, workload: workload, text: text, reached: reached, isMet: met(ratio))
+        }
+        func valueTarget(_ workload: Workload, _ key: String, _ text: String, met: (Double) -> Bool) -> TargetCheck {
+            guard let comparison = row(workload, key), let value = comparison.postgres else {
+                return notMeasured(workload, key, text)
+            }
+            let unit = comparison.figure.unit
+            let reached = unit == "x" ? Format.ratio(value) : "\(Format.value(value, unit: unit)) \(unit)"
+            return TargetCheck(store: .postgres, workload: workload, text: text, reached: reached, isMet: met(value))
+        }
+        func peerAim(_ key: String, aim: Double) -> TargetCheck {
+            let peer = PostgresPeer.reference(key)
+            let text =
+                "\(peer.ours) ≥ \(Format.ratio(aim)) the peer's \(Format.grouped(peer.eventsPerSecond)) events/s "
+                + "(≥ \(Format.grouped(peer.eventsPerSecond * aim)))"
+            guard let value = row(peer.workload, key)?.postgres else { return notMeasured(peer.workload, key, text) }
+            let reached =
+                "\(Format.grouped(value)) events/s, \(Format.ratio(value / peer.eventsPerSecond)) the peer's"
+            return TargetCheck(
+                store: .postgres, workload: peer.workload, text: text, reached: reached,
+                isMet: value >= peer.eventsPerSecond * aim)
+        }
+        return [
+            ratioTarget(.w1, "write_events_per_s", "W1 write ≥ 0.3× SQLite") { $0 >= 0.3 },
+            ratioTarget(.w1, "replay_events_per_s", "W1 replay ≥ 0.3× SQLite") { $0 >= 0.3 },
+            valueTarget(.w3, "ratio_64_to_1", "W3 64 writers ≥ 10× the single-writer rate") { $0 >= 10 },
+            valueTarget(.w4, "crossprocess_p99_us", "W4 cross-process p99 ≤ 10 ms") { $0 <= 10_000 },
+            peerAim("write_events_per_s", aim: PostgresPeer.writeAim),
+            peerAim("writers_8_events_per_s", aim: PostgresPeer.eightWritersAim),
         ]
     }
 }

@@ -73,6 +73,12 @@ final class ChildProcess: Sendable {
         }
     }
 
+    /// Writes `line` and a newline to the child's standard input (how the parent gives a child
+    /// waiting on it the go-ahead).
+    func send(line: String) throws {
+        try input.write(contentsOf: Data((line + "\n").utf8))
+    }
+
     /// Closes the child's standard input, which a child that reads it takes as a request to stop
     /// cleanly (a watcher closes its store, which removes a read-only store's private files).
     func closeInput() {

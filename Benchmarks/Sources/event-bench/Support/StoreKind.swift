@@ -1,18 +1,45 @@
 import ArgumentParser
 import EventSourcing
+import EventSourcingPostgres
 import Foundation
 
 /// The stores under test.
 enum StoreKind: String, CaseIterable, Sendable, ExpressibleByArgument {
     case log
     case sqlite
+    /// `PostgresEventStore`, the third column: measured when a server is given
+    /// (`EVENTSOURCING_POSTGRES_URL`), on the workloads where it applies.
+    case postgres
 
     /// The name used in tables and charts.
-    var displayName: String { self == .log ? "LogEventStore" : "SQLiteEventStore" }
+    var displayName: String {
+        switch self {
+        case .log: return "LogEventStore"
+        case .sqlite: return "SQLiteEventStore"
+        case .postgres: return "PostgresEventStore"
+        }
+    }
+
+    /// Why `workload` is not measured on this store, or `nil` when it is.
+    func exclusion(_ workload: Workload) -> String? {
+        guard self == .postgres else { return nil }
+        switch workload {
+        case .w5:
+            return "does not apply: opening a PostgreSQL store is connecting to a server, and recovery after a "
+                + "killed writer is the server's own crash recovery, not the store's"
+        case .w8:
+            return "does not apply: W8 checks that an embedded store's rates and the memory of its process do not "
+                + "grow with its files; with PostgreSQL the data and its cache live in the server's processes"
+        default:
+            return nil
+        }
+    }
 }
 
 /// Matching durability levels: `.fsync` runs the log with `.fsync` and SQLite with
-/// `synchronous=FULL`; `.buffered` runs `.buffered` against `NORMAL`.
+/// `synchronous=FULL`; `.buffered` runs `.buffered` against `NORMAL`. PostgreSQL commits as its
+/// server is configured (the benchmark server: `fsync=on`, `synchronous_commit=on`), which
+/// matches `.fsync`.
 enum DurabilityChoice: String, CaseIterable, Sendable, ExpressibleByArgument {
     case fsync
     case buffered
@@ -26,10 +53,23 @@ enum DurabilityChoice: String, CaseIterable, Sendable, ExpressibleByArgument {
 struct StoreSetup: Sendable {
     let kind: StoreKind
     let durability: DurabilityChoice
+    /// The PostgreSQL server (`postgres://user@host:port/database`); used by `.postgres` only.
+    var postgresURL: String? = nil
 
-    /// Where the store lives inside a workload's directory: a directory for the log, a file for SQLite.
+    /// Where the store lives for a workload whose scratch directory is `directory`: a directory
+    /// for the log, a file for SQLite, and for PostgreSQL the server's URL with a schema named
+    /// after the directory (`?schema=bench_w1_postgres_1a2b3c4d`), so every workload run starts
+    /// on an empty schema of its own and every open within the run finds the same one.
     func storePath(in directory: String) -> String {
-        kind == .log ? directory + "/log" : directory + "/events.db"
+        switch kind {
+        case .log: return directory + "/log"
+        case .sqlite: return directory + "/events.db"
+        case .postgres:
+            guard let postgresURL else {
+                preconditionFailure("StoreSetup for PostgreSQL without a server URL")
+            }
+            return PostgresServer.url(postgresURL, schema: PostgresServer.schemaName(forDirectory: directory))
+        }
     }
 
     /// Opens (creating) the store in `directory`.
@@ -37,7 +77,8 @@ struct StoreSetup: Sendable {
         try await Self.open(kind: kind, durability: durability, path: storePath(in: directory), readOnly: readOnly)
     }
 
-    /// Opens the store of `kind` at `path` (a directory for the log, a database file for SQLite).
+    /// Opens the store of `kind` at `path` (a directory for the log, a database file for SQLite,
+    /// a `postgres://` URL with its schema for PostgreSQL).
     static func open(kind: StoreKind, durability: DurabilityChoice, path: String, readOnly: Bool) async throws
         -> any EventStore
     {
@@ -49,7 +90,18 @@ struct StoreSetup: Sendable {
         case .sqlite:
             return try await SQLiteEventStore.open(
                 path: path, options: .init(synchronous: durability == .fsync ? .full : .normal, readOnly: readOnly))
+        case .postgres:
+            return try await PostgresEventStore.open(url: path, options: .init(readOnly: readOnly))
         }
+    }
+
+    /// The space the store takes after close: its files (allocated as `du` counts, and apparent as
+    /// `ls` counts), or for PostgreSQL the size of its schema's tables with their indexes and TOAST
+    /// (`pg_total_relation_size`, both figures the same; the write-ahead log is not counted).
+    func bytesOnDisk(in directory: String) async throws -> (allocated: Int, apparent: Int) {
+        guard kind == .postgres else { return ScratchDirectory.bytes(under: storePath(in: directory)) }
+        let size = try await PostgresServer.schemaBytes(url: storePath(in: directory))
+        return (size, size)
     }
 }
 

@@ -11,7 +11,7 @@ enum W1Reference {
                 try await measure(store, events: events, batch: sizes.batchEvents)
             }
             // After close, so that SQLite's WAL is checkpointed and the log's files are final.
-            let bytes = ScratchDirectory.bytes(under: setup.storePath(in: directory))
+            let bytes = try await setup.bytesOnDisk(in: directory)
             let stored = Double(events + 100)
             return WorkloadResult(
                 workload: .w1, store: setup.kind,
@@ -38,7 +38,12 @@ enum W1Reference {
                 parameters: [
                     ("events", String(events)), ("batch", String(sizes.batchEvents)),
                     ("replays (median reported)", String(replayRuns)),
-                ])
+                ],
+                notes: setup.kind == .postgres
+                    ? [
+                        "Bytes on disk: `pg_total_relation_size` of the schema's tables (heap, indexes, TOAST) "
+                            + "right after the run; the server's write-ahead log is not counted."
+                    ] : [])
         }
     }
 

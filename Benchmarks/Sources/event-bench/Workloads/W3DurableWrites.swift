@@ -4,10 +4,13 @@ import Foundation
 /// W3: single-event writes at full durability from 1, 8 and 64 concurrent writers (tasks), each
 /// on its own stream, for a fixed time after a warm-up. Concurrent writers share a sync only if
 /// the store commits in groups, so the 64/1 ratio shows group commit.
+///
+/// On PostgreSQL, which many processes write at once, the scale-out figure follows: several
+/// writer processes together against one (`W3ScaleOut`).
 enum W3DurableWrites {
     static func run(_ setup: StoreSetup, sizes: Sizes) async throws -> WorkloadResult {
         try await ScratchDirectory.with("w3-\(setup.kind)") { directory in
-            try await Phases.withStore(setup, in: directory) { store in
+            var result = try await Phases.withStore(setup, in: directory) { store in
                 var figures: [Figure] = []
                 var rates: [Int: Double] = [:]
                 for writers in sizes.w3Concurrencies {
@@ -41,6 +44,30 @@ enum W3DurableWrites {
                         ("durability", setup.durability.rawValue),
                     ])
             }
+            if setup.kind == .postgres {
+                do {
+                    result.figures += try await W3ScaleOut.figures(
+                        setup, path: setup.storePath(in: directory), sizes: sizes)
+                } catch {
+                    // The in-process figures stand on their own; the scale-out says why it is missing.
+                    result.notes.append("Scale-out FAILED: \(error)")
+                    ConsoleTable.progress("W3 scale-out on \(setup.kind.displayName) failed: \(error)")
+                }
+                result.parameters += [
+                    ("scale-out processes", "1 and \(sizes.w3ScaleOutProcesses)"),
+                    (
+                        "scale-out writers per process",
+                        sizes.w3ScaleOutWritersPerProcess.map(String.init).joined(separator: ", ")
+                    ),
+                ]
+                result.notes.append(
+                    "Scale-out: each writer process (`event-bench write-child`) opens its own store on the same "
+                        + "schema and writes single events from its writer tasks, each to a stream of its own; all "
+                        + "processes measure the same \(Format.fixed(Timing.seconds(sizes.w3MeasureDuration), 1)) s "
+                        + "of CLOCK_MONOTONIC after the warm-up. The server and the writer processes share the "
+                        + "machine's \(ProcessInfo.processInfo.activeProcessorCount) cores.")
+            }
+            return result
         }
     }
 

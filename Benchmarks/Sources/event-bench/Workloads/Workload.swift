@@ -41,7 +41,7 @@ enum Workload: String, CaseIterable, Sendable, Comparable {
 }
 
 /// The sizes of every workload: the spec's full sizes, or a scaled-down `--quick` run that takes
-/// a few minutes for everything on both stores.
+/// a few minutes for everything on every store.
 struct Sizes: Sendable {
     var w1Events: Int
     var batchEvents = 10_000
@@ -52,6 +52,11 @@ struct Sizes: Sendable {
     var w3Concurrencies = [1, 8, 64]
     var w3MeasureDuration: Duration
     var w3WarmUpDuration: Duration
+    /// W3's scale-out (stores written by many processes at once): this many writer processes
+    /// together against one, ...
+    var w3ScaleOutProcesses = 4
+    /// ... each with this many writer tasks (one measurement per entry).
+    var w3ScaleOutWritersPerProcess = [1, 8]
     var w4Samples: Int
     var w4WarmUpSamples: Int
     /// The most time each W4 phase may take: a store whose deliveries take a second still ends.
