@@ -174,6 +174,6 @@ struct PostgresSchema {
     /// The columns every event query selects, in `PostgresStorage.event(from:)`'s order.
     var eventColumns: String {
         "e.sequence_id, e.stream_id, e.version, e.idempotency_key, e.event_type, "
-            + "(extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.metadata::text, e.data"
+            + "e.recorded_at, e.metadata::text, e.data"
     }
 }
