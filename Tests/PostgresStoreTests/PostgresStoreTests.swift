@@ -201,3 +201,31 @@ enum PostgresServer {
         guard termination == .exited(0) else { throw EventStoreError.io("psql failed (\(termination)): \(errors)") }
     }
 }
+
+@Suite("PostgreSQL pages", .enabled(if: PostgresServer.url != nil, "EVENTSOURCING_POSTGRES_URL is not set"))
+struct PostgresPageTests {
+    @Test func aLongStreamReadsBackInPages() async throws {
+        let schema = PostgresServer.freshSchema()
+        let store = try await PostgresServer.open(schema: schema)
+        let stream = try await store.stream("long")
+        for batch in 0..<3 {
+            try await stream.write(
+                (0..<4000).map { CandidateEvent(type: "E", idempotencyKey: "event-\(batch * 4000 + $0)") })
+        }
+        // A read-only store of its own reads what the first wrote, as the benchmark's replay does.
+        let reader = try await PostgresEventStore.open(
+            url: PostgresServer.url!, options: .init(schema: schema, readOnly: true, timeout: .seconds(60)))
+        var count = 0
+        for try await event in try await reader.stream("long").read() {
+            count += 1
+            if count > 12_000 {
+                Issue.record("read past the end: \(event.version)")
+                break
+            }
+        }
+        #expect(count == 12_000)
+        #expect(try await collect(try await store.stream("@all").read()).count == 12_000)
+        try await reader.close()
+        try await store.close()
+    }
+}
