@@ -113,14 +113,13 @@ struct PostgresSchema {
             PERFORM 1 FROM \(table("streams")) WHERE stream_id = ANY (r_stream) ORDER BY stream_id FOR UPDATE;
             FOR i IN 1 .. requests LOOP
                 SELECT version INTO current_version FROM \(table("streams")) WHERE stream_id = r_stream[i];
-                SELECT coalesce(array_agg(ev.idx ORDER BY ev.idx), '{}') INTO kept
-                    FROM unnest(e_has_key, e_key) WITH ORDINALITY AS ev(has_key, key, idx)
-                    WHERE ev.idx BETWEEN first_event AND first_event + r_count[i] - 1
-                        AND (NOT ev.has_key
-                            OR (NOT EXISTS (SELECT 1 FROM \(table("events")) e
-                                    WHERE e.stream_id = r_stream[i] AND e.idempotency_key = ev.key)
-                                AND NOT EXISTS (SELECT 1 FROM unnest(accepted_key_stream, accepted_key) AS a(s, k)
-                                    WHERE a.s = r_stream[i] AND a.k = ev.key)));
+                SELECT coalesce(array_agg(idx ORDER BY idx), '{}') INTO kept
+                    FROM generate_series(first_event, first_event + r_count[i] - 1) AS idx
+                    WHERE NOT e_has_key[idx]
+                        OR (NOT EXISTS (SELECT 1 FROM \(table("events")) e
+                                WHERE e.stream_id = r_stream[i] AND e.idempotency_key = e_key[idx])
+                            AND NOT EXISTS (SELECT 1 FROM unnest(accepted_key_stream, accepted_key) AS a(s, k)
+                                WHERE a.s = r_stream[i] AND a.k = e_key[idx]));
                 first_event := first_event + r_count[i];
                 kept_count := coalesce(array_length(kept, 1), 0);
                 IF kept_count = 0 THEN
@@ -137,13 +136,9 @@ struct PostgresSchema {
                     || ARRAY(SELECT current_version + o FROM generate_series(1, kept_count) AS o);
                 accepted_request := accepted_request || array_fill(i, ARRAY[kept_count]);
                 IF requests > 1 THEN
-                    -- Every key of the append (a dropped event's key is stored already, so adding it changes nothing).
-                    accepted_key := accepted_key || ARRAY(
-                        SELECT ev.key FROM unnest(e_has_key, e_key) WITH ORDINALITY AS ev(has_key, key, idx)
-                        WHERE ev.idx BETWEEN first_event - r_count[i] AND first_event - 1 AND ev.has_key);
                     accepted_key_stream := accepted_key_stream
-                        || array_fill(r_stream[i], ARRAY[coalesce(array_length(accepted_key, 1), 0)
-                            - coalesce(array_length(accepted_key_stream, 1), 0)]);
+                        || ARRAY(SELECT r_stream[i] FROM unnest(kept) AS k WHERE e_has_key[k]);
+                    accepted_key := accepted_key || ARRAY(SELECT e_key[k] FROM unnest(kept) AS k WHERE e_has_key[k]);
                 END IF;
                 UPDATE \(table("streams")) SET version = current_version + kept_count, last_recorded_at = recorded
                     WHERE stream_id = r_stream[i];
@@ -155,15 +150,12 @@ struct PostgresSchema {
                 INSERT INTO \(table("events"))
                     (sequence_id, stream_id, version, idempotency_key, event_type, recorded_at, metadata, data)
                 SELECT base + a.ordinal, r_stream[a.request], a.version,
-                    CASE WHEN ev.has_key THEN ev.key END, ev.type,
+                    CASE WHEN e_has_key[a.idx] THEN e_key[a.idx] END, e_type[a.idx],
                     CASE WHEN r_micros[a.request] < 0 THEN now()
                         ELSE timestamptz 'epoch' + r_micros[a.request] * interval '1 microsecond' END,
-                    CASE WHEN ev.metadata = '' THEN NULL ELSE ev.metadata::jsonb END, ev.data
+                    CASE WHEN e_metadata[a.idx] = '' THEN NULL ELSE e_metadata[a.idx]::jsonb END, e_data[a.idx]
                 FROM unnest(accepted_index, accepted_version, accepted_request)
-                    WITH ORDINALITY AS a(idx, version, request, ordinal)
-                JOIN unnest(e_type, e_has_key, e_key, e_metadata, e_data)
-                    WITH ORDINALITY AS ev(type, has_key, key, metadata, data, idx) ON ev.idx = a.idx
-                ORDER BY a.ordinal;
+                    WITH ORDINALITY AS a(idx, version, request, ordinal);
                 PERFORM pg_notify('\(channel)', (base + total)::text);
             END IF;
         END
@@ -174,6 +166,6 @@ struct PostgresSchema {
     /// The columns every event query selects, in `PostgresStorage.event(from:)`'s order.
     var eventColumns: String {
         "e.sequence_id, e.stream_id, e.version, e.idempotency_key, e.event_type, "
-            + "e.recorded_at, e.metadata::text, e.data"
+            + "(extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.metadata::text, e.data"
     }
 }

@@ -147,9 +147,9 @@ final class PostgresStorage: EventStorage {
         let isAll = request.isAll
         let position = isAll ? "e.sequence_id" : "e.version"
         let forward = request.direction == .forward
-        let order = forward ? "ASC" : "DESC"
         var bindings = PostgresBindings()
-        var sql = "SELECT \(schema.eventColumns) FROM \(schema.table("events")) e WHERE "
+        var sql = "SELECT \(schema.eventColumns), octet_length(e.data) + octet_length(e.event_type) + 64 AS size, "
+        sql += "\(position) AS position FROM \(schema.table("events")) e WHERE "
         if !isAll {
             bindings.append(request.streamID)
             sql += "e.stream_id = $\(bindings.count) AND "
@@ -158,49 +158,49 @@ final class PostgresStorage: EventStorage {
         sql += "\(position) \(forward ? ">" : "<") $\(bindings.count)"
         if let filter = request.filter { sql += PostgresFilterSQL(filter, bindings: &bindings).sql }
         bindings.append(Int64(request.limit))
+        let order = forward ? "ASC" : "DESC"
         sql += " ORDER BY \(position) \(order) LIMIT $\(bindings.count)"
-        // The head, read in the same snapshot (one row even when no event follows), lets a forward
-        // read that reached the end move past events its filter skipped.
+        // The page stops at the byte budget (a running sum of sizes, taken before the data is
+        // sent), always after at least one event. The head, read in the same snapshot, lets a
+        // forward read that reached the end move past events its filter skipped.
+        bindings.append(Int64(request.byteBudget))
+        let budget = bindings.count
         let head =
             isAll
             ? "(SELECT sequence_id FROM \(schema.table("head")))"
             : "(SELECT version FROM \(schema.table("streams")) WHERE stream_id = $1)"
-        let statement = PostgresQuery(
-            unsafeSQL: "SELECT h.head, p.* FROM (SELECT \(head) AS head) AS h LEFT JOIN LATERAL (\(sql)) AS p ON true",
-            binds: bindings)
+        let query = """
+            SELECT \(head), p.* FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+                SELECT * FROM (SELECT *, count(*) OVER () AS scanned,
+                    sum(size) OVER (ORDER BY position \(order) ROWS UNBOUNDED PRECEDING) AS running
+                    FROM (\(sql)) AS limited) AS sized
+                WHERE running - size < $\(budget)) AS p ON true
+            ORDER BY p.position \(order)
+            """
+        let context = "reading '\(request.streamID)'"
+        let timeout = options.timeout
         let client = self.client
         let logger = options.logger
-        return try await withTimeoutMapped(options.timeout, "reading '\(request.streamID)'") {
-            // Rows are decoded as they arrive; at the page's byte budget the rest of the answer is
-            // dropped unread (the client discards it), so a page of large events stays small.
-            var builder = PageBuilder(request: request)
-            var headPosition: Int64 = 0
-            var scanned = 0
-            var isFull = false
-            var previous: Int64?
-            for try await row in try await client.query(statement, logger: logger) {
-                let cells = row.makeRandomAccess()
-                headPosition = try cells[0].decode(Int64?.self) ?? 0
-                guard cells[1].bytes != nil else { continue }  // the one row of an empty page
-                let event = try Self.event(from: cells, offset: 1)
-                let current = isAll ? event.sequenceID : event.version
-                if let previous, forward ? current <= previous : current >= previous {
-                    throw EventStoreError.io("the server returned events out of order in '\(request.streamID)'")
-                }
-                previous = current
-                scanned += 1
-                if !builder.add(event) {
-                    isFull = true
-                    break
-                }
-            }
-            let exhausted = !isFull && scanned < request.limit
-            var page = builder.finish(sourceExhausted: exhausted)
-            if exhausted, forward, headPosition > (page.lastScanned ?? request.after) {
-                page.lastScanned = headPosition
-            }
-            return page
+        let statement = PostgresQuery(unsafeSQL: query, binds: bindings)
+        let rows = try await withTimeoutMapped(timeout, context) {
+            try await client.query(statement, logger: logger).collect()
         }
+        var builder = PageBuilder(request: request)
+        var scanned = 0
+        var returned = 0
+        var headPosition: Int64 = 0
+        for row in rows {
+            let cells = row.makeRandomAccess()
+            headPosition = try cells[0].decode(Int64?.self) ?? 0
+            guard try cells[1].decode(Int64?.self) != nil else { continue }  // the empty page's one row
+            scanned = Int(try cells[11].decode(Int64.self))
+            returned += 1
+            _ = builder.add(try Self.event(from: cells, offset: 1))
+        }
+        let exhausted = returned == scanned && scanned < request.limit
+        var page = builder.finish(sourceExhausted: exhausted)
+        if exhausted, forward, headPosition > (page.lastScanned ?? request.after) { page.lastScanned = headPosition }
+        return page
     }
 
     /// Decodes the event whose `eventColumns` start at `offset`.
@@ -218,19 +218,9 @@ final class PostgresStorage: EventStorage {
         return StoredEvent(
             id: key ?? String(sequenceID), streamID: try row[offset + 1].decode(String.self), sequenceID: sequenceID,
             version: try row[offset + 2].decode(Int64.self),
-            timestamp: Timestamp.date(microseconds: try Self.microseconds(row[offset + 5])),
+            timestamp: Timestamp.date(microseconds: try row[offset + 5].decode(Int64.self)),
             type: try row[offset + 4].decode(String.self),
             data: data.readData(length: data.readableBytes) ?? Data(), metadata: metadata)
-    }
-
-    /// A `timestamptz` cell as microseconds since 1970, exactly: the binary value is microseconds
-    /// since 2000-01-01 (decoding it as a `Date` would round through a `Double`).
-    static func microseconds(_ cell: PostgresCell) throws -> Int64 {
-        guard cell.format == .binary else { return Timestamp.microseconds(try cell.decode(Date.self)) }
-        guard var bytes = cell.bytes, bytes.readableBytes == 8, let since2000 = bytes.readInteger(as: Int64.self) else {
-            throw EventStoreError.corruption("a timestamp column holds \(cell.bytes?.readableBytes ?? 0) bytes, not 8")
-        }
-        return since2000 + 946_684_800_000_000
     }
 
     func head(of streamID: String) async throws -> StreamHead {
