@@ -61,7 +61,8 @@ let package = Package(
         // posix_spawn's GNU extensions (chdir, closefrom) for the tests' child processes.
         .target(name: "CSpawn"),
         .testTarget(name: "EventSourcingCoreTests", dependencies: ["EventSourcingCore"]),
-        .testTarget(name: "ConformanceTests", dependencies: ["EventSourcing", "EventSourcingPostgres"]),
+        .testTarget(
+            name: "ConformanceTests", dependencies: ["EventSourcing", "EventSourcingPostgres", "EventSourcingTestSupport"]),
         .testTarget(
             name: "SQLiteStoreTests", dependencies: ["EventSourcing", "SQLiteStore", "EventSourcingTestSupport"]),
         .testTarget(

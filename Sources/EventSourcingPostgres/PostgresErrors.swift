@@ -1,6 +1,7 @@
 import EventSourcingCore
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// Turns what the client library and the server throw into `EventStoreError`s a user can act on.
 enum PostgresErrors {
@@ -23,6 +24,14 @@ enum PostgresErrors {
 
     /// Server states that mean the server is going away or not taking connections.
     private static let unavailableStates: Set<String> = ["57P01", "57P02", "57P03", "53300", "53400", "57014"]
+
+    /// A short description of a failure to connect, for messages.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            return error.underlying.map { String(describing: $0) } ?? "\(error.code)"
+        }
+        return String(describing: error)
+    }
 
     /// The typed error for `error`; `context` says what was being done ("appending to 'orders'").
     static func map(_ error: any Error, _ context: String) -> EventStoreError {
@@ -67,28 +76,110 @@ enum PostgresErrors {
 }
 
 /// Runs `body`, failing with `EventStoreError.unavailable` when it has not finished within
-/// `timeout` (the body is cancelled). Other errors pass as they are, for the caller to judge
-/// (`PostgresErrors.map`).
+/// `timeout`. Other errors pass as they are, for the caller to judge (`PostgresErrors.map`).
+///
+/// The bound holds even when `body` ignores cancellation: the client library waits for some
+/// answers (a query written to a connection that has just died, a pool shutting down) in ways
+/// cancellation does not reach. So `body` runs in a task of its own that the caller does not wait
+/// for: on timeout (or when the caller is cancelled) the caller returns at once, the task is
+/// cancelled and left to end whenever it does, and its result is dropped.
+///
+/// With `reachability`, the call also ends (as `unavailable`) as soon as the server is found
+/// unreachable.
 func withTimeout<T: Sendable>(
-    _ timeout: Duration, _ context: String, _ body: @escaping @Sendable () async throws -> T
+    _ timeout: Duration, _ context: String, reachability: PostgresReachability? = nil,
+    _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw EventStoreError.unavailable("\(context): the server did not answer within \(timeout)")
+    let race = TimeoutRace<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            race.begin(continuation)
+            let work = Task {
+                do {
+                    race.end(.success(try await body()))
+                } catch {
+                    race.end(.failure(error))
+                }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                race.end(
+                    .failure(EventStoreError.unavailable("\(context): the server did not answer within \(timeout)")))
+            }
+            let token = reachability?.onOutage { reason in
+                race.end(.failure(PostgresReachability.error(context, reason)))
+            }
+            race.onEnd {
+                work.cancel()
+                timer.cancel()
+                reachability?.cancel(token)
+            }
         }
-        defer { group.cancelAll() }
-        return try await group.next()!
+    } onCancel: {
+        race.end(.failure(CancellationError()))
+    }
+}
+
+/// Who finishes first in `withTimeout`: the work, the timer, or the caller's cancellation. The
+/// first `end` resumes the caller and runs the clean-up; later ones are ignored.
+///
+/// Thread-safety: all state is behind a mutex; continuations and clean-ups run outside it.
+private final class TimeoutRace<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var result: Result<T, any Error>?
+        var cleanUp: (@Sendable () -> Void)?
+        var ended = false
+    }
+    private let state = Mutex(State())
+
+    func begin(_ continuation: CheckedContinuation<T, any Error>) {
+        // An end (the caller cancelled already) may come before the continuation does.
+        let early: Result<T, any Error>? = state.withLock { state in
+            guard let result = state.result else {
+                state.continuation = continuation
+                return nil
+            }
+            return result
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    func onEnd(_ cleanUp: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state in
+            guard state.ended else {
+                state.cleanUp = cleanUp
+                return false
+            }
+            return true
+        }
+        if now { cleanUp() }
+    }
+
+    func end(_ result: Result<T, any Error>) {
+        let (continuation, cleanUp): (CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?) = state.withLock {
+            state in
+            guard !state.ended else { return (nil, nil) }
+            state.ended = true
+            state.result = result
+            defer {
+                state.continuation = nil
+                state.cleanUp = nil
+            }
+            return (state.continuation, state.cleanUp)
+        }
+        continuation?.resume(with: result)
+        cleanUp?()
     }
 }
 
 /// `withTimeout`, with every error mapped to a typed one.
 func withTimeoutMapped<T: Sendable>(
-    _ timeout: Duration, _ context: String, _ body: @escaping @Sendable () async throws -> T
+    _ timeout: Duration, _ context: String, reachability: PostgresReachability? = nil,
+    _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     do {
-        return try await withTimeout(timeout, context, body)
+        return try await withTimeout(timeout, context, reachability: reachability, body)
     } catch {
         throw PostgresErrors.map(error, context)
     }

@@ -7,7 +7,8 @@ import PostgresNIO
 /// store's channel (the payload, the new head, is only a hint; watchers re-read by position).
 ///
 /// After a lost connection it connects again (every 100 ms at first, backing off to 1 s), listens
-/// again and wakes every watcher to re-read, so nothing committed meanwhile is missed. A slow poll
+/// again and wakes every watcher to re-read, so nothing committed meanwhile is missed. Whether its
+/// attempts to connect succeed is what `PostgresReachability` reports. A slow poll
 /// of the head (`Options.pollInterval`) covers a notification lost any other way.
 ///
 /// Thread-safety: its state is two tasks, started in `init` and cancelled by `stop`.
@@ -17,7 +18,7 @@ final class PostgresListener: Sendable {
 
     init(
         configuration: PostgresConnection.Configuration, client: PostgresClient, schema: PostgresSchema,
-        options: PostgresEventStore.Options, hub: WatchHub
+        options: PostgresEventStore.Options, hub: WatchHub, reachability: PostgresReachability
     ) {
         let logger = options.logger
         listening = Task {
@@ -26,8 +27,15 @@ final class PostgresListener: Sendable {
             while !Task.isCancelled {
                 do {
                     connectionID += 1
-                    let connection = try await PostgresConnection.connect(
-                        configuration: configuration, id: connectionID, logger: logger)
+                    let connection: PostgresConnection
+                    do {
+                        connection = try await PostgresConnection.connect(
+                            configuration: configuration, id: connectionID, logger: logger)
+                    } catch {
+                        if !Task.isCancelled { reachability.update(PostgresErrors.describe(error)) }
+                        throw error
+                    }
+                    reachability.update(nil)
                     pause = .milliseconds(100)
                     do {
                         try await connection.listen(on: schema.channel) { notifications in

@@ -19,11 +19,14 @@ final class PostgresStorage: EventStorage {
     private let clientTask: Task<Void, Never>
     private let writer: PostgresWriter?
     private let listener: PostgresListener
+    private let reachability: PostgresReachability
 
     private init(
         client: PostgresClient, clientTask: Task<Void, Never>, schema: PostgresSchema,
-        options: PostgresEventStore.Options, writer: PostgresWriter?, listener: PostgresListener
+        options: PostgresEventStore.Options, writer: PostgresWriter?, listener: PostgresListener,
+        reachability: PostgresReachability
     ) {
+        self.reachability = reachability
         self.client = client
         self.clientTask = clientTask
         self.schema = schema
@@ -44,21 +47,27 @@ final class PostgresStorage: EventStorage {
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = options.timeout
         let schema = PostgresSchema(name: location.schema ?? options.schema)
-        let direct = PostgresConnection.Configuration(
+        var direct = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password,
             database: location.database, tls: .disable)
+        let (seconds, attoseconds) = options.timeout.components
+        direct.options.connectTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         // One connection of its own checks (and creates) the schema: a server that refuses
         // connections fails the open at once, not after the pool has retried until the timeout.
         try await prepare(configuration: direct, schema: schema, options: options)
         let client = PostgresClient(configuration: configuration, backgroundLogger: options.logger)
         let clientTask = Task { await client.run() }
+        let reachability = PostgresReachability()
         let listener = PostgresListener(
-            configuration: direct,
-            client: client, schema: schema, options: options, hub: hub)
-        let writer = options.readOnly ? nil : PostgresWriter(client: client, schema: schema, options: options)
+            configuration: direct, client: client, schema: schema, options: options, hub: hub,
+            reachability: reachability)
+        let writer =
+            options.readOnly
+            ? nil
+            : PostgresWriter(client: client, schema: schema, options: options, reachability: reachability)
         return PostgresStorage(
             client: client, clientTask: clientTask, schema: schema, options: options, writer: writer,
-            listener: listener)
+            listener: listener, reachability: reachability)
     }
 
     /// Checks the layout's version and, when the schema is missing or older (and the store is
@@ -182,7 +191,7 @@ final class PostgresStorage: EventStorage {
         let client = self.client
         let logger = options.logger
         let statement = PostgresQuery(unsafeSQL: query, binds: bindings)
-        let rows = try await withTimeoutMapped(timeout, context) {
+        let rows = try await withTimeoutMapped(timeout, context, reachability: reachability) {
             try await client.query(statement, logger: logger).collect()
         }
         var builder = PageBuilder(request: request)
@@ -331,13 +340,28 @@ final class PostgresStorage: EventStorage {
     ) async throws -> T {
         let client = self.client
         let logger = options.logger
-        return try await withTimeoutMapped(options.timeout, context) { try await body(client, logger) }
+        return try await withTimeoutMapped(options.timeout, context, reachability: reachability) {
+            try await body(client, logger)
+        }
     }
 
+    /// Waits for queued appends (each bounded by the timeout), then stops listening and closes
+    /// the pool's connections, waiting for that at most `Options.timeout`: a connection stuck on a
+    /// server that went away must not hang the close.
     func close() async throws {
         await writer?.close()
-        await listener.stop()
+        let listener = self.listener
+        let clientTask = self.clientTask
         clientTask.cancel()
-        await clientTask.value
+        do {
+            try await withTimeout(options.timeout, "closing the store's connections") {
+                await listener.stop()
+                await clientTask.value
+            }
+        } catch {
+            options.logger.warning(
+                "closing the PostgreSQL store did not finish; its connections are left to close by themselves",
+                metadata: ["error": "\(error)"])
+        }
     }
 }

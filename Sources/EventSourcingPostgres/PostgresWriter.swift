@@ -31,8 +31,13 @@ final class PostgresWriter: Sendable {
     private let schema: PostgresSchema
     private let options: PostgresEventStore.Options
     private let state = Mutex(State())
+    private let reachability: PostgresReachability
 
-    init(client: PostgresClient, schema: PostgresSchema, options: PostgresEventStore.Options) {
+    init(
+        client: PostgresClient, schema: PostgresSchema, options: PostgresEventStore.Options,
+        reachability: PostgresReachability
+    ) {
+        self.reachability = reachability
         self.client = client
         self.schema = schema
         self.options = options
@@ -116,7 +121,9 @@ final class PostgresWriter: Sendable {
         var attempt = 0
         while true {
             do {
-                let rows = try await withTimeout(options.timeout, "appending to '\(requests[0].streamID)'") {
+                let rows = try await withTimeout(
+                    options.timeout, "appending to '\(requests[0].streamID)'", reachability: reachability
+                ) {
                     try await client.query(query, logger: logger).collect()
                 }
                 guard rows.count == requests.count else {

@@ -1,4 +1,5 @@
 import EventSourcing
+import EventSourcingTestSupport
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import EventSourcing
+import EventSourcingTestSupport
 import Foundation
 import Testing
 
@@ -27,18 +28,5 @@ import Testing
         #expect(try await collect(try await reader.stream("s3").read()).count == 60)
         try await reader.close()
         try await writer.close()
-    }
-}
-
-/// Runs `body`, failing instead of hanging when it takes longer than `seconds` (a hang guard, not a timing assertion).
-func withHangGuard<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
-            throw CancellationError()
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
     }
 }

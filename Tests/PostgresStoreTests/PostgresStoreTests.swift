@@ -159,17 +159,6 @@ extension Sequence where Element: Sendable {
     }
 }
 
-/// Runs `body`, cancelling `task` and failing with a message when it has not finished after
-/// `seconds`: a hang guard, not a timing assertion.
-func withHangGuard<T: Sendable>(seconds: Double, cancelling task: Task<T, any Error>) async throws -> T {
-    let timer = Task {
-        try await Task.sleep(for: .seconds(seconds))
-        task.cancel()
-    }
-    defer { timer.cancel() }
-    return try await task.value
-}
-
 /// The test server of this run.
 enum PostgresServer {
     static let url: String? = ProcessInfo.processInfo.environment["EVENTSOURCING_POSTGRES_URL"].flatMap {
@@ -203,8 +192,7 @@ enum PostgresServer {
 }
 
 @Suite(
-    "PostgreSQL pages", .enabled(if: PostgresServer.url != nil, "EVENTSOURCING_POSTGRES_URL is not set"),
-    .disabled("hung in the full parallel suite with a rewrite of the read path; kept off until issue 12's read work"))
+    "PostgreSQL pages", .enabled(if: PostgresServer.url != nil, "EVENTSOURCING_POSTGRES_URL is not set"))
 struct PostgresPageTests {
     @Test func aLongStreamReadsBackInPages() async throws {
         let schema = PostgresServer.freshSchema()
