@@ -12,8 +12,10 @@ import EventSourcingCore
 /// - `snapshots`: the latest state per stream and projection.
 /// - `schema_version`: the layout's version, so that a later release can migrate.
 struct PostgresSchema {
-    /// The layout this release writes and reads.
-    static let version = 1
+    /// The layout this release writes and reads. 1: the first; 2: `append_batch` takes each
+    /// event's append (`e_request`) and runs in time linear in the group (same tables, so a
+    /// writable open moves a version 1 schema to 2 by replacing the function).
+    static let version = 2
     /// The channel of `NOTIFY`; its payload is the new head (a hint only).
     let channel: String
     /// The schema name, quoted for SQL.
@@ -37,6 +39,7 @@ struct PostgresSchema {
                 version integer NOT NULL)
             """,
             "INSERT INTO \(table("schema_version")) (version) VALUES (\(Self.version)) ON CONFLICT DO NOTHING",
+            "UPDATE \(table("schema_version")) SET version = \(Self.version) WHERE version < \(Self.version)",
             """
             CREATE TABLE IF NOT EXISTS \(table("head")) (
                 singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -74,74 +77,115 @@ struct PostgresSchema {
                 recorded_at timestamptz NOT NULL,
                 PRIMARY KEY (stream_id, projection))
             """,
+            // Version 1's function, with the old arguments.
+            """
+            DROP FUNCTION IF EXISTS \(table("append_batch"))(
+                text[], bigint[], integer[], bigint[], text[], boolean[], text[], text[], bytea[])
+            """,
             appendFunction,
         ]
     }
 
     /// `append_batch`: one round trip for a group of appends (each a stream, an expected version,
-    /// a timestamp and a run of events in the flattened event arrays). Per append it locks the
-    /// stream row (all of them first, in sorted order, so groups never deadlock), drops events
-    /// whose key the stream holds (or an earlier append of the group stored), and checks the
-    /// expected version (-1 any, -2 the stream exists, n exactly n). Then it takes the ids from
-    /// `head`, inserts every kept event with one statement and notifies. It returns, per append,
-    /// 0, the new version and the number stored, or 1 and the actual version on a conflict (that
-    /// append stores nothing).
+    /// a timestamp and a run of events in the flattened event arrays; `e_request` names each
+    /// event's append). Per append it locks the stream row (all of them first, in sorted order, so
+    /// groups never deadlock), drops events whose key the stream holds (or an earlier append of the
+    /// group stored), and checks the expected version (-1 any, -2 the stream exists, n exactly n).
+    /// Then it takes the ids from `head`, inserts every kept event with one statement and
+    /// notifies. It returns, per append, 0, the new version and the number stored, or 1 and the
+    /// actual version on a conflict (that append stores nothing).
+    ///
+    /// Linear in the group's size: PostgreSQL finds the n-th element of an array of text or bytea
+    /// by walking from its start, so those arrays are only ever read whole, by `unnest`; the loops
+    /// subscript only arrays of fixed-width values, which is direct.
     var appendFunction: String {
         """
         CREATE OR REPLACE FUNCTION \(table("append_batch"))(
-            r_stream text[], r_expected bigint[], r_count integer[], r_micros bigint[],
+            r_stream text[], r_expected bigint[], r_count integer[], r_micros bigint[], e_request integer[],
             e_type text[], e_has_key boolean[], e_key text[], e_metadata text[], e_data bytea[])
         RETURNS TABLE (outcome integer, stream_version bigint, appended integer)
         LANGUAGE plpgsql AS $body$
         DECLARE
             requests integer := coalesce(array_length(r_stream, 1), 0);
+            events integer := coalesce(array_length(e_request, 1), 0);
+            i integer := 0;
+            idx integer;
+            stream text;
             first_event integer := 1;
+            last_event integer;
             current_version bigint;
-            kept integer[];
             kept_count integer;
-            recorded timestamptz;
-            accepted_index integer[] := '{}';
-            accepted_version bigint[] := '{}';
-            accepted_request integer[] := '{}';
-            accepted_key_stream text[] := '{}';
-            accepted_key text[] := '{}';
+            e_stored boolean[];      -- the event's key is in the stream already
+            e_previous integer[];    -- the group's previous event with the same stream and key, or 0
+            e_kept boolean[] := array_fill(false, ARRAY[events]);  -- stored, in an append not r_whole
+            e_taken boolean[];       -- an event of the group up to this one stored this stream and key
+            r_plain boolean[];       -- no event of the append is stored already or repeats a key
+            r_whole boolean[] := array_fill(false, ARRAY[requests]);  -- plain, and stored whole
+            previous integer;
+            r_base bigint[] := array_fill(0::bigint, ARRAY[requests]);
             total integer := 0;
             base bigint;
         BEGIN
             INSERT INTO \(table("streams")) (stream_id)
                 SELECT DISTINCT s FROM unnest(r_stream) AS s ORDER BY 1 ON CONFLICT DO NOTHING;
             PERFORM 1 FROM \(table("streams")) WHERE stream_id = ANY (r_stream) ORDER BY stream_id FOR UPDATE;
-            FOR i IN 1 .. requests LOOP
-                SELECT version INTO current_version FROM \(table("streams")) WHERE stream_id = r_stream[i];
-                SELECT coalesce(array_agg(idx ORDER BY idx), '{}') INTO kept
-                    FROM generate_series(first_event, first_event + r_count[i] - 1) AS idx
-                    WHERE NOT e_has_key[idx]
-                        OR (NOT EXISTS (SELECT 1 FROM \(table("events")) e
-                                WHERE e.stream_id = r_stream[i] AND e.idempotency_key = e_key[idx])
-                            AND NOT EXISTS (SELECT 1 FROM unnest(accepted_key_stream, accepted_key) AS a(s, k)
-                                WHERE a.s = r_stream[i] AND a.k = e_key[idx]));
-                first_event := first_event + r_count[i];
-                kept_count := coalesce(array_length(kept, 1), 0);
+            SELECT array_agg(k.stored ORDER BY k.idx), array_agg(k.previous ORDER BY k.idx)
+                INTO e_stored, e_previous
+                FROM (SELECT ev.idx,
+                        ev.has_key AND EXISTS (SELECT 1 FROM \(table("events")) e
+                            WHERE e.stream_id = r.stream AND e.idempotency_key = ev.key) AS stored,
+                        CASE WHEN ev.has_key THEN coalesce(lag(ev.idx) OVER (
+                            PARTITION BY r.stream, ev.has_key, ev.key ORDER BY ev.idx), 0) ELSE 0 END AS previous
+                    FROM unnest(e_request, e_has_key, e_key) WITH ORDINALITY AS ev(request, has_key, key, idx)
+                    JOIN unnest(r_stream) WITH ORDINALITY AS r(stream, request) ON r.request = ev.request) AS k;
+            SELECT array_agg(coalesce(p.plain, true) ORDER BY r.request) INTO r_plain
+                FROM generate_series(1, requests) AS r(request)
+                LEFT JOIN (SELECT e_request[g] AS request, bool_and(NOT e_stored[g] AND e_previous[g] = 0) AS plain
+                    FROM generate_series(1, events) AS g GROUP BY 1) AS p ON p.request = r.request;
+            e_taken := e_kept;
+            FOREACH stream IN ARRAY r_stream LOOP
+                i := i + 1;
+                last_event := first_event + r_count[i] - 1;
+                SELECT version INTO current_version FROM \(table("streams")) WHERE stream_id = stream;
+                IF r_plain[i] THEN
+                    kept_count := r_count[i];
+                ELSE
+                    -- Keys again: drop an event whose key the stream holds or the group took before it.
+                    kept_count := 0;
+                    FOR idx IN first_event .. last_event LOOP
+                        previous := e_previous[idx];
+                        IF NOT e_stored[idx]
+                            AND (previous = 0 OR NOT (e_taken[previous] OR r_whole[e_request[previous]])) THEN
+                            e_kept[idx] := true;
+                            e_taken[idx] := true;
+                            kept_count := kept_count + 1;
+                        ELSE
+                            e_taken[idx] := previous > 0 AND (e_taken[previous] OR r_whole[e_request[previous]]);
+                        END IF;
+                    END LOOP;
+                END IF;
+                first_event := last_event + 1;
                 IF kept_count = 0 THEN
                     outcome := 0; stream_version := current_version; appended := 0; RETURN NEXT; CONTINUE;
                 END IF;
                 IF (r_expected[i] = -2 AND current_version = 0)
                     OR (r_expected[i] >= 0 AND current_version <> r_expected[i]) THEN
+                    -- Nothing of this append is stored: its keys are free again for later appends.
+                    IF NOT r_plain[i] THEN
+                        FOR idx IN last_event - r_count[i] + 1 .. last_event LOOP
+                            previous := e_previous[idx];
+                            e_kept[idx] := false;
+                            e_taken[idx] := previous > 0 AND (e_taken[previous] OR r_whole[e_request[previous]]);
+                        END LOOP;
+                    END IF;
                     outcome := 1; stream_version := current_version; appended := 0; RETURN NEXT; CONTINUE;
                 END IF;
-                recorded := CASE WHEN r_micros[i] < 0 THEN now()
-                    ELSE timestamptz 'epoch' + r_micros[i] * interval '1 microsecond' END;
-                accepted_index := accepted_index || kept;
-                accepted_version := accepted_version
-                    || ARRAY(SELECT current_version + o FROM generate_series(1, kept_count) AS o);
-                accepted_request := accepted_request || array_fill(i, ARRAY[kept_count]);
-                IF requests > 1 THEN
-                    accepted_key_stream := accepted_key_stream
-                        || ARRAY(SELECT r_stream[i] FROM unnest(kept) AS k WHERE e_has_key[k]);
-                    accepted_key := accepted_key || ARRAY(SELECT e_key[k] FROM unnest(kept) AS k WHERE e_has_key[k]);
-                END IF;
-                UPDATE \(table("streams")) SET version = current_version + kept_count, last_recorded_at = recorded
-                    WHERE stream_id = r_stream[i];
+                r_whole[i] := r_plain[i];
+                r_base[i] := current_version;
+                UPDATE \(table("streams")) SET version = current_version + kept_count,
+                    last_recorded_at = CASE WHEN r_micros[i] < 0 THEN now()
+                        ELSE timestamptz 'epoch' + r_micros[i] * interval '1 microsecond' END
+                    WHERE stream_id = stream;
                 total := total + kept_count;
                 outcome := 0; stream_version := current_version + kept_count; appended := kept_count; RETURN NEXT;
             END LOOP;
@@ -149,13 +193,18 @@ struct PostgresSchema {
                 UPDATE \(table("head")) SET sequence_id = sequence_id + total RETURNING sequence_id - total INTO base;
                 INSERT INTO \(table("events"))
                     (sequence_id, stream_id, version, idempotency_key, event_type, recorded_at, metadata, data)
-                SELECT base + a.ordinal, r_stream[a.request], a.version,
-                    CASE WHEN e_has_key[a.idx] THEN e_key[a.idx] END, e_type[a.idx],
-                    CASE WHEN r_micros[a.request] < 0 THEN now()
-                        ELSE timestamptz 'epoch' + r_micros[a.request] * interval '1 microsecond' END,
-                    CASE WHEN e_metadata[a.idx] = '' THEN NULL ELSE e_metadata[a.idx]::jsonb END, e_data[a.idx]
-                FROM unnest(accepted_index, accepted_version, accepted_request)
-                    WITH ORDINALITY AS a(idx, version, request, ordinal);
+                SELECT base + row_number() OVER (ORDER BY ev.idx), r.stream,
+                    r_base[ev.request] + row_number() OVER (PARTITION BY ev.request ORDER BY ev.idx),
+                    CASE WHEN ev.has_key THEN ev.key END, ev.type,
+                    CASE WHEN r.micros < 0 THEN now()
+                        ELSE timestamptz 'epoch' + r.micros * interval '1 microsecond' END,
+                    CASE WHEN ev.metadata = '' THEN NULL ELSE ev.metadata::jsonb END, ev.data
+                FROM unnest(e_request, e_type, e_has_key, e_key, e_metadata, e_data)
+                    WITH ORDINALITY AS ev(request, type, has_key, key, metadata, data, idx)
+                JOIN unnest(r_stream, r_micros) WITH ORDINALITY AS r(stream, micros, request)
+                    ON r.request = ev.request
+                WHERE e_kept[ev.idx] OR r_whole[ev.request]
+                ORDER BY ev.idx;
                 PERFORM pg_notify('\(channel)', (base + total)::text);
             END IF;
         END
@@ -166,6 +215,6 @@ struct PostgresSchema {
     /// The columns every event query selects, in `PostgresStorage.event(from:)`'s order.
     var eventColumns: String {
         "e.sequence_id, e.stream_id, e.version, e.idempotency_key, e.event_type, "
-            + "(extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.metadata::text, e.data"
+            + "e.recorded_at, e.metadata::text, e.data"
     }
 }

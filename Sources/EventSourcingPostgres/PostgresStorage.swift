@@ -152,11 +152,30 @@ final class PostgresStorage: EventStorage {
         return try await writer.append(request)
     }
 
+    /// How many positions a filtered read's page may cover, in pages' worth of events: a
+    /// filter that selects few events still fills pages, in a bounded scan.
+    static let filteredSpanPages: Int64 = 256
+
+    /// Reads one page: the events at the next positions, by the index, in a range of positions
+    /// that bounds the scan whatever plan the server picks (positions are gap-free, so a page of
+    /// `limit` positions without a filter holds `limit` events).
+    ///
+    /// The range ends at the head read in the same statement (so in the same snapshot, which holds
+    /// every event up to it, since ids are taken in commit order): a page that covered its range
+    /// reports the range's end as scanned, which moves a filtered read past what it skipped. The
+    /// byte budget is a running sum of the sizes PageBuilder counts (a window over the limited rows
+    /// in index order), so the server sends no event the page would drop.
     func read(_ request: ReadRequest) async throws -> ReadPage {
         let isAll = request.isAll
         let position = isAll ? "e.sequence_id" : "e.version"
         let forward = request.direction == .forward
+        let order = forward ? "ASC" : "DESC"
+        let span = Int64(request.limit) * (request.filter == nil ? 1 : Self.filteredSpanPages)
         var bindings = PostgresBindings()
+        let head =
+            isAll
+            ? "(SELECT sequence_id FROM \(schema.table("head")))"
+            : "(SELECT version FROM \(schema.table("streams")) WHERE stream_id = $1)"
         var sql = "SELECT \(schema.eventColumns), octet_length(e.data) + octet_length(e.event_type) + 64 AS size, "
         sql += "\(position) AS position FROM \(schema.table("events")) e WHERE "
         if !isAll {
@@ -164,51 +183,77 @@ final class PostgresStorage: EventStorage {
             sql += "e.stream_id = $\(bindings.count) AND "
         }
         bindings.append(request.after)
-        sql += "\(position) \(forward ? ">" : "<") $\(bindings.count)"
+        let after = "$\(bindings.count)"
+        bindings.append(span)
+        let spanParameter = "$\(bindings.count)"
+        // The range, clamped to the head: (after, after + span] forward, [start - span, start)
+        // backward, where start is `after` or, reading from the newest, just past the head.
+        let start = "least(\(after), h.head + 1)"
+        sql +=
+            forward
+            ? "\(position) > \(after) AND \(position) <= least(\(after) + least(\(spanParameter), \(Int64.max) - \(after)), h.head)"
+            : "\(position) < \(start) AND \(position) >= \(start) - \(spanParameter)"
         if let filter = request.filter { sql += PostgresFilterSQL(filter, bindings: &bindings).sql }
         bindings.append(Int64(request.limit))
-        let order = forward ? "ASC" : "DESC"
         sql += " ORDER BY \(position) \(order) LIMIT $\(bindings.count)"
-        // The page stops at the byte budget (a running sum of sizes, taken before the data is
-        // sent), always after at least one event. The head, read in the same snapshot, lets a
-        // forward read that reached the end move past events its filter skipped.
         bindings.append(Int64(request.byteBudget))
-        let budget = bindings.count
-        let head =
-            isAll
-            ? "(SELECT sequence_id FROM \(schema.table("head")))"
-            : "(SELECT version FROM \(schema.table("streams")) WHERE stream_id = $1)"
         let query = """
-            SELECT \(head), p.* FROM (SELECT 1) AS one LEFT JOIN LATERAL (
-                SELECT * FROM (SELECT *, count(*) OVER () AS scanned,
-                    sum(size) OVER (ORDER BY position \(order) ROWS UNBOUNDED PRECEDING) AS running
-                    FROM (\(sql)) AS limited) AS sized
-                WHERE running - size < $\(budget)) AS p ON true
-            ORDER BY p.position \(order)
+            SELECT h.head, p.* FROM (SELECT coalesce(\(head), 0) AS head) AS h LEFT JOIN LATERAL (
+                SELECT * FROM (SELECT *, sum(size) OVER (ORDER BY position \(order) ROWS UNBOUNDED PRECEDING)
+                    AS running FROM (\(sql)) AS limited) AS sized
+                WHERE running - size < $\(bindings.count)) AS p ON true
             """
-        let context = "reading '\(request.streamID)'"
-        let timeout = options.timeout
+        let statement = PostgresQuery(unsafeSQL: query, binds: bindings)
         let client = self.client
         let logger = options.logger
-        let statement = PostgresQuery(unsafeSQL: query, binds: bindings)
-        let rows = try await withTimeoutMapped(timeout, context, reachability: reachability) {
+        let context = "reading '\(request.streamID)'"
+        let rows = try await withTimeoutMapped(options.timeout, context, reachability: reachability) {
             try await client.query(statement, logger: logger).collect()
         }
+        return try Self.page(from: rows, request: request, span: span)
+    }
+
+    /// Decodes the rows of a page query, checks their order, and says how far the page scanned.
+    /// (Synchronous on collected rows: a loop over the rows as they arrived, with its state in
+    /// local variables across each `await`, came back wrong in release builds: a page re-read
+    /// again and again, or a read ended early, depending on the code around it.)
+    private static func page(from rows: [PostgresRow], request: ReadRequest, span: Int64) throws -> ReadPage {
+        let forward = request.direction == .forward
         var builder = PageBuilder(request: request)
-        var scanned = 0
-        var returned = 0
         var headPosition: Int64 = 0
+        var stopped = false
+        var previous: Int64?
         for row in rows {
             let cells = row.makeRandomAccess()
-            headPosition = try cells[0].decode(Int64?.self) ?? 0
-            guard try cells[1].decode(Int64?.self) != nil else { continue }  // the empty page's one row
-            scanned = Int(try cells[11].decode(Int64.self))
-            returned += 1
-            _ = builder.add(try Self.event(from: cells, offset: 1))
+            headPosition = try cells[0].decode(Int64.self)
+            guard cells[1].bytes != nil, !stopped else { continue }  // an empty page's one row
+            let event = try Self.event(from: cells, offset: 1)
+            let current = request.position(of: event)
+            if let previous, forward ? current <= previous : current >= previous {
+                throw EventStoreError.io("the server returned events out of order in '\(request.streamID)'")
+            }
+            previous = current
+            stopped = !builder.add(event)
         }
-        let exhausted = returned == scanned && scanned < request.limit
-        var page = builder.finish(sourceExhausted: exhausted)
-        if exhausted, forward, headPosition > (page.lastScanned ?? request.after) { page.lastScanned = headPosition }
+        return finish(builder, request: request, span: span, head: headPosition, last: previous, stopped: stopped)
+    }
+
+    /// The page `builder` holds, with how far it scanned: to its last event when it stopped
+    /// early (the event limit or the byte budget), else to the end of its range.
+    private static func finish(
+        _ builder: PageBuilder, request: ReadRequest, span: Int64, head: Int64, last: Int64?, stopped: Bool
+    ) -> ReadPage {
+        if request.direction == .forward {
+            let end = min(request.after > Int64.max - span ? Int64.max : request.after + span, head)
+            guard !stopped || last == end else { return builder.finish(sourceExhausted: false) }
+            var page = builder.finish(sourceExhausted: end >= head)
+            if end > request.after { page.lastScanned = end }
+            return page
+        }
+        let low = min(request.after, head + 1) - span
+        guard !stopped || last == low else { return builder.finish(sourceExhausted: false) }
+        var page = builder.finish(sourceExhausted: low <= 1)
+        if low > 1 { page.lastScanned = low }
         return page
     }
 
@@ -227,9 +272,19 @@ final class PostgresStorage: EventStorage {
         return StoredEvent(
             id: key ?? String(sequenceID), streamID: try row[offset + 1].decode(String.self), sequenceID: sequenceID,
             version: try row[offset + 2].decode(Int64.self),
-            timestamp: Timestamp.date(microseconds: try row[offset + 5].decode(Int64.self)),
+            timestamp: Timestamp.date(microseconds: try Self.microseconds(row[offset + 5])),
             type: try row[offset + 4].decode(String.self),
             data: data.readData(length: data.readableBytes) ?? Data(), metadata: metadata)
+    }
+
+    /// A `timestamptz` cell as microseconds since 1970, exactly: the binary value is microseconds
+    /// since 2000-01-01 (decoding it as a `Date` would round through a `Double`).
+    static func microseconds(_ cell: PostgresCell) throws -> Int64 {
+        guard cell.format == .binary else { return Timestamp.microseconds(try cell.decode(Date.self)) }
+        guard var bytes = cell.bytes, bytes.readableBytes == 8, let since2000 = bytes.readInteger(as: Int64.self) else {
+            throw EventStoreError.corruption("a timestamp column holds \(cell.bytes?.readableBytes ?? 0) bytes, not 8")
+        }
+        return since2000 + 946_684_800_000_000
     }
 
     func head(of streamID: String) async throws -> StreamHead {

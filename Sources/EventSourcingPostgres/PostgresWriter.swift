@@ -154,6 +154,7 @@ final class PostgresWriter: Sendable {
         var expected: [Int64] = []
         var counts: [Int32] = []
         var micros: [Int64] = []
+        var requestOfEvent: [Int32] = []
         var types: [String] = []
         var hasKey: [Bool] = []
         var keys: [String] = []
@@ -161,12 +162,13 @@ final class PostgresWriter: Sendable {
         var data: [ByteBuffer] = []
         let total = requests.reduce(0) { $0 + $1.events.count }
         types.reserveCapacity(total)
+        requestOfEvent.reserveCapacity(total)
         hasKey.reserveCapacity(total)
         keys.reserveCapacity(total)
         metadata.reserveCapacity(total)
         data.reserveCapacity(total)
         var metadataBytes: [UInt8] = []
-        for request in requests {
+        for (number, request) in requests.enumerated() {
             streams.append(request.streamID)
             switch request.expectedVersion {
             case .any: expected.append(-1)
@@ -177,6 +179,7 @@ final class PostgresWriter: Sendable {
             counts.append(Int32(request.events.count))
             micros.append(request.timestampMicros ?? -1)
             for event in request.events {
+                requestOfEvent.append(Int32(number + 1))
                 types.append(event.type)
                 hasKey.append(event.idempotencyKey != nil)
                 keys.append(event.idempotencyKey ?? "")
@@ -190,11 +193,12 @@ final class PostgresWriter: Sendable {
                 data.append(ByteBuffer(bytes: event.data))
             }
         }
-        var bindings = PostgresBindings(capacity: 9)
+        var bindings = PostgresBindings(capacity: 10)
         bindings.append(streams)
         bindings.append(expected)
         bindings.append(counts)
         bindings.append(micros)
+        bindings.append(requestOfEvent)
         bindings.append(types)
         bindings.append(hasKey)
         bindings.append(keys)
@@ -202,7 +206,7 @@ final class PostgresWriter: Sendable {
         bindings.append(data)
         return PostgresQuery(
             unsafeSQL:
-                "SELECT outcome, stream_version, appended FROM \(schema.table("append_batch"))($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "SELECT outcome, stream_version, appended FROM \(schema.table("append_batch"))($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             binds: bindings)
     }
 }

@@ -129,6 +129,55 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test func aGroupDropsKeysItTookEarlierAndFreesThoseOfARejectedAppend() async throws {
+        let schema = PostgresServer.freshSchema()
+        try await PostgresServer.open(schema: schema).close()
+        // Six appends in one call, as group commit makes them: 1 conflicts (so its key k1 stays
+        // free), 2 takes k1, 3 repeats it, 4 uses k1 on another stream, 5 takes k2 and adds an
+        // event without a key, 6 repeats k2.
+        let call = """
+            SELECT outcome, stream_version, appended FROM \(schema).append_batch(
+                ARRAY['a', 'a', 'a', 'b', 'a', 'a'], ARRAY[5, -1, -1, -1, -1, -1]::bigint[],
+                ARRAY[1, 1, 1, 1, 2, 1], ARRAY[-1, -1, -1, -1, -1, -1]::bigint[], ARRAY[1, 2, 3, 4, 5, 5, 6],
+                ARRAY['E1', 'E2', 'E3', 'E4', 'E5', 'E6', 'E7'], ARRAY[true, true, true, true, true, false, true],
+                ARRAY['k1', 'k1', 'k1', 'k1', 'k2', '', 'k2'], ARRAY['', '', '', '', '', '', ''],
+                ARRAY['', '', '', '', '', '', '']::bytea[])
+            """
+        #expect(try PostgresServer.psql(call) == ["1|0|0", "0|1|1", "0|1|0", "0|1|1", "0|3|2", "0|3|0"])
+        let events = "SELECT sequence_id, stream_id, version, coalesce(idempotency_key, '-'), event_type "
+            + "FROM \(schema).events ORDER BY sequence_id"
+        let expected = ["1|a|1|k1|E2", "2|b|1|k1|E4", "3|a|2|k2|E5", "4|a|3|-|E6"]
+        #expect(try PostgresServer.psql(events) == expected)
+        // The same keys again: the streams hold them now.
+        let again = """
+            SELECT outcome, stream_version, appended FROM \(schema).append_batch(
+                ARRAY['a', 'b'], ARRAY[-1, 1]::bigint[], ARRAY[2, 1], ARRAY[-1, -1]::bigint[], ARRAY[1, 1, 2],
+                ARRAY['E8', 'E9', 'E10'], ARRAY[true, true, true], ARRAY['k1', 'k2', 'k9'], ARRAY['', '', ''],
+                ARRAY['', '', '']::bytea[])
+            """
+        #expect(try PostgresServer.psql(again) == ["0|3|0", "0|2|1"])
+        #expect(try PostgresServer.psql(events) == expected + ["5|b|2|k9|E10"])
+    }
+
+    @Test func aVersion1LayoutIsUpgradedByAWritableOpen() async throws {
+        let schema = PostgresServer.freshSchema()
+        let store = try await PostgresServer.open(schema: schema)
+        try await store.stream("s").write(CandidateEvent(type: "E", idempotencyKey: "one"))
+        try await store.close()
+        try PostgresServer.psql("UPDATE \(schema).schema_version SET version = 1")
+        let reader = try await PostgresEventStore.open(
+            url: PostgresServer.url!, options: .init(schema: schema, readOnly: true, timeout: .seconds(60)))
+        #expect(try await collect(try await reader.stream("s").read()).map(\.id) == ["one"])
+        try await reader.close()
+        #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["1"])
+        let writer = try await PostgresServer.open(schema: schema)
+        try await writer.stream("s").write(
+            [CandidateEvent(type: "E", idempotencyKey: "one"), CandidateEvent(type: "E", idempotencyKey: "two")])
+        #expect(try await collect(try await writer.stream("s").read()).map(\.id) == ["one", "two"])
+        try await writer.close()
+        #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["2"])
+    }
+
     @Test func aLayoutFromALaterReleaseIsRefused() async throws {
         let schema = PostgresServer.freshSchema()
         let store = try await PostgresServer.open(schema: schema)
@@ -180,14 +229,18 @@ enum PostgresServer {
             url: url!, options: .init(schema: freshSchema(), timeout: .seconds(60)), body)
     }
 
-    /// Runs `sql` with psql against the test database.
-    static func psql(_ sql: String) throws {
+    /// Runs `sql` with psql against the test database: the rows it prints, one line each, columns
+    /// separated by `|`.
+    @discardableResult
+    static func psql(_ sql: String) throws -> [String] {
         let child = try ChildProcess(
-            executable: "/usr/bin/env", arguments: ["psql", "-v", "ON_ERROR_STOP=1", "-q", url!, "-c", sql],
-            stdin: .null, stdout: .null, stderr: .pipe)
+            executable: "/usr/bin/env", arguments: ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-A", "-t", url!, "-c", sql],
+            stdin: .null, stdout: .pipe, stderr: .pipe)
+        let output = String(decoding: ChildProcess.readToEnd(child.output!), as: UTF8.self)
         let errors = String(decoding: ChildProcess.readToEnd(child.errors!), as: UTF8.self)
         let termination = child.wait()
         guard termination == .exited(0) else { throw EventStoreError.io("psql failed (\(termination)): \(errors)") }
+        return output.split(separator: "\n").map(String.init)
     }
 }
 
@@ -215,6 +268,20 @@ struct PostgresPageTests {
         }
         #expect(count == 12_000)
         #expect(try await collect(try await store.stream("@all").read()).count == 12_000)
+        // Backward, from the newest and from the middle, and filtered reads that skip most events,
+        // across page boundaries.
+        let backward = try await collect(try await reader.stream("long").read(direction: .backward))
+        #expect(backward.map(\.version) == Array((1...12_000).reversed()))
+        let fromMiddle = try await collect(try await reader.stream("@all").read(from: 9_000, direction: .backward))
+        #expect(fromMiddle.map(\.sequenceID) == Array((1..<9_000).reversed()))
+        let rare = EventFilter([.oneOf("version", [6, 4501, 12_000])])
+        #expect(try await collect(try await reader.stream("long").read(filter: rare)).map(\.version) == [6, 4501, 12_000])
+        #expect(
+            try await collect(try await reader.stream("@all").read(direction: .backward, filter: rare)).map(\.sequenceID)
+                == [12_000, 4501, 6])
+        #expect(try await collect(try await reader.stream("long").read(from: 12_000)).isEmpty)
+        #expect(try await collect(try await reader.stream("long").read(from: 50_000)).isEmpty)
+        #expect(try await collect(try await reader.stream("long").read(from: 11_990, limit: 5)).map(\.version) == Array(11_991...11_995))
         try await reader.close()
         try await store.close()
     }
