@@ -82,6 +82,10 @@ struct PostgresSchema {
             DROP FUNCTION IF EXISTS \(table("append_batch"))(
                 text[], bigint[], integer[], bigint[], text[], boolean[], text[], text[], bytea[])
             """,
+            """
+            DROP FUNCTION IF EXISTS \(table("append_batch"))(
+                text[], bigint[], integer[], bigint[], integer[], text[], boolean[], text[], text[], bytea[])
+            """,
             appendFunction,
         ]
     }
@@ -90,7 +94,9 @@ struct PostgresSchema {
     /// a timestamp and a run of events in the flattened event arrays; `e_request` names each
     /// event's append). Per append it locks the stream row (all of them first, in sorted order, so
     /// groups never deadlock), drops events whose key the stream holds (or an earlier append of the
-    /// group stored), and checks the expected version (-1 any, -2 the stream exists, n exactly n).
+    /// group stored), and checks the expected version (-1 any, -2 the stream exists, n exactly n;
+    /// with `atomic`, the appends of one write to several streams are all checked first, and one
+    /// failed check stores nothing: every append's row then says 1 (failed) or 0, and stored 0).
     /// Then it takes the ids from `head`, inserts every kept event with one statement and
     /// notifies. It returns, per append, 0, the new version and the number stored, or 1 and the
     /// actual version on a conflict (that append stores nothing).
@@ -102,7 +108,7 @@ struct PostgresSchema {
         """
         CREATE OR REPLACE FUNCTION \(table("append_batch"))(
             r_stream text[], r_expected bigint[], r_count integer[], r_micros bigint[], e_request integer[],
-            e_type text[], e_has_key boolean[], e_key text[], e_metadata text[], e_data bytea[])
+            e_type text[], e_has_key boolean[], e_key text[], e_metadata text[], e_data bytea[], atomic boolean)
         RETURNS TABLE (outcome integer, stream_version bigint, appended integer)
         LANGUAGE plpgsql AS $body$
         DECLARE
@@ -122,6 +128,9 @@ struct PostgresSchema {
             r_plain boolean[];       -- no event of the append is stored already or repeats a key
             r_whole boolean[] := array_fill(false, ARRAY[requests]);  -- plain, and stored whole
             previous integer;
+            c_outcome integer[] := '{}';  -- atomic: each append's check
+            c_version bigint[] := '{}';
+            refused boolean := false;
             r_base bigint[] := array_fill(0::bigint, ARRAY[requests]);
             total integer := 0;
             base bigint;
@@ -143,6 +152,32 @@ struct PostgresSchema {
                 LEFT JOIN (SELECT e_request[g] AS request, bool_and(NOT e_stored[g] AND e_previous[g] = 0) AS plain
                     FROM generate_series(1, events) AS g GROUP BY 1) AS p ON p.request = r.request;
             e_taken := e_kept;
+            IF atomic THEN
+                -- A write to several streams (each stream once, so no key of one append concerns
+                -- another) is checked whole first: one failed check, and nothing is stored.
+                FOREACH stream IN ARRAY r_stream LOOP
+                    i := i + 1;
+                    last_event := first_event + r_count[i] - 1;
+                    SELECT version INTO current_version FROM \(table("streams")) WHERE stream_id = stream;
+                    SELECT count(*) INTO kept_count FROM generate_series(first_event, last_event) AS g
+                        WHERE NOT e_stored[g];
+                    first_event := last_event + 1;
+                    c_version := c_version || current_version;
+                    IF kept_count > 0 AND ((r_expected[i] = -2 AND current_version = 0)
+                        OR (r_expected[i] >= 0 AND current_version <> r_expected[i])) THEN
+                        c_outcome := c_outcome || 1;
+                        refused := true;
+                    ELSE
+                        c_outcome := c_outcome || 0;
+                    END IF;
+                END LOOP;
+                IF refused THEN
+                    RETURN QUERY SELECT c.outcome, c.version, 0 FROM unnest(c_outcome, c_version) AS c(outcome, version);
+                    RETURN;
+                END IF;
+                i := 0;
+                first_event := 1;
+            END IF;
             FOREACH stream IN ARRAY r_stream LOOP
                 i := i + 1;
                 last_event := first_event + r_count[i] - 1;

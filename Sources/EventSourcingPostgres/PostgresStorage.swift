@@ -165,6 +165,11 @@ final class PostgresStorage: EventStorage {
     /// reports the range's end as scanned, which moves a filtered read past what it skipped. The
     /// byte budget is a running sum of the sizes PageBuilder counts (a window over the limited rows
     /// in index order), so the server sends no event the page would drop.
+    func appendAtomically(_ requests: [AppendRequest]) async throws -> [AppendResult] {
+        guard let writer else { throw EventStoreError.readOnly }
+        return try await writer.appendAtomically(requests)
+    }
+
     func read(_ request: ReadRequest) async throws -> ReadPage {
         let isAll = request.isAll
         let position = isAll ? "e.sequence_id" : "e.version"

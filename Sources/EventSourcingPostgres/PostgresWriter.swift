@@ -15,9 +15,14 @@ import Synchronization
 ///
 /// Thread-safety: the queue is behind a mutex; one drain task runs at a time.
 final class PostgresWriter: Sendable {
+    /// One call waiting: a single append, or the appends of a write to several streams, which
+    /// go to the server alone, as one unit (`atomic`).
     private struct Pending {
-        let request: AppendRequest
-        let continuation: CheckedContinuation<AppendResult, any Error>
+        let requests: [AppendRequest]
+        let atomic: Bool
+        let continuation: CheckedContinuation<[AppendResult], any Error>
+
+        var eventCount: Int { requests.reduce(0) { $0 + $1.events.count } }
     }
 
     private struct State {
@@ -44,10 +49,20 @@ final class PostgresWriter: Sendable {
     }
 
     func append(_ request: AppendRequest) async throws -> AppendResult {
+        try await enqueue([request], atomic: false)[0]
+    }
+
+    /// Appends to several streams as one unit: one call of `append_batch` of its own, which stores
+    /// all of it or, when any append fails its check, nothing (that append's conflict is thrown).
+    func appendAtomically(_ requests: [AppendRequest]) async throws -> [AppendResult] {
+        try await enqueue(requests, atomic: true)
+    }
+
+    private func enqueue(_ requests: [AppendRequest], atomic: Bool) async throws -> [AppendResult] {
         try await withCheckedThrowingContinuation { continuation in
             let startDrain: Bool? = state.withLock { state in
                 if state.isClosed { return nil }
-                state.queue.append(Pending(request: request, continuation: continuation))
+                state.queue.append(Pending(requests: requests, atomic: atomic, continuation: continuation))
                 if state.isDraining { return false }
                 state.isDraining = true
                 return true
@@ -80,12 +95,15 @@ final class PostgresWriter: Sendable {
                     defer { state.drained = [] }
                     return ([], state.drained)
                 }
+                // Single appends group up to the limit; a unit of several streams goes alone.
                 var events = 0
                 var taken = 0
                 while taken < state.queue.count,
-                    taken == 0 || events + state.queue[taken].request.events.count <= options.groupEventsMax
+                    taken == 0
+                        || (!state.queue[0].atomic && !state.queue[taken].atomic
+                            && events + state.queue[taken].eventCount <= options.groupEventsMax)
                 {
-                    events += state.queue[taken].request.events.count
+                    events += state.queue[taken].eventCount
                     taken += 1
                 }
                 defer { state.queue.removeFirst(taken) }
@@ -100,22 +118,28 @@ final class PostgresWriter: Sendable {
     }
 
     private func commit(_ group: [Pending]) async {
+        let atomic = group.count == 1 && group[0].atomic
+        let requests = group.flatMap(\.requests)
         do {
-            let results = try await run(group.map(\.request))
-            for (pending, result) in zip(group, results) { pending.continuation.resume(with: result) }
+            let results = try await run(requests, atomic: atomic)
+            if atomic {
+                group[0].continuation.resume(with: Result { try results.map { try $0.get() } })
+            } else {
+                for (pending, result) in zip(group, results) { pending.continuation.resume(with: result.map { [$0] }) }
+            }
         } catch let error where group.count > 1 && PostgresErrors.isStatementError(error) {
             // One append broke the statement (text PostgreSQL cannot hold, say): each alone.
             for pending in group { await commit([pending]) }
         } catch {
-            let mapped = PostgresErrors.map(error, "appending to '\(group[0].request.streamID)'")
+            let mapped = PostgresErrors.map(error, "appending to '\(requests[0].streamID)'")
             for pending in group { pending.continuation.resume(throwing: mapped) }
         }
     }
 
     /// Runs `append_batch` for `requests`: the per-request results, in order. Deadlocks and
     /// serialization failures (which roll back everything) are retried a few times.
-    private func run(_ requests: [AppendRequest]) async throws -> [Result<AppendResult, any Error>] {
-        let query = Self.query(requests, schema: schema)
+    private func run(_ requests: [AppendRequest], atomic: Bool) async throws -> [Result<AppendResult, any Error>] {
+        let query = Self.query(requests, atomic: atomic, schema: schema)
         let client = self.client
         let logger = options.logger
         var attempt = 0
@@ -149,7 +173,7 @@ final class PostgresWriter: Sendable {
     }
 
     /// The call of `append_batch` with every request's events bound as arrays.
-    static func query(_ requests: [AppendRequest], schema: PostgresSchema) -> PostgresQuery {
+    static func query(_ requests: [AppendRequest], atomic: Bool, schema: PostgresSchema) -> PostgresQuery {
         var streams: [String] = []
         var expected: [Int64] = []
         var counts: [Int32] = []
@@ -193,7 +217,7 @@ final class PostgresWriter: Sendable {
                 data.append(ByteBuffer(bytes: event.data))
             }
         }
-        var bindings = PostgresBindings(capacity: 10)
+        var bindings = PostgresBindings(capacity: 11)
         bindings.append(streams)
         bindings.append(expected)
         bindings.append(counts)
@@ -204,9 +228,10 @@ final class PostgresWriter: Sendable {
         bindings.append(keys)
         bindings.append(metadata)
         bindings.append(data)
+        bindings.append(atomic)
         return PostgresQuery(
             unsafeSQL:
-                "SELECT outcome, stream_version, appended FROM \(schema.table("append_batch"))($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "SELECT outcome, stream_version, appended FROM \(schema.table("append_batch"))($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             binds: bindings)
     }
 }

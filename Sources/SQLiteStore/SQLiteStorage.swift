@@ -49,47 +49,57 @@ final class SQLiteStorage: EventStorage {
 
     func append(_ request: AppendRequest) async throws -> AppendResult {
         try await write { connection in
-            try connection.transaction {
-                let versionQuery = try connection.statement(SQLiteSchema.streamVersion)
-                versionQuery.bind(1, request.streamID)
-                let current = try versionQuery.step() ? versionQuery.int64(0) : 0
-                versionQuery.reset()
-                let keyQuery = try connection.statement(SQLiteSchema.keyExists)
-                let events = try request.resolve(currentVersion: current) { key in
-                    keyQuery.reset()
-                    keyQuery.bind(1, request.streamID)
-                    keyQuery.bind(2, key)
-                    return try keyQuery.step()
-                }
-                keyQuery.reset()
-                guard !events.isEmpty else { return AppendResult(version: current, appendedCount: 0) }
-                let timestamp = PythonTimestamp.format(
-                    microseconds: request.timestampMicros ?? Timestamp.nowMicroseconds())
-                let insert = try connection.statement(SQLiteSchema.insertEvent)
-                var version = current
-                var metadataText: [UInt8] = []
-                for event in events {
-                    version += 1
-                    insert.reset()
-                    insert.bind(1, request.streamID)
-                    insert.bind(2, event.idempotencyKey)
-                    insert.bind(3, event.type)
-                    insert.bind(4, timestamp)
-                    if let metadata = event.metadata {
-                        metadataText.removeAll(keepingCapacity: true)
-                        JSONValue.writeObject(metadata, to: &metadataText)
-                        insert.bind(5, String(decoding: metadataText, as: UTF8.self))
-                    } else {
-                        insert.bind(5, nil as String?)
-                    }
-                    insert.bind(6, event.data)
-                    insert.bind(7, version)
-                    try insert.run()
-                }
-                insert.reset()
-                return AppendResult(version: version, appendedCount: events.count)
-            }
+            try connection.transaction { try Self.append(request, on: connection) }
         }
+    }
+
+    /// One transaction for every request: a conflict or a failure in any rolls all of them back.
+    func appendAtomically(_ requests: [AppendRequest]) async throws -> [AppendResult] {
+        try await write { connection in
+            try connection.transaction { try requests.map { try Self.append($0, on: connection) } }
+        }
+    }
+
+    /// Resolves and inserts one request, inside the caller's transaction.
+    private static func append(_ request: AppendRequest, on connection: SQLiteConnection) throws -> AppendResult {
+        let versionQuery = try connection.statement(SQLiteSchema.streamVersion)
+        versionQuery.bind(1, request.streamID)
+        let current = try versionQuery.step() ? versionQuery.int64(0) : 0
+        versionQuery.reset()
+        let keyQuery = try connection.statement(SQLiteSchema.keyExists)
+        let events = try request.resolve(currentVersion: current) { key in
+            keyQuery.reset()
+            keyQuery.bind(1, request.streamID)
+            keyQuery.bind(2, key)
+            return try keyQuery.step()
+        }
+        keyQuery.reset()
+        guard !events.isEmpty else { return AppendResult(version: current, appendedCount: 0) }
+        let timestamp = PythonTimestamp.format(
+            microseconds: request.timestampMicros ?? Timestamp.nowMicroseconds())
+        let insert = try connection.statement(SQLiteSchema.insertEvent)
+        var version = current
+        var metadataText: [UInt8] = []
+        for event in events {
+            version += 1
+            insert.reset()
+            insert.bind(1, request.streamID)
+            insert.bind(2, event.idempotencyKey)
+            insert.bind(3, event.type)
+            insert.bind(4, timestamp)
+            if let metadata = event.metadata {
+                metadataText.removeAll(keepingCapacity: true)
+                JSONValue.writeObject(metadata, to: &metadataText)
+                insert.bind(5, String(decoding: metadataText, as: UTF8.self))
+            } else {
+                insert.bind(5, nil as String?)
+            }
+            insert.bind(6, event.data)
+            insert.bind(7, version)
+            try insert.run()
+        }
+        insert.reset()
+        return AppendResult(version: version, appendedCount: events.count)
     }
 
     func read(_ request: ReadRequest) async throws -> ReadPage {

@@ -66,6 +66,19 @@ final class StoreFixture: Sendable {
         }
     }
 
+    /// Opens the same store read-only, as another process would (the in-memory store has no such
+    /// open: `nil`).
+    func openReadOnly() async throws -> (any EventStore)? {
+        switch kind {
+        case .inMemory: return nil
+        case .sqlite: return try await SQLiteEventStore.open(path: directory + "/events.db", options: .init(readOnly: true))
+        case .log: return try await LogEventStore.open(directory: directory + "/log", options: .init(readOnly: true))
+        case .postgres:
+            return try await PostgresEventStore.open(
+                url: StoreKind.postgresURL!, options: .init(schema: schema, readOnly: true, timeout: .seconds(60)))
+        }
+    }
+
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 

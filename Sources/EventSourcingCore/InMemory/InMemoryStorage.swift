@@ -26,26 +26,49 @@ final class InMemoryStorage: EventStorage {
 
     func append(_ request: AppendRequest) async throws -> AppendResult {
         try state.withLock { state in
-            var stream = state.streams[request.streamID] ?? StreamState()
-            let current = Int64(stream.sequenceIDs.count)
-            let events = try request.resolve(currentVersion: current) { stream.keys.contains($0) }
-            guard !events.isEmpty else { return AppendResult(version: current, appendedCount: 0) }
-            let timestamp = Timestamp.date(microseconds: request.timestampMicros ?? Timestamp.nowMicroseconds())
-            var version = current
-            for event in events {
-                version += 1
-                let sequenceID = Int64(state.log.count) + 1
-                state.log.append(
-                    StoredEvent(
-                        id: event.idempotencyKey ?? String(sequenceID), streamID: request.streamID,
-                        sequenceID: sequenceID, version: version, timestamp: timestamp, type: event.type,
-                        data: event.data, metadata: event.metadata))
-                stream.sequenceIDs.append(sequenceID)
-                if let key = event.idempotencyKey { stream.keys.insert(key) }
-            }
-            state.streams[request.streamID] = stream
-            return AppendResult(version: version, appendedCount: events.count)
+            let events = try Self.resolve(request, in: state)
+            return Self.store(events, of: request, in: &state)
         }
+    }
+
+    func appendAtomically(_ requests: [AppendRequest]) async throws -> [AppendResult] {
+        try state.withLock { state in
+            // The streams are distinct, so each resolves against the state as it is; any conflict
+            // throws before anything is stored.
+            let resolved = try requests.map { try Self.resolve($0, in: state) }
+            return zip(requests, resolved).map { request, events in Self.store(events, of: request, in: &state) }
+        }
+    }
+
+    private static func resolve(_ request: AppendRequest, in state: State) throws -> [CandidateEvent] {
+        let stream = state.streams[request.streamID]
+        return try request.resolve(currentVersion: Int64(stream?.sequenceIDs.count ?? 0)) {
+            stream?.keys.contains($0) ?? false
+        }
+    }
+
+    /// Appends `events` (what `resolve` kept of `request`) at the end of the log.
+    private static func store(_ events: [CandidateEvent], of request: AppendRequest, in state: inout State)
+        -> AppendResult
+    {
+        var stream = state.streams[request.streamID] ?? StreamState()
+        let current = Int64(stream.sequenceIDs.count)
+        guard !events.isEmpty else { return AppendResult(version: current, appendedCount: 0) }
+        let timestamp = Timestamp.date(microseconds: request.timestampMicros ?? Timestamp.nowMicroseconds())
+        var version = current
+        for event in events {
+            version += 1
+            let sequenceID = Int64(state.log.count) + 1
+            state.log.append(
+                StoredEvent(
+                    id: event.idempotencyKey ?? String(sequenceID), streamID: request.streamID,
+                    sequenceID: sequenceID, version: version, timestamp: timestamp, type: event.type,
+                    data: event.data, metadata: event.metadata))
+            stream.sequenceIDs.append(sequenceID)
+            if let key = event.idempotencyKey { stream.keys.insert(key) }
+        }
+        state.streams[request.streamID] = stream
+        return AppendResult(version: version, appendedCount: events.count)
     }
 
     func read(_ request: ReadRequest) async throws -> ReadPage {

@@ -11,6 +11,13 @@ package protocol EventStorage: Sendable {
     /// Commits must become visible in sequence order.
     func append(_ request: AppendRequest) async throws -> AppendResult
 
+    /// Appends several requests (to distinct streams) as one unit: inside one critical section it
+    /// resolves each in order, and if any throws, stores nothing and rethrows that error; else it
+    /// stores every request's remaining events with consecutive sequence ids in the order given,
+    /// visible to readers all at once, and durable (or lost to a crash) as a whole. A request
+    /// without events only reports its stream's version.
+    func appendAtomically(_ requests: [AppendRequest]) async throws -> [AppendResult]
+
     /// Reads one page of events: see `ReadRequest`.
     func read(_ request: ReadRequest) async throws -> ReadPage
 

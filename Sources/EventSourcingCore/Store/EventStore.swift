@@ -7,6 +7,19 @@ public protocol EventStore: AnyObject, Sendable {
     /// - Throws: `EventStoreError.invalidStreamID`, `EventStoreError.storeClosed`, or a storage error.
     func stream(_ id: String) async throws -> EventStream
 
+    /// Writes to several streams at once, all or nothing: every stream's rules hold (keys drop
+    /// events already stored, expected versions are checked) and every remaining event is stored,
+    /// or nothing is. The call's events take consecutive sequence ids in the order given, and
+    /// readers and watchers, in this process or another, see all of them or none.
+    ///
+    /// - Returns: Each stream's version after the write, in the order of `writes` (`[]` for none).
+    /// - Throws: `EventStoreError.invalidArgument` when a stream appears twice,
+    ///   `.writeToAllStream` for `"@all"`, `.invalidStreamID`, `.invalidEvent`,
+    ///   `.concurrencyConflict` naming the first stream whose check failed, `.readOnly`,
+    ///   `.storeClosed`, or a storage error; in every case nothing of the call is stored.
+    @discardableResult
+    func write(_ writes: [StreamWrite]) async throws -> [Int64]
+
     /// Finishes every open watch, waits for in-flight writes and releases files. Calling it again
     /// does nothing; every other call on the store or its streams then throws
     /// `EventStoreError.storeClosed`.

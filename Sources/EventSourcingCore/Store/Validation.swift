@@ -22,12 +22,58 @@ package enum Validation {
     /// - Returns: The events to hand to storage, in order.
     /// - Throws: `EventStoreError.invalidEvent` naming the event's index and the rule.
     package static func prepareBatch(_ events: [CandidateEvent]) throws -> [CandidateEvent] {
+        try prepareBatchCounting(events).events
+    }
+
+    /// Checks the writes of `EventStore.write(_:)`: stream ids (no `"@all"`, none twice), expected
+    /// versions, each stream's batch (`prepareBatch`), and the limits of one batch over the whole
+    /// call, which the log engine stores as one unit.
+    /// - Returns: One request per write, in order, with its events prepared.
+    package static func prepareWrites(_ writes: [StreamWrite], timestampMicros: Int64? = nil) throws
+        -> [AppendRequest]
+    {
+        var seen = Set<String>()
+        var events = 0
+        var bytes = 0
+        return try writes.enumerated().map { index, write in
+            try checkStreamID(write.streamID)
+            guard write.streamID != StreamName.all else { throw EventStoreError.writeToAllStream }
+            guard seen.insert(write.streamID).inserted else {
+                throw EventStoreError.invalidArgument(
+                    "stream '\(write.streamID)' appears twice in one write (writes \(index) and an earlier one); "
+                        + "put its events in one StreamWrite")
+            }
+            if case .exact(let version) = write.expectedVersion, version < 0 {
+                throw EventStoreError.invalidArgument(
+                    "write \(index) ('\(write.streamID)'): an expected version is at least 0, not \(version)")
+            }
+            let prepared: (events: [CandidateEvent], bytes: Int)
+            do {
+                prepared = try prepareBatchCounting(write.events)
+            } catch EventStoreError.invalidEvent(let message) {
+                throw EventStoreError.invalidEvent("write \(index) ('\(write.streamID)'): \(message)")
+            }
+            events += prepared.events.count
+            bytes += prepared.bytes
+            guard events <= Limits.batchEventsMax, bytes <= Limits.batchBytesMax else {
+                throw EventStoreError.invalidEvent(
+                    "a write to several streams holds at most \(Limits.batchEventsMax) events and "
+                        + "\(Limits.batchBytesMax) bytes in all; write \(index) ('\(write.streamID)') passes that")
+            }
+            return AppendRequest(
+                streamID: write.streamID, events: prepared.events, expectedVersion: write.expectedVersion,
+                timestampMicros: timestampMicros)
+        }
+    }
+
+    /// `prepareBatch`, also returning the batch's size as the limits count it.
+    static func prepareBatchCounting(_ events: [CandidateEvent]) throws -> (events: [CandidateEvent], bytes: Int) {
         guard events.count <= Limits.batchEventsMax else {
             throw EventStoreError.invalidEvent(
                 "a write holds at most \(Limits.batchEventsMax) events, this one has \(events.count)")
         }
         // The events are read in place, through the array's buffer: none is copied or retained.
-        let repeated = try events.withUnsafeBufferPointer { events -> Set<Int> in
+        let (repeated, batchBytes) = try events.withUnsafeBufferPointer { events -> (Set<Int>, Int) in
             var batchBytes = 0
             var keyed = 0
             for index in events.indices {
@@ -38,10 +84,10 @@ package enum Validation {
                 }
                 if events[index].idempotencyKey != nil { keyed += 1 }
             }
-            return keyed > 1 ? repeatedKeyIndexes(events) : []
+            return (keyed > 1 ? repeatedKeyIndexes(events) : [], batchBytes)
         }
-        guard !repeated.isEmpty else { return events }
-        return events.enumerated().filter { !repeated.contains($0.offset) }.map(\.element)
+        guard !repeated.isEmpty else { return (events, batchBytes) }
+        return (events.enumerated().filter { !repeated.contains($0.offset) }.map(\.element), batchBytes)
     }
 
     /// The indexes of events whose key an earlier event of the batch carries, found with a flat

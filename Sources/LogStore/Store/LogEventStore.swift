@@ -114,6 +114,10 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
     /// Opens a handle on a stream (`"@all"` for the global stream); see `EventStore.stream(_:)`.
     public func stream(_ id: String) async throws -> EventStream { try await runtime.stream(id) }
 
+    /// Writes to several streams, all or nothing; see `EventStore.write(_:)`.
+    @discardableResult
+    public func write(_ writes: [StreamWrite]) async throws -> [Int64] { try await runtime.write(writes) }
+
     /// Finishes open watches, waits for writes in flight and releases the store; see `EventStore.close()`.
     public func close() async throws { try await runtime.close() }
 }

@@ -37,6 +37,13 @@ final class LogStorage: EventStorage {
         }
     }
 
+    func appendAtomically(_ requests: [AppendRequest]) async throws -> [AppendResult] {
+        guard !isReadOnly else { throw EventStoreError.readOnly }
+        return try await withCheckedThrowingContinuation { continuation in
+            writer.submit(.appendUnit(requests, continuation))
+        }
+    }
+
     func saveSnapshot(_ snapshot: Snapshot) async throws {
         guard !isReadOnly else { throw EventStoreError.readOnly }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in

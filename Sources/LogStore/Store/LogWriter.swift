@@ -16,6 +16,8 @@ import Logging
 final class LogWriter: @unchecked Sendable {
     enum Job {
         case append(AppendRequest, CheckedContinuation<AppendResult, Error>)
+        /// A write to several streams: its frames are stored, and lost to a crash, as one unit.
+        case appendUnit([AppendRequest], CheckedContinuation<[AppendResult], Error>)
         case snapshot(Snapshot, CheckedContinuation<Void, Error>)
         case close(CheckedContinuation<Void, Error>)
     }
@@ -69,6 +71,7 @@ final class LogWriter: @unchecked Sendable {
     private static func fail(_ job: Job, with error: Error) {
         switch job {
         case .append(_, let continuation): continuation.resume(throwing: error)
+        case .appendUnit(_, let continuation): continuation.resume(throwing: error)
         case .snapshot(_, let continuation): continuation.resume(throwing: error)
         case .close(let continuation): continuation.resume()
         }
@@ -83,11 +86,13 @@ final class LogWriter: @unchecked Sendable {
             jobs.removeAll(keepingCapacity: true)
             condition.unlock()
 
-            var group: [(AppendRequest, CheckedContinuation<AppendResult, Error>)] = []
+            var group: [WriteUnit] = []
             for job in taken {
                 switch job {
                 case .append(let request, let continuation):
-                    group.append((request, continuation))
+                    group.append(WriteUnit(requests: [request]) { continuation.resume(with: $0.map { $0[0] }) })
+                case .appendUnit(let requests, let continuation):
+                    group.append(WriteUnit(requests: requests) { continuation.resume(with: $0) })
                 case .snapshot(let snapshot, let continuation):
                     context.commit(group)
                     group.removeAll()
@@ -183,7 +188,8 @@ final class WriterContext {
     // MARK: Group commit
 
     private struct PlannedFrame {
-        let requestIndex: Int
+        /// The unit (of the group) whose write this frame belongs to.
+        let unitIndex: Int
         let bytes: [UInt8]
         let streamID: String
         let streamHash: UInt64
@@ -195,6 +201,8 @@ final class WriterContext {
         let keyHashes: [(index: Int, hash: UInt64)]
         /// The stream's slot before the group (`nil`: a new stream).
         let slotBefore: StreamIndex.Slot?
+        /// The unit's write goes on in the next frame (the segment must not roll before it).
+        let continues: Bool
         var position = LogPosition(rawValue: 0)
         /// Where the frame ends in the log (once written).
         var end: LogPosition { LogPosition(segment: position.segment, offset: position.offset + bytes.count) }
@@ -206,99 +214,75 @@ final class WriterContext {
     }
 
     /// Resolves, writes, syncs and publishes a group of appends, then answers each of them.
-    func commit(_ group: [(AppendRequest, CheckedContinuation<AppendResult, Error>)]) {
+    ///
+    /// A unit of several requests (a write to several streams) is resolved whole before any of it
+    /// is planned: one failed check fails the unit and plans nothing of it. Its frames are
+    /// consecutive, each but the last flagged `continues`, so that recovery keeps or cuts them
+    /// together, and `write` never rolls a segment between them.
+    func commit(_ group: [WriteUnit]) {
         guard !group.isEmpty else { return }
         recordDurableEnd()
         if let failure {
-            for (_, continuation) in group { continuation.resume(throwing: Self.stopped(after: failure)) }
+            for unit in group { unit.finish(.failure(Self.stopped(after: failure))) }
             return
         }
-        var results = [Result<AppendResult, Error>](
+        var results = [Result<[AppendResult], Error>](
             repeating: .failure(EventStoreError.storeClosed), count: group.count)
         var frames: [PlannedFrame] = []
-        var pendingVersions: [String: Int64] = [:]
-        var pendingKeys: Set<StreamKey> = []
-        // Each stream's slot before the group (absent: a new stream), for reserving index space.
-        var slotsBefore: [String: StreamIndex.Slot] = [:]
-        var nextSequenceID = state.headSequenceID + 1
+        var planning = GroupPlan(nextSequenceID: state.headSequenceID + 1)
+        // Keys must be remembered across units only for a stream that a later unit writes too.
+        if group.count > 1 {
+            for unit in group { for request in unit.requests { planning.requestsPerStream[request.streamID, default: 0] += 1 } }
+        }
         let timestamp = Timestamp.nowMicroseconds()
-        // Keys must be remembered across requests only for a stream that a later request writes too.
-        var requestsPerStream: [String: Int] = [:]
-        if group.count > 1 { for (request, _) in group { requestsPerStream[request.streamID, default: 0] += 1 } }
-        for (index, (request, _)) in group.enumerated() {
+        for (unitIndex, unit) in group.enumerated() {
             do {
-                let streamHash = StableHash.stream(request.streamID)
-                let current: Int64
-                if let pending = pendingVersions[request.streamID] {
-                    current = pending
-                } else {
-                    let slot = try state.withLock { try state.slot(of: request.streamID, hash: streamHash) }
-                    slotsBefore[request.streamID] = slot
-                    current = slot?.version ?? 0
-                }
-                // Every key of the request probes the key index in one pass; `resolve` asks in the same order.
-                let hashes = request.events.compactMap {
-                    $0.idempotencyKey.map { StableHash.key($0, streamHash: streamHash) }
-                }
-                let firstCandidates = keys.firstCandidates(hashes)
-                var asked = 0
-                // The hashes of the keys kept, in order: each keyed event that stays takes the next.
-                var keptHashes: [UInt64] = []
-                keptHashes.reserveCapacity(hashes.count)
-                let events = try request.resolve(currentVersion: current) { key in
-                    defer { asked += 1 }
-                    if !pendingKeys.isEmpty, pendingKeys.contains(StreamKey(streamID: request.streamID, key: key)) {
-                        return true
-                    }
-                    if firstCandidates[asked] != 0,
-                        try isKeyStored(
-                            key, hash: hashes[asked], firstCandidate: firstCandidates[asked], streamID: request.streamID
-                        )
-                    {
-                        return true
-                    }
-                    keptHashes.append(hashes[asked])
-                    return false
-                }
-                pendingVersions[request.streamID] = current + Int64(events.count)
-                results[index] = .success(
-                    AppendResult(version: current + Int64(events.count), appendedCount: events.count))
-                guard !events.isEmpty else { continue }
-                if requestsPerStream[request.streamID, default: 1] > 1 {
-                    for event in events {
-                        if let key = event.idempotencyKey {
-                            pendingKeys.insert(StreamKey(streamID: request.streamID, key: key))
+                // Resolve every request first: nothing of the unit is planned unless all pass.
+                let resolved = try unit.requests.map { try resolve($0, plan: &planning) }
+                var unitResults: [AppendResult] = []
+                let lastWithEvents = resolved.lastIndex { !$0.events.isEmpty }
+                for (index, (request, outcome)) in zip(unit.requests, resolved).enumerated() {
+                    planning.versions[request.streamID] = outcome.current + Int64(outcome.events.count)
+                    unitResults.append(
+                        AppendResult(version: outcome.current + Int64(outcome.events.count), appendedCount: outcome.events.count))
+                    guard !outcome.events.isEmpty else { continue }
+                    if planning.requestsPerStream[request.streamID, default: 1] > 1 {
+                        for event in outcome.events {
+                            if let key = event.idempotencyKey {
+                                planning.keys.insert(StreamKey(streamID: request.streamID, key: key))
+                            }
                         }
                     }
+                    let stamp = request.timestampMicros ?? timestamp
+                    frames.append(
+                        PlannedFrame(
+                            unitIndex: unitIndex,
+                            bytes: BatchFrame.encode(
+                                streamID: request.streamID, firstSequenceID: planning.nextSequenceID,
+                                firstVersion: outcome.current + 1, timestampMicros: stamp, events: outcome.events,
+                                syncedEnd: syncedEnd, continues: index != lastWithEvents),
+                            streamID: request.streamID, streamHash: outcome.streamHash, timestampMicros: stamp,
+                            firstVersion: outcome.current + 1, firstSequenceID: planning.nextSequenceID,
+                            eventCount: outcome.events.count,
+                            keyHashes: Self.pair(outcome.events, withKeptHashes: outcome.keptHashes),
+                            slotBefore: planning.slotsBefore[request.streamID], continues: index != lastWithEvents))
+                    planning.nextSequenceID += Int64(outcome.events.count)
                 }
-                frames.append(
-                    PlannedFrame(
-                        requestIndex: index,
-                        bytes: BatchFrame.encode(
-                            streamID: request.streamID, firstSequenceID: nextSequenceID, firstVersion: current + 1,
-                            timestampMicros: request.timestampMicros ?? timestamp, events: events,
-                            syncedEnd: syncedEnd),
-                        streamID: request.streamID, streamHash: streamHash,
-                        timestampMicros: request.timestampMicros ?? timestamp,
-                        firstVersion: current + 1,
-                        firstSequenceID: nextSequenceID, eventCount: events.count,
-                        keyHashes: Self.pair(events, withKeptHashes: keptHashes),
-                        slotBefore: slotsBefore[request.streamID]))
-                nextSequenceID += Int64(events.count)
+                results[unitIndex] = .success(unitResults)
             } catch {
-                results[index] = .failure(error)
+                results[unitIndex] = .failure(error)
             }
         }
         if !frames.isEmpty {
             let stored = writeAndPublish(&frames)
             if stored.count < frames.count, let error = stored.error {
-                // Every request from the first failed frame on fails: a later request may have been
-                // planned on it (a key it dropped as pending, a version it expected or conflicted with).
-                for index in frames[stored.count].requestIndex..<group.count { results[index] = .failure(error) }
+                // Every unit from the first failed frame on fails: a later unit may have been planned
+                // on it (a key it dropped as pending, a version it expected or conflicted with).
+                for index in frames[stored.count].unitIndex..<group.count { results[index] = .failure(error) }
             }
         }
-        for (index, (_, continuation)) in group.enumerated() {
-            continuation.resume(with: results[index].mapError { SystemError.storeError($0) })
+        for (index, unit) in group.enumerated() {
+            unit.finish(results[index].mapError { SystemError.storeError($0) })
         }
         if failure == nil, needsCheckpoint || bytesSinceCheckpoint >= options.checkpointBytesInterval {
             do {
@@ -310,6 +294,64 @@ final class WriterContext {
                 logger.warning("a checkpoint failed; the next write tries again", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// What the planning of a group has decided so far.
+    private struct GroupPlan {
+        var nextSequenceID: Int64
+        /// Each stream's version after the units planned so far.
+        var versions: [String: Int64] = [:]
+        /// Keys stored by the units planned so far, for streams that several units write.
+        var keys: Set<StreamKey> = []
+        /// Each stream's slot before the group (absent: a new stream), for reserving index space.
+        var slotsBefore: [String: StreamIndex.Slot] = [:]
+        var requestsPerStream: [String: Int] = [:]
+    }
+
+    /// What `resolve` kept of a request.
+    private struct Resolved {
+        let current: Int64
+        let streamHash: UInt64
+        let events: [CandidateEvent]
+        /// The hashes of the keys kept, in order: each keyed event that stays takes the next.
+        let keptHashes: [UInt64]
+    }
+
+    /// Applies the core's rules to `request` against the store and the units planned before it.
+    private func resolve(_ request: AppendRequest, plan: inout GroupPlan) throws -> Resolved {
+        let streamHash = StableHash.stream(request.streamID)
+        let current: Int64
+        if let pending = plan.versions[request.streamID] {
+            current = pending
+        } else {
+            let slot = try state.withLock { try state.slot(of: request.streamID, hash: streamHash) }
+            plan.slotsBefore[request.streamID] = slot
+            current = slot?.version ?? 0
+        }
+        // Every key of the request probes the key index in one pass; `resolve` asks in the same order.
+        let hashes = request.events.compactMap {
+            $0.idempotencyKey.map { StableHash.key($0, streamHash: streamHash) }
+        }
+        let firstCandidates = keys.firstCandidates(hashes)
+        var asked = 0
+        var keptHashes: [UInt64] = []
+        keptHashes.reserveCapacity(hashes.count)
+        let pendingKeys = plan.keys
+        let events = try request.resolve(currentVersion: current) { key in
+            defer { asked += 1 }
+            if !pendingKeys.isEmpty, pendingKeys.contains(StreamKey(streamID: request.streamID, key: key)) {
+                return true
+            }
+            if firstCandidates[asked] != 0,
+                try isKeyStored(
+                    key, hash: hashes[asked], firstCandidate: firstCandidates[asked], streamID: request.streamID)
+            {
+                return true
+            }
+            keptHashes.append(hashes[asked])
+            return false
+        }
+        return Resolved(current: current, streamHash: streamHash, events: events, keptHashes: keptHashes)
     }
 
     /// Writes the frames, syncs them per the durability and publishes those that are stored.
@@ -530,7 +572,9 @@ final class WriterContext {
         }
         for index in frames.indices {
             let frame = frames[index]
-            if bufferStart + buffer.count + frame.bytes.count > options.segmentBytesMax,
+            // A segment rolls only between whole writes, judged by the whole write's size.
+            let startsWrite = index == 0 || !frames[index - 1].continues
+            if startsWrite, bufferStart + buffer.count + Self.writeBytes(frames, from: index) > options.segmentBytesMax,
                 segment.frameCount + bufferedFrames > 0
             {
                 do {
@@ -570,6 +614,17 @@ final class WriterContext {
             syncedEnd = LogPosition(segment: segment.ordinal, offset: bufferStart)
         }
         segment.publishEnd(bufferStart)
+    }
+
+    /// The bytes of the write whose first frame is `frames[index]` (it ends at a frame that does
+    /// not continue).
+    private static func writeBytes(_ frames: [PlannedFrame], from index: Int) -> Int {
+        var bytes = 0
+        for frame in frames[index...] {
+            bytes += frame.bytes.count
+            if !frame.continues { break }
+        }
+        return bytes
     }
 
     /// A failed write, seal or sync of the segment being written. Its group is taken back; when a
@@ -725,4 +780,11 @@ final class WriterContext {
         guard failure == nil, checkpointFile != nil, !options.readOnly else { return }
         try checkpoint(clean: true)
     }
+}
+
+/// A call waiting in a group: one append, or the appends of a write to several streams (all are
+/// stored or none), answered with one result per request.
+struct WriteUnit {
+    let requests: [AppendRequest]
+    let finish: (Result<[AppendResult], Error>) -> Void
 }

@@ -250,6 +250,12 @@ enum MarkdownReport {
                 + "every 100th event and `\"APAC\"` on the rest; then one `@all` read with the filter "
                 + "`.equals(\"metadata.region\", \"EMEA\")` (its 1% of matches checked). The rate is events scanned "
                 + "(all of them) per second."
+        case .w10:
+            return "8 tasks make the writes, each `store.write([StreamWrite])` of one event to each of two distinct "
+                + "streams drawn (seeded) from 10,000, at full durability, expected version `.any`; every event is "
+                + "counted back through `@all`. Then, on a fresh store, the same events as single-stream writes of "
+                + "one event each by 8 tasks. The ratio compares the two event rates: what storing two streams as "
+                + "one unit costs against storing them apart."
         case .w8:
             return "W1's write and replay at each size on a fresh store; the ratio is the larger size's rate over "
                 + "the 1M rate. The replay runs on a reopened store after `malloc_trim`; that open (with a first "

@@ -1,0 +1,15 @@
+/// The events for one stream in a write that spans several streams (`EventStore.write(_:)`).
+public struct StreamWrite: Sendable, Hashable {
+    /// The stream to append to; not `"@all"`.
+    public var streamID: String
+    /// The events to append to it, in order.
+    public var events: [CandidateEvent]
+    /// The version the stream must be at, as in `EventStream.write(_:expectedVersion:)`.
+    public var expectedVersion: ExpectedVersion
+
+    public init(_ streamID: String, _ events: [CandidateEvent], expectedVersion: ExpectedVersion = .any) {
+        self.streamID = streamID
+        self.events = events
+        self.expectedVersion = expectedVersion
+    }
+}
