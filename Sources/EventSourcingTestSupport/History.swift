@@ -5,18 +5,34 @@ import EventSourcingCore
 ///
 /// Thread-safety: a value type; one harness owns it.
 package struct History: Sendable {
-    /// What became of one write.
+    /// What became of one write (to one stream, or to several in one call).
     package struct Write: Sendable {
-        package var expected: ExpectedVersion
+        /// What it expected of each stream's version, in the order of the call (one for a write
+        /// to one stream).
+        package var expectedVersions: [ExpectedVersion]
+        /// Whether it was one `store.write([StreamWrite])` call.
+        package var isMultiStream = false
         /// Its place among all reports.
         package var attemptOrder: Int
         package var acknowledgementOrder: Int?
-        package var acknowledgedVersion: Int64?
+        /// The version of each stream it returned, in the order of the call.
+        package var acknowledgedVersions: [Int64]?
         package var isRejected = false
         package var failure: String?
         /// Whether its bytes are known to be on stable storage (acknowledged with `.fsync`, or
         /// synced since): only those must survive a power loss.
         package var isDurable = false
+
+        package init(expectedVersions: [ExpectedVersion], attemptOrder: Int) {
+            self.expectedVersions = expectedVersions
+            self.attemptOrder = attemptOrder
+        }
+
+        /// What it expected of its (first) stream's version.
+        package var expected: ExpectedVersion { expectedVersions.first ?? .any }
+
+        /// The version it returned for its (last) stream, `nil` until it is acknowledged.
+        package var acknowledgedVersion: Int64? { acknowledgedVersions.map { $0.last ?? 0 } }
     }
 
     /// One snapshot save.
@@ -30,9 +46,11 @@ package struct History: Sendable {
     /// A maximal run of consecutive log events written by one operation.
     package struct Run: Sendable, Equatable {
         package var operation: Int
+        /// The stream of its last event (a write to several streams spans several).
         package var streamID: String
         package var firstSequenceID: Int64
         package var count: Int
+        /// The version of its last event.
         package var lastVersion: Int64
         package var lastSequenceID: Int64 { firstSequenceID + Int64(count) - 1 }
     }
@@ -54,16 +72,19 @@ package struct History: Sendable {
         reports.append(event)
         switch event {
         case .attempt(let operation, let expected):
-            writes[operation] = Write(expected: expected, attemptOrder: order)
+            writes[operation] = Write(expectedVersions: [expected], attemptOrder: order)
+        case .unitAttempt(let operation, let expected):
+            writes[operation] = Write(expectedVersions: expected, attemptOrder: order)
+            writes[operation]!.isMultiStream = true
         case .acknowledged(let operation, let version):
-            writes[operation, default: Write(expected: .any, attemptOrder: order)].acknowledgementOrder = order
-            writes[operation]!.acknowledgedVersion = version
-            writes[operation]!.isDurable = isDurable
+            acknowledge(operation, versions: [version], order: order, isDurable: isDurable)
+        case .unitAcknowledged(let operation, let versions):
+            acknowledge(operation, versions: versions, order: order, isDurable: isDurable)
         case .rejected(let operation):
-            writes[operation, default: Write(expected: .any, attemptOrder: order)].isRejected = true
+            writes[operation, default: Write(expectedVersions: [.any], attemptOrder: order)].isRejected = true
         case .failed(let operation, let message):
             if snapshots[operation] == nil {
-                writes[operation, default: Write(expected: .any, attemptOrder: order)].failure = message
+                writes[operation, default: Write(expectedVersions: [.any], attemptOrder: order)].failure = message
             }
         case .snapshotAttempt(let operation, let version, let digest):
             snapshots[operation] = SnapshotSave(version: version, digest: digest, attemptOrder: order)
@@ -72,6 +93,12 @@ package struct History: Sendable {
         case .opened:
             break
         }
+    }
+
+    private mutating func acknowledge(_ operation: Int, versions: [Int64], order: Int, isDurable: Bool) {
+        writes[operation, default: Write(expectedVersions: [.any], attemptOrder: order)].acknowledgementOrder = order
+        writes[operation]!.acknowledgedVersions = versions
+        writes[operation]!.isDurable = isDurable
     }
 
     /// Every acknowledged write so far is on stable storage (a sync covered it, or a clean close).
