@@ -62,7 +62,10 @@ package struct DamageHarness: Sendable {
             while operation < end {
                 var events: [HistoryEvent] = []
                 let outcome = await runner.run(operation, on: store) { events.append($0) }
-                for event in events { history.apply(event) }
+                for event in events {
+                    history.apply(event)
+                    counters.countMultiStream(event, in: history)
+                }
                 operation += 1
                 counters.operations += 1
                 switch outcome {

@@ -103,12 +103,14 @@ package struct EnumerationHarness: Sendable {
                 let rotating = PowerLossMode.allCases[(index + Int(random.next() % 5)) % PowerLossMode.allCases.count]
                 let mode = chosenMode ?? rotating
                 layer.setCrashPlan(CrashPlan(point: crashPoint, mode: mode, imageDirectory: image, seed: random.next()))
-                let (history, crashedInGroup) = try await execute(setup, store: store, layer: layer, counters: &counters)
+                let (history, crashedInGroup, crashedInMultiStream) = try await execute(
+                    setup, store: store, layer: layer, counters: &counters)
                 guard let crash = layer.crashRecord else {
                     return "\(context): \(name) of \(syncPoints) was not reached again: the run is not deterministic"
                 }
                 counters.record(crash, inRecovery: false)
                 if crashedInGroup, crash.unsyncedSegmentWrites > 0 { counters.multiWriterGroupCrashes += 1 }
+                if crashedInMultiStream, crash.unsyncedSegmentWrites > 0 { counters.multiStreamCrashes += 1 }
                 if !FaultInjectingIO.exists(image) {
                     try FileManager.default.createDirectory(atPath: image, withIntermediateDirectories: true)
                 }
@@ -128,7 +130,7 @@ package struct EnumerationHarness: Sendable {
             CrashPlan(
                 point: .beforeSyncPoint(syncPoints * 2 / 3), mode: .keepPrefixTornSector, imageDirectory: tornImage,
                 seed: random.next()))
-        let (history, _) = try await execute(setup, store: torn, layer: tornLayer, counters: &counters)
+        let (history, _, _) = try await execute(setup, store: torn, layer: tornLayer, counters: &counters)
         if let crash = tornLayer.crashRecord { counters.record(crash, inRecovery: false) }
         if !FaultInjectingIO.exists(tornImage) {
             try FileManager.default.createDirectory(atPath: tornImage, withIntermediateDirectories: true)
@@ -182,9 +184,10 @@ package struct EnumerationHarness: Sendable {
 
     /// Creates the store under `layer`, runs the workload and closes it; a crash plan on the layer
     /// cuts it short. - Returns: what the writers saw acknowledged before the power went, and
-    /// whether it went during a group write of several writers.
+    /// whether it went during a group write of several writers, or during a step holding a write
+    /// to several streams.
     private func execute(_ setup: Setup, store path: String, layer: FaultInjectingIO, counters: inout HarnessCounters)
-        async throws -> (History, crashedInGroup: Bool)
+        async throws -> (History, crashedInGroup: Bool, crashedInMultiStream: Bool)
     {
         var ignored: Set<Int> = []
         return try await execute(setup, store: path, layer: layer, counters: &counters, groupSyncs: &ignored)
@@ -194,15 +197,16 @@ package struct EnumerationHarness: Sendable {
     private func execute(
         _ setup: Setup, store path: String, layer: FaultInjectingIO, counters: inout HarnessCounters,
         groupSyncs: inout Set<Int>
-    ) async throws -> (History, crashedInGroup: Bool) {
+    ) async throws -> (History, crashedInGroup: Bool, crashedInMultiStream: Bool) {
         var options = setup.options
         options.io = layer
         var history = History()
         guard let store = try? await LogEventStore.open(directory: path, options: options) else {
-            return (history, false)
+            return (history, false, false)
         }
         var runner = GroupedWrites(workload: setup.workload)
         var crashedInGroup = false
+        var crashedInMultiStream = false
         for step in setup.steps {
             let crashedBefore = layer.hasCrashed
             let syncsBefore = layer.segmentSyncCount
@@ -212,11 +216,16 @@ package struct EnumerationHarness: Sendable {
             counters.operations += step.count
             let crashed = layer.hasCrashed
             if crashed, !crashedBefore, runner.isGroup(step) { crashedInGroup = true }
+            if crashed, !crashedBefore, step.contains(where: { setup.workload.operation($0).isMultiStream }) {
+                crashedInMultiStream = true
+            }
             for event in runner.orderedEvents(results) {
-                if case .acknowledged = event, crashed { continue }
+                // Past the power loss the process is dead: it acknowledges nothing.
+                if event.acknowledgedWrite != nil, crashed { continue }
                 if case .snapshotAcknowledged = event, crashed { continue }
-                if case .acknowledged = event { counters.acknowledgedWrites += 1 }
+                if event.acknowledgedWrite != nil { counters.acknowledgedWrites += 1 }
                 history.apply(event, isDurable: options.durability == .fsync)
+                counters.countMultiStream(event, in: history)
             }
         }
         do {
@@ -225,7 +234,7 @@ package struct EnumerationHarness: Sendable {
         } catch {
             _ = error
         }
-        return (history, crashedInGroup)
+        return (history, crashedInGroup, crashedInMultiStream)
     }
 
     /// Recovers an image, checks it against `history`, closes it and verifies it.

@@ -168,6 +168,7 @@ package struct FaultHarness: Sendable {
             var failedAt: Int?
             var failedOperations: [Int] = []
             var lastStepWasGroup = false
+            var lastStepHadMultiStream = false
             if let store {
                 // After a crash the operations go on failing, so that a round draws the same numbers.
                 var index = 0
@@ -187,6 +188,8 @@ package struct FaultHarness: Sendable {
                     let results = await runner.run(ids, on: store)
                     let isGroup = runner.isGroup(ids)
                     lastStepWasGroup = isGroup
+                    let hasMultiStream = ids.contains { workload.operation($0).isMultiStream }
+                    lastStepHadMultiStream = hasMultiStream
                     if isGroup { counters.multiWriterGroups += 1 }
                     nextOperation += size
                     index += size
@@ -196,16 +199,22 @@ package struct FaultHarness: Sendable {
                     if crashed, !crashedBefore, isGroup, let crash = layer.crashRecord, crash.unsyncedSegmentWrites > 0 {
                         counters.multiWriterGroupCrashes += 1
                     }
+                    if crashed, !crashedBefore, hasMultiStream, let crash = layer.crashRecord,
+                        crash.unsyncedSegmentWrites > 0
+                    {
+                        counters.multiStreamCrashes += 1
+                    }
                     for event in runner.orderedEvents(results) {
                         switch event {
-                        case .acknowledged, .snapshotAcknowledged:
+                        case .acknowledged, .unitAcknowledged, .snapshotAcknowledged:
                             // Past the power loss the process is dead: it acknowledges nothing.
                             guard !crashed else { continue }
-                            if case .acknowledged = event { counters.acknowledgedWrites += 1 }
+                            if event.acknowledgedWrite != nil { counters.acknowledgedWrites += 1 }
                         default:
                             break
                         }
                         history.apply(event, isDurable: options.durability == .fsync)
+                        counters.countMultiStream(event, in: history)
                     }
                     if options.durability == .buffered, layer.synchronizedCount(of: .segment) > syncsBefore {
                         history.markAcknowledgedDurable(before: orderBefore)
@@ -256,7 +265,10 @@ package struct FaultHarness: Sendable {
                 nextOperation += 1
                 counters.operations += 1
                 await Self.drainWriter(store)
-                for event in events { history.apply(event, isDurable: options.durability == .fsync) }
+                for event in events {
+                    history.apply(event, isDurable: options.durability == .fsync)
+                    counters.countMultiStream(event, in: history)
+                }
                 if case .failed(let error) = outcome.outcome, !layer.hasCrashed {
                     // A store stopped by an earlier failed sync (in the same round) may still refuse.
                     if !"\(error)".contains("stopped accepting writes") {
@@ -298,6 +310,7 @@ package struct FaultHarness: Sendable {
             if !inPlace && !layer.hasCrashed {
                 let crash = layer.simulatePowerLoss(into: imagePath, mode: mode, seed: random.next())
                 if lastStepWasGroup, crash.unsyncedSegmentWrites > 0 { counters.multiWriterGroupCrashes += 1 }
+                if lastStepHadMultiStream, crash.unsyncedSegmentWrites > 0 { counters.multiStreamCrashes += 1 }
                 counters.record(crash, inRecovery: false)
                 cycleLog += "; \(crash) after the operations"
             }
@@ -382,7 +395,7 @@ package struct FaultHarness: Sendable {
             }
             history.settle(runs: report.runs, absent: report.absent)
             // Writes in flight at the crash may or may not have survived: the writer reads its versions again.
-            let touched = Set(history.writes.keys.map { workload.operation($0).streamID })
+            let touched = Set(history.writes.keys.flatMap { workload.operation($0).streamIDs })
             try await runner.refreshVersions(from: recovered, streams: touched.sorted())
             if scenario == .ioError {
                 // The store accepts writes again once the faults are gone.
@@ -391,7 +404,10 @@ package struct FaultHarness: Sendable {
                     let (events, outcome) = (step.events, step.outcome)
                     nextOperation += 1
                     counters.operations += 1
-                    for event in events { history.apply(event, isDurable: options.durability == .fsync) }
+                    for event in events {
+                        history.apply(event, isDurable: options.durability == .fsync)
+                        counters.countMultiStream(event, in: history)
+                    }
                     if case .failed(let error) = outcome {
                         try? await recovered.close()
                         return "the store did not accept writes after its faults were cleared: \(error)"

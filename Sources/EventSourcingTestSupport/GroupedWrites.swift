@@ -88,7 +88,7 @@ package struct GroupedWrites: Sendable {
         for result in results {
             for event in result.events {
                 switch event {
-                case .attempt, .snapshotAttempt: attempts.append(event)
+                case .attempt, .unitAttempt, .snapshotAttempt: attempts.append(event)
                 default: outcomes.append(event)
                 }
             }

@@ -41,6 +41,14 @@ package struct HarnessCounters: Sendable {
     /// Power losses that struck while a group write of several writers' batches was not yet
     /// synced (its sectors kept, dropped, torn or reordered by the loss).
     package var multiWriterGroupCrashes = 0
+    /// Writes to several streams in one call (`store.write([StreamWrite])`) attempted.
+    package var multiStreamWrites = 0
+    /// Of them, those acknowledged, and those refused for a wrong expected version.
+    package var multiStreamAcknowledged = 0
+    package var multiStreamRefused = 0
+    /// Power losses that struck while a write to several streams was not yet synced, or kills
+    /// while one was in flight (attempted, not yet answered).
+    package var multiStreamCrashes = 0
     /// Writes failed by a failed sync (whose pages the modelled kernel dropped) or a full disk,
     /// then checked absent from every read in the same boot.
     package var failedWritesCheckedAbsent = 0
@@ -60,6 +68,16 @@ package struct HarnessCounters: Sendable {
         unsyncedUnitsKept += crash.keptUnits
         tornSectors += crash.tornSectors
         reorderedUnits += crash.reorderedUnits
+    }
+
+    /// Counts `event` if it concerns a write to several streams; `history` has applied it.
+    package mutating func countMultiStream(_ event: HistoryEvent, in history: History) {
+        switch event {
+        case .unitAttempt: multiStreamWrites += 1
+        case .unitAcknowledged: multiStreamAcknowledged += 1
+        case .rejected(let operation) where history.writes[operation]?.isMultiStream == true: multiStreamRefused += 1
+        default: break
+        }
     }
 
     package mutating func merge(_ other: HarnessCounters) {
@@ -86,6 +104,10 @@ package struct HarnessCounters: Sendable {
         reopenedAfterFaults += other.reopenedAfterFaults
         multiWriterGroups += other.multiWriterGroups
         multiWriterGroupCrashes += other.multiWriterGroupCrashes
+        multiStreamWrites += other.multiStreamWrites
+        multiStreamAcknowledged += other.multiStreamAcknowledged
+        multiStreamRefused += other.multiStreamRefused
+        multiStreamCrashes += other.multiStreamCrashes
         failedWritesCheckedAbsent += other.failedWritesCheckedAbsent
         writableAgainWithoutRestart += other.writableAgainWithoutRestart
         failures += other.failures
@@ -113,6 +135,10 @@ package struct HarnessCounters: Sendable {
         add("reopened_after_faults", reopenedAfterFaults)
         add("multi_writer_groups", multiWriterGroups)
         add("multi_writer_group_crashes", multiWriterGroupCrashes)
+        add("multi_stream_writes", multiStreamWrites)
+        add("multi_stream_acknowledged", multiStreamAcknowledged)
+        add("multi_stream_refused", multiStreamRefused)
+        add("multi_stream_crashes", multiStreamCrashes)
         add("failed_writes_checked_absent", failedWritesCheckedAbsent)
         add("writable_again_without_restart", writableAgainWithoutRestart)
         for (key, value) in damage.sorted(by: { $0.key < $1.key }) { add("damage[\(key)]", value) }
@@ -159,6 +185,10 @@ package struct HarnessCounters: Sendable {
             case "reopened_after_faults": reopenedAfterFaults += value
             case "multi_writer_groups": multiWriterGroups += value
             case "multi_writer_group_crashes": multiWriterGroupCrashes += value
+            case "multi_stream_writes": multiStreamWrites += value
+            case "multi_stream_acknowledged": multiStreamAcknowledged += value
+            case "multi_stream_refused": multiStreamRefused += value
+            case "multi_stream_crashes": multiStreamCrashes += value
             case "failed_writes_checked_absent": failedWritesCheckedAbsent += value
             case "writable_again_without_restart": writableAgainWithoutRestart += value
             case "bytes_damaged": bytesDamaged += value

@@ -6,6 +6,9 @@ import Foundation
 /// - sequence ids run 1...n; every event traces back to an attempted write; each write is stored
 ///   whole, exactly once, or not at all, byte for byte as the workload made it (less the events
 ///   whose key the stream already held), and a refused write not at all;
+/// - a write to several streams (`store.write([StreamWrite])`) is one run too: every stream's
+///   events that its keys leave, at consecutive sequence ids in the order of the call, or none of
+///   them (a part alone, or parts apart, is a torn write); each stream's expected version held;
 /// - every acknowledged write is present (or, where a power loss may take unsynced
 ///   acknowledgements, only a newest suffix of them is missing); the order respects the order of
 ///   acknowledgements; the log starts with what the previous check confirmed;
@@ -106,62 +109,93 @@ package struct InvariantChecker: Sendable {
                 )
             }
             let operation = workload.operation(operationID)
-            let streamKeys = keys[operation.streamID, default: []]
-            let expected = operation.eventsAfterBatchDeduplication.filter {
-                $0.event.idempotencyKey.map { !streamKeys.contains($0) } ?? true
-            }
-            let version = versions[operation.streamID, default: 0]
-            if case .exact(let wanted) = write.expected, version != wanted {
-                fail(
-                    "operation \(operationID) expected version \(wanted) of '\(operation.streamID)' but follows version \(version)"
-                )
-            } else if case .noStream = write.expected, version != 0 {
-                fail(
-                    "operation \(operationID) expected no stream '\(operation.streamID)' but follows version \(version)"
-                )
+            // What each stream must hold of the write: its part's events less those whose key the
+            // stream already held, the parts in the order of the call.
+            var expected: [(part: Int, index: Int, event: CandidateEvent)] = []
+            for (partIndex, part) in operation.parts.enumerated() {
+                let streamKeys = keys[part.streamID, default: []]
+                for (index, event) in operation.eventsAfterBatchDeduplication(of: part)
+                where event.idempotencyKey.map({ !streamKeys.contains($0) }) ?? true {
+                    expected.append((partIndex, index, event))
+                }
             }
             if expected.count != run.count {
+                let shape =
+                    operation.isMultiStream
+                    ? "a torn write to several streams (\(operation.streamIDs.map { "'\($0)'" }.joined(separator: ", ")))"
+                    : "a partial or padded batch"
                 fail(
                     "operation \(operationID) at sequence id \(run[0].sequenceID) stored \(run.count) events; "
-                        + "the write holds \(expected.count) whose keys '\(operation.streamID)' lacked: a partial or padded batch"
+                        + "the write holds \(expected.count) whose keys \(operation.isMultiStream ? "their streams" : "'\(operation.streamID)'") lacked: \(shape)"
                 )
             }
-            for (offset, event) in run.enumerated() {
-                guard offset < expected.count else { break }
-                let (position, candidate) = expected[offset]
-                let wantedVersion = version + Int64(offset) + 1
-                var problems: [String] = []
-                if event.streamID != operation.streamID { problems.append("stream '\(event.streamID)'") }
-                if event.version != wantedVersion { problems.append("version \(event.version), not \(wantedVersion)") }
-                if Workload.origin(of: event.data)?.position != position { problems.append("batch position") }
-                if event.type != candidate.type { problems.append("type") }
-                if event.data != candidate.data { problems.append("data") }
-                if event.metadata != candidate.metadata { problems.append("metadata") }
-                if event.id != (candidate.idempotencyKey ?? String(event.sequenceID)) {
-                    problems.append("id '\(event.id)'")
+            var offset = 0
+            var endVersions: [Int64] = []
+            for (partIndex, part) in operation.parts.enumerated() {
+                let wanted = expected.filter { $0.part == partIndex }.count
+                // The last part takes what is left, so that a padded run is counted where it lies.
+                let count =
+                    partIndex == operation.parts.count - 1 ? run.count - offset : min(wanted, run.count - offset)
+                let version = versions[part.streamID, default: 0]
+                let partEvents = Array(run[offset..<offset + count])
+                if !partEvents.isEmpty {
+                    let stream =
+                        operation.isMultiStream ? "stream '\(part.streamID)' (part \(partIndex))" : "'\(part.streamID)'"
+                    let expectedVersion =
+                        partIndex < write.expectedVersions.count ? write.expectedVersions[partIndex] : .any
+                    if case .exact(let wanted) = expectedVersion, version != wanted {
+                        fail(
+                            "operation \(operationID) expected version \(wanted) of \(stream) but follows version \(version)"
+                        )
+                    } else if case .noStream = expectedVersion, version != 0 {
+                        fail("operation \(operationID) expected no stream \(stream) but follows version \(version)")
+                    }
                 }
-                if !problems.isEmpty {
-                    fail(
-                        "event \(event.sequenceID) (operation \(operationID), event \(position)) differs from what was written: "
-                            + problems.joined(separator: ", "))
+                for (partOffset, event) in partEvents.enumerated() {
+                    guard offset + partOffset < expected.count else { break }
+                    let (_, position, candidate) = expected[offset + partOffset]
+                    let wantedVersion = version + Int64(partOffset) + 1
+                    var problems: [String] = []
+                    if event.streamID != part.streamID {
+                        problems.append("stream '\(event.streamID)', not '\(part.streamID)'")
+                    }
+                    if event.version != wantedVersion {
+                        problems.append("version \(event.version), not \(wantedVersion)")
+                    }
+                    if Workload.origin(of: event.data)?.position != position { problems.append("batch position") }
+                    if event.type != candidate.type { problems.append("type") }
+                    if event.data != candidate.data { problems.append("data") }
+                    if event.metadata != candidate.metadata { problems.append("metadata") }
+                    if event.id != (candidate.idempotencyKey ?? String(event.sequenceID)) {
+                        problems.append("id '\(event.id)'")
+                    }
+                    if !problems.isEmpty {
+                        fail(
+                            "event \(event.sequenceID) (operation \(operationID), event \(position)) differs from what was written: "
+                                + problems.joined(separator: ", "))
+                    }
                 }
+                versions[part.streamID] = version + Int64(partEvents.count)
+                for event in partEvents {
+                    if let origin = Workload.origin(of: event.data), origin.position < operation.events.count,
+                        let key = operation.events[origin.position].idempotencyKey
+                    {
+                        keys[part.streamID, default: []].insert(key)
+                    }
+                }
+                streamEvents[part.streamID, default: []] += partEvents
+                endVersions.append(version + Int64(partEvents.count))
+                offset += count
             }
-            versions[operation.streamID] = version + Int64(run.count)
-            for event in run {
-                if let key = operation.events[Workload.origin(of: event.data)!.position].idempotencyKey {
-                    keys[operation.streamID, default: []].insert(key)
-                }
-            }
-            streamEvents[operation.streamID, default: []] += run
             runs.append(
                 History.Run(
-                    operation: operationID, streamID: operation.streamID, firstSequenceID: run[0].sequenceID,
-                    count: run.count,
-                    lastVersion: version + Int64(run.count)))
-            if let acknowledged = write.acknowledgedVersion, acknowledged != version + Int64(run.count) {
+                    operation: operationID, streamID: run.last!.streamID, firstSequenceID: run[0].sequenceID,
+                    count: run.count, lastVersion: run.last!.version))
+            if let acknowledged = write.acknowledgedVersions, acknowledged != endVersions {
                 fail(
-                    "operation \(operationID) was acknowledged with version \(acknowledged), but its events end at \(version + Int64(run.count))"
-                )
+                    "operation \(operationID) was acknowledged with version\(acknowledged.count > 1 ? "s" : "") "
+                        + "\(acknowledged.map(String.init).joined(separator: ", ")), but its events end at "
+                        + endVersions.map(String.init).joined(separator: ", "))
             }
         }
         report.runs = runs
@@ -185,7 +219,7 @@ package struct InvariantChecker: Sendable {
         var lost: [(order: Int, operation: Int)] = []
         var latestPresentAcknowledgement = -1
         for (operationID, write) in history.writes.sorted(by: { $0.key < $1.key }) {
-            guard let acknowledged = write.acknowledgedVersion, let order = write.acknowledgementOrder else {
+            guard let acknowledged = write.acknowledgedVersions, let order = write.acknowledgementOrder else {
                 if present[operationID] == nil { report.absent.insert(operationID) }
                 continue
             }
@@ -194,23 +228,31 @@ package struct InvariantChecker: Sendable {
                 continue
             }
             let operation = workload.operation(operationID)
-            let streamKeys = keys[operation.streamID, default: []]
-            let deduplicated = operation.eventsAfterBatchDeduplication
-            if deduplicated.allSatisfy({ $0.event.idempotencyKey.map(streamKeys.contains) ?? false }) {
-                // Every key was stored already: the write stored nothing, and said so with the stream's
+            let everyKeyStored = operation.parts.allSatisfy { part in
+                let streamKeys = keys[part.streamID, default: []]
+                return operation.eventsAfterBatchDeduplication(of: part).allSatisfy {
+                    $0.event.idempotencyKey.map(streamKeys.contains) ?? false
+                }
+            }
+            if everyKeyStored {
+                // Every key was stored already: the write stored nothing, and said so with each stream's
                 // version then (unless the power loss took the writes that version counted).
-                if acknowledged > versions[operation.streamID, default: 0],
-                    !history.confirmedAbsent.contains(operationID)
-                {
+                let pastPart = zip(operation.parts, acknowledged).first { part, version in
+                    version > versions[part.streamID, default: 0]
+                }
+                if let (part, acknowledged) = pastPart, !history.confirmedAbsent.contains(operationID) {
                     if write.isDurable || !options.mayLoseUndurableAcknowledgements {
-                        let others = history.writes.filter { workload.operation($0.key).streamID == operation.streamID }
-                            .sorted { $0.key < $1.key }.suffix(12)
-                            .map {
-                                "\($0.key):\($0.value.acknowledgedVersion.map(String.init) ?? "-")\($0.value.isDurable ? "d" : "")\(present[$0.key] != nil ? "p" : "")"
-                            }
+                        let others = history.writes.filter {
+                            workload.operation($0.key).streamIDs.contains(part.streamID)
+                        }
+                        .sorted { $0.key < $1.key }.suffix(12)
+                        .map {
+                            "\($0.key):\($0.value.acknowledgedVersion.map(String.init) ?? "-")\($0.value.isDurable ? "d" : "")\(present[$0.key] != nil ? "p" : "")"
+                        }
                         fail(
                             "operation \(operationID) stored nothing (its keys were stored) but was acknowledged with version "
-                                + "\(acknowledged), past the stream's \(versions[operation.streamID, default: 0]) [\(others.joined(separator: " "))]"
+                                + "\(acknowledged) of '\(part.streamID)', past the stream's \(versions[part.streamID, default: 0]) "
+                                + "[\(others.joined(separator: " "))]"
                         )
                     } else {
                         // The writes that version counted were lost with it.
@@ -221,8 +263,10 @@ package struct InvariantChecker: Sendable {
             }
             if history.confirmedAbsent.contains(operationID) { continue }
             if write.isDurable || !options.mayLoseUndurableAcknowledgements {
+                let streams = zip(operation.streamIDs, acknowledged).map { "version \($1) of '\($0)'" }
                 fail(
-                    "acknowledged operation \(operationID) (version \(acknowledged) of '\(operation.streamID)') is missing"
+                    "acknowledged operation \(operationID) (\(streams.joined(separator: ", "))) is missing"
+                        + (operation.isMultiStream ? ": a write to several streams must be whole" : "")
                 )
             } else {
                 lost.append((order, operationID))
@@ -255,20 +299,18 @@ package struct InvariantChecker: Sendable {
             var acknowledgedEnd: Int64 = 0
             var acknowledgedBy = -1
             for event in history.reports {
-                switch event {
-                case .attempt(let operationID, _):
-                    if let run = present[operationID], run.firstSequenceID <= acknowledgedEnd {
-                        fail(
-                            "operation \(operationID) was attempted after operation \(acknowledgedBy) was acknowledged, "
-                                + "but is stored before its end (\(run.firstSequenceID) <= \(acknowledgedEnd))")
-                    }
-                case .acknowledged(let operationID, _):
-                    if let run = present[operationID], run.lastSequenceID > acknowledgedEnd {
-                        acknowledgedEnd = run.lastSequenceID
-                        acknowledgedBy = operationID
-                    }
-                default:
-                    break
+                if let operationID = event.attemptedWrite, let run = present[operationID],
+                    run.firstSequenceID <= acknowledgedEnd
+                {
+                    fail(
+                        "operation \(operationID) was attempted after operation \(acknowledgedBy) was acknowledged, "
+                            + "but is stored before its end (\(run.firstSequenceID) <= \(acknowledgedEnd))")
+                }
+                if let operationID = event.acknowledgedWrite, let run = present[operationID],
+                    run.lastSequenceID > acknowledgedEnd
+                {
+                    acknowledgedEnd = run.lastSequenceID
+                    acknowledgedBy = operationID
                 }
             }
         }

@@ -4,12 +4,13 @@ import Foundation
 /// The writes and snapshots of a harness, each a pure function of the seed and its operation id,
 /// so that a checker in another process regenerates exactly what a writer attempted: single
 /// events, batches, writes with right and wrong expected versions, idempotent retries, batches
-/// that repeat a key, large events that roll segments, and snapshots, over one stream or many.
+/// that repeat a key, large events that roll segments, writes to several streams at once
+/// (`store.write([StreamWrite])`), and snapshots, over one stream or many.
 ///
 /// Operations are split between `profile.writerCount` writers: writer `w` issues the ids
 /// `w, w + W, w + 2W, ...` one at a time and owns the streams `w, w + W, ...`, so a stream's
 /// expected versions are known to its one writer, and a retry replays an earlier operation of the
-/// same writer on the same stream.
+/// same writer on the same stream. A write to several streams writes only streams of its own writer.
 ///
 /// Every event's data starts with a 16-byte header naming the operation that wrote it and the
 /// event's index in that operation, so that every stored event can be traced back to its write.
@@ -33,6 +34,22 @@ package struct Workload: Sendable {
         /// A few events of several KiB: segments roll.
         case large
         case snapshot
+        /// One `store.write([StreamWrite])` to 2 or 3 streams of the writer, all or nothing: some
+        /// parts repeat the keys of an earlier write of the writer to that stream (dropped when
+        /// stored), and sometimes one part expects a wrong version (then nothing of the call may be
+        /// stored). A writer that owns fewer than 2 streams writes a `.batch` instead.
+        case multiStream
+    }
+
+    /// What one part of a write to several streams expects of its stream's version.
+    package enum PartExpectation: Sendable, Equatable {
+        /// `.any`.
+        case any
+        /// The version its writer knows (`.noStream` at 0).
+        case known
+        /// A version the stream is not at: the whole call must be refused and store nothing. The
+        /// part always holds an event no earlier write stored, so that the check applies.
+        case wrong
     }
 
     /// The shape of a workload.
@@ -57,7 +74,7 @@ package struct Workload: Sendable {
 
         static let balanced: [Kind: Int] = [
             .single: 24, .batch: 22, .expectedVersion: 10, .wrongExpectedVersion: 3, .retry: 10, .mixedRetry: 5,
-            .duplicateKeys: 4, .large: 8, .snapshot: 6,
+            .duplicateKeys: 4, .large: 8, .snapshot: 6, .multiStream: 10,
         ]
 
         /// A few streams, every kind of operation.
@@ -75,14 +92,19 @@ package struct Workload: Sendable {
         package static func manyStreams(writers: Int = 1) -> Profile {
             Profile(
                 name: "many streams", streamCount: 1500, writerCount: writers, batchEventsMax: 3,
-                weights: [.single: 60, .batch: 15, .expectedVersion: 10, .retry: 8, .snapshot: 2, .large: 2])
+                weights: [
+                    .single: 60, .batch: 15, .expectedVersion: 10, .retry: 8, .snapshot: 2, .large: 2, .multiStream: 6,
+                ])
         }
 
         /// Large keyed batches: the key table grows.
         package static func manyKeys(writers: Int = 1) -> Profile {
             Profile(
                 name: "many keys", streamCount: max(writers, 4), writerCount: writers, batchEventsMax: 60,
-                weights: [.batch: 60, .retry: 20, .mixedRetry: 10, .duplicateKeys: 5, .snapshot: 2, .large: 3])
+                weights: [
+                    .batch: 60, .retry: 20, .mixedRetry: 10, .duplicateKeys: 5, .snapshot: 2, .large: 3,
+                    .multiStream: 8,
+                ])
         }
 
         /// Large events only: many segment rolls.
@@ -107,22 +129,62 @@ package struct Workload: Sendable {
         }
     }
 
+    /// The events one operation writes to one stream.
+    package struct Part: Sendable {
+        package let streamID: String
+        /// Where its events are in `Operation.events`.
+        package let range: Range<Int>
+        /// What it expects of its stream's version (`.any` but in a write to several streams,
+        /// whose writer takes the other kinds' expected versions from the kind).
+        package let expectation: PartExpectation
+    }
+
     /// One operation, as its writer issues it (the expected version comes from the writer).
     package struct Operation: Sendable {
         package let id: Int
         package let kind: Kind
+        /// The stream written (the first one for a write to several streams).
         package let streamID: String
-        /// The events as passed to `write` (before the core drops repeated keys); empty for a snapshot.
+        /// The events as passed to `write` (before the core drops repeated keys), every part's in
+        /// turn; empty for a snapshot. An event's batch position is its index here.
         package let events: [CandidateEvent]
         /// The projection of a snapshot.
         package let projection: String
         /// The operation a retry replays.
         package let target: Int?
+        /// The streams written and their events, in the order of the call: one part but for a
+        /// `.multiStream` write, which has 2 or 3 (of distinct streams).
+        package let parts: [Part]
 
-        /// The events that reach storage: those whose key no earlier event of the batch carries.
+        init(
+            id: Int, kind: Kind, streamID: String, events: [CandidateEvent], projection: String, target: Int?,
+            parts: [Part]? = nil
+        ) {
+            self.id = id
+            self.kind = kind
+            self.streamID = streamID
+            self.events = events
+            self.projection = projection
+            self.target = target
+            self.parts = parts ?? [Part(streamID: streamID, range: events.indices, expectation: .any)]
+        }
+
+        /// Whether it is one `store.write([StreamWrite])` call.
+        package var isMultiStream: Bool { kind == .multiStream }
+
+        /// Every stream it writes, in the order of the call.
+        package var streamIDs: [String] { parts.map(\.streamID) }
+
+        /// The events that reach storage: those whose key no earlier event of their part carries.
         package var eventsAfterBatchDeduplication: [(index: Int, event: CandidateEvent)] {
+            parts.flatMap(eventsAfterBatchDeduplication(of:))
+        }
+
+        /// The events of `part` that reach storage: those whose key no earlier event of the part carries.
+        package func eventsAfterBatchDeduplication(of part: Part) -> [(index: Int, event: CandidateEvent)] {
             var seen: Set<String> = []
-            return events.enumerated().compactMap { index, event in
+            return part.range.compactMap { index in
+                let event = events[index]
                 if let key = event.idempotencyKey, !seen.insert(key).inserted { return nil }
                 return (index, event)
             }
@@ -156,14 +218,27 @@ package struct Workload: Sendable {
         stride(from: writer, to: profile.streamCount, by: profile.writerCount).map(streamName)
     }
 
+    /// How many streams writer `writer` owns.
+    private func ownedStreamCount(ofWriter writer: Int) -> Int {
+        (profile.streamCount - writer + profile.writerCount - 1) / profile.writerCount
+    }
+
+    /// The first draw of operation `id`'s random numbers: its kind, a write to several streams
+    /// falling back to a batch for a writer that owns fewer than 2 streams.
+    private func drawKind(_ random: inout SeededRandom, id: Int) -> Kind {
+        let kind = random.weighted(
+            profile.weights.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key, $0.value) })
+        if kind == .multiStream, ownedStreamCount(ofWriter: writer(of: id)) < 2 { return .batch }
+        return kind
+    }
+
     /// Operation `id`.
     package func operation(_ id: Int) -> Operation {
         precondition(id >= 0, "operation ids start at 0")
         var random = SeededRandom(seed: seed, stream: UInt64(id))
-        var kind = random.weighted(
-            profile.weights.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key, $0.value) })
+        var kind = drawKind(&random, id: id)
         let writer = self.writer(of: id)
-        let owned = (profile.streamCount - writer + profile.writerCount - 1) / profile.writerCount
+        let owned = ownedStreamCount(ofWriter: writer)
         var streamIndex = writer + profile.writerCount * random.int(0..<owned)
         var target: Int?
         if kind == .retry || kind == .mixedRetry {
@@ -180,6 +255,8 @@ package struct Workload: Sendable {
         }
         let streamID = streamName(streamIndex)
         switch kind {
+        case .multiStream:
+            return multiStreamOperation(id)
         case .snapshot:
             return Operation(
                 id: id, kind: kind, streamID: streamID, events: [], projection: random.pick(["default", "p2"]),
@@ -202,22 +279,66 @@ package struct Workload: Sendable {
         }
     }
 
+    /// Operation `id`, a write to several streams of its writer (see `Kind.multiStream`).
+    private func multiStreamOperation(_ id: Int) -> Operation {
+        var random = SeededRandom(seed: seed, stream: 0x4D53_0000_0000 ^ UInt64(id))
+        let writer = self.writer(of: id)
+        var slots = Array(0..<ownedStreamCount(ofWriter: writer))
+        var streamIndices: [Int] = []
+        for _ in 0..<random.int(2...min(3, slots.count)) {
+            streamIndices.append(writer + profile.writerCount * slots.remove(at: random.int(0..<slots.count)))
+        }
+        let wrongPart = random.chance(0.15) ? random.int(0..<streamIndices.count) : nil
+        var events: [CandidateEvent] = []
+        var parts: [Part] = []
+        var freshCount = 0
+        for (partIndex, streamIndex) in streamIndices.enumerated() {
+            let start = events.count
+            // Some or all events of an earlier write of the writer to this stream, keys and all:
+            // dropped when that write stored them.
+            let earlier = (1...8).map { id - $0 * profile.writerCount }.filter {
+                $0 >= 0 && Self.writesEvents(kindOf($0)) && self.streamIndex(of: $0) == streamIndex
+            }
+            if !earlier.isEmpty, random.chance(0.6) {
+                let target = random.pick(earlier)
+                let count = eventCount(of: target)
+                let replayed = random.chance(0.5) ? count : max(1, count / 2)
+                for index in 0..<replayed {
+                    events.append(event(origin: target, index: index, issuer: id, position: events.count))
+                }
+            }
+            // A part with a wrong expected version holds a new event, so that the version is checked.
+            let fresh = random.int((partIndex == wrongPart || events.count == start ? 1 : 0)...3)
+            for _ in 0..<fresh {
+                events.append(event(origin: id, index: freshCount, issuer: id, position: events.count))
+                freshCount += 1
+            }
+            let expectation: PartExpectation =
+                partIndex == wrongPart ? .wrong : random.chance(0.3) ? .known : .any
+            parts.append(Part(streamID: streamName(streamIndex), range: start..<events.count, expectation: expectation))
+        }
+        return Operation(
+            id: id, kind: .multiStream, streamID: parts[0].streamID, events: events, projection: "", target: nil,
+            parts: parts)
+    }
+
     /// The kind of operation `id`, as `operation(id)` decides it before retries are resolved.
     private func kindOf(_ id: Int) -> Kind {
         var random = SeededRandom(seed: seed, stream: UInt64(id))
-        return random.weighted(profile.weights.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key, $0.value) })
+        return drawKind(&random, id: id)
     }
 
     private func streamIndex(of id: Int) -> Int {
         var random = SeededRandom(seed: seed, stream: UInt64(id))
-        _ = random.weighted(profile.weights.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key, $0.value) })
+        _ = drawKind(&random, id: id)
         let writer = self.writer(of: id)
-        let owned = (profile.streamCount - writer + profile.writerCount - 1) / profile.writerCount
-        return writer + profile.writerCount * random.int(0..<owned)
+        return writer + profile.writerCount * random.int(0..<ownedStreamCount(ofWriter: writer))
     }
 
+    /// Whether an operation of `kind` writes events of its own to one stream, for a retry to replay.
     private static func writesEvents(_ kind: Kind) -> Bool {
         kind != .snapshot && kind != .retry && kind != .mixedRetry && kind != .wrongExpectedVersion
+            && kind != .multiStream
     }
 
     /// How many events operation `id` writes of its own (not counting replayed ones).

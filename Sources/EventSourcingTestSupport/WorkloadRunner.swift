@@ -34,6 +34,7 @@ package struct WorkloadRunner: Sendable {
     /// Runs operation `id` on `store`, calling `report` before the store is called and after it returns.
     package mutating func run(_ id: Int, on store: any EventStore, report: (HistoryEvent) -> Void) async -> Outcome {
         let operation = workload.operation(id)
+        if operation.isMultiStream { return await runMultiStream(operation, on: store, report: report) }
         let known = versions[operation.streamID] ?? 0
         do {
             let stream = try await store.stream(operation.streamID)
@@ -78,6 +79,53 @@ package struct WorkloadRunner: Sendable {
                     "operation \(id) expected \(expected) of '\(operation.streamID)', whose writes were acknowledged up to \(known), "
                         + "and was refused: the store says \(actual)")
             }
+        } catch {
+            let storeError = (error as? EventStoreError) ?? .io("\(error)")
+            report(.failed(operation: id, message: "\(storeError)"))
+            return .failed(storeError)
+        }
+    }
+
+    /// Runs a write to several streams as one `store.write([StreamWrite])` call.
+    private mutating func runMultiStream(
+        _ operation: Workload.Operation, on store: any EventStore, report: (HistoryEvent) -> Void
+    ) async -> Outcome {
+        let id = operation.id
+        let expected: [ExpectedVersion] = operation.parts.map { part in
+            let known = versions[part.streamID] ?? 0
+            switch part.expectation {
+            case .any: return .any
+            case .known: return known == 0 ? .noStream : .exact(known)
+            case .wrong: return .exact(known + 1 + Int64(id % 3))
+            }
+        }
+        let isWrong = operation.parts.contains { $0.expectation == .wrong }
+        let writes = zip(operation.parts, expected).map { part, expected in
+            StreamWrite(part.streamID, Array(operation.events[part.range]), expectedVersion: expected)
+        }
+        let known = operation.parts.map { "'\($0.streamID)' at \(versions[$0.streamID] ?? 0)" }.joined(separator: ", ")
+        report(.unitAttempt(operation: id, expected: expected))
+        do {
+            let stored = try await store.write(writes)
+            report(.unitAcknowledged(operation: id, versions: stored))
+            guard stored.count == operation.parts.count else {
+                return .violation(
+                    "operation \(id) wrote \(operation.parts.count) streams and was acknowledged with \(stored.count) versions"
+                )
+            }
+            for (part, version) in zip(operation.parts, stored) { versions[part.streamID] = version }
+            if isWrong {
+                return .violation(
+                    "operation \(id) (several streams: \(known)) expected versions \(expected), one of them wrong, "
+                        + "and was acknowledged")
+            }
+            return .done
+        } catch EventStoreError.concurrencyConflict(let streamID, _, let actual) {
+            report(.rejected(operation: id))
+            if isWrong { return .done }
+            return .violation(
+                "operation \(id) (several streams: \(known)) expected versions \(expected) and was refused: "
+                    + "the store says '\(streamID)' is at \(actual)")
         } catch {
             let storeError = (error as? EventStoreError) ?? .io("\(error)")
             report(.failed(operation: id, message: "\(storeError)"))

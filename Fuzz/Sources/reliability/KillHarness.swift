@@ -8,11 +8,11 @@ import LogStore
 #endif
 
 /// The kill harness (RELIABILITY.md, fault 1): a child process writes to a store with concurrent
-/// writers (single events, batches, many streams, idempotent retries, snapshots, segment rolls)
-/// and reports every acknowledged write; the parent sends it SIGKILL at a random moment (after
-/// some acknowledgements, or while it is still recovering), recovers a copy of the store, checks
-/// every invariant against the reports, and starts the next child on the killed store, which
-/// recovers it itself. Whatever a killed process wrote survives, so every acknowledged write must
+/// writers (single events, batches, many streams, writes to several streams in one call,
+/// idempotent retries, snapshots, segment rolls) and reports every acknowledged write; the parent
+/// sends it SIGKILL at a random moment (after some acknowledgements, or while it is still
+/// recovering), recovers a copy of the store, checks every invariant against the reports, and
+/// starts the next child on the killed store, which recovers it itself. Whatever a killed process wrote survives, so every acknowledged write must
 /// be there, with `.buffered` durability too.
 ///
 /// A round is one store through several kills. Its workload and kill schedule come from the seed;
@@ -68,6 +68,8 @@ struct KillHarness {
             var acknowledged = 0
             var killed = false
             var errorLine: String?
+            // Writes to several streams attempted and not yet answered: in flight when the kill lands.
+            var multiStreamInFlight: Set<Int> = []
             let started = Date()
             while true {
                 if !killed {
@@ -91,15 +93,21 @@ struct KillHarness {
                         return "\(context)\n  kill \(kill): the child printed '\(line)'"
                     }
                     history.apply(event)
+                    counters.countMultiStream(event, in: history)
                     switch event {
                     case .opened: opened = true
-                    case .acknowledged:
+                    case .acknowledged, .unitAcknowledged:
                         acknowledged += 1
                         counters.acknowledgedWrites += 1
                     case .attempt, .snapshotAttempt: counters.operations += 1
+                    case .unitAttempt(let operation, _):
+                        counters.operations += 1
+                        multiStreamInFlight.insert(operation)
                     case .failed: errorLine = line
                     default: break
                     }
+                    if case .unitAcknowledged(let operation, _) = event { multiStreamInFlight.remove(operation) }
+                    if case .rejected(let operation) = event { multiStreamInFlight.remove(operation) }
                 }
             }
             let status = child.wait()
@@ -112,6 +120,7 @@ struct KillHarness {
             }
             counters.processKills += 1
             if !opened { counters.processKillsInRecovery += 1 }
+            if !multiStreamInFlight.isEmpty { counters.multiStreamCrashes += 1 }
             log.append("kill \(kill): " + (opened ? "after \(acknowledged) acknowledgements" : "while recovering"))
             let attempted = history.writes.keys.max() ?? -1
             nextOperation = max(nextOperation, max(attempted, history.snapshots.keys.max() ?? -1) + 1)
