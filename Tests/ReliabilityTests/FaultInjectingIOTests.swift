@@ -224,4 +224,93 @@ import Testing
         #expect(!foreign.violations.isEmpty)
         try await store.close()
     }
+
+    /// Runs operations `0..<count` of `workload` on `store`, returning the history and each operation's reports.
+    static func run(_ workload: Workload, _ count: Int, on store: any EventStore) async
+        -> (History, [[HistoryEvent]])
+    {
+        var runner = WorkloadRunner(workload: workload)
+        var history = History()
+        var reports: [[HistoryEvent]] = []
+        for operation in 0..<count {
+            var events: [HistoryEvent] = []
+            _ = await runner.run(operation, on: store) { events.append($0) }
+            for event in events { history.apply(event) }
+            reports.append(events)
+        }
+        return (history, reports)
+    }
+
+    @Test func aWriteToSeveralStreamsFoundTornIsReported() async throws {
+        let workload = Workload(seed: 11, profile: .mixed())
+        let count = 60
+        let whole = InMemoryEventStore()
+        let (history, reports) = await Self.run(workload, count, on: whole)
+        let clean = await InvariantChecker(workload: workload).check(whole, history: history)
+        #expect(clean.violations.isEmpty, "\(clean.violations)")
+        // An acknowledged write to several streams that stored events in two of them at least.
+        let all = try await FaultHarness.allEvents(whole)
+        func events(of operation: Int) -> [StoredEvent] {
+            all.filter { Workload.origin(of: $0.data)?.operation == operation }
+        }
+        let torn = try #require(
+            (0..<count).first { operation in
+                workload.operation(operation).isMultiStream && history.writes[operation]?.acknowledgedVersions != nil
+                    && Set(events(of: operation).map(\.streamID)).count >= 2
+            })
+        #expect(clean.runs.contains { $0.operation == torn && $0.count == events(of: torn).count })
+        // The operations before it, then only its first stream's events, or only the others'.
+        for keepsFirstStream in [true, false] {
+            let store = InMemoryEventStore()
+            var (partial, _) = await Self.run(workload, torn, on: store)
+            let stored = events(of: torn)
+            for event in stored where (event.streamID == stored[0].streamID) == keepsFirstStream {
+                let key = event.id == String(event.sequenceID) ? nil : event.id
+                try await store.stream(event.streamID).write(
+                    CandidateEvent(type: event.type, data: event.data, metadata: event.metadata, idempotencyKey: key))
+            }
+            for event in reports[torn] { partial.apply(event) }
+            let report = await InvariantChecker(workload: workload).check(store, history: partial)
+            #expect(
+                report.violations.contains {
+                    $0.contains("operation \(torn)") && $0.contains("torn write to several streams")
+                },
+                "\(report.violations)")
+        }
+        // Or none of its events, though it was acknowledged.
+        let store = InMemoryEventStore()
+        var (partial, _) = await Self.run(workload, torn, on: store)
+        for event in reports[torn] { partial.apply(event) }
+        let missing = await InvariantChecker(workload: workload).check(store, history: partial)
+        #expect(
+            missing.violations.contains { $0.contains("acknowledged operation \(torn)") && $0.contains("is missing") },
+            "\(missing.violations)")
+    }
+
+    @Test func aRefusedWriteToSeveralStreamsFoundStoredIsReported() async throws {
+        let workload = Workload(seed: 11, profile: .mixed())
+        let count = 300
+        let (history, reports) = await Self.run(workload, count, on: InMemoryEventStore())
+        // A write to several streams refused for a wrong expected version: it stored nothing.
+        let refused = try #require(
+            (0..<count).first { history.writes[$0]?.isMultiStream == true && history.writes[$0]?.isRejected == true })
+        #expect(workload.operation(refused).parts.contains { $0.expectation == .wrong })
+        let store = InMemoryEventStore()
+        var (partial, _) = await Self.run(workload, refused, on: store)
+        let operation = workload.operation(refused)
+        try await store.write(operation.parts.map { StreamWrite($0.streamID, Array(operation.events[$0.range])) })
+        for event in reports[refused] { partial.apply(event) }
+        let report = await InvariantChecker(workload: workload).check(store, history: partial)
+        #expect(
+            report.violations.contains { $0.contains("operation \(refused) was refused") }, "\(report.violations)")
+    }
+
+    @Test func reportsOfWritesToSeveralStreamsRoundTripAsLines() {
+        let events: [HistoryEvent] = [
+            .unitAttempt(operation: 7, expected: [.any, .exact(3), .noStream]),
+            .unitAcknowledged(operation: 7, versions: [4, 1, 2]), .rejected(operation: 8),
+        ]
+        for event in events { #expect(HistoryEvent(line: event.line) == event, "\(event.line)") }
+        #expect(HistoryEvent(line: "U 7 any,,3") == nil)
+    }
 }
