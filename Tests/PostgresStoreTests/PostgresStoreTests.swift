@@ -183,6 +183,36 @@ struct PostgresStoreTests {
         #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["2"])
     }
 
+    @Test func storesWritingTheSameStreamsInOtherOrdersDoNotDeadlock() async throws {
+        // Two stores (as two processes would) write units naming the same streams in opposite
+        // orders at once; append_batch locks stream rows in sorted order, so neither waits on
+        // the other's second lock while holding its first.
+        let schema = PostgresServer.freshSchema()
+        let first = try await PostgresServer.open(schema: schema)
+        let second = try await PostgresServer.open(schema: schema)
+        let rounds = 60
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, store) in [first, second].enumerated() {
+                for task in 0..<4 {
+                    group.addTask {
+                        for round in 0..<rounds / 4 {
+                            let streams = ["account-a", "account-b", "account-c"]
+                            let ordered = index == 0 ? streams : streams.reversed()
+                            try await store.write(
+                                ordered.map { StreamWrite($0, [CandidateEvent(type: "T\(index)-\(task)-\(round)")]) })
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let all = try await collect(try await first.stream("@all").read())
+        #expect(all.count == 2 * rounds * 3)
+        #expect(all.map(\.sequenceID) == Array(1...Int64(all.count)))
+        try await second.close()
+        try await first.close()
+    }
+
     @Test func serverErrorsLeaveThePoolWhole() async throws {
         // Each refused append is a server error in the middle of append_batch's answer; a
         // connection that such an error left leased would starve a small pool.
