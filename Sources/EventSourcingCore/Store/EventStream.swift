@@ -47,9 +47,7 @@ public final class EventStream: Sendable {
     @discardableResult
     public func write(_ events: [CandidateEvent], expectedVersion: ExpectedVersion = .any) async throws -> Int64 {
         guard !isAll else { throw EventStoreError.writeToAllStream }
-        if case .exact(let version) = expectedVersion, version < 0 {
-            throw EventStoreError.invalidArgument("an expected version is at least 0, not \(version)")
-        }
+        try Validation.checkExpectedVersion(expectedVersion)
         return try await append(Validation.prepareBatch(events), expectedVersion: expectedVersion, timestampMicros: nil)
     }
 

@@ -25,9 +25,9 @@ package final class StoreRuntime: Sendable {
 
     /// `EventStore.write(_:)`: checks every write before storage sees any, then appends them as one
     /// unit and wakes the watchers of the streams that changed.
-    package func write(_ writes: [StreamWrite], timestampMicros: Int64? = nil) async throws -> [Int64] {
+    package func write(_ writes: [StreamWrite]) async throws -> [Int64] {
         guard !writes.isEmpty else { return [] }
-        let requests = try Validation.prepareWrites(writes, timestampMicros: timestampMicros)
+        let requests = try Validation.prepareWrites(writes)
         let results = try await gate.run { try await storage.appendAtomically(requests) }
         for (request, result) in zip(requests, results) where result.appendedCount > 0 {
             hub.notify(streamID: request.streamID)

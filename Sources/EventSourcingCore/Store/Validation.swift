@@ -29,9 +29,7 @@ package enum Validation {
     /// versions, each stream's batch (`prepareBatch`), and the limits of one batch over the whole
     /// call, which the log engine stores as one unit.
     /// - Returns: One request per write, in order, with its events prepared.
-    package static func prepareWrites(_ writes: [StreamWrite], timestampMicros: Int64? = nil) throws
-        -> [AppendRequest]
-    {
+    package static func prepareWrites(_ writes: [StreamWrite]) throws -> [AppendRequest] {
         var seen = Set<String>()
         var events = 0
         var bytes = 0
@@ -43,10 +41,7 @@ package enum Validation {
                     "stream '\(write.streamID)' appears twice in one write (writes \(index) and an earlier one); "
                         + "put its events in one StreamWrite")
             }
-            if case .exact(let version) = write.expectedVersion, version < 0 {
-                throw EventStoreError.invalidArgument(
-                    "write \(index) ('\(write.streamID)'): an expected version is at least 0, not \(version)")
-            }
+            try checkExpectedVersion(write.expectedVersion, of: "write \(index) ('\(write.streamID)'): ")
             let prepared: (events: [CandidateEvent], bytes: Int)
             do {
                 prepared = try prepareBatchCounting(write.events)
@@ -61,8 +56,14 @@ package enum Validation {
                         + "\(Limits.batchBytesMax) bytes in all; write \(index) ('\(write.streamID)') passes that")
             }
             return AppendRequest(
-                streamID: write.streamID, events: prepared.events, expectedVersion: write.expectedVersion,
-                timestampMicros: timestampMicros)
+                streamID: write.streamID, events: prepared.events, expectedVersion: write.expectedVersion)
+        }
+    }
+
+    /// Checks that an exact expected version is not negative; `context` starts the message.
+    package static func checkExpectedVersion(_ expected: ExpectedVersion, of context: String = "") throws {
+        if case .exact(let version) = expected, version < 0 {
+            throw EventStoreError.invalidArgument("\(context)an expected version is at least 0, not \(version)")
         }
     }
 
