@@ -293,7 +293,56 @@ struct PythonInteropTests {
             }
         }
     }
+
+    @Test(
+        "Swift writes to several streams at once, Python reads each event in its stream and in @all",
+        .enabled(if: PythonInterop.isAvailable, PythonInterop.unavailableMessage))
+    func swiftMultiStreamWritePythonReads() async throws {
+        try await PythonInterop.withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("swift-multi.db").path
+            let written: [String: [StoredEvent]] = try await SQLiteEventStore.withStore(path: path) { store in
+                try await store.stream("from").write(CandidateEvent(type: "Opened"))
+                let ids = try await store.write([
+                    StreamWrite(
+                        "from", [CandidateEvent(type: "Debited", data: Data("5".utf8), idempotencyKey: "t-1-out")],
+                        expectedVersion: .exact(1)),
+                    StreamWrite(
+                        "to",
+                        [
+                            CandidateEvent(type: "Credited", data: Data("5".utf8), metadata: ["transfer": 1]),
+                            CandidateEvent(type: "Noted", idempotencyKey: "t-1-note"),
+                        ],
+                        expectedVersion: .noStream),
+                ])
+                #expect(ids == [2, 2])
+                var events: [String: [StoredEvent]] = [:]
+                for streamID in ["from", "to", "@all"] {
+                    events[streamID] = try await PythonInterop.readAll(try await store.stream(streamID))
+                }
+                return events
+            }
+            #expect(written["@all"]?.map(\.sequenceID) == [1, 2, 3, 4])
+
+            let script = PythonInterop.prelude + #"""
+                async def main(db):
+                    async with sqlite_stream_factory(db, polling_interval=0.05) as open_stream:
+                        emit(await dump(open_stream, ["from", "to"], []))
+
+                asyncio.run(asyncio.wait_for(main(sys.argv[1]), 150))
+                """#
+            let dump = try await PythonInterop.run(script: script, arguments: [path], in: directory).lastLineJSON()
+            for streamID in ["from", "to", "@all"] {
+                let events = try #require(written[streamID])
+                let pythonEvents = dump["streams"][streamID]["events"].array
+                try #require(pythonEvents.count == events.count, "Python's event count of '\(streamID)'")
+                for (event, python) in zip(events, pythonEvents) { PythonInterop.expectSame(event, python) }
+            }
+            #expect(dump["streams"]["from"]["version"].int == 2)
+            #expect(dump["streams"]["to"]["version"].int == 2)
+        }
+    }
 }
+
 
 // MARK: - Support
 
