@@ -19,6 +19,10 @@ final class LogState: @unchecked Sendable {
     var streams: StreamIndex
     var headSequenceID: Int64
     var headTimestampMicros: Int64?
+    /// Set when publishing a write to several streams failed partway (a damaged index): the
+    /// indexes then hold part of one write, so every read fails with this until a reopen rebuilds
+    /// them from the log, where the write is whole.
+    var unreadable: EventStoreError?
 
     init(
         io: any FileIO, segments: [Segment], batches: BatchIndex, streams: StreamIndex, headSequenceID: Int64,

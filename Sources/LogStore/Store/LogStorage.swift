@@ -111,6 +111,7 @@ final class LogStorage: EventStorage {
 
     private func headNow(of streamID: String) throws -> StreamHead {
         try state.withLock {
+            if let unreadable = state.unreadable { throw unreadable }
             if streamID == StreamName.all {
                 return StreamHead(
                     version: state.headSequenceID, eventCount: state.headSequenceID,
@@ -139,7 +140,8 @@ final class LogStorage: EventStorage {
     private func readNow(_ request: ReadRequest) throws -> ReadPage {
         // Under the lock: where the wanted events are, and the committed end they stop at.
         let (plan, end) = try state.withLock { () throws -> ([PlannedBatch], Int64) in
-            request.isAll ? try planAll(request) : try planStream(request)
+            if let unreadable = state.unreadable { throw unreadable }
+            return request.isAll ? try planAll(request) : try planStream(request)
         }
         var builder = PageBuilder(request: request)
         var stoppedEarly = false

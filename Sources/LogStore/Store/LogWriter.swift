@@ -661,10 +661,20 @@ final class WriterContext {
         do {
             try state.withLock {
                 for frame in frames {
-                    try state.record(
-                        streamID: frame.streamID, streamHash: frame.streamHash, position: frame.position,
-                        firstSequenceID: frame.firstSequenceID, firstVersion: frame.firstVersion,
-                        eventCount: frame.eventCount, timestampMicros: frame.timestampMicros)
+                    do {
+                        try state.record(
+                            streamID: frame.streamID, streamHash: frame.streamHash, position: frame.position,
+                            firstSequenceID: frame.firstSequenceID, firstVersion: frame.firstVersion,
+                            eventCount: frame.eventCount, timestampMicros: frame.timestampMicros)
+                    } catch {
+                        // Part of a write to several streams is in the indexes: nobody may read it.
+                        if recorded > 0, frames[frames.startIndex + recorded - 1].continues {
+                            state.unreadable = .corruption(
+                                "the index failed while recording a write to several streams, and holds part of it; reopen the store, which rebuilds its indexes from the log (\(SystemError.storeError(error)))"
+                            )
+                        }
+                        throw error
+                    }
                     recorded += 1
                 }
             }
