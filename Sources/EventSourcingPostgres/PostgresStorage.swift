@@ -13,6 +13,8 @@ import PostgresNIO
 ///
 /// Thread-safety: immutable after `init`; the client, writer and listener are thread-safe.
 final class PostgresStorage: EventStorage {
+    // Placeholder until this store's subscriptions land (in progress): every call throws.
+    let subscriptions: any SubscriptionStorage = UnsupportedSubscriptions()
     let client: PostgresClient
     let schema: PostgresSchema
     let options: PostgresEventStore.Options

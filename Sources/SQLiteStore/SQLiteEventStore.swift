@@ -83,6 +83,17 @@ public final class SQLiteEventStore: EventStore, RuntimeBackedStore {
     @discardableResult
     public func write(_ writes: [StreamWrite]) async throws -> [Int64] { try await runtime.write(writes) }
 
+    /// Opens a durable subscription; see `EventStore.subscribe(_:options:)`.
+    public func subscribe(_ name: String, options: SubscriptionOptions) async throws -> Subscription {
+        try await runtime.subscribe(name, options: options)
+    }
+
+    /// Every subscription with its position and lag; see `EventStore.subscriptions()`.
+    public func subscriptions() async throws -> [SubscriptionInfo] { try await runtime.subscriptions() }
+
+    /// Removes a subscription; see `EventStore.deleteSubscription(_:)`.
+    public func deleteSubscription(_ name: String) async throws { try await runtime.deleteSubscription(name) }
+
     /// Finishes open watches, waits for writes in flight and releases the store; see `EventStore.close()`.
     public func close() async throws { try await runtime.close() }
 

@@ -6,6 +6,8 @@ import Foundation
 ///
 /// Thread-safety: safe to use from any task; connections are confined to their worker threads.
 final class SQLiteStorage: EventStorage {
+    // Placeholder until this store's subscriptions land (in progress): every call throws.
+    let subscriptions: any SubscriptionStorage = UnsupportedSubscriptions()
     private let writer: ConnectionWorkers?
     private let readers: ConnectionWorkers
     private let changeWatcher: SQLiteChangeWatcher

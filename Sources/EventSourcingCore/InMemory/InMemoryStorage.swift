@@ -23,6 +23,7 @@ final class InMemoryStorage: EventStorage {
     }
 
     private let state = Mutex(State())
+    let subscriptions: any SubscriptionStorage = InMemorySubscriptions()
 
     func append(_ request: AppendRequest) async throws -> AppendResult {
         try state.withLock { state in

@@ -36,6 +36,9 @@ package protocol EventStorage: Sendable {
     /// Counts for `eventlog stats`.
     func statistics() async throws -> StoreStatistics
 
+    /// Where the store keeps its subscriptions.
+    var subscriptions: any SubscriptionStorage { get }
+
     /// Releases files and connections. The core calls it once, after every operation has finished.
     func close() async throws
 }

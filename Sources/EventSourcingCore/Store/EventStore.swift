@@ -20,10 +20,33 @@ public protocol EventStore: AnyObject, Sendable {
     @discardableResult
     func write(_ writes: [StreamWrite]) async throws -> [Int64]
 
+    /// Opens the subscription `name`, creating it at `options.start` the first time; its stream
+    /// and filter are fixed then. Only one consumer holds a name at a time, across processes.
+    /// - Throws: `EventStoreError.subscriptionBusy` while another consumer holds it,
+    ///   `.invalidArgument` for a bad name or other stream or filter than the stored ones,
+    ///   `.invalidStreamID`, `.invalidFilter`, `.storeClosed`, or a storage error.
+    func subscribe(_ name: String, options: SubscriptionOptions) async throws -> Subscription
+
+    /// Every subscription, in name order, with its position and lag.
+    func subscriptions() async throws -> [SubscriptionInfo]
+
+    /// Removes a subscription.
+    /// - Throws: `EventStoreError.subscriptionBusy` while a consumer holds it, `.invalidArgument`
+    ///   when there is none of that name, `.readOnly`, or a storage error.
+    func deleteSubscription(_ name: String) async throws
+
     /// Finishes every open watch, waits for in-flight writes and releases files. Calling it again
     /// does nothing; every other call on the store or its streams then throws
     /// `EventStoreError.storeClosed`.
     func close() async throws
+}
+
+extension EventStore {
+    /// Opens the subscription `name` with the default options: every event of `"@all"`, from the
+    /// beginning; see `subscribe(_:options:)`.
+    public func subscribe(_ name: String) async throws -> Subscription {
+        try await subscribe(name, options: SubscriptionOptions())
+    }
 }
 
 /// Runs `body` with `store`, then closes the store, also when `body` throws (the close error is

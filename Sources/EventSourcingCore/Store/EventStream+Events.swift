@@ -23,6 +23,8 @@ extension EventStream {
         let from: Int64?
         let filter: EventFilter?
         let runtime: StoreRuntime
+        /// The subscription this watch delivers for, told what is handed out and scanned.
+        var progress: SubscriptionProgress? = nil
 
         /// A new iteration: a read starts from its `from`, a watch without `from` from the head now.
         public func makeAsyncIterator() -> Iterator { Iterator(sequence: self) }
@@ -36,6 +38,8 @@ extension EventStream {
             private var isFinished = false
             private var reachedEnd = false
             private var position: Int64 = 0
+            /// The last position the buffered page scanned.
+            private var bufferScannedThrough: Int64 = 0
             private var remaining: Int?
             private var compiledFilter: CompiledFilter?
 
@@ -44,8 +48,10 @@ extension EventStream {
             /// The next event, or `nil` at the end of a read, or when a watch ends.
             /// - Throws: `EventStoreError` for bad arguments (on the first call), or a storage error.
             public mutating func next() async throws -> StoredEvent? {
+                if let progress = sequence.progress, progress.isClosed, !isFinished { finish() }
                 if index < buffer.count {
                     defer { index += 1 }
+                    report(index)
                     return buffer[index]
                 }
                 guard !isFinished else { return nil }
@@ -77,8 +83,20 @@ extension EventStream {
             private mutating func deliver(_ events: [StoredEvent]) -> StoredEvent? {
                 guard let first = events.first else { return nil }
                 buffer = events
+                bufferScannedThrough = position
                 index = 1
+                report(0)
                 return first
+            }
+
+            /// Tells a subscription that the buffered event at `index` is handed out, and how far
+            /// nothing its filter accepts follows it.
+            private func report(_ index: Int) {
+                guard let progress = sequence.progress else { return }
+                let event = buffer[index]
+                let delivered = sequence.streamID == StreamName.all ? event.sequenceID : event.version
+                let clearThrough = index + 1 < buffer.count ? delivered : bufferScannedThrough
+                progress.delivered(delivered, clearThrough: clearThrough)
             }
 
             private func readPage(direction: ReadDirection, limit: Int) async throws -> ReadPage {
@@ -136,7 +154,7 @@ extension EventStream {
                     }
                 }
                 let waitStream: String? = sequence.streamID == StreamName.all ? nil : sequence.streamID
-                while !Task.isCancelled {
+                while !Task.isCancelled, !(sequence.progress?.isClosed ?? false) {
                     let generation = runtime.hub.generation
                     let read: ReadPage?
                     do {
@@ -150,7 +168,10 @@ extension EventStream {
                         continue
                     }
                     guard let page = read else { break }
-                    if let last = page.lastScanned { position = last }
+                    if let last = page.lastScanned {
+                        if page.events.isEmpty { sequence.progress?.scannedNothing(from: position, through: last) }
+                        position = last
+                    }
                     if let event = deliver(page.events) { return event }
                     if !page.isEnd { continue }
                     guard await runtime.hub.waitForChange(after: generation, streamID: waitStream) else { break }

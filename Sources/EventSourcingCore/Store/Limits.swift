@@ -9,6 +9,9 @@ public enum Limits {
     public static let idempotencyKeyBytesMax = 1024
     /// Longest projection name, in UTF-8 bytes.
     public static let projectionNameBytesMax = 1024
+    /// Longest subscription name, in UTF-8 bytes (a log store names a file after it, each byte
+    /// taking up to three characters).
+    public static let subscriptionNameBytesMax = 80
     /// Largest event: data plus type, key and metadata JSON, in bytes. 16 MiB of data fits.
     public static let eventBytesMax = 32 * 1024 * 1024
     /// Largest batch: the sum of its events' sizes, in bytes.

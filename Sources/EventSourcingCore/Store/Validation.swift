@@ -166,4 +166,17 @@ package enum Validation {
                 "a projection name has 1 to \(Limits.projectionNameBytesMax) UTF-8 bytes and no NUL")
         }
     }
+
+    /// Checks a subscription name: 1 to `Limits.subscriptionNameBytesMax` UTF-8 bytes, no control
+    /// characters.
+    package static func checkSubscriptionName(_ name: String) throws {
+        let byteCount = name.utf8.count
+        guard byteCount > 0, byteCount <= Limits.subscriptionNameBytesMax,
+            !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw EventStoreError.invalidArgument(
+                "a subscription name has 1 to \(Limits.subscriptionNameBytesMax) UTF-8 bytes and no control "
+                    + "characters; '\(name.prefix(100))' has \(byteCount) bytes")
+        }
+    }
 }

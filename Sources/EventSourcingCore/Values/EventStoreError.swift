@@ -33,6 +33,9 @@ public enum EventStoreError: Error, Equatable, CustomStringConvertible {
     /// A database server cannot be reached, or stopped answering within its timeout; retry later.
     /// A write that failed this way may or may not have been stored: retry it with its keys.
     case unavailable(String)
+    /// Another consumer, in this process or another, holds the subscription: close it first, or
+    /// wait for its process to end.
+    case subscriptionBusy(String)
 
     public var description: String {
         switch self {
@@ -65,6 +68,8 @@ public enum EventStoreError: Error, Equatable, CustomStringConvertible {
             return "I/O error: \(reason)"
         case .unavailable(let reason):
             return "The database server is unavailable: \(reason); retry later"
+        case .subscriptionBusy(let name):
+            return "Subscription '\(name)' is held by another consumer: close that one first, or wait until its process ends"
         }
     }
 }

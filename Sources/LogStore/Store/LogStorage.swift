@@ -22,7 +22,15 @@ final class LogStorage: EventStorage {
     private let blockingReads = BlockingWorker(name: "eventlog-reads")
     private static let payloadCacheEntries = 4
 
-    init(state: LogState, writer: LogWriter, follower: LogFollower?, directory: String, isReadOnly: Bool) {
+    let subscriptions: any SubscriptionStorage
+    private let subscriptionFiles: LogSubscriptions
+
+    init(
+        state: LogState, writer: LogWriter, follower: LogFollower?, directory: String, options: LogEventStore.Options
+    ) {
+        subscriptionFiles = LogSubscriptions(storeDirectory: directory, options: options)
+        subscriptions = subscriptionFiles
+        let isReadOnly = options.readOnly
         self.state = state
         self.writer = writer
         self.follower = follower
@@ -99,6 +107,7 @@ final class LogStorage: EventStorage {
 
     func close() async throws {
         blockingReads.stop()
+        subscriptionFiles.stop()
         if let follower { try await DedicatedThread.run(name: "eventlog-follower-stop") { follower.stop() } }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             writer.submit(.close(continuation))

@@ -178,6 +178,25 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
     /// Releases this file's advisory lock.
     func unlock() { flock(descriptor, LOCK_UN) }
 
+    /// Takes an exclusive advisory lock, waiting for other holders (`flock(2)` with `LOCK_EX`).
+    func lockExclusive() throws {
+        while flock(descriptor, LOCK_EX) != 0 {
+            let code = errno
+            if code == EINTR { continue }
+            throw SystemCall.error("flock", path: path, code: code)
+        }
+    }
+
+    /// Whether `path` still names this open file (`fstat(2)` and `lstat(2)`): `false` once it was
+    /// unlinked or replaced.
+    func isStillLinked(at path: String) throws -> Bool {
+        var open = stat()
+        try SystemCall.run("fstat", path: self.path) { fstat(descriptor, &open) }
+        var named = stat()
+        guard lstat(path, &named) == 0 else { return false }
+        return open.st_nlink > 0 && open.st_ino == named.st_ino && open.st_dev == named.st_dev
+    }
+
     private func tryLock(_ operation: Int32) throws -> Bool {
         while true {
             if flock(descriptor, operation | LOCK_NB) == 0 { return true }
