@@ -57,4 +57,26 @@ enum SQLiteSchema {
         SELECT stream_id, projection_name, version, state, timestamp FROM snapshots
         WHERE stream_id = ?1 AND projection_name = ?2
         """
+
+    /// Subscriptions: a table of this package's own, which py-event-sourcing ignores. Created on
+    /// the first `subscribe`, so that a file without subscriptions stays exactly Python's layout.
+    static let createSubscriptions = """
+        CREATE TABLE IF NOT EXISTS subscriptions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            stream_id TEXT NOT NULL,
+            filter TEXT,
+            position INTEGER NOT NULL
+        )
+        """
+    static let subscriptionsExist = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'subscriptions'"
+    static let subscriptionColumns = "id, name, stream_id, filter, position"
+    static let subscriptionByName = "SELECT \(subscriptionColumns) FROM subscriptions WHERE name = ?1"
+    static let allSubscriptions = "SELECT \(subscriptionColumns) FROM subscriptions ORDER BY name"
+    static let insertSubscription = """
+        INSERT INTO subscriptions (name, stream_id, filter, position) VALUES (?1, ?2, ?3, ?4)
+        ON CONFLICT (name) DO NOTHING
+        """
+    static let recordSubscriptionPosition = "UPDATE subscriptions SET position = ?2 WHERE id = ?1"
+    static let deleteSubscription = "DELETE FROM subscriptions WHERE id = ?1"
 }

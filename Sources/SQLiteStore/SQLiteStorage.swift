@@ -6,8 +6,7 @@ import Foundation
 ///
 /// Thread-safety: safe to use from any task; connections are confined to their worker threads.
 final class SQLiteStorage: EventStorage {
-    // Placeholder until this store's subscriptions land (in progress): every call throws.
-    let subscriptions: any SubscriptionStorage = UnsupportedSubscriptions()
+    let subscriptions: any SubscriptionStorage
     private let writer: ConnectionWorkers?
     private let readers: ConnectionWorkers
     private let changeWatcher: SQLiteChangeWatcher
@@ -42,6 +41,7 @@ final class SQLiteStorage: EventStorage {
         changeWatcher = try SQLiteChangeWatcher(path: path, hub: hub, logger: options.logger)
         writer = writerConnection.map { ConnectionWorkers(name: "sqlite-writer", connections: [$0]) }
         readers = ConnectionWorkers(name: "sqlite-reader", connections: readerConnections)
+        subscriptions = SQLiteSubscriptions(path: path, writer: writer, readers: readers)
     }
 
     private func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {

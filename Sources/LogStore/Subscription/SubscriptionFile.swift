@@ -11,7 +11,7 @@ import EventSourcingCore
 /// +--------------------------------------------------------------------------------------------+
 /// two position slots, at `slotsOffset` (the header rounded up to 64) and 32 bytes after it:
 /// +----------------+--------------+------------+----------+
-/// | generation u64 | position i64 | crc32c u32 | zero u32 |   crc32c of generation and position
+/// | generation u64 | position i64 | crc32c u32 | 12 zeros |   crc32c of generation and position
 /// +----------------+--------------+------------+----------+
 /// ```
 ///
@@ -39,7 +39,7 @@ struct SubscriptionFile {
         var writer = ByteWriter()
         writer.append(contentsOf: magic)
         writer.append(format)
-        let headerBytes = 8 + 4 * 7 + name.count + stream.count + filter.count + 4
+        let headerBytes = 8 + 4 * 6 + name.count + stream.count + filter.count + 4
         writer.append(UInt32(headerBytes))
         writer.append(UInt32(name.count))
         writer.append(UInt32(stream.count))
@@ -64,7 +64,8 @@ struct SubscriptionFile {
         writer.append(generation)
         writer.append(position)
         writer.append(Checksum.crc32c(writer.bytes))
-        writer.append(UInt32(0))
+        writer.append(contentsOf: [UInt8](repeating: 0, count: slotBytes - 20))
+        precondition(writer.bytes.count == slotBytes, "a slot is as long as its place")
         return writer.bytes
     }
 
@@ -79,7 +80,7 @@ struct SubscriptionFile {
     static func decode(_ bytes: [UInt8], path: String) throws -> (file: SubscriptionFile, slotsOffset: Int) {
         try bytes.withUnsafeBytes { raw in
             var reader = ByteReader(raw, context: "subscription record '\(path)'")
-            guard raw.count >= 8 + 4 * 7 + 4, Array(raw[0..<8]) == magic else {
+            guard raw.count >= 8 + 4 * 6 + 4, Array(raw[0..<8]) == magic else {
                 throw reader.damaged("not a subscription record")
             }
             reader.offset = 8
@@ -90,7 +91,7 @@ struct SubscriptionFile {
             let streamCount = Int(try reader.read(UInt32.self))
             let filterCount = Int(try reader.read(UInt32.self))
             let flags = try reader.read(UInt32.self)
-            guard headerBytes == 8 + 4 * 7 + nameCount + streamCount + filterCount + 4,
+            guard headerBytes == 8 + 4 * 6 + nameCount + streamCount + filterCount + 4,
                 headerBytes <= raw.count
             else { throw reader.damaged("header length \(headerBytes) does not fit") }
             let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: headerBytes - 4, as: UInt32.self))
