@@ -295,7 +295,7 @@ struct PythonInteropTests {
     }
 
     @Test(
-        "Swift writes to several streams at once, Python reads each event in its stream and in @all",
+        "Swift writes to several streams at once and keeps a subscription; Python reads each event and appends",
         .enabled(if: PythonInterop.isAvailable, PythonInterop.unavailableMessage))
     func swiftMultiStreamWritePythonReads() async throws {
         try await PythonInterop.withTemporaryDirectory { directory in
@@ -315,6 +315,10 @@ struct PythonInteropTests {
                         expectedVersion: .noStream),
                 ])
                 #expect(ids == [2, 2])
+                // A subscription adds a table of its own, which Python ignores.
+                let subscription = try await store.subscribe("transfers", options: .init(stream: "to"))
+                try await subscription.acknowledge(upTo: 1)
+                try await subscription.close()
                 var events: [String: [StoredEvent]] = [:]
                 for streamID in ["from", "to", "@all"] {
                     events[streamID] = try await PythonInterop.readAll(try await store.stream(streamID))
@@ -326,7 +330,10 @@ struct PythonInteropTests {
             let script = PythonInterop.prelude + #"""
                 async def main(db):
                     async with sqlite_stream_factory(db, polling_interval=0.05) as open_stream:
-                        emit(await dump(open_stream, ["from", "to"], []))
+                        out = await dump(open_stream, ["from", "to"], [])
+                        async with open_stream("to") as stream:
+                            out["append_version"] = await stream.write([CandidateEvent(type="PyNoted", data=b"py")])
+                        emit(out)
 
                 asyncio.run(asyncio.wait_for(main(sys.argv[1]), 150))
                 """#
@@ -339,6 +346,20 @@ struct PythonInteropTests {
             }
             #expect(dump["streams"]["from"]["version"].int == 2)
             #expect(dump["streams"]["to"]["version"].int == 2)
+            #expect(dump["append_version"].int == 3)
+
+            // Swift reads Python's append, and the subscription is where it was left.
+            try await SQLiteEventStore.withStore(path: path) { store in
+                #expect(try await store.subscriptions() == [SubscriptionInfo(name: "transfers", stream: "to", position: 1, lag: 2)])
+                let subscription = try await store.subscribe("transfers", options: .init(stream: "to"))
+                var types: [String] = []
+                for try await event in subscription.events() {
+                    types.append(event.type)
+                    if types.count == 2 { break }
+                }
+                #expect(types == ["Noted", "PyNoted"])
+                try await subscription.close()
+            }
         }
     }
 }

@@ -97,7 +97,15 @@ final class LogStorage: EventStorage {
         var bytes: Int64 = 0
         var snapshots = 0
         for name in try Directory.names(in: directory) {
-            guard let file = try SystemFile.openIfExists(directory + "/" + name, io: state.io) else { continue }
+            let path = directory + "/" + name
+            if name == LogSubscriptions.directoryName, Directory.exists(path) {
+                for record in try Directory.names(in: path) {
+                    guard let file = try SystemFile.openIfExists(path + "/" + record, io: state.io) else { continue }
+                    bytes += Int64(try file.size())
+                }
+                continue
+            }
+            guard let file = try SystemFile.openIfExists(path, io: state.io) else { continue }
             bytes += Int64(try file.size())
             if name.hasPrefix("snapshot-"), name.hasSuffix(".snap") { snapshots += 1 }
         }

@@ -32,6 +32,18 @@ package enum LogVerifier {
                 problems.append(line(error))
             }
         }
+        let subscriptions = directory + "/" + LogSubscriptions.directoryName
+        if Directory.exists(subscriptions) {
+            for name in try Directory.names(in: subscriptions).sorted() where name.hasSuffix(SubscriptionFile.suffix) {
+                let path = subscriptions + "/" + name
+                do {
+                    guard let file = try SystemFile.openIfExists(path, io: io) else { continue }
+                    _ = try SubscriptionFile.decode(try file.readAll(), path: path)
+                } catch {
+                    problems.append(line(error))
+                }
+            }
+        }
         return problems
     }
 
