@@ -19,7 +19,7 @@ public final class EventStream: Sendable {
         self.cachedVersion = Mutex(version)
     }
 
-    private var isAll: Bool { streamID == StreamName.all }
+    var isAll: Bool { streamID == StreamName.all }
 
     /// This handle's last known version; for `"@all"` the store's head sequence id, read now.
     public var version: Int64 {
