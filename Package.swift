@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // The PostgreSQL store's client: an async/await, pooled, non-blocking client with LISTEN/NOTIFY.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Metrics (writes, events, latencies, watch lag) that cost nothing until an application
+        // bootstraps a backend; postgres-nio depends on it already.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -26,7 +29,9 @@ let package = Package(
         ),
         .target(
             name: "EventSourcingCore",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
         ),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Debian's liblz4-dev compresses snapshot state and large batches.
@@ -35,17 +40,23 @@ let package = Package(
         .target(name: "CChecksum"),
         .target(
             name: "LogStore",
-            dependencies: ["EventSourcingCore", "CLZ4", "CChecksum", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "EventSourcingCore", "CLZ4", "CChecksum", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
         ),
         .target(
             name: "SQLiteStore",
-            dependencies: ["EventSourcingCore", "CSQLite", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "EventSourcingCore", "CSQLite", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
         ),
         .target(
             name: "EventSourcingPostgres",
             dependencies: [
                 "EventSourcingCore", .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .executableTarget(
@@ -62,7 +73,11 @@ let package = Package(
         .target(name: "CSpawn"),
         .testTarget(name: "EventSourcingCoreTests", dependencies: ["EventSourcingCore"]),
         .testTarget(
-            name: "ConformanceTests", dependencies: ["EventSourcing", "EventSourcingPostgres", "EventSourcingTestSupport"]),
+            name: "ConformanceTests",
+            dependencies: [
+                "EventSourcing", "EventSourcingPostgres", "EventSourcingTestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]),
         .testTarget(
             name: "SQLiteStoreTests", dependencies: ["EventSourcing", "SQLiteStore", "EventSourcingTestSupport"]),
         .testTarget(

@@ -1,3 +1,4 @@
+import CoreMetrics
 import EventSourcingCore
 import Foundation
 import Logging
@@ -35,6 +36,8 @@ public final class PostgresEventStore: EventStore, RuntimeBackedStore {
         public var groupEventsMax: Int
         /// Where the store logs; silent by default.
         public var logger: Logger
+        /// Where metrics go; `nil`: the bootstrapped `MetricsSystem` (tests pass their own).
+        package var metricsFactory: (any MetricsFactory)? = nil
 
         /// Creates options; every parameter has a default.
         public init(
@@ -78,7 +81,8 @@ public final class PostgresEventStore: EventStore, RuntimeBackedStore {
         let hub = WatchHub()
         let storage = try await PostgresStorage.open(location: location, options: options, hub: hub)
         return PostgresEventStore(
-            location: location.description, runtime: StoreRuntime(storage: storage, hub: hub, logger: options.logger))
+            location: location.description, runtime: StoreRuntime(
+                storage: storage, hub: hub, logger: options.logger, metrics: StoreMetrics(store: "postgres", factory: options.metricsFactory)))
     }
 
     /// Opens, runs `body`, and closes even when `body` throws.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import EventSourcingCore
 import Logging
 
@@ -33,6 +34,8 @@ public final class SQLiteEventStore: EventStore, RuntimeBackedStore {
         public var busyTimeoutMilliseconds: Int
         /// Where the store logs; silent by default.
         public var logger: Logger
+        /// Where metrics go; `nil`: the bootstrapped `MetricsSystem` (tests pass their own).
+        package var metricsFactory: (any MetricsFactory)? = nil
 
         /// Creates options; every parameter has a default.
         public init(
@@ -66,7 +69,9 @@ public final class SQLiteEventStore: EventStore, RuntimeBackedStore {
         let storage = try await DedicatedThread.run(name: "sqlite-open") {
             try SQLiteStorage(path: path, options: options, hub: hub)
         }
-        return SQLiteEventStore(path: path, runtime: StoreRuntime(storage: storage, hub: hub, logger: options.logger))
+        return SQLiteEventStore(path: path, runtime: StoreRuntime(
+                storage: storage, hub: hub, logger: options.logger,
+                metrics: StoreMetrics(store: "sqlite", factory: options.metricsFactory)))
     }
 
     /// Opens, runs `body`, and closes even when `body` throws.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 
 /// An event store that keeps everything in memory: the whole behaviour, no persistence.
@@ -10,7 +11,15 @@ public final class InMemoryEventStore: EventStore, RuntimeBackedStore {
     /// Creates an empty store.
     public init() {
         runtime = StoreRuntime(
-            storage: InMemoryStorage(), hub: WatchHub(), logger: Logger(label: "EventSourcing.InMemory"))
+            storage: InMemoryStorage(), hub: WatchHub(), logger: Logger(label: "EventSourcing.InMemory"),
+            metrics: StoreMetrics(store: "memory"))
+    }
+
+    /// A store that reports its metrics to `metricsFactory` (tests).
+    package init(metricsFactory: any MetricsFactory) {
+        runtime = StoreRuntime(
+            storage: InMemoryStorage(), hub: WatchHub(), logger: Logger(label: "EventSourcing.InMemory"),
+            metrics: StoreMetrics(store: "memory", factory: metricsFactory))
     }
 
     /// Opens a handle on a stream (`"@all"` for the global stream); see `EventStore.stream(_:)`.

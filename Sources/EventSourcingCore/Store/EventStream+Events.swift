@@ -1,3 +1,5 @@
+import Foundation
+
 extension EventStream {
     /// The events of a `read` or a `watch`: an `AsyncSequence` of `StoredEvent`.
     ///
@@ -168,6 +170,10 @@ extension EventStream {
                         continue
                     }
                     guard let page = read else { break }
+                    if let newest = page.events.last {
+                        runtime.metrics.watchLag.recordNanoseconds(
+                            Int64(Swift.max(0, Date().timeIntervalSince(newest.timestamp)) * 1e9))
+                    }
                     if let last = page.lastScanned {
                         if page.events.isEmpty { sequence.progress?.scannedNothing(from: position, through: last) }
                         position = last

@@ -72,7 +72,9 @@ public final class EventStream: Sendable {
             let request = AppendRequest(
                 streamID: streamID, events: prepared, expectedVersion: expectedVersion, timestampMicros: timestampMicros
             )
-            let result = try await runtime.storage.append(request)
+            let result = try await runtime.metrics.timeWrite {
+                try await runtime.storage.append(request)
+            } appended: { $0.appendedCount }
             if result.appendedCount > 0 { runtime.hub.notify(streamID: streamID) }
             return result.version
         }

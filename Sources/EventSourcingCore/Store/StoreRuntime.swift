@@ -10,13 +10,16 @@ package final class StoreRuntime: Sendable {
     package let hub: WatchHub
     package let gate = OperationGate()
     package let logger: Logger
+    /// What the store reports through swift-metrics.
+    package let metrics: StoreMetrics
     /// The subscriptions open through this store, closed with it.
     private let openSubscriptions = Mutex<[ObjectIdentifier: Subscription]>([:])
 
-    package init(storage: any EventStorage, hub: WatchHub, logger: Logger) {
+    package init(storage: any EventStorage, hub: WatchHub, logger: Logger, metrics: StoreMetrics) {
         self.storage = storage
         self.hub = hub
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Opens a handle on `streamID`.
@@ -31,7 +34,9 @@ package final class StoreRuntime: Sendable {
     package func write(_ writes: [StreamWrite]) async throws -> [Int64] {
         guard !writes.isEmpty else { return [] }
         let requests = try Validation.prepareWrites(writes)
-        let results = try await gate.run { try await storage.appendAtomically(requests) }
+        let results = try await metrics.timeWrite {
+            try await gate.run { try await storage.appendAtomically(requests) }
+        } appended: { $0.reduce(0) { $0 + $1.appendedCount } }
         for (request, result) in zip(requests, results) where result.appendedCount > 0 {
             hub.notify(streamID: request.streamID)
         }

@@ -110,6 +110,7 @@ public final class Subscription: Sendable {
             }
             guard target > current else { return }
             try await runtime.gate.run { try await hold.record(position: target) }
+            runtime.metrics.acknowledgements.increment()
             state.withLock { $0.position = target }
         }
     }

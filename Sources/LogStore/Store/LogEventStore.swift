@@ -1,3 +1,4 @@
+import CoreMetrics
 import EventSourcingCore
 import Logging
 
@@ -41,6 +42,8 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
         /// The slots of a new key table (a power of two, at least 16). The reliability harnesses
         /// make it small, so that the table grows (`keys.idx.grown`) within their small workloads.
         package var keyIndexInitialCapacity = 4096
+        /// Where metrics go; `nil`: the bootstrapped `MetricsSystem` (tests pass their own).
+        package var metricsFactory: (any MetricsFactory)? = nil
 
         /// Creates options; every parameter has a default.
         public init(
@@ -100,7 +103,9 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
         let storage = LogStorage(
             state: state, writer: writer, follower: follower, directory: directory, options: options)
         return LogEventStore(
-            directory: directory, runtime: StoreRuntime(storage: storage, hub: hub, logger: options.logger),
+            directory: directory, runtime: StoreRuntime(
+                storage: storage, hub: hub, logger: options.logger,
+                metrics: StoreMetrics(store: "log", factory: options.metricsFactory)),
             writer: writer)
     }
 

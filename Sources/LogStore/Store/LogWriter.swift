@@ -1,3 +1,4 @@
+import CoreMetrics
 import EventSourcingCore
 import Foundation
 import Logging
@@ -153,6 +154,8 @@ final class WriterContext {
     var needsCheckpoint = false
     /// How long the last group's `fdatasync` took (bounds the commit delay).
     var lastSyncNanoseconds: UInt64 = 0
+    /// Each group sync's duration, for swift-metrics.
+    lazy var syncDuration = StoreMetrics.syncDuration(store: "log", factory: options.metricsFactory)
     /// Where a read-only open keeps its own index files; removed at close.
     var privateDirectory: String?
     /// Set when the store can no longer write safely (a failed sync whose unsynced writes could
@@ -611,6 +614,7 @@ final class WriterContext {
                 throw syncFailed(error, takeBack: takeBack)
             }
             lastSyncNanoseconds = DispatchTime.now().uptimeNanoseconds - start
+            syncDuration.recordNanoseconds(Int64(lastSyncNanoseconds))
             syncedEnd = LogPosition(segment: segment.ordinal, offset: bufferStart)
         }
         segment.publishEnd(bufferStart)
