@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "EventSourcing", targets: ["EventSourcing"]),
         .executable(name: "eventlog", targets: ["eventlog"]),
+        .executable(name: "bank-example", targets: ["bank-example"]),
         // The PostgreSQL store, a product of its own so that embedders of the file stores never
         // build a network stack.
         .library(name: "EventSourcingPostgres", targets: ["EventSourcingPostgres"]),
@@ -66,6 +67,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A small bank on the public API, built and run by the tests so that it never rots.
+        .executableTarget(name: "bank-example", dependencies: ["EventSourcing"]),
         // Test support shared by tests and Fuzz/: the fault-injecting FileIO layer, the workload
         // and invariant checker of the crash-recovery harnesses (shared/spec/RELIABILITY.md).
         .target(name: "EventSourcingTestSupport", dependencies: ["EventSourcingCore", "LogStore", "CSpawn"]),
@@ -89,7 +92,7 @@ let package = Package(
         // Runs the built eventlog executable as a subprocess.
         .testTarget(
             name: "EventLogTests",
-            dependencies: ["eventlog", "EventSourcing", "EventSourcingPostgres", "EventSourcingTestSupport"]),
+            dependencies: ["eventlog", "bank-example", "EventSourcing", "EventSourcingPostgres", "EventSourcingTestSupport"]),
         .testTarget(
             name: "PostgresStoreTests", dependencies: ["EventSourcing", "EventSourcingPostgres", "EventSourcingTestSupport"]),
         .testTarget(name: "ReliabilityTests", dependencies: ["EventSourcingTestSupport", "EventSourcing"]),

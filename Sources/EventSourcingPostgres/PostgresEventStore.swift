@@ -86,7 +86,7 @@ public final class PostgresEventStore: EventStore, RuntimeBackedStore {
     }
 
     /// Opens, runs `body`, and closes even when `body` throws.
-    public static func withStore<R: Sendable>(
+    public nonisolated(nonsending) static func withStore<R: Sendable>(
         url: String, options: Options = .init(), _ body: (PostgresEventStore) async throws -> R
     ) async throws -> R {
         try await closing(try await open(url: url, options: options), body)

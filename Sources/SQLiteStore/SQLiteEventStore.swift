@@ -75,7 +75,7 @@ public final class SQLiteEventStore: EventStore, RuntimeBackedStore {
     }
 
     /// Opens, runs `body`, and closes even when `body` throws.
-    public static func withStore<R: Sendable>(
+    public nonisolated(nonsending) static func withStore<R: Sendable>(
         path: String, options: Options = .init(), _ body: (SQLiteEventStore) async throws -> R
     ) async throws -> R {
         try await closing(try await open(path: path, options: options), body)

@@ -51,7 +51,7 @@ extension EventStore {
 
 /// Runs `body` with `store`, then closes the store, also when `body` throws (the close error is
 /// then dropped in favour of the body's).
-package func closing<Store: EventStore, R>(_ store: Store, _ body: (Store) async throws -> R) async throws -> R {
+package nonisolated(nonsending) func closing<Store: EventStore, R>(_ store: Store, _ body: (Store) async throws -> R) async throws -> R {
     do {
         let result = try await body(store)
         try await store.close()

@@ -110,7 +110,7 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
     }
 
     /// Opens, runs `body`, and closes even when `body` throws.
-    public static func withStore<R: Sendable>(
+    public nonisolated(nonsending) static func withStore<R: Sendable>(
         directory: String, options: Options = .init(), _ body: (LogEventStore) async throws -> R
     ) async throws -> R {
         try await closing(try await open(directory: directory, options: options), body)
