@@ -69,6 +69,8 @@ let package = Package(
         ),
         // A small bank on the public API, built and run by the tests so that it never rots.
         .executableTarget(name: "bank-example", dependencies: ["EventSourcing"]),
+        // README.md's quick start, exactly: the tests compare the two and run it.
+        .executableTarget(name: "quick-start", dependencies: ["EventSourcing"]),
         // Test support shared by tests and Fuzz/: the fault-injecting FileIO layer, the workload
         // and invariant checker of the crash-recovery harnesses (shared/spec/RELIABILITY.md).
         .target(name: "EventSourcingTestSupport", dependencies: ["EventSourcingCore", "LogStore", "CSpawn"]),
@@ -92,7 +94,7 @@ let package = Package(
         // Runs the built eventlog executable as a subprocess.
         .testTarget(
             name: "EventLogTests",
-            dependencies: ["eventlog", "bank-example", "EventSourcing", "EventSourcingPostgres", "EventSourcingTestSupport"]),
+            dependencies: ["eventlog", "bank-example", "quick-start", "EventSourcing", "EventSourcingPostgres", "EventSourcingTestSupport"]),
         .testTarget(
             name: "PostgresStoreTests", dependencies: ["EventSourcing", "EventSourcingPostgres", "EventSourcingTestSupport"]),
         .testTarget(name: "ReliabilityTests", dependencies: ["EventSourcingTestSupport", "EventSourcing"]),
