@@ -203,3 +203,33 @@ package final class ChildProcess: @unchecked Sendable {
         (status & 0x7F) == 0 ? .exited((status >> 8) & 0xFF) : .signalled(status & 0x7F)
     }
 }
+
+/// A pseudo-terminal, for tests of what a program does when its output is a terminal: the child
+/// writes to `devicePath` (as `.file(devicePath)`), the test reads `controller`.
+package final class PseudoTerminal: Sendable {
+    package let controller: Int32
+    package let devicePath: String
+
+    package init() throws {
+        var path = [CChar](repeating: 0, count: 256)
+        controller = cspawn_open_pty(&path, UInt(path.count))
+        guard controller >= 0 else { throw EventStoreError.io("no pseudo-terminal: \(String(cString: strerror(errno)))") }
+        devicePath = String(decoding: path.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    deinit { close(controller) }
+
+    /// What was written so far: reads until nothing more comes for half a second.
+    package func drain() -> String {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            var poller = pollfd(fd: controller, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 500) > 0 else { break }
+            let count = read(controller, &buffer, buffer.count)
+            guard count > 0 else { break }
+            bytes += buffer[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

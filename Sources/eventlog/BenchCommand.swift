@@ -126,6 +126,7 @@ enum W1 {
     {
         let clock = ContinuousClock()
         let stream = try await store.stream("w1")
+        let writing = ProgressBar("bench \(kind.rawValue) write", total: Int64(events))
         let writeTime = try await clock.measure {
             var written = 0
             while written < events {
@@ -133,12 +134,20 @@ enum W1 {
                 try await stream.write(
                     (written..<written + size).map { CandidateEvent(type: "Increment", idempotencyKey: "event-\($0)") })
                 written += size
+                writing.advance(by: Int64(size))
             }
         }
+        writing.finish()
         var counter = 0
+        let replaying = ProgressBar("bench \(kind.rawValue) replay", total: Int64(events))
         let replayTime = try await clock.measure {
-            for try await _ in stream.read() { counter += 1 }
+            for try await _ in stream.read() {
+                counter += 1
+                if counter & 1023 == 0 { replaying.advance(by: 1024) }
+            }
         }
+        replaying.set(done: Int64(counter))
+        replaying.finish()
         precondition(counter == events, "replay saw \(counter) of \(events) events")
         try await stream.snapshot(Data(String(counter).utf8))
         try await stream.write(

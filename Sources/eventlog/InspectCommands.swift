@@ -66,16 +66,22 @@ struct VerifyCommand: AsyncParsableCommand {
         var problems: [String]
         switch store {
         case .log(let directory):
-            problems = try await LogVerifier.verify(directory: directory)
+            let progress = ProgressBar("verify", total: nil, unit: "segments")
+            problems = try await LogVerifier.verify(directory: directory) { done, total in
+                progress.set(done: done, total: total)
+            }
+            progress.finish()
         case .sqlite:
             problems = try await withStore(store, forWriting: false, options: options) { store in
                 var found = try await (store as! SQLiteEventStore).integrityProblems()
+                let all = try await store.stream("@all")
+                let progress = ProgressBar("verify", total: try await all.metrics().eventCount)
                 do {
-                    var count = 0
-                    for try await _ in try await store.stream("@all").read() { count += 1 }
+                    for try await _ in all.read() { progress.advance() }
                 } catch {
                     found.append("\(error)")
                 }
+                progress.finish()
                 return found
             }
         case .postgres:
@@ -99,12 +105,15 @@ struct VerifyCommand: AsyncParsableCommand {
     static func positionProblems(of store: any EventStore) async throws -> [String] {
         let all = try await store.stream("@all")
         let headBefore = try await all.metrics().currentVersion
+        let progress = ProgressBar("verify", total: headBefore)
+        defer { progress.finish() }
         let streamsBefore = try await runtime(of: store).statistics().streams
         var problems: [String] = []
         var lastSequenceID: Int64 = 0
         var versions: [String: Int64] = [:]
         do {
             for try await event in all.read() {
+                progress.advance()
                 if event.sequenceID != lastSequenceID + 1 {
                     problems.append(
                         "sequence id \(event.sequenceID) follows \(lastSequenceID) (stream '\(event.streamID)', "
@@ -179,6 +188,8 @@ struct CopyCommand: AsyncParsableCommand {
         guard try await target.stream("@all").metrics().eventCount == 0 else {
             throw CommandError("the target store already holds events; copy into an empty store")
         }
+        let progress = ProgressBar("copy", total: try await source.stream("@all").metrics().eventCount)
+        defer { progress.finish() }
         var run: [StoredEvent] = []
         var copied: Int64 = 0
         var handles: [String: EventStream] = [:]
@@ -193,6 +204,7 @@ struct CopyCommand: AsyncParsableCommand {
             let version = try await handles[first.streamID]!.importEvents(
                 events, timestamp: first.timestamp, expectedVersion: .exact(first.version - 1))
             copied += Int64(run.count)
+            progress.advance(by: Int64(run.count))
             guard version == run.last!.version, copied == run.last!.sequenceID else {
                 throw CommandError(
                     "the source's positions have a gap before sequence id \(run.last!.sequenceID) "

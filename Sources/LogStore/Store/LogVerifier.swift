@@ -5,16 +5,21 @@ import Foundation
 /// log, without modifying anything (it works beside a running writer). Each problem is one line:
 /// the file, the byte offset, and what is wrong.
 package enum LogVerifier {
-    /// The problems found in the store at `directory`; empty when it is sound.
-    package static func verify(directory: String) async throws -> [String] {
-        try await DedicatedThread.run(name: "eventlog-verify") { try verifyNow(directory: directory) }
+    /// The problems found in the store at `directory`; empty when it is sound. `progress` is told
+    /// (segments checked, segments) after each segment.
+    package static func verify(
+        directory: String, progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil
+    ) async throws -> [String] {
+        try await DedicatedThread.run(name: "eventlog-verify") { try verifyNow(directory: directory, progress: progress) }
     }
 
     private static let io: any FileIO = SystemIO.shared
 
-    private static func verifyNow(directory: String) throws -> [String] {
+    private static func verifyNow(
+        directory: String, progress: (@Sendable (Int64, Int64) -> Void)?
+    ) throws -> [String] {
         guard Directory.exists(directory) else { throw EventStoreError.io("no store at '\(directory)'") }
-        var problems = checkSegments(directory: directory)
+        var problems = checkSegments(directory: directory, progress: progress)
         guard problems.isEmpty else { return problems }
         // The reference: every index rebuilt from the log alone, privately.
         let options = LogEventStore.Options(readOnly: true)
@@ -53,7 +58,7 @@ package enum LogVerifier {
     }
 
     /// Every segment: header, footer checksum or frame checksums, sequence ids running on.
-    private static func checkSegments(directory: String) -> [String] {
+    private static func checkSegments(directory: String, progress: (@Sendable (Int64, Int64) -> Void)?) -> [String] {
         var problems: [String] = []
         do {
             let ordinals = try Directory.names(in: directory).compactMap(Segment.ordinal(fromFileName:)).sorted()
@@ -61,6 +66,7 @@ package enum LogVerifier {
             var expectedFirst: Int64 = 1
             let checkpoint = try? Checkpoint.load(directory: directory, io: io)
             for ordinal in 1...ordinals.last! {
+                progress?(Int64(ordinal - 1), Int64(ordinals.last!))
                 let path = directory + "/" + Segment.fileName(ordinal: ordinal)
                 guard ordinals.contains(ordinal) else {
                     problems.append("'\(path)' offset 0: the segment is missing")
