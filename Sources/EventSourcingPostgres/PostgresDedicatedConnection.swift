@@ -23,7 +23,9 @@ final class PostgresDedicatedConnection: Sendable {
     private let reachability: PostgresReachability
     private let closed = Mutex(false)
 
-    private init(connection: PostgresConnection, options: PostgresEventStore.Options, reachability: PostgresReachability) {
+    private init(
+        connection: PostgresConnection, options: PostgresEventStore.Options, reachability: PostgresReachability
+    ) {
         self.connection = connection
         self.options = options
         self.reachability = reachability
@@ -50,7 +52,8 @@ final class PostgresDedicatedConnection: Sendable {
         do {
             let connection = try await withTimeoutMapped(options.timeout, context, reachability: reachability) {
                 [configuration] in
-                let connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+                let connection = try await PostgresConnection.connect(
+                    configuration: configuration, id: id, logger: logger)
                 guard handoff.offer(connection) else {
                     // The caller gave up already: nobody else will close it.
                     try? await connection.close()

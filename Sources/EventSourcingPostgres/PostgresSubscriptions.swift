@@ -239,7 +239,8 @@ final class PostgresSubscriptions: SubscriptionStorage {
         } catch let error as EventStoreError {
             throw error
         } catch {
-            throw EventStoreError.corruption("\(context): the subscriptions table holds a value of another type: \(error)")
+            throw EventStoreError.corruption(
+                "\(context): the subscriptions table holds a value of another type: \(error)")
         }
     }
 }
