@@ -16,6 +16,10 @@ import Logging
 /// `Options.timeout`; the store connects again by itself when the server returns, and watches
 /// carry on. An append whose reply was lost may have been stored: retry it with its idempotency keys.
 ///
+/// Subscriptions keep their positions in a table of the schema; one consumer per name, across every
+/// process and machine, is an advisory lock held on a connection of the subscription's own, which
+/// the server releases when the consumer's process or connection dies (see `PostgresSubscriptions`).
+///
 /// Thread-safety: safe to use from many tasks at once.
 public final class PostgresEventStore: EventStore, RuntimeBackedStore {
     /// How to open a store.
@@ -25,7 +29,9 @@ public final class PostgresEventStore: EventStore, RuntimeBackedStore {
         public var schema: String
         /// Open without writing (no schema creation); writes then throw `EventStoreError.readOnly`.
         public var readOnly: Bool
-        /// Most connections to the server (reads share them; the writer and the listener use one each).
+        /// Most connections of the pool (reads share them; the writer uses one). The listener and
+        /// each open `Subscription` have one of their own besides: a subscription's hold on its name
+        /// is an advisory lock that lives as long as its connection.
         public var connections: Int
         /// The longest any call waits for the server (connecting included) before it throws
         /// `EventStoreError.unavailable`.

@@ -10,18 +10,26 @@ import EventSourcingCore
 /// - `streams`: one row per stream with its version, locked by every append to it.
 /// - `events`: every event; `metadata` is `jsonb` (filters run in SQL), `data` is `bytea`.
 /// - `snapshots`: the latest state per stream and projection.
+/// - `subscriptions`: one row per durable subscription, with its stream, filter
+///   (`EventFilter.storedText`) and acknowledged position; its `id` keys the advisory lock that
+///   holds the name (see `PostgresSubscriptions`).
 /// - `schema_version`: the layout's version, so that a later release can migrate.
 struct PostgresSchema {
     /// The layout this release writes and reads. 1: the first; 2: `append_batch` takes each
-    /// event's append (`e_request`) and runs in time linear in the group (same tables, so a
-    /// writable open moves a version 1 schema to 2 by replacing the function).
-    static let version = 2
+    /// event's append (`e_request`) and runs in time linear in the group; 3: the `subscriptions`
+    /// table. Each is the previous one plus what `creation` adds idempotently, so a writable open
+    /// moves an older schema to this version by running `creation`; a read-only open reads an
+    /// older one as it is (without the `subscriptions` table, it lists no subscriptions).
+    static let version = 3
     /// The channel of `NOTIFY`; its payload is the new head (a hint only).
     let channel: String
+    /// The schema name, as given.
+    let name: String
     /// The schema name, quoted for SQL.
     let quoted: String
 
     init(name: String) {
+        self.name = name
         quoted = "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         channel = "event_sourcing_" + String(StableHash.hash(name), radix: 16)
     }
@@ -76,6 +84,14 @@ struct PostgresSchema {
                 state bytea NOT NULL,
                 recorded_at timestamptz NOT NULL,
                 PRIMARY KEY (stream_id, projection))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS \(table("subscriptions")) (
+                id bigserial PRIMARY KEY,
+                name text COLLATE "C" NOT NULL UNIQUE,
+                stream_id text COLLATE "C" NOT NULL,
+                filter text,
+                position bigint NOT NULL CHECK (position >= 0))
             """,
             // Version 1's function, with the old arguments.
             """

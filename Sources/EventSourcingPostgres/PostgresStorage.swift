@@ -13,8 +13,6 @@ import PostgresNIO
 ///
 /// Thread-safety: immutable after `init`; the client, writer and listener are thread-safe.
 final class PostgresStorage: EventStorage {
-    // Placeholder until this store's subscriptions land (in progress): every call throws.
-    let subscriptions: any SubscriptionStorage = UnsupportedSubscriptions()
     let client: PostgresClient
     let schema: PostgresSchema
     let options: PostgresEventStore.Options
@@ -22,13 +20,18 @@ final class PostgresStorage: EventStorage {
     private let writer: PostgresWriter?
     private let listener: PostgresListener
     private let reachability: PostgresReachability
+    private let postgresSubscriptions: PostgresSubscriptions
+
+    /// Where the store keeps its subscriptions: the `subscriptions` table, held by advisory locks.
+    var subscriptions: any SubscriptionStorage { postgresSubscriptions }
 
     private init(
         client: PostgresClient, clientTask: Task<Void, Never>, schema: PostgresSchema,
         options: PostgresEventStore.Options, writer: PostgresWriter?, listener: PostgresListener,
-        reachability: PostgresReachability
+        reachability: PostgresReachability, subscriptions: PostgresSubscriptions
     ) {
         self.reachability = reachability
+        postgresSubscriptions = subscriptions
         self.client = client
         self.clientTask = clientTask
         self.schema = schema
@@ -67,9 +70,11 @@ final class PostgresStorage: EventStorage {
             options.readOnly
             ? nil
             : PostgresWriter(client: client, schema: schema, options: options, reachability: reachability)
+        let subscriptions = PostgresSubscriptions(
+            configuration: direct, client: client, schema: schema, options: options, reachability: reachability)
         return PostgresStorage(
             client: client, clientTask: clientTask, schema: schema, options: options, writer: writer,
-            listener: listener, reachability: reachability)
+            listener: listener, reachability: reachability, subscriptions: subscriptions)
     }
 
     /// Checks the layout's version and, when the schema is missing or older (and the store is
@@ -380,12 +385,15 @@ final class PostgresStorage: EventStorage {
 
     func statistics() async throws -> StoreStatistics {
         let head = try await head(of: StreamName.all)
-        let tables = ["events", "streams", "snapshots", "head", "schema_version"].map { "'\(schema.table($0))'" }
+        // to_regclass: a read-only open of an older layout has no subscriptions table (NULL, not counted).
+        let tables = ["events", "streams", "snapshots", "subscriptions", "head", "schema_version"].map {
+            "'\(schema.table($0))'"
+        }
         let query = PostgresQuery(
             unsafeSQL: """
                 SELECT (SELECT count(*) FROM \(schema.table("streams")) WHERE version > 0),
                     (SELECT count(*) FROM \(schema.table("snapshots"))),
-                    (SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(ARRAY[\(tables.joined(separator: ", "))]) AS t)::bigint
+                    (SELECT sum(pg_total_relation_size(to_regclass(t))) FROM unnest(ARRAY[\(tables.joined(separator: ", "))]) AS t)::bigint
                 """)
         let rows = try await run("reading statistics") { client, logger in
             try await client.query(query, logger: logger).collect()
@@ -407,11 +415,13 @@ final class PostgresStorage: EventStorage {
         }
     }
 
-    /// Waits for queued appends (each bounded by the timeout), then stops listening and closes
-    /// the pool's connections, waiting for that at most `Options.timeout`: a connection stuck on a
-    /// server that went away must not hang the close.
+    /// Waits for queued appends (each bounded by the timeout) and releases any subscription hold
+    /// still open (each bounded too), then stops listening and closes the pool's connections,
+    /// waiting for that at most `Options.timeout`: a connection stuck on a server that went away
+    /// must not hang the close.
     func close() async throws {
         await writer?.close()
+        await postgresSubscriptions.close()
         let listener = self.listener
         let clientTask = self.clientTask
         clientTask.cancel()

@@ -93,6 +93,39 @@ struct PostgresRestartTests {
             "restart: \(stoppedAt) of \(total) acknowledged when the server stopped; \(failures.count) writes "
                 + "failed as unavailable and were retried; first: \(failures.first ?? "-")")
     }
+
+    @Test func aSubscriptionsHoldEndsWithTheServerAndClosingDoesNotHang() async throws {
+        let server = try PrivateServer()
+        defer { server.remove() }
+        let options = PostgresEventStore.Options(timeout: .seconds(10), pollInterval: .milliseconds(500))
+        let store = try await PostgresEventStore.open(url: server.url, options: options)
+        try await store.stream("s").write([CandidateEvent(type: "A"), CandidateEvent(type: "B")])
+        let held = try await store.subscribe("billing")
+        try await held.acknowledge(upTo: 1)
+        try server.control("stop")
+        // With the server gone, acknowledging and subscribing fail as unavailable, within the timeout.
+        do {
+            try await withHangGuard { try await held.acknowledge(upTo: 2) }
+            Issue.record("acknowledged with the server stopped")
+        } catch EventStoreError.unavailable {
+        }
+        do {
+            _ = try await withHangGuard { try await store.subscribe("other") }
+            Issue.record("subscribed with the server stopped")
+        } catch EventStoreError.unavailable {
+        }
+        // Closing the store releases the open subscription: bounded, though the server is gone.
+        try await withHangGuard { try await store.close() }
+        try server.control("start")
+        // The lock went with the server's sessions: another store takes the name where it was.
+        let again = try await PostgresEventStore.open(url: server.url, options: options)
+        let taken = try await again.subscribe("billing")
+        #expect(await taken.position == 1)
+        #expect(
+            try await again.subscriptions() == [SubscriptionInfo(name: "billing", stream: "@all", position: 1, lag: 1)])
+        try await taken.close()
+        try await again.close()
+    }
 }
 
 /// What the writers of the restart test count.

@@ -169,18 +169,29 @@ struct PostgresStoreTests {
         let store = try await PostgresServer.open(schema: schema)
         try await store.stream("s").write(CandidateEvent(type: "E", idempotencyKey: "one"))
         try await store.close()
-        try PostgresServer.psql("UPDATE \(schema).schema_version SET version = 1")
+        // Version 1 had no subscriptions table (version 3 added it).
+        try PostgresServer.psql("DROP TABLE \(schema).subscriptions; UPDATE \(schema).schema_version SET version = 1")
         let reader = try await PostgresEventStore.open(
             url: PostgresServer.url!, options: .init(schema: schema, readOnly: true, timeout: .seconds(60)))
         #expect(try await collect(try await reader.stream("s").read()).map(\.id) == ["one"])
+        #expect(try await reader.subscriptions().isEmpty)
+        let statistics = try await reader.runtime.statistics()
+        #expect(statistics.events == 1 && statistics.bytesOnDisk > 0)
         try await reader.close()
         #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["1"])
         let writer = try await PostgresServer.open(schema: schema)
         try await writer.stream("s").write(
             [CandidateEvent(type: "E", idempotencyKey: "one"), CandidateEvent(type: "E", idempotencyKey: "two")])
         #expect(try await collect(try await writer.stream("s").read()).map(\.id) == ["one", "two"])
+        let subscription = try await writer.subscribe("after-upgrade")
+        try await subscription.acknowledge(upTo: 2)
+        try await subscription.close()
+        #expect(
+            try await writer.subscriptions() == [
+                SubscriptionInfo(name: "after-upgrade", stream: "@all", position: 2, lag: 0)
+            ])
         try await writer.close()
-        #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["2"])
+        #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["3"])
     }
 
     @Test func storesWritingTheSameStreamsInOtherOrdersDoNotDeadlock() async throws {
@@ -246,6 +257,174 @@ struct PostgresStoreTests {
         } catch EventStoreError.corruption(let message) {
             #expect(message.contains("later release"), "\(message)")
         }
+    }
+}
+
+/// Subscriptions on PostgreSQL beyond the conformance suite: positions in a table shared by every
+/// store of the schema, one consumer per name held by an advisory lock on a connection of the
+/// holder's own, which the server releases when that connection dies.
+@Suite(
+    "PostgreSQL subscriptions", .enabled(if: PostgresServer.url != nil, "EVENTSOURCING_POSTGRES_URL is not set"))
+struct PostgresSubscriptionTests {
+    @Test func aSubscriptionResumesAfterItsAcknowledgedPositionInANewStore() async throws {
+        let schema = PostgresServer.freshSchema()
+        let store = try await PostgresServer.open(schema: schema)
+        try await store.stream("orders").write((1...5).map { CandidateEvent(type: "Order\($0)") })
+        try await store.stream("other").write(CandidateEvent(type: "Other"))
+        let filter = EventFilter([.oneOf("event_type", ["Order2", "Order3", "Order5"])])
+        let options = SubscriptionOptions(stream: "orders", filter: filter)
+        let first = try await store.subscribe("projector", options: options)
+        var delivered: [Int64] = []
+        for try await event in first.events() {
+            delivered.append(event.version)
+            if event.version == 3 {
+                try await first.acknowledge(event)
+                break
+            }
+        }
+        #expect(delivered == [2, 3])
+        try await first.close()
+        try await store.close()
+        #expect(try PostgresServer.psql("SELECT stream_id, position FROM \(schema).subscriptions") == ["orders|3"])
+
+        let again = try await PostgresServer.open(schema: schema)
+        #expect(
+            try await again.subscriptions() == [
+                SubscriptionInfo(name: "projector", stream: "orders", position: 3, lag: 2)
+            ])
+        // The stream and filter were fixed when it was created.
+        await #expect(throws: EventStoreError.self) { try await again.subscribe("projector") }
+        let second = try await again.subscribe("projector", options: options)
+        #expect(await second.position == 3)
+        var rest: [Int64] = []
+        for try await event in second.events() {
+            rest.append(event.version)
+            try await second.acknowledge(event)
+            break
+        }
+        #expect(rest == [5])
+        #expect(await second.position == 5)
+        try await second.close()
+        #expect(try await again.subscriptions().map(\.position) == [5])
+        try await again.close()
+    }
+
+    @Test func aHeldNameIsBusyForEveryOtherConnectionUntilItsHolderCloses() async throws {
+        let schema = PostgresServer.freshSchema()
+        let first = try await PostgresServer.open(schema: schema)
+        let second = try await PostgresServer.open(schema: schema)
+        let held = try await first.subscribe("worker")
+        await #expect(throws: EventStoreError.subscriptionBusy("worker")) { try await second.subscribe("worker") }
+        // The holder's own store takes the name on another connection too: busy as well.
+        await #expect(throws: EventStoreError.subscriptionBusy("worker")) { try await first.subscribe("worker") }
+        await #expect(throws: EventStoreError.subscriptionBusy("worker")) {
+            try await second.deleteSubscription("worker")
+        }
+        try await held.close()
+        let taken = try await second.subscribe("worker")
+        await #expect(throws: EventStoreError.subscriptionBusy("worker")) { try await first.subscribe("worker") }
+        try await taken.close()
+        try await first.deleteSubscription("worker")
+        #expect(try await second.subscriptions().isEmpty)
+        await #expect(throws: EventStoreError.invalidArgument("there is no subscription named 'worker'")) {
+            try await second.deleteSubscription("worker")
+        }
+        // Created again after the delete: a new row, at the beginning again.
+        try await second.stream("s").write(CandidateEvent(type: "E"))
+        let renewed = try await second.subscribe("worker")
+        #expect(await renewed.position == 0)
+        // Closing the store releases what it holds.
+        try await second.close()
+        try await first.subscribe("worker").close()
+        try await first.close()
+    }
+
+    @Test func subscribersRacingForANewNameCreateItOnceAndOneHoldsIt() async throws {
+        let schema = PostgresServer.freshSchema()
+        let stores = try await (0..<2).asyncMap { _ in try await PostgresServer.open(schema: schema) }
+        try await stores[0].stream("s").write(CandidateEvent(type: "E"))
+        let outcomes = try await withThrowingTaskGroup(of: Subscription?.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    do {
+                        return try await stores[index % 2].subscribe("racer", options: SubscriptionOptions(start: .end))
+                    } catch EventStoreError.subscriptionBusy("racer") {
+                        return nil
+                    }
+                }
+            }
+            return try await group.reduce(into: [Subscription?]()) { $0.append($1) }
+        }
+        let winners = outcomes.compactMap { $0 }
+        #expect(winners.count == 1)
+        #expect(try PostgresServer.psql("SELECT count(*), min(position) FROM \(schema).subscriptions") == ["1|1"])
+        for winner in winners { try await winner.close() }
+        for store in stores { try await store.close() }
+    }
+
+    @Test func aHoldEndsWithItsConnection() async throws {
+        let schema = PostgresServer.freshSchema()
+        let holder = try await PostgresServer.open(schema: schema)
+        try await holder.stream("s").write(CandidateEvent(type: "E"))
+        let name = "held-" + UUID().uuidString.prefix(8).lowercased()
+        let held = try await holder.subscribe(name)
+        // The holder's backend, found by the application_name its connection announces.
+        let backends = try PostgresServer.psql(
+            """
+            SELECT a.pid, count(l.pid) FROM pg_stat_activity a
+                LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted
+                WHERE a.application_name LIKE 'event_sourcing subscription ''\(name)''%' GROUP BY a.pid
+            """)
+        #expect(backends.count == 1 && backends.first?.hasSuffix("|1") == true, "\(backends)")
+        let pid = try #require(backends.first?.split(separator: "|").first)
+        #expect(try PostgresServer.psql("SELECT pg_terminate_backend(\(pid))") == ["t"])
+
+        let other = try await PostgresServer.open(schema: schema)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        var taken: Subscription?
+        while taken == nil {
+            do {
+                taken = try await other.subscribe(name)
+            } catch EventStoreError.subscriptionBusy {
+                guard clock.now < deadline else { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let subscription = try #require(taken, "the name stayed busy after its holder's connection died")
+        // The old holder lost the name with its connection: it can no longer record positions.
+        do {
+            try await held.acknowledge(upTo: 1)
+            Issue.record("a hold whose connection died recorded a position")
+        } catch EventStoreError.unavailable(let message) {
+            #expect(message.contains("subscribe again"), "\(message)")
+        }
+        try await subscription.acknowledge(upTo: 1)
+        #expect(try await other.subscriptions().map(\.position) == [1])
+        try await withHangGuard {
+            try await held.close()
+            try await holder.close()
+        }
+        try await subscription.close()
+        try await other.close()
+    }
+
+    @Test func aReadOnlyStoreListsSubscriptionsButDoesNotTakeThem() async throws {
+        let schema = PostgresServer.freshSchema()
+        let writer = try await PostgresServer.open(schema: schema)
+        try await writer.stream("s").write([CandidateEvent(type: "A"), CandidateEvent(type: "B")])
+        let subscription = try await writer.subscribe("audit", options: SubscriptionOptions(stream: "s", start: .end))
+        try await subscription.close()
+        let reader = try await PostgresEventStore.open(
+            url: PostgresServer.url!, options: .init(schema: schema, readOnly: true, timeout: .seconds(60)))
+        #expect(try await reader.subscriptions() == [SubscriptionInfo(name: "audit", stream: "s", position: 2, lag: 0)])
+        await #expect(throws: EventStoreError.readOnly) { try await reader.subscribe("audit") }
+        await #expect(throws: EventStoreError.readOnly) { try await reader.subscribe("new") }
+        await #expect(throws: EventStoreError.readOnly) { try await reader.deleteSubscription("audit") }
+        try await reader.close()
+        try await writer.stream("s").write(CandidateEvent(type: "C"))
+        #expect(try await writer.subscriptions().map(\.lag) == [1])
+        try await writer.close()
     }
 }
 
