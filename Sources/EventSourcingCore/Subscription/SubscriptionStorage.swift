@@ -47,18 +47,3 @@ package struct SubscriptionRecord: Sendable, Hashable {
     /// The filter as stored: JSON text (`EventFilter.storedText`), `nil` for none.
     package var filterText: String? { filter?.storedText }
 }
-
-/// A store without subscriptions yet: every call throws `invalidArgument`.
-package struct UnsupportedSubscriptions: SubscriptionStorage {
-    package init() {}
-
-    private static var error: EventStoreError { .invalidArgument("this store does not support subscriptions yet") }
-
-    package func acquire(
-        _ name: String, creating: @Sendable () async throws -> SubscriptionRecord
-    ) async throws -> (record: SubscriptionRecord, hold: any SubscriptionHold) { throw Self.error }
-
-    package func records() async throws -> [SubscriptionRecord] { throw Self.error }
-
-    package func delete(_ name: String) async throws { throw Self.error }
-}
