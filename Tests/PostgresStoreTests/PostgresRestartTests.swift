@@ -97,7 +97,7 @@ struct PostgresRestartTests {
     @Test func aSubscriptionsHoldEndsWithTheServerAndClosingDoesNotHang() async throws {
         let server = try PrivateServer()
         defer { server.remove() }
-        let options = PostgresEventStore.Options(timeout: .seconds(10), pollInterval: .milliseconds(500))
+        let options = PostgresEventStore.Options(timeout: .seconds(30), pollInterval: .milliseconds(500))
         let store = try await PostgresEventStore.open(url: server.url, options: options)
         try await store.stream("s").write([CandidateEvent(type: "A"), CandidateEvent(type: "B")])
         let held = try await store.subscribe("billing")

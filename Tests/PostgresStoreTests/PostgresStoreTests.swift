@@ -229,7 +229,7 @@ struct PostgresStoreTests {
         // connection that such an error left leased would starve a small pool.
         let store = try await PostgresEventStore.open(
             url: PostgresServer.url!,
-            options: .init(schema: PostgresServer.freshSchema(), connections: 2, timeout: .seconds(20)))
+            options: .init(schema: PostgresServer.freshSchema(), connections: 2, timeout: .seconds(60)))
         for index in 0..<8 {
             await #expect(throws: EventStoreError.self) {
                 // A NUL in text fails when the statement is bound; one in a jsonb string only when
