@@ -3,7 +3,7 @@ SWIFT ?= swift
 SYSTEM_PACKAGES := liblz4-dev libsqlite3-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all setup system-packages python-interop build release demo test format clean fuzz fuzz-smoke
+.PHONY: all setup system-packages python-interop build release demo test format clean fuzz fuzz-smoke docs
 
 all: build
 
@@ -33,8 +33,15 @@ release: system-packages
 demo: release
 	.build/release/eventlog demo
 
+# The DocC documentation of EventSourcing and EventSourcingPostgres, one archive:
+# .build/docs/swift-event-sourcing.doccarchive. Fails on any DocC warning and on any public
+# declaration without a doc comment (scripts/build-docs.sh; a few seconds after a build).
+docs: build
+	SWIFT=$(SWIFT) bash scripts/build-docs.sh
+
 test: setup
 	$(SWIFT) build --build-tests
+	SWIFT=$(SWIFT) bash scripts/build-docs.sh
 	@# The PostgreSQL store's tests run against a private, throwaway server (set EVENTSOURCING_POSTGRES_URL
 	@# to use an existing one instead); scripts/postgres-test-server.sh installs PostgreSQL when missing.
 	bash scripts/postgres-test-server.sh run -- $(SWIFT) test --skip-build

@@ -20,8 +20,11 @@ public struct EventFilter: Sendable, Hashable {
 
     /// One condition on one field.
     public enum Clause: Sendable, Hashable {
+        /// The field's value equals `value` (numbers compare numerically).
         case equals(_ field: String, _ value: JSONValue)
+        /// The field's value equals one of `values` (SQL `IN`); the list must not be empty.
         case oneOf(_ field: String, _ values: [JSONValue])
+        /// The field's value matches the SQL `LIKE` pattern `pattern` (`%`, `_`).
         case like(_ field: String, _ pattern: String)
     }
 }

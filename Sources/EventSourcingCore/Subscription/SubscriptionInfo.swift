@@ -9,6 +9,7 @@ public struct SubscriptionInfo: Sendable, Hashable {
     /// How many events of its stream follow `position` (before filtering).
     public let lag: Int64
 
+    /// Creates a subscription's listing.
     public init(name: String, stream: String, position: Int64, lag: Int64) {
         self.name = name
         self.stream = stream

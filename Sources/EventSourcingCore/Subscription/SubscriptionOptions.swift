@@ -18,6 +18,7 @@ public struct SubscriptionOptions: Sendable, Hashable {
     /// Where a new subscription begins; `.beginning` by default.
     public var start: Start
 
+    /// Creates options; every parameter has a default.
     public init(stream: String = "@all", filter: EventFilter? = nil, start: Start = .beginning) {
         self.stream = stream
         self.filter = filter

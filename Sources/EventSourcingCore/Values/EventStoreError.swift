@@ -37,6 +37,7 @@ public enum EventStoreError: Error, Equatable, CustomStringConvertible {
     /// wait for its process to end.
     case subscriptionBusy(String)
 
+    /// A sentence that says what went wrong and what to do.
     public var description: String {
         switch self {
         case .concurrencyConflict(let streamID, let expected, let actual):

@@ -11,6 +11,7 @@ public enum ExpectedVersion: Sendable, Hashable, ExpressibleByIntegerLiteral, Cu
     /// The stream is at exactly this version.
     case exact(Int64)
 
+    /// `.exact(value)`, so that `expectedVersion: 3` reads as `.exact(3)`.
     public init(integerLiteral value: Int64) { self = .exact(value) }
 
     /// Whether a stream at `actual` satisfies this expectation.
@@ -23,6 +24,7 @@ public enum ExpectedVersion: Sendable, Hashable, ExpressibleByIntegerLiteral, Cu
         }
     }
 
+    /// The expectation in words, as error messages show it ("version 3", "no stream").
     public var description: String {
         switch self {
         case .any: return "any"

@@ -6,6 +6,7 @@ public struct JSONParseError: Error, Equatable, CustomStringConvertible {
     public let reason: String
     /// The byte offset in the text where parsing stopped.
     public let offset: Int
+    /// The reason and the offset: "Unexpected end of JSON at byte 12".
     public var description: String { "\(reason) at byte \(offset)" }
 }
 

@@ -10,24 +10,39 @@ public enum JSONValue: Sendable, Hashable, Codable,
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// An integer; parsing gives one for every number without a fraction or exponent that fits `Int64`.
     case int(Int64)
+    /// A floating-point number; parsing gives one for every other number.
     case double(Double)
+    /// A string.
     case string(String)
+    /// An array.
     case array([JSONValue])
+    /// An object; keys are unique, their order is not kept.
     case object([String: JSONValue])
 
+    /// `nil` is `.null`.
     public init(nilLiteral: ()) { self = .null }
+    /// A boolean literal is `.bool`.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// An integer literal is `.int`.
     public init(integerLiteral value: Int64) { self = .int(value) }
+    /// A floating-point literal is `.double`.
     public init(floatLiteral value: Double) { self = .double(value) }
+    /// A string literal is `.string`.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// An array literal is `.array`.
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// A dictionary literal is `.object`; a repeated key keeps its last value.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 
+    /// Whether two values are the same JSON; numbers compare numerically (`.int(1) == .double(1.0)`).
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
@@ -42,6 +57,7 @@ public enum JSONValue: Sendable, Hashable, Codable,
         }
     }
 
+    /// Hashes the value so that equal values (`.int(1)` and `.double(1.0)` among them) hash alike.
     public func hash(into hasher: inout Hasher) {
         switch self {
         case .null: hasher.combine(0 as UInt8)
@@ -77,6 +93,9 @@ public enum JSONValue: Sendable, Hashable, Codable,
 }
 
 extension JSONValue {
+    /// Decodes whatever JSON value the decoder holds: `null`, a boolean, a number (`.int` when it
+    /// decodes as an `Int64`), a string, an array or an object.
+    /// - Throws: `DecodingError.dataCorrupted` when the value is none of these.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
@@ -98,6 +117,7 @@ extension JSONValue {
         }
     }
 
+    /// Encodes the plain JSON value (`"EMEA"`, `100`, `{"a":[1]}`), not a tagged enum.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
