@@ -162,6 +162,7 @@ struct RunCommand: AsyncParsableCommand {
         case .w6: return try await W6IdempotentRetry.run(setup, sizes: sizes)
         case .w7: return try await W7FilteredRead.run(setup, sizes: sizes)
         case .w8: return try await W8Growth.run(setup, sizes: sizes)
+        case .w9: return try await W9Subscription.run(setup, sizes: sizes)
         case .w10: return try await W10MultiStreamWrites.run(setup, sizes: sizes)
         }
     }
