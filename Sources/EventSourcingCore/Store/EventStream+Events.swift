@@ -51,7 +51,6 @@ extension EventStream {
                 if let progress = sequence.progress, progress.isClosed, !isFinished { finish() }
                 if index < buffer.count {
                     defer { index += 1 }
-                    report(index)
                     return buffer[index]
                 }
                 guard !isFinished else { return nil }
@@ -85,18 +84,16 @@ extension EventStream {
                 buffer = events
                 bufferScannedThrough = position
                 index = 1
-                report(0)
+                reportPage()
                 return first
             }
 
-            /// Tells a subscription that the buffered event at `index` is handed out, and how far
-            /// nothing its filter accepts follows it.
-            private func report(_ index: Int) {
-                guard let progress = sequence.progress else { return }
-                let event = buffer[index]
-                let delivered = sequence.streamID == StreamName.all ? event.sequenceID : event.version
-                let clearThrough = index + 1 < buffer.count ? delivered : bufferScannedThrough
-                progress.delivered(delivered, clearThrough: clearThrough)
+            /// Tells a subscription that the buffered page is handed out, and how far nothing its
+            /// filter accepts follows its last event.
+            private func reportPage() {
+                guard let progress = sequence.progress, let last = buffer.last else { return }
+                let position = sequence.streamID == StreamName.all ? last.sequenceID : last.version
+                progress.delivered(pageEndingAt: position, clearThrough: bufferScannedThrough)
             }
 
             private func readPage(direction: ReadDirection, limit: Int) async throws -> ReadPage {
