@@ -3,7 +3,10 @@ extension EventStream {
     ///
     /// Iteration reads storage in pages and suspends at most once per page. A watch treats every
     /// notification as a hint and re-reads storage from its own position, so it never queues events:
-    /// its memory is one page, whatever its speed.
+    /// its memory is at most two pages, whatever its speed. While a watch catches up (a page that
+    /// did not reach the end), it reads the next page in a task of its own as soon as it hands out
+    /// the first event of a page, so that the consumer's work between events (a subscription's
+    /// durable acknowledgements, for one) overlaps the reading.
     ///
     /// Thread-safety: the sequence is `Sendable`; each iterator belongs to the task that iterates it.
     public struct Events: AsyncSequence, Sendable {
@@ -42,6 +45,16 @@ extension EventStream {
             private var bufferScannedThrough: Int64 = 0
             private var remaining: Int?
             private var compiledFilter: CompiledFilter?
+            /// A watch's next page, being read ahead while this one is handed out.
+            private var readAhead: ReadAhead?
+
+            /// A page read in a task of its own, from `after`; `generation` is the watch hub's
+            /// generation before the read started.
+            private struct ReadAhead {
+                let after: Int64
+                let generation: UInt64
+                let task: Task<ReadPage?, any Error>
+            }
 
             init(sequence: Events) { self.sequence = sequence }
 
@@ -69,6 +82,8 @@ extension EventStream {
                 isFinished = true
                 buffer = []
                 index = 0
+                readAhead?.task.cancel()
+                readAhead = nil
             }
 
             private mutating func start() throws {
@@ -152,12 +167,20 @@ extension EventStream {
                 }
                 let waitStream: String? = sequence.streamID == StreamName.all ? nil : sequence.streamID
                 while !Task.isCancelled, !(sequence.progress?.isClosed ?? false) {
-                    let generation = runtime.hub.generation
+                    let generation: UInt64
                     let read: ReadPage?
                     do {
-                        read = try await Self.unlessClosed({
-                            try await readPage(direction: .forward, limit: Events.pageEventsMax)
-                        })
+                        if let ahead = readAhead, ahead.after == position {
+                            readAhead = nil
+                            generation = ahead.generation
+                            read = try await ahead.task.value
+                        } else {
+                            readAhead = nil
+                            generation = runtime.hub.generation
+                            read = try await Self.unlessClosed({
+                                try await readPage(direction: .forward, limit: Events.pageEventsMax)
+                            })
+                        }
                     } catch EventStoreError.unavailable {
                         // A database server that went away: the watch carries on from its position
                         // once the server is back (the store connects again by itself).
@@ -169,12 +192,32 @@ extension EventStream {
                         if page.events.isEmpty { sequence.progress?.scannedNothing(from: position, through: last) }
                         position = last
                     }
-                    if let event = deliver(page.events) { return event }
+                    if let event = deliver(page.events) {
+                        if !page.isEnd { startReadingAhead() }
+                        return event
+                    }
                     if !page.isEnd { continue }
                     guard await runtime.hub.waitForChange(after: generation, streamID: waitStream) else { break }
                 }
                 finish()
                 return nil
+            }
+
+            /// Starts reading the page after `position` in a task of its own (unstructured: the
+            /// iterator may be dropped at any event, and a task it no longer awaits just ends after
+            /// one page).
+            private mutating func startReadingAhead() {
+                let runtime = sequence.runtime
+                let request = ReadRequest(
+                    streamID: sequence.streamID, after: position, direction: .forward, limit: Events.pageEventsMax,
+                    filter: compiledFilter)
+                let generation = runtime.hub.generation
+                let task = Task {
+                    try await Self.unlessClosed({
+                        try await runtime.gate.run { try await runtime.storage.read(request) }
+                    })
+                }
+                readAhead = ReadAhead(after: position, generation: generation, task: task)
             }
 
             /// Runs `body`, turning `storeClosed` into `nil`: a closing store ends a watch quietly.
