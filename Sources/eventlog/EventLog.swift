@@ -20,7 +20,7 @@ struct EventLog: AsyncParsableCommand {
             """,
         subcommands: [
             AppendCommand.self, ReadCommand.self, WatchCommand.self, StatsCommand.self, VerifyCommand.self,
-            CopyCommand.self, BenchCommand.self, DemoCommand.self,
+            CopyCommand.self, SubscriptionsCommand.self, BenchCommand.self, DemoCommand.self,
         ]
     )
 }

@@ -202,4 +202,25 @@ import Testing
             #expect(versions == Array(2...10_001))
         }
     }
+
+    /// A watch catching up reads its next page ahead while it hands out the current one: every
+    /// event still comes once, in order, also when writes land between pages and the consumer
+    /// awaits other work between events.
+    @Test(arguments: StoreKind.allCases)
+    func aWatchReadingAheadHandsOutEveryEventOnceInOrder(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let stream = try await store.stream("s")
+            for batch in 0..<3 { try await stream.write((0..<4000).map { _ in CandidateEvent(type: "H\(batch)") }) }
+            var sequenceIDs: [Int64] = []
+            for try await event in try await store.stream("@all").watch(from: 0) {
+                sequenceIDs.append(event.sequenceID)
+                if sequenceIDs.count % 2500 == 0 {
+                    try await store.stream("other").write(CandidateEvent(type: "Live"))
+                    await Task.yield()
+                }
+                if sequenceIDs.count == 12_004 { break }
+            }
+            #expect(sequenceIDs == Array(1...12_004))
+        }
+    }
 }

@@ -248,7 +248,136 @@ import Testing
         try await holder.close()
     }
 
-    @Test(arguments: ["append", "read", "watch", "stats", "verify", "copy", "bench", "demo"])
+    /// Opens the store of `path` (a directory or a `.db` file) through the API.
+    static func openStore(_ path: String, readOnly: Bool = false) async throws -> any EventStore {
+        path.hasSuffix(".db")
+            ? try await SQLiteEventStore.open(path: path, options: .init(readOnly: readOnly))
+            : try await LogEventStore.open(directory: path, options: .init(readOnly: readOnly))
+    }
+
+    @Test(arguments: ["store", "store.db"])
+    func subscriptionsListPositionsAndLag(store: String) async throws {
+        let work = try WorkDirectory()
+        let path = work.path + "/" + store
+        expectFailure(
+            try await eventlog(["subscriptions", store], in: work.path), status: 1, mentioning: "no store at")
+        for stream in ["a", "b", "a", "a", "b"] {
+            #expect(try await eventlog(["append", store, stream, "--type", "T"], in: work.path).status == 0)
+        }
+        let empty = try await eventlog(["subscriptions", store], in: work.path)
+        #expect(empty.status == 0, "\(empty.stderr)")
+        #expect(empty.lines.count == 1 && empty.lines[0].hasPrefix("NAME"), "\(empty.stdout)")
+        let emptyJSON = try await eventlog(["subscriptions", store, "--json"], in: work.path)
+        #expect(emptyJSON.status == 0 && emptyJSON.lines.isEmpty, "\(emptyJSON.stdout)\(emptyJSON.stderr)")
+
+        let api = try await Self.openStore(path)
+        let billing = try await api.subscribe("billing")
+        var delivered = 0
+        for try await event in billing.events() {
+            delivered += 1
+            if delivered == 2 {
+                try await billing.acknowledge(event)
+                break
+            }
+        }
+        try await billing.close()
+        try await api.subscribe("a-projector", options: .init(stream: "a", start: .end)).close()
+        try await api.stream("a").write(CandidateEvent(type: "Later"))
+        try await api.close()
+
+        let listed = try await eventlog(["subscriptions", store, "--json"], in: work.path)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        // In name order, with the exact field order of the spec.
+        #expect(
+            listed.lines == [
+                #"{"name":"a-projector","stream":"a","position":3,"lag":1}"#,
+                #"{"name":"billing","stream":"@all","position":2,"lag":4}"#,
+            ])
+        let table = try await eventlog(["subscriptions", store], in: work.path)
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.lines.count == 3, "\(table.stdout)")
+        #expect(table.lines[0].split(separator: " ") == ["NAME", "STREAM", "POSITION", "LAG"], "\(table.stdout)")
+        #expect(table.lines[1].split(separator: " ") == ["a-projector", "a", "3", "1"], "\(table.stdout)")
+        #expect(table.lines[2].split(separator: " ") == ["billing", "@all", "2", "4"], "\(table.stdout)")
+        // Listing only reads: it works beside a consumer holding a subscription.
+        let reader = try await Self.openStore(path, readOnly: store == "store")
+        let held = try await reader.subscribe("billing")
+        let beside = try await eventlog(["subscriptions", store, "--json"], in: work.path)
+        #expect(beside.status == 0 && beside.lines.count == 2, "\(beside.stdout)\(beside.stderr)")
+        try await held.close()
+        try await reader.close()
+    }
+
+    @Test(arguments: ["store", "store.db"])
+    func subscriptionsDeleteRefusesBusyAndUnknownNames(store: String) async throws {
+        let work = try WorkDirectory()
+        let path = work.path + "/" + store
+        #expect(try await eventlog(["append", store, "s", "--type", "T"], in: work.path).status == 0)
+        let writer = try await Self.openStore(path)
+        try await writer.subscribe("keep").close()
+        try await writer.subscribe("drop").close()
+        try await writer.close()
+
+        // Held by a consumer in this process (a read-only open of a log store can hold one, and
+        // leaves the writer's lock free): busy, and still listed afterwards.
+        let consumer = try await Self.openStore(path, readOnly: store == "store")
+        let held = try await consumer.subscribe("keep")
+        expectFailure(
+            try await eventlog(["subscriptions", store, "--delete", "keep"], in: work.path), status: 1,
+            mentioning: "Subscription 'keep' is held by another consumer")
+        try await held.close()
+        try await consumer.close()
+
+        expectFailure(
+            try await eventlog(["subscriptions", store, "--delete", "nope"], in: work.path), status: 1,
+            mentioning: "there is no subscription named 'nope'")
+        let deleted = try await eventlog(["subscriptions", store, "--delete", "drop"], in: work.path)
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(deleted.lines == ["deleted subscription 'drop'"])
+        let json = try await eventlog(["subscriptions", store, "--delete", "keep", "--json"], in: work.path)
+        #expect(json.status == 0, "\(json.stderr)")
+        #expect(json.lines == [#"{"deleted":"keep"}"#])
+        let left = try await eventlog(["subscriptions", store, "--json"], in: work.path)
+        #expect(left.status == 0 && left.lines.isEmpty, "\(left.stdout)\(left.stderr)")
+        // Deleted means gone: subscribing again starts over.
+        let again = try await Self.openStore(path)
+        #expect(try await again.subscriptions().isEmpty)
+        try await again.close()
+
+        // No store is created to delete from.
+        let missing = store == "store" ? "missing" : "missing.db"
+        expectFailure(
+            try await eventlog(["subscriptions", missing, "--delete", "x"], in: work.path), status: 1,
+            mentioning: "no store at")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/" + missing))
+        expectFailure(
+            try await eventlog(["subscriptions", store, "--delete"], in: work.path), status: 2, mentioning: "--delete")
+    }
+
+    @Test func subscriptionsDeleteWithReadOnly() async throws {
+        let work = try WorkDirectory()
+        for store in ["store", "store.db"] {
+            #expect(try await eventlog(["append", store, "s", "--type", "T"], in: work.path).status == 0)
+            let api = try await Self.openStore(work.path + "/" + store)
+            try await api.subscribe("x").close()
+            try await api.close()
+        }
+        // SQLite: a read-only open cannot delete.
+        expectFailure(
+            try await eventlog(["subscriptions", "store.db", "--delete", "x", "--read-only"], in: work.path),
+            status: 1, mentioning: "read-only")
+        // A log store can, also while another process holds the writer's lock.
+        let writer = try await LogEventStore.open(directory: work.path + "/store")
+        expectFailure(
+            try await eventlog(["subscriptions", "store", "--delete", "x"], in: work.path), status: 1,
+            mentioning: "locked")
+        let deleted = try await eventlog(["subscriptions", "store", "--delete", "x", "--read-only"], in: work.path)
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(try await writer.subscriptions().isEmpty)
+        try await writer.close()
+    }
+
+    @Test(arguments: ["append", "read", "watch", "stats", "verify", "copy", "subscriptions", "bench", "demo"])
     func everyHelpHasAnExample(command: String) async throws {
         let work = try WorkDirectory()
         let help = try await eventlog([command, "--help"], in: work.path)

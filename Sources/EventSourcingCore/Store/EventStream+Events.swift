@@ -5,7 +5,10 @@ extension EventStream {
     ///
     /// Iteration reads storage in pages and suspends at most once per page. A watch treats every
     /// notification as a hint and re-reads storage from its own position, so it never queues events:
-    /// its memory is one page, whatever its speed.
+    /// its memory is at most two pages, whatever its speed. While a watch catches up (a page that
+    /// did not reach the end), it reads the next page in a task of its own as soon as it hands out
+    /// the first event of a page, so that the consumer's work between events (a subscription's
+    /// durable acknowledgements, for one) overlaps the reading.
     ///
     /// Thread-safety: the sequence is `Sendable`; each iterator belongs to the task that iterates it.
     public struct Events: AsyncSequence, Sendable {
@@ -44,6 +47,16 @@ extension EventStream {
             private var bufferScannedThrough: Int64 = 0
             private var remaining: Int?
             private var compiledFilter: CompiledFilter?
+            /// A watch's next page, being read ahead while this one is handed out.
+            private var readAhead: ReadAhead?
+
+            /// A page read in a task of its own, from `after`; `generation` is the watch hub's
+            /// generation before the read started.
+            private struct ReadAhead {
+                let after: Int64
+                let generation: UInt64
+                let task: Task<ReadPage?, any Error>
+            }
 
             init(sequence: Events) { self.sequence = sequence }
 
@@ -53,7 +66,6 @@ extension EventStream {
                 if let progress = sequence.progress, progress.isClosed, !isFinished { finish() }
                 if index < buffer.count {
                     defer { index += 1 }
-                    report(index)
                     return buffer[index]
                 }
                 guard !isFinished else { return nil }
@@ -72,6 +84,8 @@ extension EventStream {
                 isFinished = true
                 buffer = []
                 index = 0
+                readAhead?.task.cancel()
+                readAhead = nil
             }
 
             private mutating func start() throws {
@@ -87,18 +101,16 @@ extension EventStream {
                 buffer = events
                 bufferScannedThrough = position
                 index = 1
-                report(0)
+                reportPage()
                 return first
             }
 
-            /// Tells a subscription that the buffered event at `index` is handed out, and how far
-            /// nothing its filter accepts follows it.
-            private func report(_ index: Int) {
-                guard let progress = sequence.progress else { return }
-                let event = buffer[index]
-                let delivered = sequence.streamID == StreamName.all ? event.sequenceID : event.version
-                let clearThrough = index + 1 < buffer.count ? delivered : bufferScannedThrough
-                progress.delivered(delivered, clearThrough: clearThrough)
+            /// Tells a subscription that the buffered page is handed out, and how far nothing its
+            /// filter accepts follows its last event.
+            private func reportPage() {
+                guard let progress = sequence.progress, let last = buffer.last else { return }
+                let position = sequence.streamID == StreamName.all ? last.sequenceID : last.version
+                progress.delivered(pageEndingAt: position, clearThrough: bufferScannedThrough)
             }
 
             private func readPage(direction: ReadDirection, limit: Int) async throws -> ReadPage {
@@ -157,12 +169,20 @@ extension EventStream {
                 }
                 let waitStream: String? = sequence.streamID == StreamName.all ? nil : sequence.streamID
                 while !Task.isCancelled, !(sequence.progress?.isClosed ?? false) {
-                    let generation = runtime.hub.generation
+                    let generation: UInt64
                     let read: ReadPage?
                     do {
-                        read = try await Self.unlessClosed({
-                            try await readPage(direction: .forward, limit: Events.pageEventsMax)
-                        })
+                        if let ahead = readAhead, ahead.after == position {
+                            readAhead = nil
+                            generation = ahead.generation
+                            read = try await ahead.task.value
+                        } else {
+                            readAhead = nil
+                            generation = runtime.hub.generation
+                            read = try await Self.unlessClosed({
+                                try await readPage(direction: .forward, limit: Events.pageEventsMax)
+                            })
+                        }
                     } catch EventStoreError.unavailable {
                         // A database server that went away: the watch carries on from its position
                         // once the server is back (the store connects again by itself).
@@ -178,12 +198,32 @@ extension EventStream {
                         if page.events.isEmpty { sequence.progress?.scannedNothing(from: position, through: last) }
                         position = last
                     }
-                    if let event = deliver(page.events) { return event }
+                    if let event = deliver(page.events) {
+                        if !page.isEnd { startReadingAhead() }
+                        return event
+                    }
                     if !page.isEnd { continue }
                     guard await runtime.hub.waitForChange(after: generation, streamID: waitStream) else { break }
                 }
                 finish()
                 return nil
+            }
+
+            /// Starts reading the page after `position` in a task of its own (unstructured: the
+            /// iterator may be dropped at any event, and a task it no longer awaits just ends after
+            /// one page).
+            private mutating func startReadingAhead() {
+                let runtime = sequence.runtime
+                let request = ReadRequest(
+                    streamID: sequence.streamID, after: position, direction: .forward, limit: Events.pageEventsMax,
+                    filter: compiledFilter)
+                let generation = runtime.hub.generation
+                let task = Task {
+                    try await Self.unlessClosed({
+                        try await runtime.gate.run { try await runtime.storage.read(request) }
+                    })
+                }
+                readAhead = ReadAhead(after: position, generation: generation, task: task)
             }
 
             /// Runs `body`, turning `storeClosed` into `nil`: a closing store ends a watch quietly.

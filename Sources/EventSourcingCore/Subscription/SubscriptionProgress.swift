@@ -4,30 +4,33 @@ import Synchronization
 /// filter accepts, so that acknowledging an event can move the position past the filtered-out
 /// events that follow it.
 ///
-/// The one fact kept: after the last delivered event, up to `clearThrough`, nothing matched.
-/// Each iterator reports what it hands out and what it scans, and acknowledging the event at
-/// `delivered` records `clearThrough` instead. Every report is a fact about the stored log (a
-/// scanned range held no accepted event), so several iterators of one subscription cannot make
-/// it wrong; the latest report wins.
+/// The one fact kept: after the last event of the latest page handed out, up to `clearThrough`,
+/// nothing matched. Each iterator reports each page it hands out and what it scans, and
+/// acknowledging the event at `lastDelivered` records `clearThrough` instead. Every report is a
+/// fact about the stored log (a scanned range held no accepted event), so several iterators of
+/// one subscription cannot make it wrong; the latest report wins.
 ///
-/// Thread-safety: state is behind a mutex.
+/// Reports come once per page, not per event, so that iterating costs no lock per event.
+///
+/// Thread-safety: state is behind a mutex; the closed flag is atomic.
 package final class SubscriptionProgress: Sendable {
     private struct State {
-        var delivered: Int64 = -1
+        var lastDelivered: Int64 = -1
         var clearThrough: Int64 = -1
-        var isClosed = false
     }
 
     private let state = Mutex(State())
+    private let closed = Atomic<Bool>(false)
 
     package init() {}
 
-    /// An iterator hands out the event at `position`; nothing the filter accepts lies in
-    /// `(position, clearThrough]`.
-    func delivered(_ position: Int64, clearThrough: Int64) {
+    /// An iterator hands out a page whose last event is at `last`; nothing the filter accepts
+    /// lies in `(last, clearThrough]`. (Acknowledging an event before it is handed out is
+    /// impossible, and would record a true fact all the same.)
+    func delivered(pageEndingAt last: Int64, clearThrough: Int64) {
         state.withLock { state in
-            state.delivered = position
-            state.clearThrough = Swift.max(position, clearThrough)
+            state.lastDelivered = last
+            state.clearThrough = Swift.max(last, clearThrough)
         }
     }
 
@@ -35,17 +38,17 @@ package final class SubscriptionProgress: Sendable {
     /// nothing the filter accepts.
     func scannedNothing(from: Int64, through: Int64) {
         state.withLock { state in
-            if state.delivered >= 0, state.clearThrough == from, through > from { state.clearThrough = through }
+            if state.lastDelivered >= 0, state.clearThrough == from, through > from { state.clearThrough = through }
         }
     }
 
     /// The position acknowledging the event at `position` may record.
     func acknowledgeable(_ position: Int64) -> Int64 {
-        state.withLock { state in state.delivered == position ? state.clearThrough : position }
+        state.withLock { state in state.lastDelivered == position ? state.clearThrough : position }
     }
 
-    /// Whether the subscription was closed: its iterators then end.
-    var isClosed: Bool { state.withLock { $0.isClosed } }
+    /// Whether the subscription was closed: its iterators then end. Checked before every event.
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
 
-    func close() { state.withLock { $0.isClosed = true } }
+    func close() { closed.store(true, ordering: .releasing) }
 }

@@ -18,7 +18,8 @@ struct RunCommand: AsyncParsableCommand {
             in a fresh schema of the server (bench_<workload>_<random>; nothing is dropped). The \
             PostgreSQL column runs when a server is given (--postgres-url or \
             EVENTSOURCING_POSTGRES_URL; `make bench` starts a private one) and is skipped otherwise; \
-            W5 and W8 do not apply to it. Build with -c release.
+            W5 and W8 do not apply to it, nor W9 while its subscriptions are not written. Build with \
+            -c release.
 
             Examples:
               event-bench --quick
@@ -162,6 +163,7 @@ struct RunCommand: AsyncParsableCommand {
         case .w6: return try await W6IdempotentRetry.run(setup, sizes: sizes)
         case .w7: return try await W7FilteredRead.run(setup, sizes: sizes)
         case .w8: return try await W8Growth.run(setup, sizes: sizes)
+        case .w9: return try await W9Subscription.run(setup, sizes: sizes)
         case .w10: return try await W10MultiStreamWrites.run(setup, sizes: sizes)
         }
     }

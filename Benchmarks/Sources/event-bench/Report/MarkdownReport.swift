@@ -21,7 +21,10 @@ enum MarkdownReport {
             add("`PostgresEventStore` is the third column (`shared/spec/POSTGRES.md`, \"Measured\"), in the same run,")
             add("against a private PostgreSQL server on 127.0.0.1 of the same machine (commits durable: `fsync=on`,")
             add("`synchronous_commit=on`, matching `.fsync` and SQLite `FULL`), each workload in a fresh schema.")
-            add("W5 and W8 do not apply to it (see the notes).")
+            let excluded = run.results.filter { $0.store == .postgres && $0.exclusion != nil }
+            if !excluded.isEmpty {
+                add("\(excludedText(run)) \(excluded.count == 1 ? "does" : "do") not apply to it (see the notes).")
+            }
         case .skipped(let reason):
             add("**The PostgreSQL column was skipped in this run**: \(escape(reason)).")
         case .notSelected:
@@ -79,7 +82,7 @@ enum MarkdownReport {
         add("`log/SQLite` is the plain ratio of the two values; `log is` reads it in the figure's direction.")
         if hasPostgres {
             add("`PG/SQLite` and `PostgreSQL is` do the same for the PostgreSQL store; a dash marks a workload that")
-            add("does not apply to it (W5, W8), `n/a` a figure it does not have.")
+            add("does not apply to it (\(excludedText(run))), `n/a` a figure it does not have.")
             add()
             add(
                 "| | figure | unit | LogEventStore | SQLiteEventStore | PostgresEventStore | log/SQLite | log is "
@@ -202,6 +205,13 @@ enum MarkdownReport {
         add("")
     }
 
+    /// The workloads of the run that do not apply to PostgreSQL: `W5 and W8`.
+    private static func excludedText(_ run: BenchmarkRun) -> String {
+        let names = run.results.filter { $0.store == .postgres && $0.exclusion != nil }.map(\.workload.rawValue)
+        guard let last = names.last else { return "no workload" }
+        return names.count == 1 ? last : names.dropLast().joined(separator: ", ") + " and " + last
+    }
+
     private static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "|", with: "\\|")
     }
@@ -250,6 +260,14 @@ enum MarkdownReport {
                 + "every 100th event and `\"APAC\"` on the rest; then one `@all` read with the filter "
                 + "`.equals(\"metadata.region\", \"EMEA\")` (its 1% of matches checked). The rate is events scanned "
                 + "(all of them) per second."
+        case .w9:
+            return "events in writes of 10,000 spread over 100 streams; then rounds that alternate a plain "
+                + "`stream(\"@all\").watch(from: 0)` reading all of them and a new subscription of `@all` from the "
+                + "beginning (`store.subscribe`) reading all of them and calling `acknowledge(event)` on every "
+                + "1,000th (durable when it returns: an fsync of the subscription's record for the log store under "
+                + "`.fsync`, a committed row for SQLite). A subscription's time runs from `subscribe` to the return "
+                + "of its last acknowledgement. Each rate is the median of 3 rounds; the ratio is subscription ÷ "
+                + "watch, and the acknowledgements' latency and share of the time are listed."
         case .w10:
             return "8 tasks make the writes, each `store.write([StreamWrite])` of one event to each of two distinct "
                 + "streams drawn (seeded) from 10,000, at full durability, expected version `.any`; every event is "

@@ -82,6 +82,10 @@ struct TargetCheck: Sendable {
             logTarget(.w8, "replay_ratio", "W8 replay rate at \(growth) within 20% of 1M (ratio ≥ 0.80)") { $0 >= 0.8 },
             memoryTarget(
                 logTarget(.w8, largest, "W8 replay memory ≤ 100 MB (peak resident, \(growth) replay)") { $0 <= 100 }),
+            logTarget(
+                .w9, "subscription_over_watch",
+                "W9 a subscription acknowledging every 1,000 reads ≥ 0.8× a plain watch's rate (issue 14)"
+            ) { $0 >= 0.8 },
         ]
     }
 

@@ -11,9 +11,10 @@ enum Workload: String, CaseIterable, Sendable, Comparable {
     case w6 = "W6"
     case w7 = "W7"
     case w8 = "W8"
+    case w9 = "W9"
     case w10 = "W10"
 
-    /// In the spec's order (W10 after W8, not between W1 and W2 as its name sorts).
+    /// In the spec's order (W9 and W10 after W8, not between W1 and W2 as W10's name sorts).
     static func < (lhs: Workload, rhs: Workload) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
@@ -29,6 +30,7 @@ enum Workload: String, CaseIterable, Sendable, Comparable {
         case .w6: return "idempotent retry: rewrite keys already stored (all dropped)"
         case .w7: return "filtered @all read selecting 1% by metadata.region"
         case .w8: return "growth: W1 write and replay at two sizes; memory during the larger replay"
+        case .w9: return "a durable subscription of @all acknowledging every 1,000 events, against a plain watch"
         case .w10: return "writes to several streams: 2 events to 2 of 10,000 streams per write, 8 writers"
         }
     }
@@ -38,7 +40,7 @@ enum Workload: String, CaseIterable, Sendable, Comparable {
         try text.split(separator: ",").map { part in
             let name = part.trimmingCharacters(in: .whitespaces).uppercased()
             guard let workload = Workload(rawValue: name) else {
-                throw ValidationError("unknown workload '\(part)'; use W1 to W8 or W10, comma-separated")
+                throw ValidationError("unknown workload '\(part)'; use W1 to W10, comma-separated")
             }
             return workload
         }
@@ -72,6 +74,9 @@ struct Sizes: Sendable {
     var w7Events: Int
     var w7Streams = 100
     var w8Events: [Int]
+    var w9Events: Int
+    /// W9 alternates this many watch and subscription rounds and takes the median of each.
+    var w9Rounds = 3
     var w10Writes: Int
     var w10Streams = 10_000
     var w10Writers = 8
@@ -80,11 +85,13 @@ struct Sizes: Sendable {
         w1Events: 1_000_000, w2Streams: 100_000, w2ReadSamples: 10_000, w3MeasureDuration: .seconds(3),
         w3WarmUpDuration: .milliseconds(500), w4Samples: 5_000, w4WarmUpSamples: 100,
         w4PhaseBudget: .seconds(60), w5Events: 1_000_000,
-        w6Events: 1_000_000, w7Events: 1_000_000, w8Events: [1_000_000, 10_000_000], w10Writes: 100_000)
+        w6Events: 1_000_000, w7Events: 1_000_000, w8Events: [1_000_000, 10_000_000], w9Events: 1_000_000,
+        w10Writes: 100_000)
 
     static let quick = Sizes(
         w1Events: 100_000, w2Streams: 10_000, w2ReadSamples: 2_000, w3MeasureDuration: .seconds(1),
         w3WarmUpDuration: .milliseconds(200), w4Samples: 1_000, w4WarmUpSamples: 50,
         w4PhaseBudget: .seconds(20), w5Events: 100_000,
-        w6Events: 100_000, w7Events: 100_000, w8Events: [1_000_000, 2_000_000], w10Writes: 10_000)
+        w6Events: 100_000, w7Events: 100_000, w8Events: [1_000_000, 2_000_000], w9Events: 100_000,
+        w10Writes: 10_000)
 }
