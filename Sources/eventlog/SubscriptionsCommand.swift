@@ -11,10 +11,9 @@ struct SubscriptionsCommand: AsyncParsableCommand {
         discussion: """
             POSITION is the last acknowledged position (a sequence id for @all, a version otherwise); \
             LAG counts the events of the stream after it, before any filter. Listing opens the store \
-            read-only and works beside a running writer. --delete opens it for writing, and fails \
-            while a consumer, in any process, holds the subscription. A log store also deletes from a \
-            read-only open (a subscription's record is the one thing such an open writes): add \
-            --read-only to delete beside a running writer of a log store.
+            read-only and works beside a running writer. --delete opens it for writing (so a log \
+            store's writer must not be running), and fails while a consumer, in any process, holds \
+            the subscription.
 
             Examples:
               eventlog subscriptions ./orders

@@ -298,6 +298,7 @@ import Testing
                 #expect(try await withHangGuard(cancelling: taker).map(\.type) == ["A", "B", "C"])
                 await expectError(.subscriptionBusy("ro")) { try await writer.subscribe("ro") }
                 try await subscription.close()
+                await expectError(.readOnly) { try await reader.deleteSubscription("ro") }
                 #expect(try await writer.subscriptions() == [SubscriptionInfo(name: "ro", stream: "@all", position: 3, lag: 0)])
             }
         }

@@ -87,7 +87,7 @@ import Testing
     @Test func aCreationCutShortLeavesNoSubscription() async throws {
         let directory = try TemporaryDirectory("sub-created")
         let store = directory.sub("store")
-        try await LogEventStore.withStore(directory: store, options: smallOptions()) { store in
+        _ = try await LogEventStore.withStore(directory: store, options: smallOptions()) { store in
             try await store.stream("a").write(CandidateEvent(type: "E"))
         }
         // A crash before the rename leaves only the temporary file.

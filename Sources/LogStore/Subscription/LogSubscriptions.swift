@@ -7,8 +7,8 @@ import Foundation
 
 /// Subscriptions of the log store: one record file each in `subscriptions/` (see
 /// `SubscriptionFile`), and one consumer per name held by an exclusive `flock(2)` on that file,
-/// which the OS releases when the holder's process dies. Read-only opens use them too: a
-/// subscription's record is the one file such a process writes.
+/// which the OS releases when the holder's process dies. Read-only opens subscribe too: the record
+/// of a subscription they hold is the one file such a process writes (they cannot delete one).
 ///
 /// Creating a record takes a `flock` of the `subscriptions` directory itself, so that two
 /// processes never both create one; deleting it holds the record's own lock while it unlinks the
@@ -23,6 +23,7 @@ final class LogSubscriptions: SubscriptionStorage {
     private let io: any FileIO
     private let fileMode: mode_t
     private let syncsPositions: Bool
+    private let isReadOnly: Bool
     private let worker = BlockingWorker(name: "eventlog-subscriptions")
 
     init(storeDirectory: String, options: LogEventStore.Options) {
@@ -31,6 +32,7 @@ final class LogSubscriptions: SubscriptionStorage {
         io = options.io
         fileMode = options.fileMode
         syncsPositions = options.durability == .fsync
+        isReadOnly = options.readOnly
     }
 
     /// Ends the worker thread (at the store's close, after every hold was released).
@@ -63,6 +65,8 @@ final class LogSubscriptions: SubscriptionStorage {
     }
 
     func delete(_ name: String) async throws {
+        // A read-only open writes only the records of the subscriptions it holds.
+        guard !isReadOnly else { throw EventStoreError.readOnly }
         let path = directory + "/" + SubscriptionFile.fileName(of: name)
         try await run { [self] in
             guard let held = try lock(path: path, name: name) else {
