@@ -268,6 +268,12 @@ enum MarkdownReport {
                 + "`.fsync`, a committed row for SQLite). A subscription's time runs from `subscribe` to the return "
                 + "of its last acknowledgement. Each rate is the median of 3 rounds; the ratio is subscription ÷ "
                 + "watch, and the acknowledgements' latency and share of the time are listed."
+        case .w12:
+            return "W1's shape twice on fresh stores: writes of 10,000 keyed events of a `Codable` payload "
+                + "(`CandidateEvent(payload)`, a 36-byte JSON object) then a replay that calls `decode` on each; and "
+                + "the same with raw events carrying the very same JSON bytes, prebuilt, and a replay that does not "
+                + "decode. Both write rates include building the events, where encoding happens. Encoding alone and "
+                + "decoding alone are timed outside the store over 100,000 events, to show where the time goes."
         case .w10:
             return "8 tasks make the writes, each `store.write([StreamWrite])` of one event to each of two distinct "
                 + "streams drawn (seeded) from 10,000, at full durability, expected version `.any`; every event is "

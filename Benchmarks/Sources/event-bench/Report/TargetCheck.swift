@@ -86,6 +86,12 @@ struct TargetCheck: Sendable {
                 .w9, "subscription_over_watch",
                 "W9 a subscription acknowledging every 1,000 reads ≥ 0.8× a plain watch's rate (issue 14)"
             ) { $0 >= 0.8 },
+            logTarget(.w12, "typed_over_raw_write", "W12 typed write within 2× of raw (ratio ≥ 0.5, issue 16)") {
+                $0 >= 0.5
+            },
+            logTarget(.w12, "typed_over_raw_replay", "W12 typed replay within 2× of raw (ratio ≥ 0.5, issue 16)") {
+                $0 >= 0.5
+            },
         ]
     }
 

@@ -13,6 +13,7 @@ enum Workload: String, CaseIterable, Sendable, Comparable {
     case w8 = "W8"
     case w9 = "W9"
     case w10 = "W10"
+    case w12 = "W12"
 
     /// In the spec's order (W9 and W10 after W8, not between W1 and W2 as W10's name sorts).
     static func < (lhs: Workload, rhs: Workload) -> Bool {
@@ -32,6 +33,7 @@ enum Workload: String, CaseIterable, Sendable, Comparable {
         case .w8: return "growth: W1 write and replay at two sizes; memory during the larger replay"
         case .w9: return "a durable subscription of @all acknowledging every 1,000 events, against a plain watch"
         case .w10: return "writes to several streams: 2 events to 2 of 10,000 streams per write, 8 writers"
+        case .w12: return "typed events: W1 with CandidateEvent(payload) and decode, against raw events of the same bytes"
         }
     }
 
@@ -40,7 +42,7 @@ enum Workload: String, CaseIterable, Sendable, Comparable {
         try text.split(separator: ",").map { part in
             let name = part.trimmingCharacters(in: .whitespaces).uppercased()
             guard let workload = Workload(rawValue: name) else {
-                throw ValidationError("unknown workload '\(part)'; use W1 to W10, comma-separated")
+                throw ValidationError("unknown workload '\(part)'; use W1 to W10 or W12, comma-separated")
             }
             return workload
         }
