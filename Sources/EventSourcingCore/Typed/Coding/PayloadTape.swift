@@ -34,12 +34,15 @@ final class PayloadTape {
 
     /// A copy of the document, owned here and freed in `deinit`.
     let bytes: UnsafeMutableRawBufferPointer
+    // Exclusivity is checked statically only: one decoding pass, on one thread, owns the tape, and
+    // the dynamic checks of these hot properties cost more than the decoding itself.
+
     /// The tokens, in document order; the document is token 0.
-    private(set) var tokens: [Token] = []
+    @exclusivity(unchecked) private(set) var tokens: [Token] = []
     /// Where the last key lookup in object `hintObject` ended: the next member's key token.
-    var hintObject = -1
+    @exclusivity(unchecked) var hintObject = -1
     /// See `hintObject`.
-    var hintMember = -1
+    @exclusivity(unchecked) var hintMember = -1
     /// Key indexes of large objects, built when first searched.
     var keyIndexes: [Int: [String: Int]] = [:]
 
@@ -52,7 +55,11 @@ final class PayloadTape {
                 DecodingError.Context(codingPath: [], debugDescription: "The given data is too large to decode."))
         }
         bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 1)
-        if count > 0 { _ = data.copyBytes(to: bytes) }
+        if count > 0 {
+            data.withUnsafeBytes { source in
+                bytes.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: count)  // safe: both hold `count` bytes
+            }
+        }
         tokens.reserveCapacity(8)
         var scanner = Scanner(bytes: UnsafeRawBufferPointer(rebasing: bytes[..<count]))
         do {

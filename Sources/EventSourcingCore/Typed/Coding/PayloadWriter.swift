@@ -34,13 +34,16 @@ final class PayloadWriter {
         var serial: Int
     }
 
+    // Exclusivity is checked statically only: one encoding pass, on one thread, owns the writer,
+    // and the dynamic checks of these hot properties cost more than the encoding itself.
+
     /// The JSON written so far.
-    var bytes: [UInt8] = []
+    @exclusivity(unchecked) var bytes: [UInt8] = []
     /// The open frames, outermost first.
-    private(set) var frames: [Frame] = []
+    @exclusivity(unchecked) private(set) var frames: [Frame] = []
     /// Set once a container was used out of order; from then on every use throws.
-    private(set) var isOutOfOrder = false
-    private var serialNext = 0
+    @exclusivity(unchecked) private(set) var isOutOfOrder = false
+    @exclusivity(unchecked) private var serialNext = 0
 
     init() {
         bytes.reserveCapacity(128)
