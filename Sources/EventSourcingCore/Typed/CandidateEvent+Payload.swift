@@ -9,7 +9,7 @@ extension CandidateEvent {
     ) throws {
         let data: Data
         do {
-            data = try JSONEncoder().encode(payload)
+            data = try PayloadEncoder.encode(payload)
         } catch {
             throw EventStoreError.invalidEvent("a '\(E.eventType)' payload could not be encoded as JSON: \(error)")
         }

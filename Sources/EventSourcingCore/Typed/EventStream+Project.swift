@@ -22,7 +22,7 @@ extension EventStream {
         var snapshotIsBad = false
         let head = try await metrics().currentVersion
         if let snapshot = try await loadSnapshot(projection: P.name) {
-            if snapshot.version <= head, let cached = try? JSONDecoder().decode(P.State.self, from: snapshot.state) {
+            if snapshot.version <= head, let cached = try? PayloadDecoder.decode(P.State.self, from: snapshot.state) {
                 state = cached
                 version = snapshot.version
             } else {
@@ -36,7 +36,7 @@ extension EventStream {
             replayed += 1
         }
         if let snapshotEvery, replayed > snapshotEvery || snapshotIsBad,
-            let encoded = try? JSONEncoder().encode(state)
+            let encoded = try? PayloadEncoder.encode(state)
         {
             do {
                 try await snapshot(encoded, version: version, projection: P.name)

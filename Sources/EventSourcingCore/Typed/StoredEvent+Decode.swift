@@ -10,7 +10,7 @@ extension StoredEvent {
                 "event \(version) of '\(streamID)' has type '\(self.type)', not '\(E.eventType)'")
         }
         do {
-            return try JSONDecoder().decode(E.self, from: data)
+            return try PayloadDecoder.decode(E.self, from: data)
         } catch {
             throw EventStoreError.invalidEvent(
                 "event \(version) of '\(streamID)' is not the JSON of a '\(E.eventType)': \(error)")
