@@ -199,11 +199,11 @@ private struct Number<T: Codable & Equatable>: Codable, Equatable { var value: T
             Scalars(
                 bool: false, int8: .max, int16: .max, int32: .max, int64: .max, uint: 0, uint8: 0, uint16: 0, uint32: 0,
                 uint64: 0, float: 0.1, double: 0.1))
-        for double in [0.1, 1e300, -1e-300, 123456789.125, .pi, 1e15, 1e16, 9007199254740993, .leastNonzeroMagnitude, 5e-324, 1]
+        for double in [0.1, 1e300, -1e-300, 123456789.125, .pi, 1e15, 1e16, 9007199254740993, .leastNonzeroMagnitude, 1]
         {
             try roundTrip(Number(value: double))
         }
-        for float: Float in [0.1, 3.4e38, 1e-45, 16_777_217] { try roundTrip(Number(value: float)) }
+        for float: Float in [0.1, 3.4e38, .leastNonzeroMagnitude, 16_777_216] { try roundTrip(Number(value: float)) }
         let negativeZero = try PayloadDecoder.decode(Number<Double>.self, from: PayloadEncoder.encode(Number(value: -0.0)))
         #expect(negativeZero.value == 0 && negativeZero.value.sign == .minus)
         let fromFoundation = try PayloadDecoder.decode(Number<Double>.self, from: JSONEncoder().encode(Number(value: -0.0)))
