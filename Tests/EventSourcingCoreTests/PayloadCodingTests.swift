@@ -199,7 +199,7 @@ private struct Number<T: Codable & Equatable>: Codable, Equatable { var value: T
             Scalars(
                 bool: false, int8: .max, int16: .max, int32: .max, int64: .max, uint: 0, uint8: 0, uint16: 0, uint32: 0,
                 uint64: 0, float: 0.1, double: 0.1))
-        for double in [0.1, 1e300, -1e-300, 123456789.125, .pi, 1e15, 1e16, 9007199254740993, .leastNonzeroMagnitude, 1]
+        for double in [0.1, 1e300, -1e-300, 123456789.125, .pi, 1e15, 1e16, 9_007_199_254_740_992, .leastNonzeroMagnitude, 1]
         {
             try roundTrip(Number(value: double))
         }
@@ -217,7 +217,7 @@ private struct Number<T: Codable & Equatable>: Codable, Equatable { var value: T
     @Test func numbersFromOtherWritersDecode() throws {
         #expect(try PayloadDecoder.decode(Double.self, from: Data("1.5e3".utf8)) == 1500)
         #expect(try PayloadDecoder.decode(Double.self, from: Data("-2E-2".utf8)) == -0.02)
-        #expect(try PayloadDecoder.decode(Double.self, from: Data("12345678901234567890".utf8)) == 12345678901234567890)
+        #expect(try PayloadDecoder.decode(Double.self, from: Data("12345678901234567890".utf8)) == 12_345_678_901_234_567_168)
         #expect(try PayloadDecoder.decode(Int.self, from: Data("1e2".utf8)) == 100)
         #expect(try PayloadDecoder.decode(Int.self, from: Data("3.0".utf8)) == 3)
         #expect(try PayloadDecoder.decode(Float.self, from: Data("0.1".utf8)) == Float(0.1))
