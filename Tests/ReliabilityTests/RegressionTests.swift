@@ -366,4 +366,49 @@ import Testing
             #expect(version == 2, "the stored key k2 is found: nothing is appended")
         }
     }
+
+    // Bug 19 (a probe written for the fault harness's subscription acknowledgements): after an
+    // acknowledgement whose sync failed (a kernel that drops the failed pages, so the new slot was
+    // read in that boot but never reached the disk), a reopen in the same boot read that slot and
+    // wrote the next acknowledgement over the other one, which held the last position that did
+    // reach the disk; a power loss that tore that write left an older position than an
+    // acknowledgement that had returned.
+    @Test func anAcknowledgementThatReturnedSurvivesATornSlotAfterAFailedSyncAndAReopen() async throws {
+        let work = try StoreDirectory.work(named: "regression-subscription-slot")
+        defer { StoreDirectory.remove(work) }
+        var tornSlots = 0
+        for seed in UInt64(1)...12 {
+            let root = work + "/store-\(seed)"
+            let layer = FaultInjectingIO(root: root)
+            let options = Self.options(.fsync, io: layer)
+            let store = try await LogEventStore.open(directory: root, options: options)
+            for _ in 0..<5 { try await store.stream("s").write(CandidateEvent(type: "E")) }
+            var subscription = try await store.subscribe("consumer")
+            try await subscription.acknowledge(upTo: 1)
+            try await subscription.acknowledge(upTo: 2)
+            layer.addFault(
+                FaultRule(
+                    operation: .sync, errorNumber: EIO, skip: 0, isPersistent: false, isShortWrite: false,
+                    pathContains: "subscriptions/"))
+            await #expect(throws: EventStoreError.self) { try await subscription.acknowledge(upTo: 3) }
+            try await store.close()
+            layer.clearFaults()
+            let reopened = try await LogEventStore.open(directory: root, options: options)
+            subscription = try await reopened.subscribe("consumer")
+            #expect(await subscription.position == 3, "the failed acknowledgement is read in the same boot")
+            layer.setCrashPlan(
+                CrashPlan(
+                    point: .beforeSyncPoint(layer.syncPointCount), mode: .keepPrefixTornSector,
+                    imageDirectory: root + "-image", seed: seed))
+            try? await subscription.acknowledge(upTo: 4)
+            let crash = try #require(layer.crashRecord)
+            if crash.tornSectors > 0 { tornSlots += 1 }
+            try? await reopened.close()
+            let position = try await LogEventStore.withStore(directory: root + "-image", options: Self.options(.fsync)) {
+                try await $0.subscriptions().first?.position
+            }
+            #expect(position.map { $0 >= 2 } == true, "seed \(seed): \(crash); position \(position.map(String.init) ?? "none")")
+        }
+        #expect(tornSlots > 0, "some power losses tore a sector")
+    }
 }

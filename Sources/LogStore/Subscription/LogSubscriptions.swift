@@ -41,7 +41,7 @@ final class LogSubscriptions: SubscriptionStorage {
     ) async throws -> (record: SubscriptionRecord, hold: any SubscriptionHold) {
         let path = directory + "/" + SubscriptionFile.fileName(of: name)
         while true {
-            if let held = try await run({ [self] in try self.lock(path: path, name: name) }) {
+            if let held = try await run({ [self] in try self.lock(path: path, name: name, settles: true) }) {
                 return (held.record, held)
             }
             let record = try await creating()
@@ -79,8 +79,16 @@ final class LogSubscriptions: SubscriptionStorage {
     }
 
     /// Opens and locks the record at `path`: `nil` when there is none.
+    ///
+    /// With `settles` (a consumer's hold, under `.fsync`), the slot read is written again, unchanged,
+    /// and synced before it is used. What a process reads may be in the page cache only: after a
+    /// failed sync (an acknowledgement that threw) a Linux kernel marks the unwritten pages clean,
+    /// so the newest slot can be visible in this boot yet not on disk, while the other slot holds
+    /// the last position that reached it. The next acknowledgement overwrites that other slot; torn
+    /// by a power loss, it would leave only an older position on disk than an acknowledgement that
+    /// returned. Writing the slot read anew makes it durable first.
     /// - Throws: `EventStoreError.subscriptionBusy` when another holder has it.
-    private func lock(path: String, name: String) throws -> Hold? {
+    private func lock(path: String, name: String, settles: Bool = false) throws -> Hold? {
         while true {
             guard let file = try SystemFile.openIfExists(path, writable: true, io: io) else { return nil }
             guard try file.tryLockExclusive() else { throw EventStoreError.subscriptionBusy(name) }
@@ -90,6 +98,17 @@ final class LogSubscriptions: SubscriptionStorage {
                 continue
             }
             let (decoded, slotsOffset) = try SubscriptionFile.decode(try file.readAll(), path: path)
+            if settles && syncsPositions {
+                do {
+                    let slot = SubscriptionFile.encodeSlot(generation: decoded.generation, position: decoded.record.position)
+                    try file.write(
+                        slot, at: SubscriptionFile.slotOffset(generation: decoded.generation, slotsOffset: slotsOffset))
+                    try file.synchronizeData()
+                } catch {
+                    file.unlock()
+                    throw error
+                }
+            }
             return Hold(
                 file: file, generation: decoded.generation, slotsOffset: slotsOffset, record: decoded.record,
                 syncs: syncsPositions, worker: worker)
