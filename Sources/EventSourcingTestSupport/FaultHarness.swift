@@ -266,7 +266,8 @@ package struct FaultHarness: Sendable {
                         let crashTarget = scenario == .powerLoss ? (mode, imagePath) : nil
                         if let problem = await Self.acknowledge(
                             subscription, in: store, layer: layer, isFaulty: rule != nil, crashTarget: crashTarget,
-                            isSynced: options.durability == .fsync, random: &subscriptionRandom,
+                            injectsFaults: scenario == .ioError, isSynced: options.durability == .fsync,
+                            random: &subscriptionRandom,
                             acknowledgements: &acknowledgements, counters: &counters, log: &cycleLog)
                         {
                             log.append(cycleLog)
@@ -480,17 +481,20 @@ package struct FaultHarness: Sendable {
     /// short of it, by position or by event, and now and then one at or below the position (which
     /// changes nothing). Given a `crashTarget` (a power-loss cycle's mode and image), one time in
     /// five it cuts the power inside the acknowledgement: before its write, before its sync, or
-    /// just after its sync (before it returns).
+    /// just after its sync (before it returns). With `injectsFaults` (an I/O-error cycle), one
+    /// time in six the acknowledgement's write or sync fails (a short write, EIO or ENOSPC).
     /// - Returns: a problem when an acknowledgement failed with no fault injected and no crash.
     static func acknowledge(
         _ subscription: Subscription, in store: LogEventStore, layer: FaultInjectingIO, isFaulty: Bool,
-        crashTarget: (mode: PowerLossMode, image: String)?, isSynced: Bool, random: inout SeededRandom,
+        crashTarget: (mode: PowerLossMode, image: String)?, injectsFaults: Bool, isSynced: Bool,
+        random: inout SeededRandom,
         acknowledgements: inout SubscriptionAcknowledgements, counters: inout HarnessCounters, log: inout String
     ) async -> String? {
         // Past the power loss the process is dead: it asks for nothing more.
         guard !layer.hasCrashed else { return nil }
         let current = await subscription.position
         guard let head = try? await store.stream("@all").version else { return nil }
+        var injected = false
         do {
             if head <= current || random.chance(0.1) {
                 // At or below the position: nothing is written, and nothing asked for.
@@ -510,6 +514,16 @@ package struct FaultHarness: Sendable {
                     CrashPlan(point: point, mode: crashTarget.mode, imageDirectory: crashTarget.image, seed: random.next()))
                 log += ", crash \(point) \(crashTarget.mode.rawValue) inside the acknowledgement of \(target)"
             }
+            if injectsFaults, random.chance(1.0 / 6) {
+                // Transient, on this record: it fires inside this acknowledgement (a sync only under .fsync).
+                let onSync = isSynced && random.chance(0.6)
+                let rule = FaultRule(
+                    operation: onSync ? .sync : .write, errorNumber: random.chance(0.5) ? EIO : ENOSPC, skip: 0,
+                    isPersistent: false, isShortWrite: !onSync && random.chance(0.5), pathContains: "subscriptions/")
+                layer.addFault(rule)
+                injected = true
+                log += ", \(rule) inside the acknowledgement of \(target)"
+            }
             if random.chance(0.3),
                 let event = try await FaultHarness.first(try await store.stream("@all").read(from: target - 1, limit: 1))
             {
@@ -522,7 +536,9 @@ package struct FaultHarness: Sendable {
                 counters.subscriptionAcks += 1
             }
         } catch {
-            if !layer.hasCrashed && !isFaulty { return "acknowledging the subscription failed without a fault: \(error)" }
+            if !layer.hasCrashed && !isFaulty && !injected {
+                return "acknowledging the subscription failed without a fault: \(error)"
+            }
         }
         if layer.hasCrashed { counters.subscriptionAckCrashes += 1 }
         return nil
