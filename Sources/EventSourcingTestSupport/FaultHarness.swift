@@ -180,6 +180,7 @@ package struct FaultHarness: Sendable {
             var lastStepWasGroup = false
             var lastStepHadMultiStream = false
             var subscription: Subscription?
+            var acknowledgedInCycle = false
             if usesSubscription, let store {
                 do {
                     subscription = try await store.subscribe(SubscriptionAcknowledgements.name)
@@ -262,12 +263,17 @@ package struct FaultHarness: Sendable {
                         }
                     }
                     if let subscription, subscriptionRandom.chance(0.6) {
-                        // In a power-loss cycle, now and then the power goes inside this acknowledgement.
-                        let crashTarget = scenario == .powerLoss ? (mode, imagePath) : nil
+                        // In a power-loss cycle, now and then the power goes inside this acknowledgement
+                        // (more often in the first one of a hold, which writes over what it read); in
+                        // an I/O-error cycle, now and then it fails (more often in the last step, so
+                        // that a reopen in place follows a failed acknowledgement).
+                        let crashChance = scenario == .powerLoss ? (acknowledgedInCycle ? 0.2 : 0.5) : 0
+                        let faultChance = scenario == .ioError ? (index >= operationCount ? 0.5 : 1.0 / 6) : 0
+                        acknowledgedInCycle = true
                         if let problem = await Self.acknowledge(
-                            subscription, in: store, layer: layer, isFaulty: rule != nil, crashTarget: crashTarget,
-                            injectsFaults: scenario == .ioError, isSynced: options.durability == .fsync,
-                            random: &subscriptionRandom,
+                            subscription, in: store, layer: layer, isFaulty: rule != nil,
+                            crashTarget: (mode, imagePath), crashChance: crashChance, faultChance: faultChance,
+                            isSynced: options.durability == .fsync, random: &subscriptionRandom,
                             acknowledgements: &acknowledgements, counters: &counters, log: &cycleLog)
                         {
                             log.append(cycleLog)
@@ -479,15 +485,15 @@ package struct FaultHarness: Sendable {
 
     /// Acknowledges a position of the harness's subscription between two steps: up to the head or
     /// short of it, by position or by event, and now and then one at or below the position (which
-    /// changes nothing). Given a `crashTarget` (a power-loss cycle's mode and image), one time in
-    /// five it cuts the power inside the acknowledgement: before its write, before its sync, or
-    /// just after its sync (before it returns). With `injectsFaults` (an I/O-error cycle), one
-    /// time in six the acknowledgement's write or sync fails (a short write, EIO or ENOSPC).
+    /// changes nothing). With `crashChance` it cuts the power inside the acknowledgement (in
+    /// `crashTarget`'s mode, to its image): before its write, before its sync, or just after its
+    /// sync (before it returns). With `faultChance` the acknowledgement's write or sync fails (a
+    /// short write, EIO or ENOSPC).
     /// - Returns: a problem when an acknowledgement failed with no fault injected and no crash.
     static func acknowledge(
         _ subscription: Subscription, in store: LogEventStore, layer: FaultInjectingIO, isFaulty: Bool,
-        crashTarget: (mode: PowerLossMode, image: String)?, injectsFaults: Bool, isSynced: Bool,
-        random: inout SeededRandom,
+        crashTarget: (mode: PowerLossMode, image: String), crashChance: Double, faultChance: Double,
+        isSynced: Bool, random: inout SeededRandom,
         acknowledgements: inout SubscriptionAcknowledgements, counters: inout HarnessCounters, log: inout String
     ) async -> String? {
         // Past the power loss the process is dead: it asks for nothing more.
@@ -503,7 +509,7 @@ package struct FaultHarness: Sendable {
             }
             let target = random.chance(0.5) ? head : Int64(random.int(Int(current) + 1...Int(head)))
             acknowledgements.asking(target)
-            if let crashTarget, random.chance(0.2) {
+            if crashChance > 0, random.chance(crashChance) {
                 let point: CrashPlan.Point =
                     switch isSynced ? random.int(0..<3) : 0 {
                     case 0: .beforeOperation(layer.operationCount)
@@ -514,7 +520,7 @@ package struct FaultHarness: Sendable {
                     CrashPlan(point: point, mode: crashTarget.mode, imageDirectory: crashTarget.image, seed: random.next()))
                 log += ", crash \(point) \(crashTarget.mode.rawValue) inside the acknowledgement of \(target)"
             }
-            if injectsFaults, random.chance(1.0 / 6) {
+            if faultChance > 0, random.chance(faultChance) {
                 // Transient, on this record: it fires inside this acknowledgement (a sync only under .fsync).
                 let onSync = isSynced && random.chance(0.6)
                 let rule = FaultRule(
