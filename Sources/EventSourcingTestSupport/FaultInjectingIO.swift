@@ -459,7 +459,8 @@ package final class FaultInjectingIO: FileIO {
             let kind = directory.map { $0.isEmpty ? StoreFileKind.directory : StoreFileKind(fileName: $0) }
                 ?? StoreFileKind(fileName: tracked!.name)
             if let code = Self.refuse(
-                &model, operation: call, kind: kind, ruleOperation: .sync, path: tracked?.name ?? root,
+                &model, operation: call, kind: kind, ruleOperation: .sync,
+                path: tracked?.name ?? directory.flatMap { $0.isEmpty ? nil : $0 } ?? root,
                 isSyncPoint: true)
             {
                 if !model.isDead, !model.failedSyncKeepsPages, let (id, _) = tracked {
