@@ -411,4 +411,39 @@ import Testing
         }
         #expect(tornSlots > 0, "some power losses tore a sector")
     }
+
+    // Bug 20 (`fault`, seed 20261146, round 79): a subscription whose creation failed at the sync
+    // of its directory (the record renamed into place, its name not yet durable) was found by the
+    // next `subscribe` in the same boot and used as it was; a power loss then took the record, and
+    // with it every position acknowledged since. The same follows a creator killed between its
+    // rename and its directory sync.
+    @Test func aSubscriptionFoundAfterItsCreationFailedSurvivesAPowerLoss() async throws {
+        let work = try StoreDirectory.work(named: "regression-subscription-name")
+        defer { StoreDirectory.remove(work) }
+        for durability in [LogEventStore.Durability.fsync, .buffered] {
+            let root = work + "/store-\(durability)"
+            let layer = FaultInjectingIO(root: root)
+            let store = try await LogEventStore.open(directory: root, options: Self.options(durability, io: layer))
+            for _ in 0..<3 { try await store.stream("s").write(CandidateEvent(type: "E")) }
+            // The creation's syncs: the temporary record, then the subscriptions directory (fails).
+            layer.addFault(
+                FaultRule(
+                    operation: .sync, errorNumber: EIO, skip: 1, isPersistent: false, isShortWrite: false,
+                    pathContains: "subscriptions"))
+            await #expect(throws: EventStoreError.self) { try await store.subscribe("consumer") }
+            layer.clearFaults()
+            let subscription = try await store.subscribe("consumer")
+            try await subscription.acknowledge(upTo: 2)
+            layer.simulatePowerLoss(into: root + "-image", mode: .dropUnsynced, seed: 1)
+            try? await store.close()
+            let position = try await LogEventStore.withStore(
+                directory: root + "-image", options: Self.options(durability)
+            ) { try await $0.subscriptions().first?.position }
+            if durability == .fsync {
+                #expect(position == 2, "the acknowledgement of 2 returned")
+            } else {
+                #expect(position != nil, "subscribe returned: the subscription exists")
+            }
+        }
+    }
 }

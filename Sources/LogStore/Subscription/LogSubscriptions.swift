@@ -80,13 +80,17 @@ final class LogSubscriptions: SubscriptionStorage {
 
     /// Opens and locks the record at `path`: `nil` when there is none.
     ///
-    /// With `settles` (a consumer's hold, under `.fsync`), the slot read is written again, unchanged,
-    /// and synced before it is used. What a process reads may be in the page cache only: after a
-    /// failed sync (an acknowledgement that threw) a Linux kernel marks the unwritten pages clean,
-    /// so the newest slot can be visible in this boot yet not on disk, while the other slot holds
-    /// the last position that reached it. The next acknowledgement overwrites that other slot; torn
-    /// by a power loss, it would leave only an older position on disk than an acknowledgement that
-    /// returned. Writing the slot read anew makes it durable first.
+    /// With `settles` (a consumer's hold), what was read is made durable before it is used, since
+    /// it may be in the page cache only, after a failed sync in this boot or a process that died
+    /// before its sync:
+    /// - the record's name and the `subscriptions` directory's (a creation whose directory sync
+    ///   failed, or whose process died first, leaves a record that a power loss takes, with every
+    ///   position acknowledged in it since): both directories are synced;
+    /// - under `.fsync`, the slot read, written again unchanged and synced: after a failed sync
+    ///   (an acknowledgement that threw) a Linux kernel marks the unwritten pages clean, so the
+    ///   newest slot can be visible yet not on disk, while the other slot holds the last position
+    ///   that reached it; the next acknowledgement overwrites that other slot, and torn by a power
+    ///   loss it would leave an older position on disk than an acknowledgement that returned.
     /// - Throws: `EventStoreError.subscriptionBusy` when another holder has it.
     private func lock(path: String, name: String, settles: Bool = false) throws -> Hold? {
         while true {
@@ -98,12 +102,17 @@ final class LogSubscriptions: SubscriptionStorage {
                 continue
             }
             let (decoded, slotsOffset) = try SubscriptionFile.decode(try file.readAll(), path: path)
-            if settles && syncsPositions {
+            if settles {
                 do {
-                    let slot = SubscriptionFile.encodeSlot(generation: decoded.generation, position: decoded.record.position)
-                    try file.write(
-                        slot, at: SubscriptionFile.slotOffset(generation: decoded.generation, slotsOffset: slotsOffset))
-                    try file.synchronizeData()
+                    if syncsPositions {
+                        let slot = SubscriptionFile.encodeSlot(
+                            generation: decoded.generation, position: decoded.record.position)
+                        try file.write(
+                            slot, at: SubscriptionFile.slotOffset(generation: decoded.generation, slotsOffset: slotsOffset))
+                        try file.synchronizeData()
+                    }
+                    try Directory.synchronize(directory, io: io)
+                    try Directory.synchronize(storeDirectory, io: io)
                 } catch {
                     file.unlock()
                     throw error
