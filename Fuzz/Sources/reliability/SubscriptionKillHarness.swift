@@ -127,33 +127,50 @@ struct SubscriptionKillHarness {
     }
 
     /// One consumer killed at a random moment: a while after its start (perhaps before it holds
-    /// the name), or after some deliveries and a few microseconds more.
+    /// the name), or after some deliveries and a few microseconds more, or as soon as the harness
+    /// sees it start an acknowledgement (watching its log without sleeping, so that the signal
+    /// often lands inside the acknowledgement).
     private func killLater(
         _ consumer: ConsumerProcess, _ random: inout SeededRandom, _ runs: inout [DeliveryChecker.Run],
         _ counters: inout HarnessCounters, _ log: inout [String]
     ) async throws -> String? {
-        let isEarly = random.chance(0.15)
-        let earlyMicroseconds = UInt64(random.int(0...150_000))
+        enum Moment { case early, afterDeliveries, inAcknowledgement }
+        let moment = random.weighted([(Moment.early, 15), (.afterDeliveries, 60), (.inAcknowledgement, 25)])
+        let earlyMicroseconds = UInt64(random.int(0...40_000))
         let deliveries = random.int(1...40)
+        let acknowledgements = random.int(1...20)
         let delayMicroseconds = UInt32(random.int(0...3000))
         let started = SubscriptionConsumer.now()
+        let acknowledgementsBefore = consumer.acknowledging
         while true {
             if let problem = try consumer.poll() { return problem }
             let elapsed = SubscriptionConsumer.now() - started
-            if isEarly ? elapsed >= earlyMicroseconds * 1000 : consumer.deliveries >= deliveries { break }
+            let isDue =
+                switch moment {
+                case .early: elapsed >= earlyMicroseconds * 1000
+                case .afterDeliveries: consumer.deliveries >= deliveries
+                case .inAcknowledgement: consumer.acknowledging - acknowledgementsBefore >= acknowledgements
+                }
+            if isDue { break }
             if elapsed > 60_000_000_000 {
                 return "\(consumer.label) made no progress for 60 s (\(consumer.deliveries) deliveries)"
             }
-            try await Task.sleep(for: .milliseconds(1))
+            // Watching for an acknowledgement spins for up to 2 s at a time; the rest sleeps.
+            if moment != .inAcknowledgement || elapsed > 2_000_000_000 { try await Task.sleep(for: .milliseconds(1)) }
         }
-        if !isEarly { usleep(delayMicroseconds) }
+        if moment == .afterDeliveries { usleep(delayMicroseconds) }
         if let problem = try consumer.kill() { return problem }
         count(consumer, &counters)
         runs.append(consumer.run)
+        let when =
+            switch moment {
+            case .early: "\(earlyMicroseconds / 1000) ms after its start"
+            case .afterDeliveries: "after \(deliveries) deliveries"
+            case .inAcknowledgement: "at its \(acknowledgements)th acknowledgement"
+            }
         log.append(
-            "\(consumer.label): killed "
-                + (isEarly ? "\(earlyMicroseconds / 1000) ms after its start" : "after \(deliveries) deliveries")
-                + " (\(consumer.heldAt == nil ? "before it held the name" : "\(consumer.deliveries) deliveries"))")
+            "\(consumer.label): killed \(when) ("
+                + (consumer.heldAt == nil ? "before it held the name" : "\(consumer.deliveries) deliveries") + ")")
         return nil
     }
 
@@ -304,6 +321,7 @@ final class ConsumerProcess {
     private var pending: [UInt8] = []
     private(set) var lines: [ConsumerLine] = []
     private(set) var deliveries = 0
+    private(set) var acknowledging = 0
     private(set) var busy = 0
     private(set) var heldAt: UInt64?
     private(set) var killedAt: UInt64?
@@ -338,6 +356,7 @@ final class ConsumerProcess {
             case .busy: busy += 1
             case .held(let time, _): heldAt = heldAt ?? time
             case .delivered: deliveries += 1
+            case .acknowledging: acknowledging += 1
             default: break
             }
         }
