@@ -43,7 +43,8 @@ package enum ConsumerLine: Equatable, Sendable {
         case .busy: "B"
         case .finished: "E"
         case .held(let time, let position): "H \(time) \(position)"
-        case .delivered(let sequenceID, let streamID, let version, let type): "D \(sequenceID) \(streamID) \(version) \(type)"
+        case .delivered(let sequenceID, let streamID, let version, let type):
+            "D \(sequenceID) \(streamID) \(version) \(type)"
         case .acknowledging(let position): "a \(position)"
         case .acknowledged(let position): "A \(position)"
         }
@@ -282,7 +283,8 @@ package struct DeliveryChecker: Sendable {
         }
         if finalPosition != head {
             violations.append(
-                "subscriptions() lists the position \(finalPosition.map(String.init) ?? "nothing"), not the head \(head)")
+                "subscriptions() lists the position \(finalPosition.map(String.init) ?? "nothing"), not the head \(head)"
+            )
         }
         return (violations, counts)
     }

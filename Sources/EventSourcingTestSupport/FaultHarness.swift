@@ -197,7 +197,8 @@ package struct FaultHarness: Sendable {
                 var index = 0
                 while index < operationCount {
                     let writers = workload.profile.writerCount
-                    let size = writers > 1 && random.chance(0.6) ? min(random.int(2...writers), operationCount - index) : 1
+                    let size =
+                        writers > 1 && random.chance(0.6) ? min(random.int(2...writers), operationCount - index) : 1
                     let ids = Array(nextOperation..<nextOperation + size)
                     if (index..<index + size).contains(crashArmedAt) { armCrash(&random) }
                     if (index..<index + size).contains(faultAt) {
@@ -219,7 +220,8 @@ package struct FaultHarness: Sendable {
                     counters.operations += size
                     await Self.drainWriter(store)
                     let crashed = layer.hasCrashed
-                    if crashed, !crashedBefore, isGroup, let crash = layer.crashRecord, crash.unsyncedSegmentWrites > 0 {
+                    if crashed, !crashedBefore, isGroup, let crash = layer.crashRecord, crash.unsyncedSegmentWrites > 0
+                    {
                         counters.multiWriterGroupCrashes += 1
                     }
                     if crashed, !crashedBefore, hasMultiStream, let crash = layer.crashRecord,
@@ -436,7 +438,8 @@ package struct FaultHarness: Sendable {
                 let present = Set(report.runs.map(\.operation)).intersection(failedOperations)
                 if !present.isEmpty {
                     try? await recovered.close()
-                    return "writes that failed were read as stored after a reopen in the same boot: operations \(present.sorted())"
+                    return
+                        "writes that failed were read as stored after a reopen in the same boot: operations \(present.sorted())"
                 }
             }
             if let twinDigest, twinDigest != report.digest {
@@ -517,7 +520,8 @@ package struct FaultHarness: Sendable {
                     default: .afterSyncPoint(layer.syncPointCount)
                     }
                 layer.setCrashPlan(
-                    CrashPlan(point: point, mode: crashTarget.mode, imageDirectory: crashTarget.image, seed: random.next()))
+                    CrashPlan(
+                        point: point, mode: crashTarget.mode, imageDirectory: crashTarget.image, seed: random.next()))
                 log += ", crash \(point) \(crashTarget.mode.rawValue) inside the acknowledgement of \(target)"
             }
             if faultChance > 0, random.chance(faultChance) {
@@ -531,7 +535,8 @@ package struct FaultHarness: Sendable {
                 log += ", \(rule) inside the acknowledgement of \(target)"
             }
             if random.chance(0.3),
-                let event = try await FaultHarness.first(try await store.stream("@all").read(from: target - 1, limit: 1))
+                let event = try await FaultHarness.first(
+                    try await store.stream("@all").read(from: target - 1, limit: 1))
             {
                 try await subscription.acknowledge(event)
             } else {

@@ -111,7 +111,9 @@ package final class FaultInjectingIO: FileIO {
         model.durableDirectories = model.directories
         let files =
             Self.names(in: trimmed)
-            + subdirectories.flatMap { directory in Self.names(in: trimmed + "/" + directory).map { directory + "/" + $0 } }
+            + subdirectories.flatMap { directory in
+                Self.names(in: trimmed + "/" + directory).map { directory + "/" + $0 }
+            }
         for name in files {
             let path = trimmed + "/" + name
             guard let (inode, bytes) = Self.readFile(path) else { continue }
@@ -456,7 +458,8 @@ package final class FaultInjectingIO: FileIO {
             let isRoot = directory != nil
             let tracked = model.descriptors[descriptor]
             guard isRoot || tracked != nil else { return body(descriptor) }
-            let kind = directory.map { $0.isEmpty ? StoreFileKind.directory : StoreFileKind(fileName: $0) }
+            let kind =
+                directory.map { $0.isEmpty ? StoreFileKind.directory : StoreFileKind(fileName: $0) }
                 ?? StoreFileKind(fileName: tracked!.name)
             if let code = Self.refuse(
                 &model, operation: call, kind: kind, ruleOperation: .sync,

@@ -404,10 +404,13 @@ import Testing
             let crash = try #require(layer.crashRecord)
             if crash.tornSectors > 0 { tornSlots += 1 }
             try? await reopened.close()
-            let position = try await LogEventStore.withStore(directory: root + "-image", options: Self.options(.fsync)) {
+            let position = try await LogEventStore.withStore(directory: root + "-image", options: Self.options(.fsync))
+            {
                 try await $0.subscriptions().first?.position
             }
-            #expect(position.map { $0 >= 2 } == true, "seed \(seed): \(crash); position \(position.map(String.init) ?? "none")")
+            #expect(
+                position.map { $0 >= 2 } == true,
+                "seed \(seed): \(crash); position \(position.map(String.init) ?? "none")")
         }
         #expect(tornSlots > 0, "some power losses tore a sector")
     }

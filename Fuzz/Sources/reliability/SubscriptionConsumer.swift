@@ -84,7 +84,8 @@ enum SubscriptionConsumer {
             for try await event in subscription.events() {
                 write(
                     .delivered(
-                        sequenceID: event.sequenceID, streamID: event.streamID, version: event.version, type: event.type))
+                        sequenceID: event.sequenceID, streamID: event.streamID, version: event.version, type: event.type
+                    ))
                 unacknowledged += 1
                 let isLast = finalHead.map { event.sequenceID >= $0 } ?? false
                 let byEvent: Bool

@@ -63,7 +63,8 @@ struct SubscriptionKillHarness {
     private func run(_ random: inout SeededRandom, directory: String, counters: inout HarnessCounters) async throws
         -> String?
     {
-        let options = SubscriptionStoreKind.Options(writerSynced: random.chance(0.5), consumerSynced: random.chance(0.5))
+        let options = SubscriptionStoreKind.Options(
+            writerSynced: random.chance(0.5), consumerSynced: random.chance(0.5))
         let isFiltered = random.int(0..<3) == 0
         let ack = random.pick(["each", "upto", "mixed"])
         let configuration = Configuration(
@@ -82,7 +83,8 @@ struct SubscriptionKillHarness {
             }
         var log = [
             "\(kind.rawValue) store, \(options.description), \(streams) streams, subscription '\(configuration.name)'"
-                + (isFiltered ? " filtered on event_type = \(SubscriptionConsumer.keptType)" : "") + ", \(acknowledging)"
+                + (isFiltered ? " filtered on event_type = \(SubscriptionConsumer.keptType)" : "")
+                + ", \(acknowledging)"
         ]
         let store = try await kind.openWriter(at: configuration.location, options: options)
         let writer = EventWriter()
@@ -117,7 +119,8 @@ struct SubscriptionKillHarness {
             return (log + [failure]).joined(separator: "\n  ")
         }
         do {
-            failure = try await finish(store, session: &session, runs: &runs, isFiltered: isFiltered, counters: &counters)
+            failure = try await finish(
+                store, session: &session, runs: &runs, isFiltered: isFiltered, counters: &counters)
         } catch {
             failure = "the last consumer or the check failed: \(error)"
         }
@@ -205,7 +208,8 @@ struct SubscriptionKillHarness {
                 if waiting.busy > 0 && (holder.deliveries >= holderDeliveries || elapsed > 10_000_000_000) { break }
             }
             if elapsed > 60_000_000_000 {
-                return "race \(step): after 60 s, holder: \(holder?.label ?? "none"), busy answers: \(first.busy + second.busy)"
+                return
+                    "race \(step): after 60 s, holder: \(holder?.label ?? "none"), busy answers: \(first.busy + second.busy)"
             }
             try await Task.sleep(for: .milliseconds(1))
         }
@@ -228,7 +232,8 @@ struct SubscriptionKillHarness {
         counters.subscriptionTakeoverMicroseconds.append(Int(delay / 1000))
         log.append(
             "race \(step): \(holder.label) held the name (\(holder.deliveries) deliveries) while \(survivor.label) "
-                + "was busy \(survivor.busy) times; killed; taken over in \(String(format: "%.1f", Double(delay) / 1e6)) ms")
+                + "was busy \(survivor.busy) times; killed; taken over in \(String(format: "%.1f", Double(delay) / 1e6)) ms"
+        )
         return try await killLater(survivor, &random, &runs, &counters, &log)
     }
 

@@ -71,7 +71,8 @@ enum SubscriptionStoreKind: String, CaseIterable {
         switch self {
         case .log:
             return try await LogEventStore.open(
-                directory: location, options: LogEventStore.Options(durability: synced ? .fsync : .buffered, readOnly: true))
+                directory: location,
+                options: LogEventStore.Options(durability: synced ? .fsync : .buffered, readOnly: true))
         case .sqlite:
             return try await SQLiteEventStore.open(
                 path: location, options: SQLiteEventStore.Options(synchronous: synced ? .full : .normal))

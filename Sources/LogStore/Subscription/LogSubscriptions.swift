@@ -108,7 +108,8 @@ final class LogSubscriptions: SubscriptionStorage {
                         let slot = SubscriptionFile.encodeSlot(
                             generation: decoded.generation, position: decoded.record.position)
                         try file.write(
-                            slot, at: SubscriptionFile.slotOffset(generation: decoded.generation, slotsOffset: slotsOffset))
+                            slot,
+                            at: SubscriptionFile.slotOffset(generation: decoded.generation, slotsOffset: slotsOffset))
                         try file.synchronizeData()
                     }
                     try Directory.synchronize(directory, io: io)
