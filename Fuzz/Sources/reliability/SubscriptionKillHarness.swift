@@ -193,6 +193,9 @@ struct SubscriptionKillHarness {
         let first = try session.spawn("race \(step)a", seed: random.next())
         let second = try session.spawn("race \(step)b", seed: random.next())
         let holderDeliveries = random.int(0...20)
+        // After the other's first busy answer, a while more, so that the kill lands anywhere in
+        // its 20 ms between attempts.
+        let killDelayMicroseconds = random.int(0...25_000)
         let started = SubscriptionConsumer.now()
         // One of them holds the name, and the other has heard that it is busy.
         var holder: ConsumerProcess?
@@ -215,6 +218,7 @@ struct SubscriptionKillHarness {
         }
         guard let holder else { return nil }
         let survivor = holder === first ? second : first
+        try await Task.sleep(for: .microseconds(killDelayMicroseconds))
         if let problem = try holder.kill() { return problem }
         let killedAt = holder.killedAt!
         count(holder, &counters)
