@@ -51,7 +51,9 @@ let package = Package(
             swiftSettings: instrumented),
         .executableTarget(
             name: "reliability",
-            dependencies: ["EventSourcingTestSupport", "EventLogFilter", "LogStore", "EventSourcingCore"],
+            dependencies: [
+                "EventSourcingTestSupport", "EventLogFilter", "LogStore", "SQLiteStore", "EventSourcingCore",
+            ],
             swiftSettings: instrumented,
             // The gold linker fails on this link (an internal error in its DWARF reader); lld does not.
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-sanitize=\(sanitizers)"])]),

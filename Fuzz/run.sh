@@ -8,6 +8,10 @@
 #   bash Fuzz/run.sh smoke   debug build; a short fixed budget of each (seed 1, fixed round and
 #                            run counts), as `make test` runs it in CI
 #   bash Fuzz/run.sh full "kill frames"   only the harnesses and targets named
+#                            ("subscription-kill" names its runs on every store, "subscription-kill-log" one)
+#
+# The subscription kill harness runs on the log and SQLite stores, and on PostgreSQL when
+# EVENTSOURCING_POSTGRES_URL is set (it reports itself skipped while the Fuzz package cannot open one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-full}
@@ -38,17 +42,25 @@ status=0
 
 chosen() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
 
-harness() {
-    local name=$1
-    shift
-    chosen "$name" || return 0
-    if "$bin" "$name" --seed "$seed" "$@" >"$out/$name.txt" 2>&1; then
-        grep -E "^== |failures" "$out/$name.txt" | head -2
+harness() { labelled "$1" "$@"; }
+
+# labelled LABEL COMMAND [OPTIONS]: runs a harness, its output in $out/LABEL.txt.
+labelled() {
+    local label=$1 name=$2
+    shift 2
+    chosen "$label" || chosen "$name" || return 0
+    if "$bin" "$name" --seed "$seed" "$@" >"$out/$label.txt" 2>&1; then
+        local shown="^== |failures"
+        [[ $label == subscription-* ]] && shown="$shown|process_kills|events_written|deliveries|takeover"
+        grep -E "$shown" "$out/$label.txt" | head -12
     else
         status=1
-        cat "$out/$name.txt"
+        cat "$out/$label.txt"
     fi
 }
+
+subscription_stores="log sqlite"
+[ -n "${EVENTSOURCING_POSTGRES_URL:-}" ] && subscription_stores="$subscription_stores postgres"
 
 fuzz() {
     local target=$1
@@ -78,10 +90,16 @@ if [ "$mode" = smoke ]; then
     harness fault --rounds 2
     harness damage --rounds 2
     harness enumerate --rounds 1 --operations 2
+    for store in $subscription_stores; do
+        labelled "subscription-kill-$store" subscription-kill --store "$store" --rounds 1 --steps 20 --races 2
+    done
     for target in frames snapshot metadata filter; do fuzz "$target" -runs=30000; done
     for target in recovery index; do fuzz "$target" -runs=3000; done
 else
     for name in kill fault damage enumerate; do harness "$name" --seconds "$seconds"; done
+    for store in $subscription_stores; do
+        labelled "subscription-kill-$store" subscription-kill --store "$store" --seconds "$seconds" --steps 20 --races 3
+    done
     for target in frames recovery index snapshot metadata filter; do fuzz "$target" -max_total_time="$seconds"; done
 fi
 "$bin" summary "$out"/*.txt >"$out/summary.txt"

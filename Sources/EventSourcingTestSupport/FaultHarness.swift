@@ -76,7 +76,10 @@ package struct FaultHarness: Sendable {
         let directory = workDirectory + "/fault-\(round)"
         return await RoundResult.run(in: directory) { counters in
             var log: [String] = []
-            guard let failure = try await run(&random, directory: directory, counters: &counters, log: &log) else {
+            guard
+                let failure = try await run(
+                    &random, round: round, directory: directory, counters: &counters, log: &log)
+            else {
                 return nil
             }
             return failure + "\n  " + log.joined(separator: "\n  ")
@@ -84,7 +87,8 @@ package struct FaultHarness: Sendable {
     }
 
     private func run(
-        _ random: inout SeededRandom, directory: String, counters: inout HarnessCounters, log: inout [String]
+        _ random: inout SeededRandom, round: Int, directory: String, counters: inout HarnessCounters,
+        log: inout [String]
     ) async throws -> String? {
         // Several writers in most rounds, so that group writes hold several writers' batches.
         let writers = random.weighted([(1, 1), (2, 2), (3, 2), (4, 2)])
@@ -113,6 +117,12 @@ package struct FaultHarness: Sendable {
         var nextOperation = 0
         var storePath = directory + "/c0"
         var layer = FaultInjectingIO(root: storePath)
+        // In two rounds of three a subscription acknowledges positions between the steps. Its
+        // choices come from a random stream of their own, so that the workload's stay as they were.
+        var subscriptionRandom = SeededRandom(seed: seed, stream: UInt64(round) ^ 0x5B5C_0000_0000)
+        let usesSubscription = subscriptionRandom.int(0..<3) > 0
+        var acknowledgements = SubscriptionAcknowledgements()
+        if usesSubscription { log.append("a subscription acknowledges positions between the steps") }
 
         for cycle in 0..<random.int(1...cyclesMax) {
             let scenario = random.weighted([(Scenario.powerLoss, 6), (.ioError, 3), (.cleanClose, 1)])
@@ -169,12 +179,26 @@ package struct FaultHarness: Sendable {
             var failedOperations: [Int] = []
             var lastStepWasGroup = false
             var lastStepHadMultiStream = false
+            var subscription: Subscription?
+            var acknowledgedInCycle = false
+            if usesSubscription, let store {
+                do {
+                    subscription = try await store.subscribe(SubscriptionAcknowledgements.name)
+                    if !layer.hasCrashed { acknowledgements.subscribed() }
+                } catch {
+                    if !layer.hasCrashed && rule == nil {
+                        log.append(cycleLog)
+                        return "subscribing failed without a fault: \(error)"
+                    }
+                }
+            }
             if let store {
                 // After a crash the operations go on failing, so that a round draws the same numbers.
                 var index = 0
                 while index < operationCount {
                     let writers = workload.profile.writerCount
-                    let size = writers > 1 && random.chance(0.6) ? min(random.int(2...writers), operationCount - index) : 1
+                    let size =
+                        writers > 1 && random.chance(0.6) ? min(random.int(2...writers), operationCount - index) : 1
                     let ids = Array(nextOperation..<nextOperation + size)
                     if (index..<index + size).contains(crashArmedAt) { armCrash(&random) }
                     if (index..<index + size).contains(faultAt) {
@@ -196,7 +220,8 @@ package struct FaultHarness: Sendable {
                     counters.operations += size
                     await Self.drainWriter(store)
                     let crashed = layer.hasCrashed
-                    if crashed, !crashedBefore, isGroup, let crash = layer.crashRecord, crash.unsyncedSegmentWrites > 0 {
+                    if crashed, !crashedBefore, isGroup, let crash = layer.crashRecord, crash.unsyncedSegmentWrites > 0
+                    {
                         counters.multiWriterGroupCrashes += 1
                     }
                     if crashed, !crashedBefore, hasMultiStream, let crash = layer.crashRecord,
@@ -237,6 +262,24 @@ package struct FaultHarness: Sendable {
                             if !crashed, workload.operation(result.operation).kind != .snapshot {
                                 failedOperations.append(result.operation)
                             }
+                        }
+                    }
+                    if let subscription, subscriptionRandom.chance(0.6) {
+                        // In a power-loss cycle, now and then the power goes inside this acknowledgement
+                        // (more often in the first one of a hold, which writes over what it read); in
+                        // an I/O-error cycle, now and then it fails (more often in the last step, so
+                        // that a reopen in place follows a failed acknowledgement).
+                        let crashChance = scenario == .powerLoss ? (acknowledgedInCycle ? 0.2 : 0.5) : 0
+                        let faultChance = scenario == .ioError ? (index >= operationCount ? 0.5 : 1.0 / 6) : 0
+                        acknowledgedInCycle = true
+                        if let problem = await Self.acknowledge(
+                            subscription, in: store, layer: layer, isFaulty: rule != nil,
+                            crashTarget: (mode, imagePath), crashChance: crashChance, faultChance: faultChance,
+                            isSynced: options.durability == .fsync, random: &subscriptionRandom,
+                            acknowledgements: &acknowledgements, counters: &counters, log: &cycleLog)
+                        {
+                            log.append(cycleLog)
+                            return problem
                         }
                     }
                 }
@@ -382,11 +425,21 @@ package struct FaultHarness: Sendable {
                 try? await recovered.close()
                 return "after recovery: " + report.violations.joined(separator: "\n  ")
             }
+            if usesSubscription {
+                if let problem = await acknowledgements.check(
+                    recovered, isDurable: options.durability == .fsync, isImage: !inPlace)
+                {
+                    try? await recovered.close()
+                    return "after recovery: " + problem
+                }
+                counters.subscriptionChecks += 1
+            }
             if inPlace, scenario == .ioError {
                 let present = Set(report.runs.map(\.operation)).intersection(failedOperations)
                 if !present.isEmpty {
                     try? await recovered.close()
-                    return "writes that failed were read as stored after a reopen in the same boot: operations \(present.sorted())"
+                    return
+                        "writes that failed were read as stored after a reopen in the same boot: operations \(present.sorted())"
                 }
             }
             if let twinDigest, twinDigest != report.digest {
@@ -430,6 +483,81 @@ package struct FaultHarness: Sendable {
             storePath = target
             layer = checkLayer
         }
+        return nil
+    }
+
+    /// Acknowledges a position of the harness's subscription between two steps: up to the head or
+    /// short of it, by position or by event, and now and then one at or below the position (which
+    /// changes nothing). With `crashChance` it cuts the power inside the acknowledgement (in
+    /// `crashTarget`'s mode, to its image): before its write, before its sync, or just after its
+    /// sync (before it returns). With `faultChance` the acknowledgement's write or sync fails (a
+    /// short write, EIO or ENOSPC).
+    /// - Returns: a problem when an acknowledgement failed with no fault injected and no crash.
+    static func acknowledge(
+        _ subscription: Subscription, in store: LogEventStore, layer: FaultInjectingIO, isFaulty: Bool,
+        crashTarget: (mode: PowerLossMode, image: String), crashChance: Double, faultChance: Double,
+        isSynced: Bool, random: inout SeededRandom,
+        acknowledgements: inout SubscriptionAcknowledgements, counters: inout HarnessCounters, log: inout String
+    ) async -> String? {
+        // Past the power loss the process is dead: it asks for nothing more.
+        guard !layer.hasCrashed else { return nil }
+        let current = await subscription.position
+        guard let head = try? await store.stream("@all").version else { return nil }
+        var injected = false
+        do {
+            if head <= current || random.chance(0.1) {
+                // At or below the position: nothing is written, and nothing asked for.
+                try await subscription.acknowledge(upTo: Int64(random.int(0...Int(min(current, head)))))
+                return nil
+            }
+            let target = random.chance(0.5) ? head : Int64(random.int(Int(current) + 1...Int(head)))
+            acknowledgements.asking(target)
+            if crashChance > 0, random.chance(crashChance) {
+                let point: CrashPlan.Point =
+                    switch isSynced ? random.int(0..<3) : 0 {
+                    case 0: .beforeOperation(layer.operationCount)
+                    case 1: .beforeSyncPoint(layer.syncPointCount)
+                    default: .afterSyncPoint(layer.syncPointCount)
+                    }
+                layer.setCrashPlan(
+                    CrashPlan(
+                        point: point, mode: crashTarget.mode, imageDirectory: crashTarget.image, seed: random.next()))
+                log += ", crash \(point) \(crashTarget.mode.rawValue) inside the acknowledgement of \(target)"
+            }
+            if faultChance > 0, random.chance(faultChance) {
+                // Transient, on this record: it fires inside this acknowledgement (a sync only under .fsync).
+                let onSync = isSynced && random.chance(0.6)
+                let rule = FaultRule(
+                    operation: onSync ? .sync : .write, errorNumber: random.chance(0.5) ? EIO : ENOSPC, skip: 0,
+                    isPersistent: false, isShortWrite: !onSync && random.chance(0.5), pathContains: "subscriptions/")
+                layer.addFault(rule)
+                injected = true
+                log += ", \(rule) inside the acknowledgement of \(target)"
+            }
+            if random.chance(0.3),
+                let event = try await FaultHarness.first(
+                    try await store.stream("@all").read(from: target - 1, limit: 1))
+            {
+                try await subscription.acknowledge(event)
+            } else {
+                try await subscription.acknowledge(upTo: target)
+            }
+            if !layer.hasCrashed {
+                acknowledgements.returned(target)
+                counters.subscriptionAcks += 1
+            }
+        } catch {
+            if !layer.hasCrashed && !isFaulty && !injected {
+                return "acknowledging the subscription failed without a fault: \(error)"
+            }
+        }
+        if layer.hasCrashed { counters.subscriptionAckCrashes += 1 }
+        return nil
+    }
+
+    /// The first event of a read.
+    static func first(_ events: EventStream.Events) async throws -> StoredEvent? {
+        for try await event in events { return event }
         return nil
     }
 

@@ -18,6 +18,7 @@ extension FaultInjectingIO {
     static func writeImage(of model: Model, root: String, plan: CrashPlan, record: inout CrashRecord) {
         var random = SeededRandom(seed: plan.seed, stream: 0xC4A5)
         var names = model.durableNames
+        var directories = model.durableDirectories
         let keptNames = choose(count: model.pendingNames.count, mode: plan.mode, random: &random, record: &record)
         for (index, change) in model.pendingNames.enumerated() where keptNames[index] {
             switch change {
@@ -28,12 +29,21 @@ extension FaultInjectingIO {
                 names[to] = id
             case .unlink(let name, let id):
                 if names[name] == id { names.removeValue(forKey: name) }
+            case .makeDirectory(let name):
+                directories.insert(name)
             }
         }
         precondition(
             Glibc.mkdir(plan.imageDirectory, 0o755) == 0, "the image directory '\(plan.imageDirectory)' must be new")
+        // A subdirectory whose own name did not survive in its parent is gone, with what it held.
+        func survives(_ directory: String) -> Bool {
+            directory.isEmpty || (directories.contains(directory) && survives(parent(of: directory)))
+        }
+        for directory in directories.sorted() where survives(directory) {
+            precondition(Glibc.mkdir(plan.imageDirectory + "/" + directory, 0o755) == 0, "cannot make '\(directory)'")
+        }
         var contents: [Int: [UInt8]] = [:]
-        for (name, id) in names.sorted(by: { $0.key < $1.key }) {
+        for (name, id) in names.sorted(by: { $0.key < $1.key }) where survives(parent(of: name)) {
             if contents[id] == nil {
                 contents[id] = survivingBytes(
                     of: id, in: model, root: root, plan: plan, random: &random, record: &record)

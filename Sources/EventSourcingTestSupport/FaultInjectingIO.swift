@@ -11,7 +11,9 @@ import Synchronization
 ///
 /// For each file of one store directory (`root`) it keeps the bytes on stable storage as of the
 /// file's last `fsync`/`fdatasync` and every change since; for the directory, the names as of its
-/// last `fsync` and every create, rename and unlink since. Stores through a shared mapping are
+/// last `fsync` and every create, rename and unlink since. Subdirectories of `root` (the log
+/// store's `subscriptions/`) are modelled the same way: a `mkdir` is a name change of its parent,
+/// and each subdirectory's names are durable as of its own last `fsync`. Stores through a shared mapping are
 /// seen as 4 KiB pages when `msync` is called, and at a power loss any subset of the pages dirtied
 /// since may have been written back (the kernel writes dirty pages whenever it likes).
 ///
@@ -39,11 +41,27 @@ package final class FaultInjectingIO: FileIO {
     private let system = SystemIO.shared
     private let model: Mutex<Model>
 
-    /// One directory change not yet made durable by an `fsync` of the directory.
+    /// One directory change not yet made durable by an `fsync` of the directory. Names are
+    /// relative to `root` (`subscriptions/a.sub`); a change belongs to the directory of its name.
     enum NameChange {
         case create(name: String, file: Int)
         case rename(from: String, to: String, file: Int)
         case unlink(name: String, file: Int)
+        case makeDirectory(name: String)
+
+        /// The directory whose `fsync` makes the change durable ("" for `root`).
+        var directory: String {
+            switch self {
+            case .create(let name, _), .unlink(let name, _), .makeDirectory(let name): FaultInjectingIO.parent(of: name)
+            case .rename(_, let to, _): FaultInjectingIO.parent(of: to)
+            }
+        }
+    }
+
+    /// The directory part of a name relative to `root` ("" for a name directly in it).
+    static func parent(of name: String) -> String {
+        guard let slash = name.lastIndex(of: "/") else { return "" }
+        return String(name[..<slash])
     }
 
     struct Model {
@@ -55,9 +73,14 @@ package final class FaultInjectingIO: FileIO {
         var names: [String: Int] = [:]
         var durableNames: [String: Int] = [:]
         var pendingNames: [NameChange] = []
+        /// Subdirectories of `root` (relative names), as the OS shows them and as of the last
+        /// `fsync` of their parent.
+        var directories: Set<String> = []
+        var durableDirectories: Set<String> = []
         /// Open descriptors of modelled files: descriptor → (file, name when opened).
         var descriptors: [Int32: (file: Int, name: String)] = [:]
-        var rootDescriptors: Set<Int32> = []
+        /// Open descriptors of `root` ("") and of its subdirectories.
+        var directoryDescriptors: [Int32: String] = [:]
         var operationCount = 0
         var syncPointCount = 0
         /// `fsync`/`fdatasync` calls on segment files so far.
@@ -83,7 +106,15 @@ package final class FaultInjectingIO: FileIO {
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
         self.root = trimmed
         var model = Model(root: trimmed)
-        for name in Self.names(in: trimmed) {
+        let subdirectories = Self.subdirectories(in: trimmed)
+        model.directories = Set(subdirectories)
+        model.durableDirectories = model.directories
+        let files =
+            Self.names(in: trimmed)
+            + subdirectories.flatMap { directory in
+                Self.names(in: trimmed + "/" + directory).map { directory + "/" + $0 }
+            }
+        for name in files {
             let path = trimmed + "/" + name
             guard let (inode, bytes) = Self.readFile(path) else { continue }
             let id = model.nextFileID
@@ -175,7 +206,22 @@ package final class FaultInjectingIO: FileIO {
         case .root:
             let descriptor = system.open(path, flags: flags, mode: mode)
             let code = errno
-            if descriptor >= 0 { model.withLock { _ = $0.rootDescriptors.insert(descriptor) } }
+            if descriptor >= 0 { model.withLock { $0.directoryDescriptors[descriptor] = "" } }
+            errno = code
+            return descriptor
+        case .inside(let name) where Self.isDirectory(path):
+            let descriptor = system.open(path, flags: flags, mode: mode)
+            let code = errno
+            if descriptor >= 0 {
+                model.withLock { model in
+                    model.directoryDescriptors[descriptor] = name
+                    // A directory this layer never saw being made: it counts as durable.
+                    if !model.directories.contains(name) {
+                        model.directories.insert(name)
+                        model.durableDirectories.insert(name)
+                    }
+                }
+            }
             errno = code
             return descriptor
         case .inside(let name):
@@ -226,7 +272,7 @@ package final class FaultInjectingIO: FileIO {
 
     package func close(_ descriptor: Int32) {
         model.withLock { model in
-            model.rootDescriptors.remove(descriptor)
+            model.directoryDescriptors.removeValue(forKey: descriptor)
             if let (id, _) = model.descriptors.removeValue(forKey: descriptor) { Self.forgetIfGone(&model, file: id) }
             system.close(descriptor)
         }
@@ -367,14 +413,22 @@ package final class FaultInjectingIO: FileIO {
     }
 
     package func mkdir(_ path: String, _ mode: mode_t) -> Int32 {
-        guard path == root || locate(path) != .outside else { return system.mkdir(path, mode) }
+        let location = locate(path)
+        guard path == root || location != .outside else { return system.mkdir(path, mode) }
         return model.withLock { model -> Int32 in
             if let code = Self.refuse(&model, operation: "mkdir", kind: .directory, ruleOperation: nil, path: path) {
                 errno = code
                 return -1
             }
             model.operationCount += 1
-            return system.mkdir(path, mode)
+            let result = system.mkdir(path, mode)
+            let code = errno
+            if result == 0, case .inside(let name) = location {
+                model.directories.insert(name)
+                model.pendingNames.append(.makeDirectory(name: name))
+            }
+            errno = code
+            return result
         }
     }
 
@@ -390,19 +444,26 @@ package final class FaultInjectingIO: FileIO {
         if path == root { return .root }
         guard path.hasPrefix(root + "/") else { return .outside }
         let name = String(path.dropFirst(root.count + 1))
-        guard !name.isEmpty, !name.contains("/") else { return .outside }
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard !name.isEmpty, !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            return .outside
+        }
         return .inside(name)
     }
 
     /// `fsync`, `fdatasync` or `msync` of a modelled file or of the directory: a sync point.
     private func synchronize(_ descriptor: Int32, call: String, _ body: (Int32) -> Int32) -> Int32 {
         model.withLock { model -> Int32 in
-            let isRoot = model.rootDescriptors.contains(descriptor)
+            let directory = model.directoryDescriptors[descriptor]
+            let isRoot = directory != nil
             let tracked = model.descriptors[descriptor]
             guard isRoot || tracked != nil else { return body(descriptor) }
-            let kind = isRoot ? StoreFileKind.directory : StoreFileKind(fileName: tracked!.name)
+            let kind =
+                directory.map { $0.isEmpty ? StoreFileKind.directory : StoreFileKind(fileName: $0) }
+                ?? StoreFileKind(fileName: tracked!.name)
             if let code = Self.refuse(
-                &model, operation: call, kind: kind, ruleOperation: .sync, path: tracked?.name ?? root,
+                &model, operation: call, kind: kind, ruleOperation: .sync,
+                path: tracked?.name ?? directory.flatMap { $0.isEmpty ? nil : $0 } ?? root,
                 isSyncPoint: true)
             {
                 if !model.isDead, !model.failedSyncKeepsPages, let (id, _) = tracked {
@@ -416,9 +477,15 @@ package final class FaultInjectingIO: FileIO {
             let result = body(descriptor)
             let code = errno
             if result == 0, !model.isLyingAboutSyncs {
-                if isRoot {
-                    model.durableNames = model.names
-                    model.pendingNames.removeAll()
+                if let directory {
+                    // The entries of this directory (not of its subdirectories) are durable now.
+                    model.durableNames = model.durableNames.filter { Self.parent(of: $0.key) != directory }
+                    for (name, id) in model.names where Self.parent(of: name) == directory {
+                        model.durableNames[name] = id
+                    }
+                    model.durableDirectories = model.durableDirectories.filter { Self.parent(of: $0) != directory }
+                        .union(model.directories.filter { Self.parent(of: $0) == directory })
+                    model.pendingNames.removeAll { $0.directory == directory }
                 } else if let (id, _) = tracked {
                     if call == "msync" {
                         model.files[id]!.recordMappedPages(
@@ -566,6 +633,26 @@ package final class FaultInjectingIO: FileIO {
     static func exists(_ path: String) -> Bool {
         var status = stat()
         return lstat(path, &status) == 0
+    }
+
+    /// Whether `path` is a directory (not following a symbolic link).
+    static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The names of the directories in `directory`, sorted.
+    static func subdirectories(in directory: String) -> [String] {
+        guard let handle = opendir(directory) else { return [] }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." && entry.pointee.d_type == UInt8(DT_DIR) { names.append(name) }
+        }
+        return names.sorted()
     }
 
     static func names(in directory: String) -> [String] {

@@ -54,6 +54,31 @@ package struct HarnessCounters: Sendable {
     package var failedWritesCheckedAbsent = 0
     /// Stores that took writes again after a full disk was cleared, without a restart.
     package var writableAgainWithoutRestart = 0
+    /// Subscription acknowledgements that returned (fault harness: between the workload's steps;
+    /// subscription kill harness: by consumer processes).
+    package var subscriptionAcks = 0
+    /// Recovered subscription positions checked against the acknowledgements (fault harness).
+    package var subscriptionChecks = 0
+    /// Power losses that struck while an acknowledgement was in flight (fault harness).
+    package var subscriptionAckCrashes = 0
+    /// Events written while consumers ran (subscription kill harness).
+    package var eventsWritten = 0
+    /// Events delivered to consumers, and of them those delivered again (at least once: an event
+    /// after the last acknowledged position comes again after a kill).
+    package var subscriptionDeliveries = 0
+    package var subscriptionRedeliveries = 0
+    /// Consumers killed before they held the name, and while an acknowledgement was in flight
+    /// (asked for, not yet returned).
+    package var subscriptionKillsBeforeHold = 0
+    package var subscriptionKillsDuringAck = 0
+    /// `subscriptionBusy` answers to a second consumer of a held name.
+    package var subscriptionBusy = 0
+    /// Acknowledgements of a filtered subscription that moved its position past filtered-out events.
+    package var subscriptionFilteredSkips = 0
+    /// Takeovers of a name by a waiting consumer after its holder was killed, and how long each
+    /// took (from the SIGKILL to the survivor holding the name), in microseconds.
+    package var subscriptionTakeovers = 0
+    package var subscriptionTakeoverMicroseconds: [Int] = []
     package var failures = 0
 
     package init() {}
@@ -110,6 +135,18 @@ package struct HarnessCounters: Sendable {
         multiStreamCrashes += other.multiStreamCrashes
         failedWritesCheckedAbsent += other.failedWritesCheckedAbsent
         writableAgainWithoutRestart += other.writableAgainWithoutRestart
+        subscriptionAcks += other.subscriptionAcks
+        subscriptionChecks += other.subscriptionChecks
+        subscriptionAckCrashes += other.subscriptionAckCrashes
+        eventsWritten += other.eventsWritten
+        subscriptionDeliveries += other.subscriptionDeliveries
+        subscriptionRedeliveries += other.subscriptionRedeliveries
+        subscriptionBusy += other.subscriptionBusy
+        subscriptionKillsBeforeHold += other.subscriptionKillsBeforeHold
+        subscriptionKillsDuringAck += other.subscriptionKillsDuringAck
+        subscriptionFilteredSkips += other.subscriptionFilteredSkips
+        subscriptionTakeovers += other.subscriptionTakeovers
+        subscriptionTakeoverMicroseconds += other.subscriptionTakeoverMicroseconds
         failures += other.failures
     }
 
@@ -141,6 +178,23 @@ package struct HarnessCounters: Sendable {
         add("multi_stream_crashes", multiStreamCrashes)
         add("failed_writes_checked_absent", failedWritesCheckedAbsent)
         add("writable_again_without_restart", writableAgainWithoutRestart)
+        add("events_written", eventsWritten)
+        add("subscription_deliveries", subscriptionDeliveries)
+        add("subscription_redeliveries", subscriptionRedeliveries)
+        add("subscription_acks", subscriptionAcks)
+        add("subscription_checks", subscriptionChecks)
+        add("subscription_ack_crashes", subscriptionAckCrashes)
+        add("subscription_filtered_skips", subscriptionFilteredSkips)
+        add("subscription_kills_before_hold", subscriptionKillsBeforeHold)
+        add("subscription_kills_during_ack", subscriptionKillsDuringAck)
+        add("subscription_busy", subscriptionBusy)
+        add("subscription_takeovers", subscriptionTakeovers)
+        if !subscriptionTakeoverMicroseconds.isEmpty {
+            let sorted = subscriptionTakeoverMicroseconds.sorted()
+            lines.append("subscription_takeover_us[min] \(sorted.first!)")
+            lines.append("subscription_takeover_us[median] \(sorted[sorted.count / 2])")
+            lines.append("subscription_takeover_us[max] \(sorted.last!)")
+        }
         for (key, value) in damage.sorted(by: { $0.key < $1.key }) { add("damage[\(key)]", value) }
         add("bytes_damaged", bytesDamaged)
         add("bits_flipped", bitsFlipped)
@@ -165,6 +219,8 @@ package struct HarnessCounters: Sendable {
                 case "loss_mode": lossModes[key, default: 0] += value
                 case "fault": faults[key, default: 0] += value
                 case "damage": damage[key, default: 0] += value
+                // The figures of one run come back exactly; several runs' give their extremes.
+                case "subscription_takeover_us": subscriptionTakeoverMicroseconds.append(value)
                 default: break
                 }
                 continue
@@ -191,6 +247,17 @@ package struct HarnessCounters: Sendable {
             case "multi_stream_crashes": multiStreamCrashes += value
             case "failed_writes_checked_absent": failedWritesCheckedAbsent += value
             case "writable_again_without_restart": writableAgainWithoutRestart += value
+            case "events_written": eventsWritten += value
+            case "subscription_deliveries": subscriptionDeliveries += value
+            case "subscription_redeliveries": subscriptionRedeliveries += value
+            case "subscription_acks": subscriptionAcks += value
+            case "subscription_checks": subscriptionChecks += value
+            case "subscription_ack_crashes": subscriptionAckCrashes += value
+            case "subscription_filtered_skips": subscriptionFilteredSkips += value
+            case "subscription_busy": subscriptionBusy += value
+            case "subscription_kills_before_hold": subscriptionKillsBeforeHold += value
+            case "subscription_kills_during_ack": subscriptionKillsDuringAck += value
+            case "subscription_takeovers": subscriptionTakeovers += value
             case "bytes_damaged": bytesDamaged += value
             case "bits_flipped": bitsFlipped += value
             case "damage_reported": damageReported += value

@@ -29,12 +29,16 @@ package enum StoreDirectory {
         return Int(status.f_bavail) * Int(status.f_frsize)
     }
 
-    /// Copies the regular files of `source` into a new directory `target`.
+    /// Copies the regular files of `source`, and of its subdirectories (a log store's
+    /// `subscriptions/`), into a new directory `target`.
     package static func copy(_ source: String, to target: String) throws {
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
         for name in FaultInjectingIO.names(in: source) {
             guard let (_, bytes) = FaultInjectingIO.readFile(source + "/" + name) else { continue }
             FaultInjectingIO.writeFile(target + "/" + name, bytes)
+        }
+        for directory in FaultInjectingIO.subdirectories(in: source) {
+            try copy(source + "/" + directory, to: target + "/" + directory)
         }
     }
 

@@ -10,13 +10,19 @@ package enum StoreFileKind: String, CaseIterable, Sendable, Comparable {
     case blockIndex = "blocks.idx"
     case keyIndex = "keys.idx"
     case snapshot
+    /// A subscription's record (`subscriptions/<name>.sub`).
+    case subscription
+    /// The `subscriptions` directory itself.
+    case subscriptionDirectory = "subscriptions directory"
     case temporary
     case directory
     case other
 
-    /// The kind of the file called `name` (a name inside the store's directory, not a path).
+    /// The kind of the file called `name` (a name inside the store's directory, not a path;
+    /// `subscriptions/<file>` for a file of that subdirectory).
     package init(fileName name: String) {
         switch name {
+        case "subscriptions": self = .subscriptionDirectory
         case "checkpoint": self = .checkpoint
         case "head": self = .head
         case "LOCK": self = .lock
@@ -31,6 +37,8 @@ package enum StoreFileKind: String, CaseIterable, Sendable, Comparable {
                 self = .segment
             } else if name.hasPrefix("snapshot-") && name.hasSuffix(".snap") {
                 self = .snapshot
+            } else if name.hasPrefix("subscriptions/") && name.hasSuffix(".sub") {
+                self = .subscription
             } else {
                 self = .other
             }

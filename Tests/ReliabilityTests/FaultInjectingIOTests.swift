@@ -77,6 +77,41 @@ import Testing
         io2.close(file2)
     }
 
+    /// A subdirectory (the log store's `subscriptions/`) is a name of its parent, and its files are
+    /// names of its own: each survives a power loss only once the directory holding it was synced.
+    @Test func aSubdirectoryAndItsFilesSurviveOnlyOnceTheirDirectoriesWereSynced() throws {
+        defer { removeWork() }
+        for (syncsParent, syncsSubdirectory) in [(false, true), (true, false), (true, true)] {
+            let (root, io) = try makeLayer("subdirectory-\(syncsParent)-\(syncsSubdirectory)")
+            #expect(io.mkdir(root + "/subscriptions", 0o755) == 0)
+            if syncsParent { syncDirectory(io, root) }
+            let file = io.open(root + "/subscriptions/a.sub", flags: O_RDWR | O_CREAT, mode: 0o644)
+            #expect(write(io, file, "synced", at: 0) == 6)
+            #expect(io.fdatasync(file) == 0)
+            if syncsSubdirectory { syncDirectory(io, root + "/subscriptions") }
+            #expect(write(io, file, "unsync", at: 0) == 6)
+            let image = root + "-image"
+            io.simulatePowerLoss(into: image, mode: .dropUnsynced, seed: 1)
+            io.close(file)
+            let directoryKept = FileManager.default.fileExists(atPath: image + "/subscriptions")
+            #expect(directoryKept == syncsParent)
+            #expect(text(image + "/subscriptions/a.sub") == (syncsParent && syncsSubdirectory ? "synced" : nil))
+        }
+        // Files already there when the layer starts count as durable, in subdirectories too; a
+        // copy of a store keeps them.
+        let (root, _) = try makeLayer("existing")
+        try FileManager.default.createDirectory(atPath: root + "/subscriptions", withIntermediateDirectories: true)
+        StoreDirectory.write(root + "/subscriptions/b.sub", Array("old".utf8))
+        let io = FaultInjectingIO(root: root)
+        let file = io.open(root + "/subscriptions/b.sub", flags: O_RDWR, mode: 0)
+        #expect(write(io, file, "new", at: 0) == 3)
+        io.simulatePowerLoss(into: root + "-image", mode: .dropUnsynced, seed: 1)
+        io.close(file)
+        #expect(text(root + "-image/subscriptions/b.sub") == "old")
+        try StoreDirectory.copy(root + "-image", to: root + "-copy")
+        #expect(text(root + "-copy/subscriptions/b.sub") == "old")
+    }
+
     @Test func storesThroughAMappingCountOnlyOnceSynced() throws {
         defer { removeWork() }
         for isSynced in [false, true] {

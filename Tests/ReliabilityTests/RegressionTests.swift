@@ -366,4 +366,87 @@ import Testing
             #expect(version == 2, "the stored key k2 is found: nothing is appended")
         }
     }
+
+    // Bug 19 (a probe written for the fault harness's subscription acknowledgements): after an
+    // acknowledgement whose sync failed (a kernel that drops the failed pages, so the new slot was
+    // read in that boot but never reached the disk), a reopen in the same boot read that slot and
+    // wrote the next acknowledgement over the other one, which held the last position that did
+    // reach the disk; a power loss that tore that write left an older position than an
+    // acknowledgement that had returned.
+    @Test func anAcknowledgementThatReturnedSurvivesATornSlotAfterAFailedSyncAndAReopen() async throws {
+        let work = try StoreDirectory.work(named: "regression-subscription-slot")
+        defer { StoreDirectory.remove(work) }
+        var tornSlots = 0
+        for seed in UInt64(1)...12 {
+            let root = work + "/store-\(seed)"
+            let layer = FaultInjectingIO(root: root)
+            let options = Self.options(.fsync, io: layer)
+            let store = try await LogEventStore.open(directory: root, options: options)
+            for _ in 0..<5 { try await store.stream("s").write(CandidateEvent(type: "E")) }
+            var subscription = try await store.subscribe("consumer")
+            try await subscription.acknowledge(upTo: 1)
+            try await subscription.acknowledge(upTo: 2)
+            layer.addFault(
+                FaultRule(
+                    operation: .sync, errorNumber: EIO, skip: 0, isPersistent: false, isShortWrite: false,
+                    pathContains: "subscriptions/"))
+            await #expect(throws: EventStoreError.self) { try await subscription.acknowledge(upTo: 3) }
+            try await store.close()
+            layer.clearFaults()
+            let reopened = try await LogEventStore.open(directory: root, options: options)
+            subscription = try await reopened.subscribe("consumer")
+            #expect(await subscription.position == 3, "the failed acknowledgement is read in the same boot")
+            layer.setCrashPlan(
+                CrashPlan(
+                    point: .beforeSyncPoint(layer.syncPointCount), mode: .keepPrefixTornSector,
+                    imageDirectory: root + "-image", seed: seed))
+            try? await subscription.acknowledge(upTo: 4)
+            let crash = try #require(layer.crashRecord)
+            if crash.tornSectors > 0 { tornSlots += 1 }
+            try? await reopened.close()
+            let position = try await LogEventStore.withStore(directory: root + "-image", options: Self.options(.fsync))
+            {
+                try await $0.subscriptions().first?.position
+            }
+            #expect(
+                position.map { $0 >= 2 } == true,
+                "seed \(seed): \(crash); position \(position.map(String.init) ?? "none")")
+        }
+        #expect(tornSlots > 0, "some power losses tore a sector")
+    }
+
+    // Bug 20 (`fault`, seed 20261146, round 79): a subscription whose creation failed at the sync
+    // of its directory (the record renamed into place, its name not yet durable) was found by the
+    // next `subscribe` in the same boot and used as it was; a power loss then took the record, and
+    // with it every position acknowledged since. The same follows a creator killed between its
+    // rename and its directory sync.
+    @Test func aSubscriptionFoundAfterItsCreationFailedSurvivesAPowerLoss() async throws {
+        let work = try StoreDirectory.work(named: "regression-subscription-name")
+        defer { StoreDirectory.remove(work) }
+        for durability in [LogEventStore.Durability.fsync, .buffered] {
+            let root = work + "/store-\(durability)"
+            let layer = FaultInjectingIO(root: root)
+            let store = try await LogEventStore.open(directory: root, options: Self.options(durability, io: layer))
+            for _ in 0..<3 { try await store.stream("s").write(CandidateEvent(type: "E")) }
+            // The creation's syncs: the temporary record, then the subscriptions directory (fails).
+            layer.addFault(
+                FaultRule(
+                    operation: .sync, errorNumber: EIO, skip: 1, isPersistent: false, isShortWrite: false,
+                    pathContains: "subscriptions"))
+            await #expect(throws: EventStoreError.self) { try await store.subscribe("consumer") }
+            layer.clearFaults()
+            let subscription = try await store.subscribe("consumer")
+            try await subscription.acknowledge(upTo: 2)
+            layer.simulatePowerLoss(into: root + "-image", mode: .dropUnsynced, seed: 1)
+            try? await store.close()
+            let position = try await LogEventStore.withStore(
+                directory: root + "-image", options: Self.options(durability)
+            ) { try await $0.subscriptions().first?.position }
+            if durability == .fsync {
+                #expect(position == 2, "the acknowledgement of 2 returned")
+            } else {
+                #expect(position != nil, "subscribe returned: the subscription exists")
+            }
+        }
+    }
 }

@@ -65,6 +65,14 @@ final class ChildProcess {
         return lines
     }
 
+    /// The status once the child has ended (it is then reaped), `nil` while it runs.
+    func exitStatus() -> Status? {
+        var status: Int32 = 0
+        var result: pid_t
+        repeat { result = waitpid(pid, &status, WNOHANG) } while result < 0 && errno == EINTR
+        return result == pid ? Status(raw: status) : nil
+    }
+
     func wait() -> Status {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

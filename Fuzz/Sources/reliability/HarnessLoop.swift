@@ -8,6 +8,8 @@ struct HarnessLoop {
     let name: String
     let arguments: Arguments
     let executable: String
+    /// The command and options that replay a round, before `--seed`; `name` by default.
+    var replay: String?
 
     /// Runs `body` for each round in the budget. - Returns: the exit status (1 on a failure).
     func run(_ body: (UInt64, String, Int) async -> FaultHarness.RoundResult) async -> Int32 {
@@ -31,7 +33,7 @@ struct HarnessLoop {
         while round < last {
             if let seconds, Date().timeIntervalSince(start) >= seconds, round > first { break }
             CrashReporter.set(
-                "CRASHED \(name) seed=\(seed) round=\(round)\nreproduce: \(executable) \(name) --seed \(seed) --round \(round)"
+                "CRASHED \(name) seed=\(seed) round=\(round)\nreproduce: \(executable) \(replay ?? name) --seed \(seed) --round \(round)"
             )
             let result = await body(seed, work, round)
             counters.merge(result.counters)
@@ -46,7 +48,7 @@ struct HarnessLoop {
         for line in counters.lines { print("\(name).\(line)") }
         if let (round, message) = failure {
             print("FAILED \(name) seed=\(seed) round=\(round): \(message)")
-            print("reproduce: \(executable) \(name) --seed \(seed) --round \(round)")
+            print("reproduce: \(executable) \(replay ?? name) --seed \(seed) --round \(round)")
             return 1
         }
         if arguments.string("work") == nil { StoreDirectory.remove(work) }

@@ -12,6 +12,8 @@ let usage = """
       damage [--seed N] [--rounds N | --seconds S | --round R] [--work DIR]   damage to closed stores
       enumerate [--seed N] [--rounds N | --seconds S | --round R] [--operations N]   a crash at every sync point
       kill   [--seed N] [--rounds N | --seconds S | --round R] [--work DIR]   SIGKILL of a writer process
+      subscription-kill [--store log|sqlite|postgres] [--steps 20] [--races 2] [--seed N] [--rounds N | --seconds S | --round R]
+                                                                              SIGKILL of subscription consumers, takeover races
       fuzz TARGET [LIBFUZZER OPTIONS] [CORPUS DIRECTORIES]                   libFuzzer; targets: \
     \(FuzzTargets.all.keys.sorted().joined(separator: ", "))
       corpus TARGET DIRECTORY                                                 write the seed inputs of a target
@@ -49,6 +51,29 @@ case "kill":
         await HarnessLoop(name: "kill", arguments: options, executable: executable).run { seed, work, round in
             await KillHarness(seed: seed, workDirectory: work, executable: executable).runRound(round)
         })
+case "subscription-kill":
+    let store = options.string("store") ?? "log"
+    guard let kind = SubscriptionStoreKind(rawValue: store) else {
+        print("error: --store is log, sqlite or postgres, not '\(store)'")
+        exit(2)
+    }
+    if let reason = kind.unavailableReason {
+        print("== subscription-kill-\(store) skipped: \(reason)")
+        exit(0)
+    }
+    let steps = options.int("steps") ?? 20
+    let races = options.int("races") ?? 2
+    var loop = HarnessLoop(name: "subscription-kill-\(store)", arguments: options, executable: executable)
+    loop.replay = "subscription-kill --store \(store) --steps \(steps) --races \(races)"
+    exit(
+        await loop.run { seed, work, round in
+            var harness = SubscriptionKillHarness(seed: seed, workDirectory: work, executable: executable, kind: kind)
+            harness.steps = steps
+            harness.races = races
+            return await harness.runRound(round)
+        })
+case "subscription-consumer":
+    exit(await SubscriptionConsumer.run(options))
 case "child":
     exit(await KillChild.run(options))
 case "fuzz" where arguments.count >= 3:

@@ -43,7 +43,7 @@ final class LogSubscriptions: SubscriptionStorage {
     ) async throws -> (record: SubscriptionRecord, hold: any SubscriptionHold) {
         let path = directory + "/" + SubscriptionFile.fileName(of: name)
         while true {
-            if let held = try await run({ [self] in try self.lock(path: path, name: name) }) {
+            if let held = try await run({ [self] in try self.lock(path: path, name: name, settles: true) }) {
                 return (held.record, held)
             }
             let record = try await creating()
@@ -83,8 +83,20 @@ final class LogSubscriptions: SubscriptionStorage {
     }
 
     /// Opens and locks the record at `path`: `nil` when there is none.
+    ///
+    /// With `settles` (a consumer's hold), what was read is made durable before it is used, since
+    /// it may be in the page cache only, after a failed sync in this boot or a process that died
+    /// before its sync:
+    /// - the record's name and the `subscriptions` directory's (a creation whose directory sync
+    ///   failed, or whose process died first, leaves a record that a power loss takes, with every
+    ///   position acknowledged in it since): both directories are synced;
+    /// - under `.fsync`, the slot read, written again unchanged and synced: after a failed sync
+    ///   (an acknowledgement that threw) a Linux kernel marks the unwritten pages clean, so the
+    ///   newest slot can be visible yet not on disk, while the other slot holds the last position
+    ///   that reached it; the next acknowledgement overwrites that other slot, and torn by a power
+    ///   loss it would leave an older position on disk than an acknowledgement that returned.
     /// - Throws: `EventStoreError.subscriptionBusy` when another holder has it.
-    private func lock(path: String, name: String) throws -> Hold? {
+    private func lock(path: String, name: String, settles: Bool = false) throws -> Hold? {
         while true {
             guard let file = try SystemFile.openIfExists(path, writable: true, io: io) else { return nil }
             guard try file.tryLockExclusive() else { throw EventStoreError.subscriptionBusy(name) }
@@ -94,6 +106,23 @@ final class LogSubscriptions: SubscriptionStorage {
                 continue
             }
             let (decoded, slotsOffset) = try SubscriptionFile.decode(try file.readAll(), path: path)
+            if settles {
+                do {
+                    if syncsPositions {
+                        let slot = SubscriptionFile.encodeSlot(
+                            generation: decoded.generation, position: decoded.record.position)
+                        try file.write(
+                            slot,
+                            at: SubscriptionFile.slotOffset(generation: decoded.generation, slotsOffset: slotsOffset))
+                        try file.synchronizeData()
+                    }
+                    try Directory.synchronize(directory, io: io)
+                    try Directory.synchronize(storeDirectory, io: io)
+                } catch {
+                    file.unlock()
+                    throw error
+                }
+            }
             return Hold(
                 file: file, generation: decoded.generation, slotsOffset: slotsOffset, record: decoded.record,
                 syncs: syncsPositions, worker: worker)
