@@ -21,24 +21,34 @@ let package = Package(
         .executable(name: "reliability", targets: ["reliability"])
     ],
     dependencies: [
-        // Both are dependencies of the main package already.
+        // All are dependencies of the main package already.
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .target(
-            name: "EventSourcingCore", dependencies: [.product(name: "Logging", package: "swift-log")],
+            name: "EventSourcingCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: instrumented),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4"),
         .target(name: "CChecksum"),
         .target(
             name: "LogStore",
-            dependencies: ["EventSourcingCore", "CLZ4", "CChecksum", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "EventSourcingCore", "CLZ4", "CChecksum", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: instrumented + [.unsafeFlags(["-enable-testing"])]),
         .target(
             name: "SQLiteStore",
-            dependencies: ["EventSourcingCore", "CSQLite", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "EventSourcingCore", "CSQLite", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
         .target(name: "EventSourcing", dependencies: ["EventSourcingCore", "LogStore", "SQLiteStore"]),
         .target(name: "CSpawn"),
         .target(
