@@ -642,20 +642,13 @@ package final class FaultInjectingIO: FileIO {
     }
 
     /// The names of the directories in `directory`, sorted.
-    static func subdirectories(in directory: String) -> [String] {
-        guard let handle = opendir(directory) else { return [] }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." && entry.pointee.d_type == UInt8(DT_DIR) { names.append(name) }
-        }
-        return names.sorted()
-    }
+    static func subdirectories(in directory: String) -> [String] { entries(in: directory, type: DT_DIR) }
 
-    static func names(in directory: String) -> [String] {
+    /// The names of the regular files in `directory`, sorted.
+    static func names(in directory: String) -> [String] { entries(in: directory, type: DT_REG) }
+
+    /// The names of the entries of `type` (`DT_DIR`, `DT_REG`) in `directory`, sorted.
+    private static func entries(in directory: String, type: Int) -> [String] {
         guard let handle = opendir(directory) else { return [] }
         defer { closedir(handle) }
         var names: [String] = []
@@ -663,7 +656,7 @@ package final class FaultInjectingIO: FileIO {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            if name != "." && name != ".." && entry.pointee.d_type == UInt8(DT_REG) { names.append(name) }
+            if name != "." && name != ".." && entry.pointee.d_type == UInt8(type) { names.append(name) }
         }
         return names.sorted()
     }

@@ -24,12 +24,8 @@ enum W12TypedEvents {
             try await Phases.withStore(setup, in: directory) { store in
                 let stream = try await store.stream("w12")
                 let write = try await Timing.measure {
-                    var next = 0
-                    while next < events {
-                        let end = min(next + batch, events)
-                        try await stream.write(
-                            try (next..<end).map { try CandidateEvent(payload, idempotencyKey: "event-\($0)") })
-                        next = end
+                    try await writeAll(stream, events: events, batch: batch) {
+                        try CandidateEvent(payload, idempotencyKey: "event-\($0)")
                     }
                 }
                 var total = 0
@@ -44,14 +40,8 @@ enum W12TypedEvents {
             try await Phases.withStore(setup, in: directory) { store in
                 let stream = try await store.stream("w12")
                 let write = try await Timing.measure {
-                    var next = 0
-                    while next < events {
-                        let end = min(next + batch, events)
-                        try await stream.write(
-                            (next..<end).map {
-                                CandidateEvent(type: Increment.eventType, data: rawData, idempotencyKey: "event-\($0)")
-                            })
-                        next = end
+                    try await writeAll(stream, events: events, batch: batch) {
+                        CandidateEvent(type: Increment.eventType, data: rawData, idempotencyKey: "event-\($0)")
                     }
                 }
                 var total = 0
@@ -108,5 +98,17 @@ enum W12TypedEvents {
                     + "\(Format.fixed(1e9 / rawWrite, 0)) ns per raw written event and "
                     + "\(Format.fixed(1e9 / rawReplay, 0)) ns per raw replayed event."
             ])
+    }
+
+    /// Writes events `0..<events`, built by `event`, to `stream` in writes of `batch`.
+    private static func writeAll(
+        _ stream: EventStream, events: Int, batch: Int, _ event: (Int) throws -> CandidateEvent
+    ) async throws {
+        var next = 0
+        while next < events {
+            let end = min(next + batch, events)
+            try await stream.write(try (next..<end).map(event))
+            next = end
+        }
     }
 }
