@@ -338,6 +338,55 @@ import Testing
         #expect(result.counters.reopenedAfterFaults >= 1 && result.counters.powerLosses >= 1)
     }
 
+    // Bug 21 (`fault`, seed 20261149 round 148, seventh session): with `.buffered` durability a
+    // hold wrote its acknowledgements into the two position slots in turn without syncing them,
+    // and short writes split some of them in two; a power loss kept a random subset of those
+    // unsynced writes and left both slots failing their checksums, so the record no longer parsed.
+    // A hold now settles the slot it read (rewritten and synced) and writes only the other one,
+    // syncing it at most once a second.
+    @Test func bufferedAcknowledgementsNeverTearBothPositionSlots() async throws {
+        let work = try StoreDirectory.work(named: "regression-buffered-slots")
+        defer { StoreDirectory.remove(work) }
+        let result = await FaultHarness(seed: 20_261_149, workDirectory: work).runRound(148)
+        #expect(result.failure == nil, "\(result.failure ?? "")")
+        #expect(result.counters.subscriptionChecks >= 2 && result.counters.powerLosses >= 1)
+    }
+
+    // Bug 21, built directly: a `.buffered` hold acknowledges many positions without syncing,
+    // each write split in two by a short write, then the power goes and keeps any subset of the
+    // unsynced writes. The record always parses, at the settled start or a position asked for.
+    @Test func aPowerLossAfterUnsyncedAcknowledgementsLeavesAPositionSlot() async throws {
+        let work = try StoreDirectory.work(named: "regression-buffered-power-loss")
+        defer { StoreDirectory.remove(work) }
+        for seed in UInt64(1)...12 {
+            let path = work + "/store-\(seed)"
+            let layer = FaultInjectingIO(root: path)
+            let store = try await LogEventStore.open(directory: path, options: Self.options(.buffered, io: layer))
+            for index in 0..<20 { try await store.stream("s").write(CandidateEvent(type: "E\(index)")) }
+            let subscription = try await store.subscribe("p")
+            try await subscription.acknowledge(upTo: 2)
+            try await subscription.close()
+            // Settled at 2 when the next hold starts; then positions 3...20, unsynced, split in two.
+            let next = try await store.subscribe("p")
+            for position in Int64(3)...20 {
+                layer.addFault(
+                    FaultRule(
+                        operation: .write, errorNumber: EIO, skip: 0, isPersistent: false, isShortWrite: true,
+                        pathContains: "subscriptions/"))
+                try? await next.acknowledge(upTo: position)
+                layer.clearFaults()
+                if await next.position < position { try await next.acknowledge(upTo: position) }
+            }
+            let image = work + "/image-\(seed)"
+            layer.simulatePowerLoss(into: image, mode: .keepRandomSubset, seed: seed)
+            try? await store.close()
+            let position = try await LogEventStore.withStore(directory: image, options: Self.options(.buffered)) {
+                try await $0.subscriptions().first?.position
+            }
+            #expect(position.map { (2...20).contains($0) } == true, "seed \(seed): position \(String(describing: position))")
+        }
+    }
+
     // Bug 9 (fuzz target `index`, long run): a checkpoint forged with a later log end than its key
     // table covered made recovery trust keys.idx up to that end and skip the keys written between:
     // retrying one of them would have stored a second copy.

@@ -85,16 +85,18 @@ final class LogSubscriptions: SubscriptionStorage {
     /// Opens and locks the record at `path`: `nil` when there is none.
     ///
     /// With `settles` (a consumer's hold), what was read is made durable before it is used, since
-    /// it may be in the page cache only, after a failed sync in this boot or a process that died
-    /// before its sync:
+    /// it may be in the page cache only (a failed sync in this boot, a process that died before
+    /// its sync, `.buffered` acknowledgements that are never synced), and the hold writes only the
+    /// other slot:
     /// - the record's name and the `subscriptions` directory's (a creation whose directory sync
     ///   failed, or whose process died first, leaves a record that a power loss takes, with every
     ///   position acknowledged in it since): both directories are synced;
-    /// - under `.fsync`, the slot read, written again unchanged and synced: after a failed sync
-    ///   (an acknowledgement that threw) a Linux kernel marks the unwritten pages clean, so the
-    ///   newest slot can be visible yet not on disk, while the other slot holds the last position
-    ///   that reached it; the next acknowledgement overwrites that other slot, and torn by a power
-    ///   loss it would leave an older position on disk than an acknowledgement that returned.
+    /// - the slot read, written again unchanged and synced. After a failed sync (an
+    ///   acknowledgement that threw) a Linux kernel marks the unwritten pages clean, so the newest
+    ///   slot can be visible yet not on disk, while the other slot holds the last position that
+    ///   reached it; and `.buffered` acknowledgements may have left unsynced writes in both slots.
+    ///   The next acknowledgement overwrites the other slot, and torn by a power loss it would
+    ///   leave an older position on disk than one read here, or no valid slot at all.
     /// - Throws: `EventStoreError.subscriptionBusy` when another holder has it.
     private func lock(path: String, name: String, settles: Bool = false) throws -> Hold? {
         while true {
@@ -108,14 +110,10 @@ final class LogSubscriptions: SubscriptionStorage {
             let (decoded, slotsOffset) = try SubscriptionFile.decode(try file.readAll(), path: path)
             if settles {
                 do {
-                    if syncsPositions {
-                        let slot = SubscriptionFile.encodeSlot(
-                            generation: decoded.generation, position: decoded.record.position)
-                        try file.write(
-                            slot,
-                            at: SubscriptionFile.slotOffset(generation: decoded.generation, slotsOffset: slotsOffset))
-                        try file.synchronizeData()
-                    }
+                    let slot = SubscriptionFile.encodeSlot(
+                        generation: decoded.generation, position: decoded.record.position)
+                    try file.write(slot, at: SubscriptionFile.slotOffset(slot: decoded.slot, slotsOffset: slotsOffset))
+                    try file.synchronizeData()
                     try Directory.synchronize(directory, io: io)
                     try Directory.synchronize(storeDirectory, io: io)
                 } catch {
@@ -124,8 +122,8 @@ final class LogSubscriptions: SubscriptionStorage {
                 }
             }
             return Hold(
-                file: file, generation: decoded.generation, slotsOffset: slotsOffset, record: decoded.record,
-                syncs: syncsPositions, worker: worker)
+                file: file, decoded: decoded, slotsOffset: slotsOffset, syncsEachPosition: syncsPositions,
+                worker: worker)
         }
     }
 
@@ -150,26 +148,45 @@ final class LogSubscriptions: SubscriptionStorage {
     }
 
     /// The hold on one record: its open, locked file.
+    ///
+    /// The slot read at the start is durable (`lock` settled it). An acknowledgement writes the
+    /// next generation into the other slot with one `pwrite`:
+    /// - under `.fsync` it syncs it before returning, and that slot becomes the durable one, so
+    ///   the next acknowledgement writes the first slot again;
+    /// - under `.buffered` it does not sync, and keeps writing the same slot; at most once a
+    ///   second, and at the release, it syncs it and the two slots swap roles.
+    /// Either way a crash at any instant leaves the durable slot whole, and the other slot holding
+    /// a newer position or failing its checksum.
     final class Hold: SubscriptionHold, @unchecked Sendable {
-        // safe: `generation` and `isReleased` change only in `record` and `release`, which the
-        // core calls one at a time, and on the worker thread.
+        // safe: the variables change only in `record` and `release`, which the core calls one at a
+        // time, and on the worker thread.
         let record: SubscriptionRecord
         private let file: SystemFile
         private let slotsOffset: Int
-        private let syncs: Bool
+        private let syncsEachPosition: Bool
         private let worker: BlockingWorker
+        /// The generation of the newest position written (durable or not).
         private var generation: UInt64
+        /// The slot (0 or 1) whose content is on stable storage.
+        private var durableSlot: Int
+        /// Whether the other slot holds a position written since the last sync (`.buffered`).
+        private var hasUnsyncedPosition = false
+        private var lastSync = ContinuousClock.now
         private var isReleased = false
 
+        /// How often, at most, a `.buffered` hold syncs its newest position.
+        static let bufferedSyncInterval = Duration.seconds(1)
+
         init(
-            file: SystemFile, generation: UInt64, slotsOffset: Int, record: SubscriptionRecord, syncs: Bool,
+            file: SystemFile, decoded: SubscriptionFile, slotsOffset: Int, syncsEachPosition: Bool,
             worker: BlockingWorker
         ) {
             self.file = file
-            self.generation = generation
+            self.record = decoded.record
+            self.generation = decoded.generation
+            self.durableSlot = decoded.slot
             self.slotsOffset = slotsOffset
-            self.record = record
-            self.syncs = syncs
+            self.syncsEachPosition = syncsEachPosition
             self.worker = worker
         }
 
@@ -180,14 +197,33 @@ final class LogSubscriptions: SubscriptionStorage {
                 try SystemError.mapped {
                     let next = generation + 1
                     let slot = SubscriptionFile.encodeSlot(generation: next, position: position)
-                    try file.write(slot, at: SubscriptionFile.slotOffset(generation: next, slotsOffset: slotsOffset))
-                    if syncs { try file.synchronizeData() }
+                    try file.write(slot, at: SubscriptionFile.slotOffset(slot: 1 - durableSlot, slotsOffset: slotsOffset))
                     generation = next
+                    hasUnsyncedPosition = true
+                    if syncsEachPosition || ContinuousClock.now - lastSync >= Self.bufferedSyncInterval {
+                        try synchronize()
+                    }
                 }
             }
         }
 
-        func release() async { releaseNow() }
+        /// Syncs the slot written since the last sync, which becomes the durable one.
+        /// On failure the roles stay: the durable slot is untouched, and the next position is
+        /// written over the one that failed.
+        private func synchronize() throws {
+            guard hasUnsyncedPosition else { return }
+            try file.synchronizeData()
+            durableSlot = 1 - durableSlot
+            hasUnsyncedPosition = false
+            lastSync = .now
+        }
+
+        func release() async {
+            guard !isReleased else { return }
+            // A `.buffered` hold's newest position, best effort: the next hold settles it anyway.
+            try? await worker.run { [self] in try SystemError.mapped { try synchronize() } }
+            releaseNow()
+        }
 
         func releaseNow() {
             guard !isReleased else { return }

@@ -15,10 +15,10 @@ import EventSourcingCore
 /// +----------------+--------------+------------+----------+
 /// ```
 ///
-/// Little-endian throughout. An acknowledgement writes generation g+1 into slot (g+1) % 2 with one
-/// `pwrite`, then syncs it: the other slot still holds generation g, so a write torn by a crash
-/// leaves a slot whose checksum fails, and reading takes the valid slot of the higher generation:
-/// the old position or the new one.
+/// Little-endian throughout. Reading takes the valid slot of the higher generation, whichever
+/// slot it is in. A holder keeps one slot durable and writes only the other one (see
+/// `LogSubscriptions.Hold`): a write torn by a crash leaves a slot whose checksum fails, and the
+/// durable slot still holds an older position.
 struct SubscriptionFile {
     static let magic: [UInt8] = Array("EVSUB".utf8) + [0, 0, 1]
     static let format: UInt32 = 1
@@ -27,6 +27,8 @@ struct SubscriptionFile {
 
     var record: SubscriptionRecord
     var generation: UInt64
+    /// The slot (0 or 1) that holds `generation`.
+    var slot: Int
 
     /// Where the slots start for a header of `headerBytes`.
     static func slotsOffset(headerBytes: Int) -> Int { (headerBytes + 63) & ~63 }
@@ -69,10 +71,8 @@ struct SubscriptionFile {
         return writer.bytes
     }
 
-    /// Where the slot of `generation` is in a file whose slots start at `slotsOffset`.
-    static func slotOffset(generation: UInt64, slotsOffset: Int) -> Int {
-        slotsOffset + Int(generation % 2) * slotBytes
-    }
+    /// Where `slot` (0 or 1) is in a file whose slots start at `slotsOffset`.
+    static func slotOffset(slot: Int, slotsOffset: Int) -> Int { slotsOffset + slot * slotBytes }
 
     /// Reads a record file.
     /// - Returns: the record, its generation, and where its slots start.
@@ -103,7 +103,7 @@ struct SubscriptionFile {
             let filterText = String(decoding: try reader.readSlice(count: filterCount), as: UTF8.self)
             let filter = flags & 1 == 1 ? try EventFilter(storedText: filterText) : nil
             let slots = slotsOffset(headerBytes: headerBytes)
-            var best: (generation: UInt64, position: Int64)?
+            var best: (generation: UInt64, position: Int64, slot: Int)?
             for index in 0..<2 {
                 let offset = slots + index * slotBytes
                 guard offset + slotBytes <= raw.count else { continue }
@@ -115,11 +115,11 @@ struct SubscriptionFile {
                     Checksum.crc32c(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 16)])) == crc,
                     generation > best?.generation ?? 0
                 else { continue }
-                best = (generation, position)
+                best = (generation, position, index)
             }
             guard let best else { throw reader.damaged("neither position slot is valid") }
             let record = SubscriptionRecord(name: name, stream: stream, filter: filter, position: best.position)
-            return (SubscriptionFile(record: record, generation: best.generation), slots)
+            return (SubscriptionFile(record: record, generation: best.generation, slot: best.slot), slots)
         }
     }
 
