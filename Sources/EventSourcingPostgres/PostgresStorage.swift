@@ -437,3 +437,20 @@ final class PostgresStorage: EventStorage {
         }
     }
 }
+
+
+// WORK IN PROGRESS (branch lifecycle): replaced by the real implementation before merging to main.
+extension PostgresStorage {
+    func changeLifecycle(_ change: LifecycleChange) async throws -> StreamLifecycle {
+        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
+    }
+    func lifecycle(of streamID: String) async throws -> StreamLifecycle {
+        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
+    }
+    func streamIDs(prefix: String, after: String?, limit: Int) async throws -> [String] {
+        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
+    }
+    func compact(progress: CompactionProgress?) async throws -> CompactionReport {
+        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
+    }
+}

@@ -7,8 +7,11 @@ import Synchronization
 /// Thread-safety: safe to use from any task.
 final class InMemoryStorage: EventStorage {
     private struct StreamState {
-        var sequenceIDs: [Int64] = []  // index = version - 1
-        var keys: Set<String> = []
+        var sequenceIDs: [Int64] = []  // index = version - 1; 0 once compacted away
+        var keys: [String: Int64] = [:]  // key -> version
+        var lifecycle = StreamLifecycle.none
+
+        var version: Int64 { Int64(sequenceIDs.count) }
     }
 
     private struct SnapshotKey: Hashable {
@@ -17,7 +20,7 @@ final class InMemoryStorage: EventStorage {
     }
 
     private struct State {
-        var log: [StoredEvent] = []  // index = sequence id - 1
+        var log: [StoredEvent?] = []  // index = sequence id - 1; nil once compacted away
         var streams: [String: StreamState] = [:]
         var snapshots: [SnapshotKey: Snapshot] = [:]
     }
@@ -42,10 +45,27 @@ final class InMemoryStorage: EventStorage {
     }
 
     private static func resolve(_ request: AppendRequest, in state: State) throws -> [CandidateEvent] {
-        let stream = state.streams[request.streamID]
-        return try request.resolve(currentVersion: Int64(stream?.sequenceIDs.count ?? 0)) {
-            stream?.keys.contains($0) ?? false
+        let stream = state.streams[request.streamID] ?? StreamState()
+        let now = Timestamp.nowMicroseconds()
+        return try request.resolve(currentVersion: stream.version, lifecycle: stream.lifecycle) { key in
+            guard let version = stream.keys[key] else { return false }
+            return !isHidden(version: version, of: stream, in: state, now: now)
         }
+    }
+
+    /// Whether the event at `version` of `stream` is hidden now (or compacted away).
+    private static func isHidden(version: Int64, of stream: StreamState, in state: State, now: Int64) -> Bool {
+        let sequenceID = stream.sequenceIDs[Int(version - 1)]
+        guard sequenceID > 0, let event = state.log[Int(sequenceID - 1)] else { return true }
+        return isHidden(event, in: state, now: now)
+    }
+
+    /// Whether `event` is hidden now by its stream's lifecycle.
+    private static func isHidden(_ event: StoredEvent, in state: State, now: Int64) -> Bool {
+        guard let stream = state.streams[event.streamID], !stream.lifecycle.isNone else { return false }
+        return stream.lifecycle.hides(
+            version: event.version, timestampMicros: Timestamp.microseconds(event.timestamp),
+            streamVersion: stream.version, nowMicros: now)
     }
 
     /// Appends `events` (what `resolve` kept of `request`) at the end of the log.
@@ -53,7 +73,7 @@ final class InMemoryStorage: EventStorage {
         -> AppendResult
     {
         var stream = state.streams[request.streamID] ?? StreamState()
-        let current = Int64(stream.sequenceIDs.count)
+        let current = stream.version
         guard !events.isEmpty else { return AppendResult(version: current, appendedCount: 0) }
         let timestamp = Timestamp.date(microseconds: request.timestampMicros ?? Timestamp.nowMicroseconds())
         var version = current
@@ -66,7 +86,7 @@ final class InMemoryStorage: EventStorage {
                     sequenceID: sequenceID, version: version, timestamp: timestamp, type: event.type,
                     data: event.data, metadata: event.metadata))
             stream.sequenceIDs.append(sequenceID)
-            if let key = event.idempotencyKey { stream.keys.insert(key) }
+            if let key = event.idempotencyKey { stream.keys[key] = version }
         }
         state.streams[request.streamID] = stream
         return AppendResult(version: version, appendedCount: events.count)
@@ -75,8 +95,9 @@ final class InMemoryStorage: EventStorage {
     func read(_ request: ReadRequest) async throws -> ReadPage {
         state.withLock { state in
             var builder = PageBuilder(request: request)
+            let now = Timestamp.nowMicroseconds()
             let positions: [Int64]
-            let lookup: (Int64) -> StoredEvent
+            let lookup: (Int64) -> StoredEvent?
             if request.isAll {
                 let count = Int64(state.log.count)
                 positions = InMemoryStorage.positions(count: count, request: request)
@@ -84,12 +105,23 @@ final class InMemoryStorage: EventStorage {
             } else {
                 let sequenceIDs = state.streams[request.streamID]?.sequenceIDs ?? []
                 positions = InMemoryStorage.positions(count: Int64(sequenceIDs.count), request: request)
-                lookup = { [log = state.log] in log[Int(sequenceIDs[Int($0 - 1)] - 1)] }
+                lookup = { [log = state.log] in
+                    let sequenceID = sequenceIDs[Int($0 - 1)]
+                    return sequenceID > 0 ? log[Int(sequenceID - 1)] : nil
+                }
             }
             var stoppedEarly = false
-            for (offset, position) in positions.enumerated() where !builder.add(lookup(position)) {
-                stoppedEarly = offset < positions.count - 1
-                break
+            for (offset, position) in positions.enumerated() {
+                let more =
+                    if let event = lookup(position) {
+                        builder.add(event, isHidden: Self.isHidden(event, in: state, now: now))
+                    } else {
+                        builder.skip(position: position)
+                    }
+                if !more {
+                    stoppedEarly = offset < positions.count - 1
+                    break
+                }
             }
             return builder.finish(sourceExhausted: !stoppedEarly && positions.count < request.limit)
         }
@@ -112,14 +144,19 @@ final class InMemoryStorage: EventStorage {
 
     func head(of streamID: String) async throws -> StreamHead {
         state.withLock { state in
+            let now = Timestamp.nowMicroseconds()
+            let visible: [StoredEvent]
+            let version: Int64
             if streamID == StreamName.all {
-                return StreamHead(
-                    version: Int64(state.log.count), eventCount: Int64(state.log.count),
-                    lastTimestamp: state.log.last?.timestamp)
+                version = Int64(state.log.count)
+                visible = state.log.compactMap { $0 }.filter { !Self.isHidden($0, in: state, now: now) }
+            } else {
+                guard let stream = state.streams[streamID] else { return .empty }
+                version = stream.version
+                visible = stream.sequenceIDs.compactMap { $0 > 0 ? state.log[Int($0 - 1)] : nil }
+                    .filter { !Self.isHidden($0, in: state, now: now) }
             }
-            guard let last = state.streams[streamID]?.sequenceIDs.last else { return .empty }
-            let event = state.log[Int(last - 1)]
-            return StreamHead(version: event.version, eventCount: event.version, lastTimestamp: event.timestamp)
+            return StreamHead(version: version, eventCount: Int64(visible.count), lastTimestamp: visible.last?.timestamp)
         }
     }
 
@@ -140,8 +177,57 @@ final class InMemoryStorage: EventStorage {
     func statistics() async throws -> StoreStatistics {
         state.withLock {
             StoreStatistics(
-                streams: $0.streams.count, events: Int64($0.log.count), segments: nil, bytesOnDisk: 0,
-                snapshots: $0.snapshots.count)
+                streams: $0.streams.count, events: Int64($0.log.count { $0 != nil }), segments: nil,
+                bytesOnDisk: 0, snapshots: $0.snapshots.count)
+        }
+    }
+
+    func changeLifecycle(_ change: LifecycleChange) async throws -> StreamLifecycle {
+        try state.withLock { state in
+            var stream = state.streams[change.streamID] ?? StreamState()
+            stream.lifecycle = try change.resolve(currentVersion: stream.version, current: stream.lifecycle)
+            state.streams[change.streamID] = stream
+            if change.removesSnapshots {
+                state.snapshots = state.snapshots.filter { $0.key.streamID != change.streamID }
+            }
+            return stream.lifecycle
+        }
+    }
+
+    func lifecycle(of streamID: String) async throws -> StreamLifecycle {
+        state.withLock { $0.streams[streamID]?.lifecycle ?? .none }
+    }
+
+    func streamIDs(prefix: String, after: String?, limit: Int) async throws -> [String] {
+        state.withLock { state in
+            state.streams.filter { id, stream in
+                id.hasPrefix(prefix) && (after.map { $0.utf8.lexicographicallyPrecedes(id.utf8) } ?? true)
+                    && stream.lifecycle.isListed(streamVersion: stream.version)
+            }
+            .keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            .prefix(limit).map { $0 }
+        }
+    }
+
+    func compact(progress: CompactionProgress?) async throws -> CompactionReport {
+        state.withLock { state in
+            let now = Timestamp.nowMicroseconds()
+            var removed: Int64 = 0
+            var bytes: Int64 = 0
+            let total = Int64(state.log.count)
+            for index in state.log.indices {
+                guard let event = state.log[index], Self.isHidden(event, in: state, now: now) else { continue }
+                state.log[index] = nil
+                state.streams[event.streamID]!.sequenceIDs[Int(event.version - 1)] = 0
+                if let key = state.streams[event.streamID]!.keys.first(where: { $0.value == event.version })?.key {
+                    state.streams[event.streamID]!.keys[key] = nil
+                }
+                removed += 1
+                bytes += Int64(event.data.count + event.type.utf8.count)
+                if removed % 10_000 == 0 { progress?(Int64(index + 1), total) }
+            }
+            progress?(total, total)
+            return CompactionReport(eventsRemoved: removed, bytesReclaimed: bytes)
         }
     }
 

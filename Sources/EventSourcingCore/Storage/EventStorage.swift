@@ -36,12 +36,33 @@ package protocol EventStorage: Sendable {
     /// Counts for `eventlog stats`.
     func statistics() async throws -> StoreStatistics
 
+    /// Applies `change` with `change.resolve(currentVersion:current:)` inside the critical section
+    /// appends take, keeps the result durably before returning, and from then on hides what it
+    /// hides from every read, head, key lookup and listing (`StreamLifecycle.hides`), in this
+    /// process and others. With `change.removesSnapshots` the stream's snapshots go too.
+    /// - Returns: The stream's lifecycle after the change.
+    func changeLifecycle(_ change: LifecycleChange) async throws -> StreamLifecycle
+
+    /// What is hidden of a stream (`.none` for a stream without a change).
+    func lifecycle(of streamID: String) async throws -> StreamLifecycle
+
+    /// At most `limit` stream ids in UTF-8 byte order, greater than `after`, starting with
+    /// `prefix`, of streams `StreamLifecycle.isListed` accepts.
+    func streamIDs(prefix: String, after: String?, limit: Int) async throws -> [String]
+
+    /// Removes the stored bytes of every hidden event, while reads and writes carry on; calls
+    /// `progress` now and then with the work done and the work in all (in units of its choice).
+    func compact(progress: CompactionProgress?) async throws -> CompactionReport
+
     /// Where the store keeps its subscriptions.
     var subscriptions: any SubscriptionStorage { get }
 
     /// Releases files and connections. The core calls it once, after every operation has finished.
     func close() async throws
 }
+
+/// How far a compaction is: work done and work in all, in units the backend chooses.
+package typealias CompactionProgress = @Sendable (_ done: Int64, _ total: Int64) -> Void
 
 /// What `eventlog stats` shows of a store.
 package struct StoreStatistics: Sendable, Hashable {
@@ -97,11 +118,14 @@ package struct AppendRequest: Sendable {
     ///   - isKeyStored: Whether the stream already holds an idempotency key.
     /// - Returns: The events to append; empty when every event was already stored (the write then
     ///   succeeds at `currentVersion` whatever the expected version says).
+    ///   - lifecycle: What is hidden of the stream: a tombstoned stream takes no events, and the
+    ///     backend's `isKeyStored` answers `false` for the keys of hidden events.
     /// - Throws: `EventStoreError.concurrencyConflict` when events remain and the stream is not at
-    ///   the expected version.
+    ///   the expected version; `.streamDeleted` for a tombstoned stream.
     package func resolve(
-        currentVersion: Int64, isKeyStored: (String) throws -> Bool
+        currentVersion: Int64, lifecycle: StreamLifecycle = .none, isKeyStored: (String) throws -> Bool
     ) throws -> [CandidateEvent] {
+        if lifecycle.isTombstoned, !events.isEmpty { throw EventStoreError.streamDeleted(streamID) }
         // Usually nothing is dropped: then the request's own array is the answer, not a copy.
         var dropped: [Int] = []
         for (index, event) in events.enumerated() {

@@ -9,13 +9,22 @@ package struct PageBuilder {
 
     package init(request: ReadRequest) { self.request = request }
 
-    /// Adds the next scanned event.
+    /// Adds the next scanned event; a hidden one (`StreamLifecycle.hides`) counts as scanned but
+    /// is never returned.
     /// - Returns: `false` once the page is full; the caller stops scanning.
-    package mutating func add(_ event: StoredEvent) -> Bool {
+    package mutating func add(_ event: StoredEvent, isHidden: Bool = false) -> Bool {
         scannedCount += 1
         scannedBytes += event.data.count + event.type.utf8.count + 64
         page.lastScanned = request.position(of: event)
-        if request.filter?.matches(event) ?? true { page.events.append(event) }
+        if !isHidden, request.filter?.matches(event) ?? true { page.events.append(event) }
+        return scannedCount < request.limit && scannedBytes < request.byteBudget
+    }
+
+    /// Counts a position whose event compaction removed as scanned, so that paging moves past it.
+    /// - Returns: `false` once the page is full; the caller stops scanning.
+    package mutating func skip(position: Int64) -> Bool {
+        scannedCount += 1
+        page.lastScanned = position
         return scannedCount < request.limit && scannedBytes < request.byteBudget
     }
 

@@ -10,7 +10,7 @@ import Synchronization
 public final class EventStream: Sendable {
     /// The stream's id (`"@all"` for the global stream).
     public let streamID: String
-    private let runtime: StoreRuntime
+    let runtime: StoreRuntime
     private let cachedVersion: Mutex<Int64>
 
     package init(streamID: String, runtime: StoreRuntime, version: Int64) {

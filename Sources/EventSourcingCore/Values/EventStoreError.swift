@@ -36,6 +36,8 @@ public enum EventStoreError: Error, Equatable, CustomStringConvertible {
     /// Another consumer, in this process or another, holds the subscription: close it first, or
     /// wait for its process to end.
     case subscriptionBusy(String)
+    /// The stream was tombstoned: it takes no more writes, deletions, truncations or retention.
+    case streamDeleted(String)
 
     /// A sentence that says what went wrong and what to do.
     public var description: String {
@@ -71,6 +73,8 @@ public enum EventStoreError: Error, Equatable, CustomStringConvertible {
             return "The database server is unavailable: \(reason); retry later"
         case .subscriptionBusy(let name):
             return "Subscription '\(name)' is held by another consumer: close that one first, or wait until its process ends"
+        case .streamDeleted(let streamID):
+            return "Stream '\(streamID)' was tombstoned: it is deleted for good; write to another stream"
         }
     }
 }
