@@ -321,8 +321,7 @@ import Testing
             #expect(holding.isEmpty, "marker \(index) is still in \(holding)")
         }
         // And the store still opens, with every visible event.
-        try await closing(try await fixture.open()) { store in
-            #expect(try await Self.types(store, "@all").count == markers.count)
-        }
+        let reopened = try await closing(try await fixture.open()) { try await Self.types($0, "@all") }
+        #expect(reopened.count == markers.count)
     }
 }
