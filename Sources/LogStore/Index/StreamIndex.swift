@@ -136,6 +136,13 @@ final class StreamIndex {
         region.store(slot.lastTimestampMicros, at: base + 40)
     }
 
+    /// Every stream's slot, in table order (for listings: O(capacity)).
+    func allSlots() -> [Slot] {
+        (0..<capacity).compactMap { index in
+            table.region.load(UInt64.self, at: slotOffset(index)) == 0 ? nil : slot(at: index)
+        }
+    }
+
     /// The slot of the stream with `hash` whose first batch `isStream` confirms, or `nil`.
     func find(hash: UInt64, isStream: (LogPosition) throws -> Bool) rethrows -> Slot? {
         let mask = capacity - 1

@@ -133,6 +133,20 @@ enum SnapshotFile {
         try Directory.synchronize(directory, io: io)
     }
 
+    /// Removes every snapshot of `streamID` (of any projection), then syncs the directory.
+    static func removeAll(of streamID: String, directory: String, io: any FileIO) throws {
+        var removed = false
+        for name in try Directory.names(in: directory) where name.hasPrefix("snapshot-") && name.hasSuffix(".snap") {
+            let path = directory + "/" + name
+            guard let file = try SystemFile.openIfExists(path, io: io),
+                let snapshot = try? decode(try file.readAll(), path: path), snapshot.streamID == streamID
+            else { continue }
+            try Directory.remove(path, io: io)
+            removed = true
+        }
+        if removed { try Directory.synchronize(directory, io: io) }
+    }
+
     /// Every snapshot in `directory`.
     /// - Throws: `EventStoreError.corruption` when a snapshot file is damaged.
     static func all(directory: String, io: any FileIO) throws -> [Snapshot] {

@@ -92,16 +92,17 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
     ///   for options out of range, `.io` for an OS error.
     public static func open(directory: String, options: Options = .init()) async throws -> LogEventStore {
         try EngineLimits.check(options)
-        let (state, writer) = try await DedicatedThread.run(name: "eventlog-open") {
+        let (state, writer, lifecycles) = try await DedicatedThread.run(name: "eventlog-open") {
             let (state, context) = try SystemError.mapped { try LogRecovery.open(directory: directory, options: options) }
-            return (state, LogWriter(context: context))
+            return (state, LogWriter(context: context), context.lifecycles)
         }
         let hub = WatchHub()
         // A read-only store follows the writer process; a writable one is the writer.
         let follower =
             options.readOnly ? LogFollower(state: state, directory: directory, hub: hub, logger: options.logger) : nil
         let storage = LogStorage(
-            state: state, writer: writer, follower: follower, directory: directory, options: options)
+            state: state, writer: writer, follower: follower, lifecycles: lifecycles, directory: directory,
+            options: options)
         return LogEventStore(
             directory: directory, runtime: StoreRuntime(
                 storage: storage, hub: hub, logger: options.logger,

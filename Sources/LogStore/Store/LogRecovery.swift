@@ -144,8 +144,11 @@ enum LogRecovery {
             buildsKeys: writable || !usingStoreIndexes, options: options, io: io)
         let checkpointFile = try SystemFile.open(
             Checkpoint.path(indexDirectory), flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
+        // A lifecycle file left half-made by a crash is only ever a temporary one.
+        if writable { try Directory.remove(LifecycleFile.path(directory) + ".tmp", io: io) }
         let context = WriterContext(
-            state: state, directory: directory, options: options, keys: keys, checkpointFile: checkpointFile,
+            state: state, directory: directory, options: options, keys: keys,
+            lifecycles: try LogLifecycles(directory: directory, io: io), checkpointFile: checkpointFile,
             lock: lock, lastCheckpoint: checkpoint ?? Checkpoint())
         context.privateDirectory = writable ? nil : indexDirectory
         // Everything above was synced (a writable open syncs what it takes for the log).

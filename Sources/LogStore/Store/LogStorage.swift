@@ -24,10 +24,14 @@ final class LogStorage: EventStorage {
 
     let subscriptions: any SubscriptionStorage
     private let subscriptionFiles: LogSubscriptions
+    /// What is hidden of each stream (`LifecycleFile`).
+    let lifecycles: LogLifecycles
 
     init(
-        state: LogState, writer: LogWriter, follower: LogFollower?, directory: String, options: LogEventStore.Options
+        state: LogState, writer: LogWriter, follower: LogFollower?, lifecycles: LogLifecycles, directory: String,
+        options: LogEventStore.Options
     ) {
+        self.lifecycles = lifecycles
         subscriptionFiles = LogSubscriptions(storeDirectory: directory, options: options)
         subscriptions = subscriptionFiles
         let isReadOnly = options.readOnly
@@ -127,7 +131,8 @@ final class LogStorage: EventStorage {
     }
 
     private func headNow(of streamID: String) throws -> StreamHead {
-        try state.withLock {
+        let table = try lifecycles.current()
+        var head = try state.withLock {
             if let unreadable = state.unreadable { throw unreadable }
             if streamID == StreamName.all {
                 return StreamHead(
@@ -140,6 +145,25 @@ final class LogStorage: EventStorage {
                 version: slot.version, eventCount: slot.version,
                 lastTimestamp: Timestamp.date(microseconds: slot.lastTimestampMicros))
         }
+        guard !table.isEmpty else { return head }
+        // Hidden events are not counted: each stream with a lifecycle is counted by reading it.
+        let streams = streamID == StreamName.all ? Array(table.keys) : table[streamID] == nil ? [] : [streamID]
+        for stream in streams {
+            var hidden: Int64 = 0
+            var visibleLast: Date?
+            var after: Int64 = 0
+            while true {
+                let page = try readNow(
+                    ReadRequest(streamID: stream, after: after, direction: .forward, limit: 4_096, filter: nil),
+                    countingHidden: &hidden)
+                if let last = page.events.last { visibleLast = last.timestamp }
+                guard let lastScanned = page.lastScanned, !page.isEnd else { break }
+                after = lastScanned
+            }
+            head.eventCount -= hidden
+            if streamID != StreamName.all { head.lastTimestamp = visibleLast }
+        }
+        return head
     }
 
     /// A batch to decode: its segment, offset, and the positions of its events (versions or
@@ -155,10 +179,19 @@ final class LogStorage: EventStorage {
     }
 
     private func readNow(_ request: ReadRequest) throws -> ReadPage {
-        // Under the lock: where the wanted events are, and the committed end they stop at.
-        let (plan, end) = try state.withLock { () throws -> ([PlannedBatch], Int64) in
+        var hidden: Int64 = 0
+        return try readNow(request, countingHidden: &hidden)
+    }
+
+    /// A page of `request`, adding to `hiddenCount` the hidden events it scanned.
+    private func readNow(_ request: ReadRequest, countingHidden hiddenCount: inout Int64) throws -> ReadPage {
+        let table = try lifecycles.current()
+        // Under the lock: where the wanted events are, the committed end they stop at, and the
+        // versions the hiding rule needs.
+        let (plan, end, hidden) = try state.withLock { () throws -> ([PlannedBatch], Int64, HiddenEvents?) in
             if let unreadable = state.unreadable { throw unreadable }
-            return request.isAll ? try planAll(request) : try planStream(request)
+            let (plan, end) = request.isAll ? try planAll(request) : try planStream(request)
+            return (plan, end, try hiddenEvents(table, request: request, streamVersion: end))
         }
         var builder = PageBuilder(request: request)
         var stoppedEarly = false
@@ -178,7 +211,9 @@ final class LogStorage: EventStorage {
                         ) { event in
                             let position = request.position(of: event)
                             lastScanned = position
-                            guard builder.add(event) else {
+                            let isHidden = hidden?.hides(event) ?? false
+                            if isHidden { hiddenCount += 1 }
+                            guard builder.add(event, isHidden: isHidden) else {
                                 stoppedEarly = true
                                 return false
                             }
@@ -195,7 +230,9 @@ final class LogStorage: EventStorage {
                         }
                         for event in events.reversed() {
                             lastScanned = request.position(of: event)
-                            guard builder.add(event) else {
+                            let isHidden = hidden?.hides(event) ?? false
+                            if isHidden { hiddenCount += 1 }
+                            guard builder.add(event, isHidden: isHidden) else {
                                 stoppedEarly = true
                                 return
                             }
@@ -212,6 +249,23 @@ final class LogStorage: EventStorage {
         case .backward: reachedEnd = plan.isEmpty || (lastScanned ?? request.after) <= 1
         }
         return builder.finish(sourceExhausted: !stoppedEarly && reachedEnd)
+    }
+
+    /// The hiding rule for one read (inside the lock), `nil` when it hides nothing.
+    private func hiddenEvents(_ table: [String: StreamLifecycle], request: ReadRequest, streamVersion: Int64) throws
+        -> HiddenEvents?
+    {
+        guard !table.isEmpty else { return nil }
+        var versions: [String: Int64] = [:]
+        if request.isAll {
+            for (streamID, lifecycle) in table where lifecycle.retention?.maxCount != nil {
+                versions[streamID] = try state.slot(of: streamID, hash: StableHash.stream(streamID))?.version ?? 0
+            }
+        } else {
+            guard table[request.streamID] != nil else { return nil }
+            versions[request.streamID] = streamVersion
+        }
+        return HiddenEvents(table: table, versions: versions, nowMicros: Timestamp.nowMicroseconds())
     }
 
     /// Lends the raw payload of a planned batch, decompressing a compressed one at most once while
@@ -303,18 +357,44 @@ final class LogStorage: EventStorage {
     }
 }
 
-
-// WORK IN PROGRESS (branch lifecycle): replaced by the real implementation before merging to main.
 extension LogStorage {
     func changeLifecycle(_ change: LifecycleChange) async throws -> StreamLifecycle {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
+        guard !isReadOnly else { throw EventStoreError.readOnly }
+        return try await withCheckedThrowingContinuation { continuation in
+            writer.submit(.lifecycle(change, continuation))
+        }
     }
+
     func lifecycle(of streamID: String) async throws -> StreamLifecycle {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
+        try SystemError.mapped { try lifecycles.lifecycle(of: streamID) }
     }
+
     func streamIDs(prefix: String, after: String?, limit: Int) async throws -> [String] {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
+        try SystemError.mapped {
+            let table = try lifecycles.current()
+            let streams: [(id: String, version: Int64)] = try state.withLock {
+                if let unreadable = state.unreadable { throw unreadable }
+                return try state.streams.allSlots().map { slot in
+                    let id = try LogState.withFrame(
+                        in: state.segment(slot.firstPosition.segment), at: slot.firstPosition.offset
+                    ) { frame, header in BatchFrame.streamID(frame, header) }
+                    return (id, slot.version)
+                }
+            }
+            let prefixBytes = Array(prefix.utf8)
+            return
+                streams
+                .filter { stream in
+                    stream.id.utf8.starts(with: prefixBytes)
+                        && (after.map { $0.utf8.lexicographicallyPrecedes(stream.id.utf8) } ?? true)
+                        && (table[stream.id] ?? .none).isListed(streamVersion: stream.version)
+                }
+                .map(\.id)
+                .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+                .prefix(limit).map { $0 }
+        }
     }
+
     func compact(progress: CompactionProgress?) async throws -> CompactionReport {
         throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
     }

@@ -20,6 +20,8 @@ final class LogWriter: @unchecked Sendable {
         /// A write to several streams: its frames are stored, and lost to a crash, as one unit.
         case appendUnit([AppendRequest], CheckedContinuation<[AppendResult], Error>)
         case snapshot(Snapshot, CheckedContinuation<Void, Error>)
+        /// A deletion, tombstone, truncation or retention, serialized with the appends.
+        case lifecycle(LifecycleChange, CheckedContinuation<StreamLifecycle, Error>)
         case close(CheckedContinuation<Void, Error>)
     }
 
@@ -74,6 +76,7 @@ final class LogWriter: @unchecked Sendable {
         case .append(_, let continuation): continuation.resume(throwing: error)
         case .appendUnit(_, let continuation): continuation.resume(throwing: error)
         case .snapshot(_, let continuation): continuation.resume(throwing: error)
+        case .lifecycle(_, let continuation): continuation.resume(throwing: error)
         case .close(let continuation): continuation.resume()
         }
     }
@@ -99,6 +102,11 @@ final class LogWriter: @unchecked Sendable {
                     group.removeAll()
                     continuation.resume(
                         with: Result { try context.save(snapshot) }.mapError { SystemError.storeError($0) })
+                case .lifecycle(let change, let continuation):
+                    context.commit(group)
+                    group.removeAll()
+                    continuation.resume(
+                        with: Result { try context.changeLifecycle(change) }.mapError { SystemError.storeError($0) })
                 case .close(let continuation):
                     context.commit(group)
                     group.removeAll()
@@ -144,6 +152,8 @@ final class WriterContext {
     let options: LogEventStore.Options
     let logger: Logger
     var keys: KeyIndex
+    /// What is hidden of each stream; the writer changes it between groups.
+    let lifecycles: LogLifecycles
     var checkpointFile: SystemFile?
     var lock: StoreLock?
     /// The `head` file readers follow (writable opens only).
@@ -173,9 +183,10 @@ final class WriterContext {
     private var lastKeyFrame: KeyFrame?
 
     init(
-        state: LogState, directory: String, options: LogEventStore.Options, keys: KeyIndex, checkpointFile: SystemFile?,
-        lock: StoreLock?, lastCheckpoint: Checkpoint
+        state: LogState, directory: String, options: LogEventStore.Options, keys: KeyIndex, lifecycles: LogLifecycles,
+        checkpointFile: SystemFile?, lock: StoreLock?, lastCheckpoint: Checkpoint
     ) {
+        self.lifecycles = lifecycles
         self.state = state
         self.directory = directory
         self.options = options
@@ -340,14 +351,22 @@ final class WriterContext {
         var keptHashes: [UInt64] = []
         keptHashes.reserveCapacity(hashes.count)
         let pendingKeys = plan.keys
-        let events = try request.resolve(currentVersion: current) { key in
+        let lifecycle = try lifecycles.lifecycle(of: request.streamID)
+        // A key whose event is hidden is forgotten.
+        let now = lifecycle.isNone ? 0 : Timestamp.nowMicroseconds()
+        let isVisible: (Int64, Int64) -> Bool = { version, timestamp in
+            lifecycle.isNone
+                || !lifecycle.hides(version: version, timestampMicros: timestamp, streamVersion: current, nowMicros: now)
+        }
+        let events = try request.resolve(currentVersion: current, lifecycle: lifecycle) { key in
             defer { asked += 1 }
             if !pendingKeys.isEmpty, pendingKeys.contains(StreamKey(streamID: request.streamID, key: key)) {
                 return true
             }
             if firstCandidates[asked] != 0,
                 try isKeyStored(
-                    key, hash: hashes[asked], firstCandidate: firstCandidates[asked], streamID: request.streamID)
+                    key, hash: hashes[asked], firstCandidate: firstCandidates[asked], streamID: request.streamID,
+                    isVisible: isVisible)
             {
                 return true
             }
@@ -455,10 +474,13 @@ final class WriterContext {
     /// Whether the stream holds `key`: the key index names candidates, the log confirms. The first
     /// candidate (found by the batch probe) is usually the only one, so it is tried before the
     /// table is probed again.
-    private func isKeyStored(_ key: String, hash: UInt64, firstCandidate: Int64, streamID: String) throws -> Bool {
-        if try storedKey(at: firstCandidate, streamID: streamID, is: key) { return true }
+    /// `isVisible` tells, from an event's version and timestamp, whether it is not hidden.
+    private func isKeyStored(
+        _ key: String, hash: UInt64, firstCandidate: Int64, streamID: String, isVisible: (Int64, Int64) -> Bool
+    ) throws -> Bool {
+        if try storedKey(at: firstCandidate, streamID: streamID, is: key, isVisible: isVisible) { return true }
         for sequenceID in keys.candidates(hash: hash) where sequenceID != firstCandidate {
-            if try storedKey(at: sequenceID, streamID: streamID, is: key) { return true }
+            if try storedKey(at: sequenceID, streamID: streamID, is: key, isVisible: isVisible) { return true }
         }
         return false
     }
@@ -466,11 +488,15 @@ final class WriterContext {
     /// The keys of a frame read back for key checks.
     private final class KeyFrame {
         let firstSequenceID: Int64
+        let firstVersion: Int64
+        let timestampMicros: Int64
         let streamID: String
         let keys: [String?]
 
-        init(firstSequenceID: Int64, streamID: String, keys: [String?]) {
+        init(firstSequenceID: Int64, firstVersion: Int64, timestampMicros: Int64, streamID: String, keys: [String?]) {
             self.firstSequenceID = firstSequenceID
+            self.firstVersion = firstVersion
+            self.timestampMicros = timestampMicros
             self.streamID = streamID
             self.keys = keys
         }
@@ -478,14 +504,24 @@ final class WriterContext {
         func contains(_ sequenceID: Int64) -> Bool {
             sequenceID >= firstSequenceID && sequenceID - firstSequenceID < Int64(keys.count)
         }
+
+        /// Whether the event at `sequenceID` (which the frame contains) is of `streamID`, carries
+        /// `key`, and is visible.
+        func holds(_ sequenceID: Int64, streamID: String, key: String, isVisible: (Int64, Int64) -> Bool) -> Bool {
+            let index = sequenceID - firstSequenceID
+            return self.streamID == streamID && keys[Int(index)] == key
+                && isVisible(firstVersion + index, timestampMicros)
+        }
     }
 
     /// Whether the event at `sequenceID` belongs to `streamID` and carries `key`. A retried write
     /// asks for the keys of one stored frame after another, so the last frame read answers first,
     /// without the index lock; then a few recent frames, by first sequence id.
-    private func storedKey(at sequenceID: Int64, streamID: String, is key: String) throws -> Bool {
+    private func storedKey(
+        at sequenceID: Int64, streamID: String, is key: String, isVisible: (Int64, Int64) -> Bool
+    ) throws -> Bool {
         if let frame = lastKeyFrame, frame.contains(sequenceID) {
-            return frame.streamID == streamID && frame.keys[Int(sequenceID - frame.firstSequenceID)] == key
+            return frame.holds(sequenceID, streamID: streamID, key: key, isVisible: isVisible)
         }
         let located: (Segment, Int, Int64)? = try state.withLock {
             guard sequenceID <= state.headSequenceID, let index = state.batches.lastEntry(atOrBefore: sequenceID) else {
@@ -501,7 +537,8 @@ final class WriterContext {
         } else {
             frame = try LogState.withFrame(in: segment, at: offset) { bytes, header in
                 KeyFrame(
-                    firstSequenceID: firstSequenceID, streamID: BatchFrame.streamID(bytes, header),
+                    firstSequenceID: firstSequenceID, firstVersion: header.firstVersion,
+                    timestampMicros: header.timestampMicros, streamID: BatchFrame.streamID(bytes, header),
                     keys: try EventRecord.keys(
                         frame: bytes, header: header, context: "'\(segment.path)' offset \(offset)"))
             }
@@ -510,7 +547,7 @@ final class WriterContext {
         }
         lastKeyFrame = frame
         guard frame.contains(sequenceID) else { return false }
-        return frame.streamID == streamID && frame.keys[Int(sequenceID - firstSequenceID)] == key
+        return frame.holds(sequenceID, streamID: streamID, key: key, isVisible: isVisible)
     }
 
     /// A group write that failed partway: the frames before `storedFrames` are stored (a seal
@@ -749,6 +786,29 @@ final class WriterContext {
         lastCheckpoint = next
         bytesSinceCheckpoint = 0
         needsCheckpoint = false
+    }
+
+    /// Applies a lifecycle change between groups: resolved against the stream's committed
+    /// version, saved durably, then visible to every read; a deletion also removes the stream's
+    /// snapshots.
+    func changeLifecycle(_ change: LifecycleChange) throws -> StreamLifecycle {
+        recordDurableEnd()
+        if let failure { throw Self.stopped(after: failure) }
+        let hash = StableHash.stream(change.streamID)
+        let version = try state.withLock { try state.slot(of: change.streamID, hash: hash)?.version ?? 0 }
+        let current = try lifecycles.lifecycle(of: change.streamID)
+        let next = try change.resolve(currentVersion: version, current: current)
+        if next != current {
+            if options.durability == .buffered {
+                // What a change hides is durable before the change is, as for snapshots.
+                try synchronizeBufferedLog()
+            }
+            try lifecycles.set(next, of: change.streamID, fileMode: options.fileMode)
+        }
+        if change.removesSnapshots {
+            try SnapshotFile.removeAll(of: change.streamID, directory: directory, io: options.io)
+        }
+        return next
     }
 
     func save(_ snapshot: Snapshot) throws {

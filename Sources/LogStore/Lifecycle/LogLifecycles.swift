@@ -1,0 +1,95 @@
+import EventSourcingCore
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The lifecycle table of an open store (`LifecycleFile`): what reads, heads and key checks hide.
+///
+/// The writer changes it (on its thread, between groups) by saving the file first; every other
+/// open of the store, in this process or another, sees the change at its next read, which checks
+/// the file's identity with one `stat` and loads the file again when it was replaced.
+///
+/// Thread-safety: safe to use from any thread; the table is behind a mutex.
+final class LogLifecycles: Sendable {
+    /// What identifies one version of the file: a rename gives a new inode.
+    private struct Identity: Equatable {
+        let inode: UInt64
+        let size: Int64
+        let seconds: Int
+        let nanoseconds: Int
+    }
+
+    private struct Loaded {
+        var table: [String: StreamLifecycle]
+        var identity: Identity?
+    }
+
+    private let directory: String
+    private let io: any FileIO
+    private let loaded: Mutex<Loaded>
+
+    init(directory: String, io: any FileIO) throws {
+        self.directory = directory
+        self.io = io
+        let identity = Self.identity(of: LifecycleFile.path(directory))
+        let table = identity == nil ? [:] : try LifecycleFile.load(directory: directory, io: io)
+        loaded = Mutex(Loaded(table: table, identity: identity))
+    }
+
+    /// The table as of now (empty for a store where nothing was ever hidden).
+    func current() throws -> [String: StreamLifecycle] {
+        let identity = Self.identity(of: LifecycleFile.path(directory))
+        return try loaded.withLock { loaded in
+            if identity != loaded.identity {
+                loaded.table = identity == nil ? [:] : try LifecycleFile.load(directory: directory, io: io)
+                loaded.identity = identity
+            }
+            return loaded.table
+        }
+    }
+
+    /// What is hidden of one stream now.
+    func lifecycle(of streamID: String) throws -> StreamLifecycle { try current()[streamID] ?? .none }
+
+    /// Replaces one stream's entry: the file is saved (durably) before anyone sees the change.
+    /// Called by the writer only.
+    func set(_ lifecycle: StreamLifecycle, of streamID: String, fileMode: mode_t) throws {
+        var table = try current()
+        table[streamID] = lifecycle.isNone ? nil : lifecycle
+        try LifecycleFile.save(table, directory: directory, fileMode: fileMode, io: io)
+        let identity = Self.identity(of: LifecycleFile.path(directory))
+        loaded.withLock { $0 = Loaded(table: table, identity: identity) }
+    }
+
+    private static func identity(of path: String) -> Identity? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Identity(
+            inode: UInt64(info.st_ino), size: Int64(info.st_size), seconds: info.st_mtim.tv_sec,
+            nanoseconds: info.st_mtim.tv_nsec)
+    }
+}
+
+/// The hiding rule applied to the events of one read: the table, the versions of the streams
+/// whose `maxCount` depends on them, and the time now.
+///
+/// Thread-safety: a value type, used by one read.
+struct HiddenEvents {
+    let table: [String: StreamLifecycle]
+    /// Stream versions of the streams in `table` with a `maxCount`.
+    let versions: [String: Int64]
+    let nowMicros: Int64
+
+    /// Whether the read hides nothing (no stream has a lifecycle).
+    var isEmpty: Bool { table.isEmpty }
+
+    /// Whether `event` is hidden.
+    func hides(_ event: StoredEvent) -> Bool {
+        guard let lifecycle = table[event.streamID] else { return false }
+        return lifecycle.hides(
+            version: event.version, timestampMicros: Timestamp.microseconds(event.timestamp),
+            streamVersion: versions[event.streamID] ?? event.version, nowMicros: nowMicros)
+    }
+}
