@@ -20,7 +20,8 @@ struct EventLog: AsyncParsableCommand {
             """,
         subcommands: [
             AppendCommand.self, ReadCommand.self, WatchCommand.self, StatsCommand.self, VerifyCommand.self,
-            CopyCommand.self, SubscriptionsCommand.self, BenchCommand.self, DemoCommand.self,
+            CopyCommand.self, SubscriptionsCommand.self, StreamsCommand.self, DeleteCommand.self,
+            TruncateCommand.self, RetentionCommand.self, CompactCommand.self, BenchCommand.self, DemoCommand.self,
         ]
     )
 }
