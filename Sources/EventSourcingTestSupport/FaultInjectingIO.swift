@@ -315,6 +315,20 @@ package final class FaultInjectingIO: FileIO {
         }
     }
 
+    /// Modelled as a write of zeros (what the range reads as afterwards), through `pwrite`, so
+    /// faults, crash points and the power-loss model apply to it the same way.
+    package func punchHole(_ descriptor: Int32, _ offset: Int, _ count: Int) -> Int32 {
+        let zeros = [UInt8](repeating: 0, count: min(count, 1 << 20))
+        var done = 0
+        while done < count {
+            let chunk = min(zeros.count, count - done)
+            let written = zeros.withUnsafeBytes { pwrite(descriptor, $0.baseAddress!, chunk, offset + done) }
+            guard written > 0 else { return -1 }
+            done += written
+        }
+        return 0
+    }
+
     package func fdatasync(_ descriptor: Int32) -> Int32 {
         synchronize(descriptor, call: "fdatasync") { system.fdatasync($0) }
     }

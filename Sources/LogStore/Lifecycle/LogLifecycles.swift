@@ -85,6 +85,15 @@ struct HiddenEvents {
     /// Whether the read hides nothing (no stream has a lifecycle).
     var isEmpty: Bool { table.isEmpty }
 
+    /// Whether every event of a batch of `streamID` is hidden (a batch shares one timestamp).
+    func hidesAll(of header: BatchHeader, streamID: String) -> Bool {
+        guard let lifecycle = table[streamID] else { return false }
+        let version = versions[streamID] ?? header.lastVersion
+        if header.lastVersion <= lifecycle.hiddenThrough(streamVersion: version) { return true }
+        if let cutoff = lifecycle.ageCutoff(nowMicros: nowMicros), header.timestampMicros < cutoff { return true }
+        return false
+    }
+
     /// Whether `event` is hidden.
     func hides(_ event: StoredEvent) -> Bool {
         guard let lifecycle = table[event.streamID] else { return false }

@@ -11,7 +11,7 @@ import Foundation
 ///  16      8     first version (u64)
 ///  24      8     timestamp, microseconds since the Unix epoch (i64), shared by the batch
 ///  32      4     event count (u32, >= 1)
-///  36      1     codec of the payload (0 raw, 1 LZ4)
+///  36      1     codec of the payload (0 raw, 1 LZ4, 2 compacted: zeros, checksum of [0, F+L) only)
 ///  37      1     flags: bit 0 the write goes on in the next frame (format 2; 0 in format 1)
 ///  38      2     stream id length L (u16, 1...1024)
 ///  40      4     raw payload length (u32)
@@ -139,12 +139,16 @@ enum BatchFrame {
             return .invalid("leading and trailing lengths differ")
         }
         let storedCRC = field(frameLength - 8, UInt32.self)
+        let streamIDLength = Int(field(38, UInt16.self))
+        // A compacted frame's checksum covers its header and stream id only: the payload is gone.
+        let checked =
+            field(36, UInt8.self) == Codec.compacted.rawValue
+            ? min(fixedBytes + streamIDLength, frameLength - 8) : frameLength - 8
         guard
             !verifyChecksum
-                || Checksum.crc32c(UnsafeRawBufferPointer(rebasing: frame[0..<frameLength - 8])) == storedCRC
+                || Checksum.crc32c(UnsafeRawBufferPointer(rebasing: frame[0..<checked])) == storedCRC
         else { return .invalid("checksum mismatch") }
         let eventCount = Int(field(32, UInt32.self))
-        let streamIDLength = Int(field(38, UInt16.self))
         let payloadRawLength = Int(field(40, UInt32.self))
         let flags = field(37, UInt8.self)
         guard let codec = Codec(rawValue: field(36, UInt8.self)) else { return .invalid("unknown codec") }
@@ -168,7 +172,7 @@ enum BatchFrame {
             header.firstVersion <= Int64.max - Int64(eventCount)
         else { return .invalid("positions out of range") }
         guard payloadRawLength <= Limits.frameBytesMax,
-            codec == .lz4 || payloadRawLength == header.payloadStoredLength
+            codec != .raw || payloadRawLength == header.payloadStoredLength
         else { return .invalid("payload length \(payloadRawLength)") }
         return .frame(header)
     }
@@ -202,6 +206,22 @@ enum BatchFrame {
         case .lz4:
             let raw = try LZ4.decompress(stored, rawCount: header.payloadRawLength, context: context())
             return try raw.withUnsafeBytes(body)
+        case .compacted:
+            throw EventStoreError.corruption("\(context()): the batch was compacted away, yet something read it")
         }
+    }
+
+    /// The bytes that turn a frame `probe` accepted into its compacted form: the header with the
+    /// codec `compacted` and the stream id (at offset 0), and the trailer (at `frameLength - 8`),
+    /// whose checksum covers those header bytes only. The payload between them is to be zeroed.
+    static func compactedPatches(_ frame: UnsafeRawBufferPointer, _ header: BatchHeader)
+        -> (head: [UInt8], trailer: [UInt8])
+    {
+        var head = Array(frame[0..<header.payloadOffset])
+        head[36] = Codec.compacted.rawValue
+        var trailer = ByteWriter(capacity: BatchHeader.trailerBytes)
+        trailer.append(Checksum.crc32c(head))
+        trailer.append(UInt32(header.frameLength))
+        return (head, trailer.bytes)
     }
 }

@@ -6,6 +6,9 @@ import EventSourcingCore
 enum Codec: UInt8 {
     case raw = 0
     case lz4 = 1
+    /// Compaction removed the events (all hidden): the payload is zeros (or a hole), and the
+    /// frame's checksum covers only its header and stream id (segment format 3).
+    case compacted = 2
 
     /// Compresses `bytes` with LZ4 when that saves at least an eighth, else keeps them raw.
     static func compressIfWorthwhile(_ bytes: [UInt8], minimumBytes: Int = 512) -> (Codec, [UInt8]) {

@@ -179,7 +179,8 @@ enum EventRecord {
     static func keyHashes(
         frame: UnsafeRawBufferPointer, header: BatchHeader, streamHash: UInt64, context: @autoclosure () -> String
     ) throws -> [(index: Int, hash: UInt64)] {
-        try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
+        guard header.codec != .compacted else { return [] }
+        return try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
             var reader = ByteReader(payload, context: context())
             var hashes: [(index: Int, hash: UInt64)] = []
             for index in 0..<header.eventCount {
@@ -195,7 +196,9 @@ enum EventRecord {
     static func keys(frame: UnsafeRawBufferPointer, header: BatchHeader, context: @autoclosure () -> String) throws
         -> [String?]
     {
-        try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
+        // A compacted batch's events are gone, keys included.
+        guard header.codec != .compacted else { return Array(repeating: nil, count: header.eventCount) }
+        return try BatchFrame.withRawPayload(frame, header, context: context()) { payload in
             var reader = ByteReader(payload, context: context())
             var keys: [String?] = []
             keys.reserveCapacity(header.eventCount)

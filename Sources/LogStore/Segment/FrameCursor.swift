@@ -32,7 +32,7 @@ struct FrameCursor {
 
     init(segment: Segment, from offset: Int = Segment.headerBytes, end: Int, nextSequenceID: Int64) {
         self.ordinal = segment.ordinal
-        self.formatVersion = segment.formatVersion
+        self.formatVersion = segment.frameFormatVersion
         self.end = end
         self.offset = offset
         self.nextSequenceID = nextSequenceID
@@ -102,7 +102,7 @@ struct FrameCursor {
         while candidate + BatchHeader.minimumFrameBytes <= end {
             if window.loadUnaligned(fromByteOffset: candidate + 4, as: UInt32.self).littleEndian == magic,
                 case .frame(let header) = BatchFrame.probe(window, at: candidate),
-                header.formatVersion == segment.formatVersion
+                header.formatVersion == segment.frameFormatVersion
             {
                 let position = LogPosition(segment: segment.ordinal, offset: candidate)
                 if header.formatVersion == 1 || header.syncedEnd <= position {

@@ -31,6 +31,9 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
     static let footerBytes = 32
     /// The format of the segments this release creates; it also reads `1` (docs/FORMAT.md).
     static let currentFormatVersion: UInt32 = 2
+    /// A sealed segment that compaction rewrote: it may hold compacted frames (`Codec.compacted`),
+    /// which earlier releases do not read, so they refuse it by its version.
+    static let compactedFormatVersion: UInt32 = 3
     static let headerMagic: UInt64 = 0x544E_4D47_4553_5645  // "EVSEGMNT" in file order
     static let footerMagic: UInt64 = 0x444E_4547_4553_5645  // "EVSEGEND" in file order
 
@@ -40,6 +43,8 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
     let firstSequenceID: Int64
     /// The segment's format: its frames are of this format (1 or 2).
     let formatVersion: Int
+    /// The format of its frames: a compacted segment (format 3) holds format-2 frames.
+    var frameFormatVersion: Int { min(formatVersion, 2) }
     private let mapping: MappedRegion
     private let publishedEnd: Atomic<Int>
 
@@ -153,10 +158,10 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
         guard parsed.0 == headerMagic, parsed.5 == Checksum.crc32c(Array(header[0..<60])) else {
             throw EventStoreError.corruption("'\(path)' offset 0: segment header is damaged")
         }
-        guard (1...currentFormatVersion).contains(parsed.1), parsed.2 == UInt32(headerBytes) else {
+        guard (1...compactedFormatVersion).contains(parsed.1), parsed.2 == UInt32(headerBytes) else {
             throw EventStoreError.corruption(
                 "'\(path)' offset 8: segment format version \(parsed.1) is not one this release reads "
-                    + "(1 to \(currentFormatVersion)); a later release wrote it")
+                    + "(1 to \(compactedFormatVersion)); a later release wrote it")
         }
         guard Int(parsed.3) == ordinal, parsed.4 >= 1 else {
             throw EventStoreError.corruption("'\(path)' offset 16: header names segment \(parsed.3), not \(ordinal)")

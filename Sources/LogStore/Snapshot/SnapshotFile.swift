@@ -102,6 +102,8 @@ enum SnapshotFile {
                 bytes = Array(state)
             case .lz4:
                 bytes = try LZ4.decompress(state, rawCount: rawLength, context: context)
+            case .compacted:
+                throw reader.damaged("codec 2 is for batches only")
             }
             return Snapshot(
                 streamID: String(decoding: stream, as: UTF8.self),

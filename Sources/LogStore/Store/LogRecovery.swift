@@ -29,6 +29,8 @@ enum LogRecovery {
             for name in names where name.hasSuffix(".grow") || name.hasSuffix(".tmp") {
                 try Directory.remove(directory + "/" + name, io: io)
             }
+            // A compaction that a crash interrupted is finished before any segment is checked.
+            try CompactionJournal.redo(directory: directory, io: io, logger: options.logger)
         }
         // A read-only open builds what it needs in a private directory and never touches the store's files.
         let indexDirectory =
@@ -144,8 +146,6 @@ enum LogRecovery {
             buildsKeys: writable || !usingStoreIndexes, options: options, io: io)
         let checkpointFile = try SystemFile.open(
             Checkpoint.path(indexDirectory), flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
-        // A lifecycle file left half-made by a crash is only ever a temporary one.
-        if writable { try Directory.remove(LifecycleFile.path(directory) + ".tmp", io: io) }
         let context = WriterContext(
             state: state, directory: directory, options: options, keys: keys,
             lifecycles: try LogLifecycles(directory: directory, io: io), checkpointFile: checkpointFile,

@@ -200,6 +200,15 @@ final class LogStorage: EventStorage {
             try LogState.withFrame(in: batch.segment, at: batch.offset) { frame, header in
                 let streamID = BatchFrame.streamID(frame, header)
                 let first = request.isAll ? header.firstSequenceID : header.firstVersion
+                // A batch compacted away, or whose every event is hidden, is passed over undecoded.
+                if header.codec == .compacted || hidden?.hidesAll(of: header, streamID: streamID) == true {
+                    hiddenCount += Int64(batch.wanted.count)
+                    let position =
+                        request.direction == .forward ? batch.wanted.upperBound : batch.wanted.lowerBound
+                    lastScanned = position
+                    if !builder.skip(position: position) { stoppedEarly = true }
+                    return
+                }
                 try withPayload(of: batch, frame: frame, header: header) { payload in
                     let context = "'\(batch.segment.path)' offset \(batch.offset)"
                     let firstWanted = Int(batch.wanted.lowerBound - first)
@@ -395,7 +404,22 @@ extension LogStorage {
         }
     }
 
+    /// Compacts the segments one writer job each (see `WriterContext.compactSegment`), so
+    /// writes go on between them; progress counts segments.
     func compact(progress: CompactionProgress?) async throws -> CompactionReport {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
+        guard !isReadOnly else { throw EventStoreError.readOnly }
+        let ordinals = state.withLock { state.segments.map(\.ordinal) }
+        var events: Int64 = 0
+        var bytes: Int64 = 0
+        progress?(0, Int64(ordinals.count))
+        for (index, ordinal) in ordinals.enumerated() {
+            let done = try await withCheckedThrowingContinuation { continuation in
+                writer.submit(.compactSegment(ordinal, continuation))
+            }
+            events += done.events
+            bytes += done.bytes
+            progress?(Int64(index + 1), Int64(ordinals.count))
+        }
+        return CompactionReport(eventsRemoved: events, bytesReclaimed: bytes)
     }
 }

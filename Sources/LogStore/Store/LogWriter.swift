@@ -22,6 +22,8 @@ final class LogWriter: @unchecked Sendable {
         case snapshot(Snapshot, CheckedContinuation<Void, Error>)
         /// A deletion, tombstone, truncation or retention, serialized with the appends.
         case lifecycle(LifecycleChange, CheckedContinuation<StreamLifecycle, Error>)
+        /// Compaction of one sealed segment (by ordinal): events removed and bytes freed.
+        case compactSegment(Int, CheckedContinuation<(events: Int64, bytes: Int64), Error>)
         case close(CheckedContinuation<Void, Error>)
     }
 
@@ -77,6 +79,7 @@ final class LogWriter: @unchecked Sendable {
         case .appendUnit(_, let continuation): continuation.resume(throwing: error)
         case .snapshot(_, let continuation): continuation.resume(throwing: error)
         case .lifecycle(_, let continuation): continuation.resume(throwing: error)
+        case .compactSegment(_, let continuation): continuation.resume(throwing: error)
         case .close(let continuation): continuation.resume()
         }
     }
@@ -107,6 +110,11 @@ final class LogWriter: @unchecked Sendable {
                     group.removeAll()
                     continuation.resume(
                         with: Result { try context.changeLifecycle(change) }.mapError { SystemError.storeError($0) })
+                case .compactSegment(let ordinal, let continuation):
+                    context.commit(group)
+                    group.removeAll()
+                    continuation.resume(
+                        with: Result { try context.compactSegment(ordinal) }.mapError { SystemError.storeError($0) })
                 case .close(let continuation):
                     context.commit(group)
                     group.removeAll()
@@ -445,7 +453,7 @@ final class WriterContext {
 
     /// Writes `sync-failed` for a stop whose record could not be written yet (the disk failing
     /// still): tried at the stop, at every later group and at close, until it is written.
-    private func recordDurableEnd() {
+    func recordDurableEnd() {
         guard let durableEnd = unrecordedDurableEnd else { return }
         do {
             try SyncFailureRecord(durableEnd: durableEnd).write(
@@ -827,7 +835,7 @@ final class WriterContext {
 
     /// Syncs the active segment of a `.buffered` store, moving the synced end. A failure stops the
     /// store: the OS may have dropped the pages of acknowledged writes that no sync covered yet.
-    private func synchronizeBufferedLog() throws {
+    func synchronizeBufferedLog() throws {
         let segment = active
         let end = segment.endOffset
         do {

@@ -1,3 +1,4 @@
+import CChecksum
 import EventSourcingCore
 
 #if canImport(Glibc)
@@ -26,6 +27,9 @@ package protocol FileIO: Sendable {
     func rename(_ from: String, _ to: String) -> Int32
     func unlink(_ path: String) -> Int32
     func mkdir(_ path: String, _ mode: mode_t) -> Int32
+    /// `fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)`: the range reads as zeros and its
+    /// whole blocks are freed; -1 with `errno` (`EOPNOTSUPP` where the file system cannot).
+    func punchHole(_ descriptor: Int32, _ offset: Int, _ count: Int) -> Int32
 }
 
 /// The real thing: each method calls the C function of its name.
@@ -52,4 +56,7 @@ package struct SystemIO: FileIO {
     package func rename(_ from: String, _ to: String) -> Int32 { Glibc.rename(from, to) }
     package func unlink(_ path: String) -> Int32 { Glibc.unlink(path) }
     package func mkdir(_ path: String, _ mode: mode_t) -> Int32 { Glibc.mkdir(path, mode) }
+    package func punchHole(_ descriptor: Int32, _ offset: Int, _ count: Int) -> Int32 {
+        cfileio_punch_hole(descriptor, off_t(offset), off_t(count))
+    }
 }

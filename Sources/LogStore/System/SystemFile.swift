@@ -132,6 +132,18 @@ final class SystemFile: @unchecked Sendable {  // safe: the descriptor is immuta
 
     /// Flushes data (and the size, when it changed) to stable storage (`fdatasync(2)`).
     /// Writes `count` zero bytes from `offset`.
+    /// Zeroes `[offset, offset + count)` and frees its whole blocks (a hole); where the file
+    /// system cannot punch holes, writes zeros instead. Not synced.
+    func punchHole(at offset: Int, count: Int) throws {
+        guard count > 0 else { return }
+        if io.punchHole(descriptor, offset, count) == 0 { return }
+        let code = errno
+        guard code == EOPNOTSUPP || code == ENOSYS else {
+            throw SystemCall.error("fallocate(PUNCH_HOLE)", path: path, code: code)
+        }
+        try writeZeros(at: offset, count: count)
+    }
+
     func writeZeros(at offset: Int, count: Int) throws {
         let zeros = [UInt8](repeating: 0, count: min(count, 1 << 20))
         var done = 0

@@ -1,0 +1,128 @@
+import EventSourcingCore
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The changes that compact one sealed segment, recorded durably before any is made, so that a
+/// crash in the middle is finished (redone) by the next writable open: the file `compaction` in the
+/// store's directory, present only while a segment is being compacted.
+///
+/// A segment is compacted in place: each batch whose events are all hidden gets the codec
+/// `compacted` and a checksum of its header and stream id only (two writes: the header, the
+/// trailer), and its payload becomes a hole (zeros); the segment header takes format 3 and the
+/// footer a new body checksum. Offsets do not move, so no index changes, and readers of this and
+/// other processes go on reading the mapped file. Every change is an idempotent write of bytes
+/// fixed in advance, so redoing them all after a crash at any instant gives the same segment.
+///
+/// ```
+///  0  8  magic "EVCOMP\0\x01"
+///  8  4  format (1)
+/// 12  4  segment ordinal
+/// 16  4  write count W
+/// 20  4  hole count H
+/// then W writes: offset (u64), length L (u32), L bytes
+/// then H holes:  offset (u64), length (u64)
+/// end-4  CRC-32C of everything before it
+/// ```
+struct CompactionJournal: Equatable {
+    static let magic: [UInt8] = Array("EVCOMP".utf8) + [0, 1]
+    static let format: UInt32 = 1
+    static let name = "compaction"
+
+    var ordinal: Int
+    var writes: [(offset: Int, bytes: [UInt8])]
+    var holes: [(offset: Int, count: Int)]
+
+    static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.ordinal == rhs.ordinal && lhs.writes.elementsEqual(rhs.writes) { $0 == $1 }
+            && lhs.holes.elementsEqual(rhs.holes) { $0 == $1 }
+    }
+
+    static func path(_ directory: String) -> String { directory + "/" + name }
+
+    func encode() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.append(contentsOf: Self.magic)
+        writer.append(Self.format)
+        writer.append(UInt32(ordinal))
+        writer.append(UInt32(writes.count))
+        writer.append(UInt32(holes.count))
+        for write in writes {
+            writer.append(UInt64(write.offset))
+            writer.append(UInt32(write.bytes.count))
+            writer.append(contentsOf: write.bytes)
+        }
+        for hole in holes {
+            writer.append(UInt64(hole.offset))
+            writer.append(UInt64(hole.count))
+        }
+        writer.append(Checksum.crc32c(writer.bytes))
+        return writer.bytes
+    }
+
+    /// - Throws: `EventStoreError.corruption` naming the file when it is damaged.
+    static func decode(_ bytes: [UInt8], path: String) throws -> CompactionJournal {
+        try bytes.withUnsafeBytes { raw in
+            var reader = ByteReader(raw, context: "compaction journal '\(path)'")
+            guard raw.count >= 28, Array(raw[0..<8]) == magic else { throw reader.damaged("not a compaction journal") }
+            let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self))
+            guard Checksum.crc32c(UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])) == stored else {
+                throw reader.damaged("its checksum does not match")
+            }
+            reader.offset = 8
+            let format = try reader.read(UInt32.self)
+            guard format == Self.format else { throw reader.damaged("format \(format) is not one this version reads") }
+            let ordinal = Int(try reader.read(UInt32.self))
+            let writeCount = Int(try reader.read(UInt32.self))
+            let holeCount = Int(try reader.read(UInt32.self))
+            var writes: [(Int, [UInt8])] = []
+            for _ in 0..<writeCount {
+                let offset = Int(try reader.read(UInt64.self))
+                let count = Int(try reader.read(UInt32.self))
+                writes.append((offset, Array(try reader.readSlice(count: count))))
+            }
+            var holes: [(Int, Int)] = []
+            for _ in 0..<holeCount {
+                holes.append((Int(try reader.read(UInt64.self)), Int(try reader.read(UInt64.self))))
+            }
+            guard reader.offset == raw.count - 4 else { throw reader.damaged("its length does not match its entries") }
+            return CompactionJournal(ordinal: ordinal, writes: writes, holes: holes)
+        }
+    }
+
+    /// Records the journal durably: temporary file, sync, rename, sync of the directory.
+    func save(directory: String, fileMode: mode_t, io: any FileIO) throws {
+        let target = Self.path(directory)
+        let temporary = target + ".tmp"
+        try Directory.remove(temporary, io: io)
+        let file = try SystemFile.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: fileMode, io: io)
+        try file.write(encode(), at: 0)
+        try file.synchronize()
+        try Directory.rename(temporary, to: target, io: io)
+        try Directory.synchronize(directory, io: io)
+    }
+
+    /// Makes every change to the segment and syncs it, then removes the journal (synced).
+    func apply(directory: String, io: any FileIO) throws {
+        let file = try SystemFile.open(
+            directory + "/" + Segment.fileName(ordinal: ordinal), flags: O_WRONLY, io: io)
+        for write in writes { try file.write(write.bytes, at: write.offset) }
+        for hole in holes { try file.punchHole(at: hole.offset, count: hole.count) }
+        try file.synchronizeData()
+        try Directory.remove(Self.path(directory), io: io)
+        try Directory.synchronize(directory, io: io)
+    }
+
+    /// Finishes a compaction a crash interrupted (writable opens, before segments are checked).
+    static func redo(directory: String, io: any FileIO, logger: Logger) throws {
+        let path = path(directory)
+        guard let file = try SystemFile.openIfExists(path, io: io) else { return }
+        let journal = try decode(try file.readAll(), path: path)
+        logger.notice(
+            "finishing a compaction that a crash interrupted",
+            metadata: ["segment": "\(Segment.fileName(ordinal: journal.ordinal))"])
+        try journal.apply(directory: directory, io: io)
+    }
+}
