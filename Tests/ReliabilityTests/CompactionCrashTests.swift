@@ -1,0 +1,94 @@
+import EventSourcing
+import EventSourcingTestSupport
+import Foundation
+import LogStore
+import Testing
+
+/// A crash at every sync point of a lifecycle change and of a compaction loses no visible event,
+/// leaves nothing hidden visible again, and leaves a store that opens without a person and
+/// verifies clean.
+@Suite("Compaction and lifecycle changes under power loss") struct CompactionCrashTests {
+    static func options(io: (any FileIO)? = nil) -> LogEventStore.Options {
+        var options = LogEventStore.Options(segmentBytesMax: 16 * 1024, checkpointBytesInterval: 8 * 1024)
+        if let io { options.io = io }
+        return options
+    }
+
+    /// A store with several segments: streams "keep-N" and "gone-N", batches of random data.
+    static func populate(_ store: LogEventStore) async throws {
+        var random = SeededRandom(seed: 15, stream: 1)
+        for round in 0..<14 {
+            for stream in ["keep-\(round % 3)", "gone-\(round % 2)"] {
+                let events = (0..<3).map { index in
+                    CandidateEvent(
+                        type: "\(stream)/\(round)/\(index)", data: Data(random.bytes(400)),
+                        idempotencyKey: "\(stream)-\(round)-\(index)")
+                }
+                try await store.stream(stream).write(events)
+            }
+        }
+    }
+
+    static func types(_ store: LogEventStore) async throws -> [String] {
+        try await FaultHarness.allEvents(store).map(\.type)
+    }
+
+    @Test(arguments: [PowerLossMode.dropUnsynced, .keepRandomSubset, .keepPrefixTornSector])
+    func aPowerLossAtEverySyncPointOfAChangeAndACompactionLosesNothingVisible(_ mode: PowerLossMode) async throws {
+        let work = try StoreDirectory.work(named: "compaction-crash")
+        defer { StoreDirectory.remove(work) }
+        // The reference: the whole run without a crash, counting its sync points.
+        let reference = work + "/reference"
+        let counter = FaultInjectingIO(root: reference)
+        let (before, after, firstSync, lastSync) = try await LogEventStore.withStore(
+            directory: reference, options: Self.options(io: counter)
+        ) { store in
+            try await Self.populate(store)
+            let before = try await Self.types(store)
+            let firstSync = counter.syncPointCount
+            try await store.stream("gone-0").tombstone()
+            try await store.stream("gone-1").truncate(before: 10)
+            try await store.stream("keep-0").setRetention(Retention(maxCount: 5))
+            let report = try await store.compact()
+            #expect(report.eventsRemoved > 0)
+            return (before, try await Self.types(store), firstSync, counter.syncPointCount)
+        }
+        #expect(lastSync > firstSync + 6, "the changes and the compaction sync several times")
+        var checked = 0
+        for point in firstSync...lastSync {
+            for isAfter in [false, true] {
+                let root = work + "/run-\(point)-\(isAfter)"
+                let layer = FaultInjectingIO(root: root)
+                let store = try await LogEventStore.open(directory: root, options: Self.options(io: layer))
+                try await Self.populate(store)
+                layer.setCrashPlan(
+                    CrashPlan(
+                        point: isAfter ? .afterSyncPoint(point) : .beforeSyncPoint(point), mode: mode,
+                        imageDirectory: root + "-image", seed: UInt64(point)))
+                _ = try? await store.stream("gone-0").tombstone()
+                _ = try? await store.stream("gone-1").truncate(before: 10)
+                _ = try? await store.stream("keep-0").setRetention(Retention(maxCount: 5))
+                _ = try? await store.compact()
+                try? await store.close()
+                guard layer.hasCrashed else { continue }
+                // Every visible event is there; what a change that returned hid stays hidden. Each
+                // change may or may not have happened, so the events lie between the two states.
+                let image = root + "-image"
+                let recovered = try await LogEventStore.withStore(directory: image, options: Self.options()) { store in
+                    let types = try await Self.types(store)
+                    _ = try await store.compact()
+                    #expect(try await Self.types(store) == types, "a compaction after recovery changes no read")
+                    return types
+                }
+                #expect(Set(after).isSubset(of: Set(recovered)) && Set(recovered).isSubset(of: Set(before)),
+                    "sync point \(point) (\(isAfter ? "after" : "before")), \(mode)")
+                #expect(recovered == before.filter(Set(recovered).contains), "order kept")
+                #expect(try await LogVerifier.verify(directory: image).isEmpty, "sync point \(point): verify")
+                checked += 1
+                StoreDirectory.remove(root)
+                StoreDirectory.remove(image)
+            }
+        }
+        #expect(checked >= 2 * (lastSync - firstSync))
+    }
+}
