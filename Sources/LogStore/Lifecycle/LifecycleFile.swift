@@ -12,6 +12,7 @@ import EventSourcingCore
 ///  0  8  magic "EVLIFE\0\x01"
 ///  8  4  format (1)
 /// 12  4  entry count N
+/// 16  8  the store's floor: sequence ids below it are hidden (`Options.retention`), 1 for none
 /// then N entries, in stream id byte order:
 ///     4  stream id length S, then S bytes of stream id
 ///     8  hidden through (i64): versions at or below it are hidden
@@ -28,12 +29,13 @@ enum LifecycleFile {
 
     static func path(_ directory: String) -> String { directory + "/" + name }
 
-    static func encode(_ table: [String: StreamLifecycle]) -> [UInt8] {
+    static func encode(_ table: LifecycleTable) -> [UInt8] {
         var writer = ByteWriter()
         writer.append(contentsOf: magic)
         writer.append(format)
-        writer.append(UInt32(table.count))
-        for (streamID, lifecycle) in table.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+        writer.append(UInt32(table.streams.count))
+        writer.append(table.floor)
+        for (streamID, lifecycle) in table.streams.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
             let id = Array(streamID.utf8)
             writer.append(UInt32(id.count))
             writer.append(contentsOf: id)
@@ -52,10 +54,10 @@ enum LifecycleFile {
     }
 
     /// - Throws: `EventStoreError.corruption` naming the file when it is damaged.
-    static func decode(_ bytes: [UInt8], path: String) throws -> [String: StreamLifecycle] {
+    static func decode(_ bytes: [UInt8], path: String) throws -> LifecycleTable {
         try bytes.withUnsafeBytes { raw in
             var reader = ByteReader(raw, context: "lifecycle file '\(path)'")
-            guard raw.count >= 20, Array(raw[0..<8]) == magic else { throw reader.damaged("not a lifecycle file") }
+            guard raw.count >= 28, Array(raw[0..<8]) == magic else { throw reader.damaged("not a lifecycle file") }
             let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self))
             guard Checksum.crc32c(UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])) == stored else {
                 throw reader.damaged("its checksum does not match")
@@ -64,6 +66,7 @@ enum LifecycleFile {
             let format = try reader.read(UInt32.self)
             guard format == Self.format else { throw reader.damaged("format \(format) is not one this version reads") }
             let count = Int(try reader.read(UInt32.self))
+            let floor = try reader.read(Int64.self)
             var table: [String: StreamLifecycle] = [:]
             for _ in 0..<count {
                 let idCount = Int(try reader.read(UInt32.self))
@@ -80,19 +83,19 @@ enum LifecycleFile {
                     hiddenThrough: hiddenThrough, isTombstoned: flags & 1 != 0, retention: retention)
             }
             guard reader.offset == raw.count - 4 else { throw reader.damaged("its length does not match its entries") }
-            return table
+            return LifecycleTable(streams: table, floor: floor)
         }
     }
 
     /// The table in `directory`, empty when there is no file.
-    static func load(directory: String, io: any FileIO) throws -> [String: StreamLifecycle] {
+    static func load(directory: String, io: any FileIO) throws -> LifecycleTable {
         let path = path(directory)
-        guard let file = try SystemFile.openIfExists(path, io: io) else { return [:] }
+        guard let file = try SystemFile.openIfExists(path, io: io) else { return LifecycleTable() }
         return try decode(try file.readAll(), path: path)
     }
 
     /// Replaces the table atomically and durably.
-    static func save(_ table: [String: StreamLifecycle], directory: String, fileMode: mode_t, io: any FileIO) throws {
+    static func save(_ table: LifecycleTable, directory: String, fileMode: mode_t, io: any FileIO) throws {
         let target = path(directory)
         let temporary = target + ".tmp"
         try Directory.remove(temporary, io: io)
@@ -102,4 +105,18 @@ enum LifecycleFile {
         try Directory.rename(temporary, to: target, io: io)
         try Directory.synchronize(directory, io: io)
     }
+}
+
+/// What is hidden in a store: each stream's lifecycle, and the store's floor.
+///
+/// Thread-safety: a value type.
+struct LifecycleTable: Equatable {
+    var streams: [String: StreamLifecycle] = [:]
+    /// Sequence ids below this are hidden (`LogEventStore.Options.retention` dropped them); 1 for none.
+    var floor: Int64 = 1
+
+    /// Whether nothing is hidden.
+    var isEmpty: Bool { streams.isEmpty && floor <= 1 }
+
+    subscript(streamID: String) -> StreamLifecycle? { streams[streamID] }
 }

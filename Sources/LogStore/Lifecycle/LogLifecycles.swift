@@ -22,7 +22,7 @@ final class LogLifecycles: Sendable {
     }
 
     private struct Loaded {
-        var table: [String: StreamLifecycle]
+        var table: LifecycleTable
         var identity: Identity?
     }
 
@@ -34,16 +34,16 @@ final class LogLifecycles: Sendable {
         self.directory = directory
         self.io = io
         let identity = Self.identity(of: LifecycleFile.path(directory))
-        let table = identity == nil ? [:] : try LifecycleFile.load(directory: directory, io: io)
+        let table = identity == nil ? LifecycleTable() : try LifecycleFile.load(directory: directory, io: io)
         loaded = Mutex(Loaded(table: table, identity: identity))
     }
 
     /// The table as of now (empty for a store where nothing was ever hidden).
-    func current() throws -> [String: StreamLifecycle] {
+    func current() throws -> LifecycleTable {
         let identity = Self.identity(of: LifecycleFile.path(directory))
         return try loaded.withLock { loaded in
             if identity != loaded.identity {
-                loaded.table = identity == nil ? [:] : try LifecycleFile.load(directory: directory, io: io)
+                loaded.table = identity == nil ? LifecycleTable() : try LifecycleFile.load(directory: directory, io: io)
                 loaded.identity = identity
             }
             return loaded.table
@@ -57,7 +57,19 @@ final class LogLifecycles: Sendable {
     /// Called by the writer only.
     func set(_ lifecycle: StreamLifecycle, of streamID: String, fileMode: mode_t) throws {
         var table = try current()
-        table[streamID] = lifecycle.isNone ? nil : lifecycle
+        table.streams[streamID] = lifecycle.isNone ? nil : lifecycle
+        try save(table, fileMode: fileMode)
+    }
+
+    /// Raises the store's floor (sequence ids below it are hidden). Called by the writer only.
+    func raiseFloor(to floor: Int64, fileMode: mode_t) throws {
+        var table = try current()
+        guard floor > table.floor else { return }
+        table.floor = floor
+        try save(table, fileMode: fileMode)
+    }
+
+    private func save(_ table: LifecycleTable, fileMode: mode_t) throws {
         try LifecycleFile.save(table, directory: directory, fileMode: fileMode, io: io)
         let identity = Self.identity(of: LifecycleFile.path(directory))
         loaded.withLock { $0 = Loaded(table: table, identity: identity) }
@@ -77,7 +89,7 @@ final class LogLifecycles: Sendable {
 ///
 /// Thread-safety: a value type, used by one read.
 struct HiddenEvents {
-    let table: [String: StreamLifecycle]
+    let table: LifecycleTable
     /// Stream versions of the streams in `table` with a `maxCount`.
     let versions: [String: Int64]
     let nowMicros: Int64
@@ -87,6 +99,7 @@ struct HiddenEvents {
 
     /// Whether every event of a batch of `streamID` is hidden (a batch shares one timestamp).
     func hidesAll(of header: BatchHeader, streamID: String) -> Bool {
+        if header.lastSequenceID < table.floor { return true }
         guard let lifecycle = table[streamID] else { return false }
         let version = versions[streamID] ?? header.lastVersion
         if header.lastVersion <= lifecycle.hiddenThrough(streamVersion: version) { return true }
@@ -96,6 +109,7 @@ struct HiddenEvents {
 
     /// Whether `event` is hidden.
     func hides(_ event: StoredEvent) -> Bool {
+        if event.sequenceID < table.floor { return true }
         guard let lifecycle = table[event.streamID] else { return false }
         return lifecycle.hides(
             version: event.version, timestampMicros: Timestamp.microseconds(event.timestamp),

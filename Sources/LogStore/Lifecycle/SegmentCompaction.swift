@@ -30,7 +30,7 @@ extension WriterContext {
             offset += try LogState.withFrame(in: segment, at: offset) { frame, header -> Int in
                 guard header.codec != .compacted else { return header.frameLength }
                 let streamID = BatchFrame.streamID(frame, header)
-                guard table[streamID] != nil else { return header.frameLength }
+                guard table[streamID] != nil || header.lastSequenceID < table.floor else { return header.frameLength }
                 let version: Int64
                 if let known = versions[streamID] {
                     version = known

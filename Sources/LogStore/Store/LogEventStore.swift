@@ -21,6 +21,23 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
         case buffered
     }
 
+    /// How much of the whole log to keep: once it passes `maxBytes`, or its oldest segment holds
+    /// only events older than `maxAge`, the oldest sealed segments are dropped as the writer rolls
+    /// to a new segment: their events are hidden from every reader (sequence ids below the first
+    /// kept one) and their bytes removed (see `compact()`). The active segment is never dropped.
+    public struct StoreRetention: Sendable, Hashable {
+        /// Keep the log's segments within about this many bytes (at least one segment's worth).
+        public var maxBytes: Int64?
+        /// Drop segments whose newest event is older than this.
+        public var maxAge: Duration?
+
+        /// Creates a retention; `StoreRetention()` keeps everything.
+        public init(maxBytes: Int64? = nil, maxAge: Duration? = nil) {
+            self.maxBytes = maxBytes
+            self.maxAge = maxAge
+        }
+    }
+
     /// How to open a store.
     public struct Options: Sendable {
         /// When a write returns; `.fsync` by default.
@@ -35,6 +52,8 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
         public var checkpointBytesInterval: Int
         /// Create files readable by the owner only (0600) instead of 0644.
         public var isOwnerOnly: Bool
+        /// Bounds the whole log by size and age, dropping whole oldest segments; `nil` keeps all.
+        public var retention: StoreRetention?
         /// Where the store logs (a torn tail it cut, a failure that stopped writes); silent by default.
         public var logger: Logger
         /// The seam every file operation goes through: the system's, or a fault-injecting layer in tests.
@@ -49,8 +68,10 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
         public init(
             durability: Durability = .fsync, readOnly: Bool = false, segmentBytesMax: Int = 64 * 1024 * 1024,
             checkpointBytesInterval: Int = 64 * 1024 * 1024, isOwnerOnly: Bool = false,
+            retention: StoreRetention? = nil,
             logger: Logger = Logger(label: "EventSourcing.Log", factory: { _ in SwiftLogNoOpLogHandler() })
         ) {
+            self.retention = retention
             self.durability = durability
             self.readOnly = readOnly
             self.segmentBytesMax = segmentBytesMax

@@ -146,8 +146,13 @@ final class LogStorage: EventStorage {
                 lastTimestamp: Timestamp.date(microseconds: slot.lastTimestampMicros))
         }
         guard !table.isEmpty else { return head }
-        // Hidden events are not counted: each stream with a lifecycle is counted by reading it.
-        let streams = streamID == StreamName.all ? Array(table.keys) : table[streamID] == nil ? [] : [streamID]
+        // Hidden events are not counted: the streams with a lifecycle (and with a floor, for a
+        // stream's head, the stream itself) are counted by reading them; for `@all`, the events
+        // below the floor are counted at once and the streams' hidden events only from there.
+        let isAll = streamID == StreamName.all
+        let streams =
+            isAll ? Array(table.streams.keys) : table[streamID] != nil || table.floor > 1 ? [streamID] : []
+        if isAll { head.eventCount -= min(table.floor - 1, head.version) }
         for stream in streams {
             var hidden: Int64 = 0
             var visibleLast: Date?
@@ -155,13 +160,13 @@ final class LogStorage: EventStorage {
             while true {
                 let page = try readNow(
                     ReadRequest(streamID: stream, after: after, direction: .forward, limit: 4_096, filter: nil),
-                    countingHidden: &hidden)
+                    countingHidden: &hidden, from: isAll ? table.floor : 1)
                 if let last = page.events.last { visibleLast = last.timestamp }
                 guard let lastScanned = page.lastScanned, !page.isEnd else { break }
                 after = lastScanned
             }
             head.eventCount -= hidden
-            if streamID != StreamName.all { head.lastTimestamp = visibleLast }
+            if !isAll { head.lastTimestamp = visibleLast }
         }
         return head
     }
@@ -180,11 +185,14 @@ final class LogStorage: EventStorage {
 
     private func readNow(_ request: ReadRequest) throws -> ReadPage {
         var hidden: Int64 = 0
-        return try readNow(request, countingHidden: &hidden)
+        return try readNow(request, countingHidden: &hidden, from: 1)
     }
 
-    /// A page of `request`, adding to `hiddenCount` the hidden events it scanned.
-    private func readNow(_ request: ReadRequest, countingHidden hiddenCount: inout Int64) throws -> ReadPage {
+    /// A page of `request`, adding to `hiddenCount` the hidden events it scanned whose sequence
+    /// id is at least `countedFrom`.
+    private func readNow(_ request: ReadRequest, countingHidden hiddenCount: inout Int64, from countedFrom: Int64)
+        throws -> ReadPage
+    {
         let table = try lifecycles.current()
         // Under the lock: where the wanted events are, the committed end they stop at, and the
         // versions the hiding rule needs.
@@ -202,7 +210,10 @@ final class LogStorage: EventStorage {
                 let first = request.isAll ? header.firstSequenceID : header.firstVersion
                 // A batch compacted away, or whose every event is hidden, is passed over undecoded.
                 if header.codec == .compacted || hidden?.hidesAll(of: header, streamID: streamID) == true {
-                    hiddenCount += Int64(batch.wanted.count)
+                    // The wanted events' sequence ids, counted from `countedFrom`.
+                    let shift = request.isAll ? 0 : header.firstSequenceID - header.firstVersion
+                    hiddenCount += max(
+                        0, batch.wanted.upperBound + shift - max(batch.wanted.lowerBound + shift, countedFrom) + 1)
                     let position =
                         request.direction == .forward ? batch.wanted.upperBound : batch.wanted.lowerBound
                     lastScanned = position
@@ -221,7 +232,7 @@ final class LogStorage: EventStorage {
                             let position = request.position(of: event)
                             lastScanned = position
                             let isHidden = hidden?.hides(event) ?? false
-                            if isHidden { hiddenCount += 1 }
+                            if isHidden, event.sequenceID >= countedFrom { hiddenCount += 1 }
                             guard builder.add(event, isHidden: isHidden) else {
                                 stoppedEarly = true
                                 return false
@@ -240,7 +251,7 @@ final class LogStorage: EventStorage {
                         for event in events.reversed() {
                             lastScanned = request.position(of: event)
                             let isHidden = hidden?.hides(event) ?? false
-                            if isHidden { hiddenCount += 1 }
+                            if isHidden, event.sequenceID >= countedFrom { hiddenCount += 1 }
                             guard builder.add(event, isHidden: isHidden) else {
                                 stoppedEarly = true
                                 return
@@ -261,17 +272,17 @@ final class LogStorage: EventStorage {
     }
 
     /// The hiding rule for one read (inside the lock), `nil` when it hides nothing.
-    private func hiddenEvents(_ table: [String: StreamLifecycle], request: ReadRequest, streamVersion: Int64) throws
+    private func hiddenEvents(_ table: LifecycleTable, request: ReadRequest, streamVersion: Int64) throws
         -> HiddenEvents?
     {
         guard !table.isEmpty else { return nil }
         var versions: [String: Int64] = [:]
         if request.isAll {
-            for (streamID, lifecycle) in table where lifecycle.retention?.maxCount != nil {
+            for (streamID, lifecycle) in table.streams where lifecycle.retention?.maxCount != nil {
                 versions[streamID] = try state.slot(of: streamID, hash: StableHash.stream(streamID))?.version ?? 0
             }
         } else {
-            guard table[request.streamID] != nil else { return nil }
+            guard table[request.streamID] != nil || table.floor > 1 else { return nil }
             versions[request.streamID] = streamVersion
         }
         return HiddenEvents(table: table, versions: versions, nowMicros: Timestamp.nowMicroseconds())

@@ -131,6 +131,7 @@ final class LogWriter: @unchecked Sendable {
             }
             context.commit(group)
             lastGroupCount = group.count
+            context.applyStoreRetention()
         }
     }
 
@@ -187,6 +188,8 @@ final class WriterContext {
     private var headIsStale = false
     /// The durable end of a stop whose `sync-failed` record is not written yet.
     private var unrecordedDurableEnd: LogPosition?
+    /// How many segments the log had when `Options.retention` was last applied.
+    var retentionCheckedSegments = 0
     private var keyCache: [Int64: KeyFrame] = [:]
     private var lastKeyFrame: KeyFrame?
 
@@ -359,12 +362,15 @@ final class WriterContext {
         var keptHashes: [UInt64] = []
         keptHashes.reserveCapacity(hashes.count)
         let pendingKeys = plan.keys
-        let lifecycle = try lifecycles.lifecycle(of: request.streamID)
+        let table = try lifecycles.current()
+        let lifecycle = table[request.streamID] ?? .none
         // A key whose event is hidden is forgotten.
         let now = lifecycle.isNone ? 0 : Timestamp.nowMicroseconds()
-        let isVisible: (Int64, Int64) -> Bool = { version, timestamp in
-            lifecycle.isNone
-                || !lifecycle.hides(version: version, timestampMicros: timestamp, streamVersion: current, nowMicros: now)
+        let isVisible: (Int64, Int64, Int64) -> Bool = { sequenceID, version, timestamp in
+            sequenceID >= table.floor
+                && (lifecycle.isNone
+                    || !lifecycle.hides(
+                        version: version, timestampMicros: timestamp, streamVersion: current, nowMicros: now))
         }
         let events = try request.resolve(currentVersion: current, lifecycle: lifecycle) { key in
             defer { asked += 1 }
@@ -482,9 +488,9 @@ final class WriterContext {
     /// Whether the stream holds `key`: the key index names candidates, the log confirms. The first
     /// candidate (found by the batch probe) is usually the only one, so it is tried before the
     /// table is probed again.
-    /// `isVisible` tells, from an event's version and timestamp, whether it is not hidden.
+    /// `isVisible` tells, from an event's sequence id, version and timestamp, whether it is not hidden.
     private func isKeyStored(
-        _ key: String, hash: UInt64, firstCandidate: Int64, streamID: String, isVisible: (Int64, Int64) -> Bool
+        _ key: String, hash: UInt64, firstCandidate: Int64, streamID: String, isVisible: (Int64, Int64, Int64) -> Bool
     ) throws -> Bool {
         if try storedKey(at: firstCandidate, streamID: streamID, is: key, isVisible: isVisible) { return true }
         for sequenceID in keys.candidates(hash: hash) where sequenceID != firstCandidate {
@@ -515,10 +521,12 @@ final class WriterContext {
 
         /// Whether the event at `sequenceID` (which the frame contains) is of `streamID`, carries
         /// `key`, and is visible.
-        func holds(_ sequenceID: Int64, streamID: String, key: String, isVisible: (Int64, Int64) -> Bool) -> Bool {
+        func holds(_ sequenceID: Int64, streamID: String, key: String, isVisible: (Int64, Int64, Int64) -> Bool)
+            -> Bool
+        {
             let index = sequenceID - firstSequenceID
             return self.streamID == streamID && keys[Int(index)] == key
-                && isVisible(firstVersion + index, timestampMicros)
+                && isVisible(sequenceID, firstVersion + index, timestampMicros)
         }
     }
 
@@ -526,7 +534,7 @@ final class WriterContext {
     /// asks for the keys of one stored frame after another, so the last frame read answers first,
     /// without the index lock; then a few recent frames, by first sequence id.
     private func storedKey(
-        at sequenceID: Int64, streamID: String, is key: String, isVisible: (Int64, Int64) -> Bool
+        at sequenceID: Int64, streamID: String, is key: String, isVisible: (Int64, Int64, Int64) -> Bool
     ) throws -> Bool {
         if let frame = lastKeyFrame, frame.contains(sequenceID) {
             return frame.holds(sequenceID, streamID: streamID, key: key, isVisible: isVisible)

@@ -1,0 +1,55 @@
+import EventSourcingCore
+
+extension WriterContext {
+    /// Applies `Options.retention` after the log rolled to a new segment (a no-op otherwise): the
+    /// oldest sealed segments past the size or age bound are dropped: the store's floor rises to
+    /// the first sequence id kept (durably, in the lifecycle file), so their events are hidden from
+    /// every reader at once, then each is compacted away. A failure is logged and tried again at
+    /// the next roll; it never fails a write.
+    func applyStoreRetention() {
+        guard let retention = options.retention, failure == nil, state.segments.count > retentionCheckedSegments
+        else { return }
+        do {
+            let floor = try lifecycles.current().floor
+            let sealed = state.segments.dropLast().filter { segment in
+                // Segments already dropped hold nothing more to drop, and their bytes are gone.
+                Self.nextFirstSequenceID(after: segment, in: state) > floor
+            }
+            var total = state.segments.filter { Self.nextFirstSequenceID(after: $0, in: state) > floor }
+                .reduce(Int64(0)) { $0 + Int64($1.endOffset + Segment.footerBytes) }
+            let cutoff = retention.maxAge.map { Timestamp.nowMicroseconds() - Retention(maxAge: $0).maxAgeMicros! }
+            var dropped: [Segment] = []
+            for segment in sealed {
+                let tooBig = retention.maxBytes.map { total > $0 } ?? false
+                let tooOld = try cutoff.map { try newestTimestamp(of: segment) < $0 } ?? false
+                guard tooBig || tooOld else { break }
+                dropped.append(segment)
+                total -= Int64(segment.endOffset + Segment.footerBytes)
+            }
+            if let last = dropped.last {
+                try lifecycles.raiseFloor(to: Self.nextFirstSequenceID(after: last, in: state), fileMode: options.fileMode)
+                for segment in dropped { _ = try compactSegment(segment.ordinal) }
+            }
+            retentionCheckedSegments = state.segments.count
+        } catch {
+            logger.warning("could not apply the store's retention; trying again at the next segment",
+                metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The first sequence id after `segment`: the next segment's first, or past the head.
+    private static func nextFirstSequenceID(after segment: Segment, in state: LogState) -> Int64 {
+        segment.ordinal < state.segments.count
+            ? state.segments[segment.ordinal].firstSequenceID : state.headSequenceID + 1
+    }
+
+    /// The timestamp of a sealed segment's last batch.
+    private func newestTimestamp(of segment: Segment) throws -> Int64 {
+        let last = Self.nextFirstSequenceID(after: segment, in: state) - 1
+        guard let index = state.batches.lastEntry(atOrBefore: last) else { return Int64.max }
+        let entry = state.batches.entry(at: index)
+        return try LogState.withFrame(
+            in: try state.segment(entry.position.segment), at: entry.position.offset, verifyChecksum: false
+        ) { _, header in header.timestampMicros }
+    }
+}

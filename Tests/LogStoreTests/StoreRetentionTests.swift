@@ -1,0 +1,87 @@
+import EventSourcing
+import Foundation
+import EventSourcingTestSupport
+import LogStore
+import Testing
+
+/// `LogEventStore.Options.retention`: the oldest segments go as the writer rolls.
+@Suite("Store-wide retention of the log store") struct StoreRetentionTests {
+    static func options(_ retention: LogEventStore.StoreRetention?, segmentBytes: Int = 64 * 1024)
+        -> LogEventStore.Options
+    {
+        LogEventStore.Options(segmentBytesMax: segmentBytes, checkpointBytesInterval: 32 * 1024, retention: retention)
+    }
+
+    /// The bytes the store's segments take on disk (holes excluded).
+    static func allocatedSegmentBytes(_ directory: String) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("segment-") }.reduce(0) {
+            var info = stat()
+            guard stat(directory + "/" + $1, &info) == 0 else { return $0 }
+            return $0 + Int(info.st_blocks) * 512
+        }
+    }
+
+    /// Event `index`: 900 bytes that do not compress.
+    static func event(_ index: Int) -> CandidateEvent {
+        var random = SeededRandom(seed: UInt64(index), stream: 5)
+        return CandidateEvent(type: "E\(index)", data: Data(random.bytes(900)), idempotencyKey: "k\(index)")
+    }
+
+    @Test func maxBytesDropsTheOldestSegmentsAsTheLogRolls() async throws {
+        let directory = try TemporaryDirectory("store-retention")
+        let path = directory.sub("store")
+        let retention = LogEventStore.StoreRetention(maxBytes: 128 * 1024)
+        try await LogEventStore.withStore(directory: path, options: Self.options(retention)) { store in
+            // Batches of 40 (about 36 KiB), so that a dropped batch's payload spans whole blocks.
+            for batch in 0..<15 {
+                try await store.stream("s\(batch % 4)").write((batch * 40..<batch * 40 + 40).map(Self.event))
+            }
+            let events = try await collect(store.stream("@all").read())
+            // The newest events are all there, in order, without a gap; the oldest are gone.
+            #expect(events.last?.type == "E599")
+            let first = try #require(events.first).sequenceID
+            #expect(first > 1 && events.map(\.sequenceID) == Array(first...600))
+            #expect(try await store.stream("@all").metrics().eventCount == Int64(events.count))
+            // Bounded: about 128 KiB of batches kept; of the 540 KiB written, the dropped batches'
+            // payloads are holes, but for the blocks their headers and trailers share.
+            #expect(events.count <= 200)
+            let allocated = try Self.allocatedSegmentBytes(path)
+            #expect(allocated < 300 * 1024, "\(allocated) bytes allocated")
+            // A dropped event's key is forgotten: the write stores a new event.
+            let version = try await store.stream("s0").metrics().currentVersion
+            #expect(try await store.stream("s0").write(Self.event(0)) == version + 1)
+            // Stream reads and versions: versions go on, the oldest are hidden.
+            let s1 = try await collect(store.stream("s1").read())
+            #expect(s1.last?.version == 160 && s1.count <= 40)
+        }
+        // After reopening (and in a read-only open) the same events are hidden.
+        let reopened = try await LogEventStore.withStore(directory: path, options: Self.options(retention)) {
+            try await collect($0.stream("@all").read()).map(\.sequenceID)
+        }
+        let readOnly = try await LogEventStore.withStore(directory: path, options: .init(readOnly: true)) {
+            try await collect($0.stream("@all").read()).map(\.sequenceID)
+        }
+        #expect(reopened == readOnly && reopened.first! > 1 && reopened.last == 601)
+        #expect(try await LogVerifier.verify(directory: path).isEmpty)
+    }
+
+    @Test func maxAgeDropsSegmentsWhoseEventsAreAllOlder() async throws {
+        let directory = try TemporaryDirectory("store-retention-age")
+        let path = directory.sub("store")
+        let retention = LogEventStore.StoreRetention(maxAge: .seconds(3_600))
+        try await LogEventStore.withStore(directory: path, options: Self.options(retention, segmentBytes: 16 * 1024)) {
+            store in
+            // Copied events keep their timestamps: two hours old.
+            let old = Date(timeIntervalSinceNow: -7_200)
+            for index in 0..<60 {
+                try await store.stream("old").importEvents([Self.event(index)], timestamp: old, expectedVersion: .any)
+            }
+            for index in 60..<120 { try await store.stream("new").write(Self.event(index)) }
+            // Whole segments go: the old events of the segment where the new ones begin stay.
+            let types = try await collect(store.stream("@all").read()).map(\.type)
+            #expect(Array(types.suffix(60)) == (60..<120).map { "E\($0)" })
+            let kept = try await collect(store.stream("old").read())
+            #expect(kept.count < 20 && kept.last?.type == "E59")
+        }
+    }
+}
