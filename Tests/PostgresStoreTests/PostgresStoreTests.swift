@@ -191,7 +191,66 @@ struct PostgresStoreTests {
                 SubscriptionInfo(name: "after-upgrade", stream: "@all", position: 2, lag: 0)
             ])
         try await writer.close()
+        #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["4"])
+    }
+
+    @Test func aVersion3LayoutGainsStreamLifecycleWhenWritableStoresOpenItAtOnce() async throws {
+        let schema = PostgresServer.freshSchema()
+        let store = try await PostgresServer.open(schema: schema)
+        try await store.stream("s").write([CandidateEvent(type: "A", idempotencyKey: "one"), CandidateEvent(type: "B")])
+        try await store.stream("t").write(CandidateEvent(type: "C"))
+        try await store.close()
+        // Version 3 had no stream_lifecycle table (version 4 added it).
+        try PostgresServer.psql("DROP TABLE \(schema).stream_lifecycle; UPDATE \(schema).schema_version SET version = 3")
+        // A read-only open reads it as it is, with nothing hidden.
+        let reader = try await PostgresEventStore.open(
+            url: PostgresServer.url!, options: .init(schema: schema, readOnly: true, timeout: .seconds(60)))
+        #expect(try await collect(try await reader.stream("@all").read()).map(\.type) == ["A", "B", "C"])
+        #expect(try await collect(try await reader.stream("s").read(direction: .backward)).map(\.type) == ["B", "A"])
+        #expect(try await reader.streamIDs() == ["s", "t"])
+        #expect(try await reader.stream("s").retention() == nil)
+        #expect(try await reader.stream("@all").metrics().eventCount == 3)
+        try await reader.close()
         #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["3"])
+        // Two writable stores opening at once: the advisory lock lets one migrate, the other finds it done.
+        async let opening = PostgresServer.open(schema: schema)
+        let first = try await PostgresServer.open(schema: schema)
+        let second = try await opening
+        #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["4"])
+        #expect(try PostgresServer.psql("SELECT count(*) FROM \(schema).stream_lifecycle") == ["0"])
+        // The migrated store has the lifecycle, seen by the other store at once.
+        try await first.stream("s").tombstone()
+        #expect(try await collect(try await second.stream("@all").read()).map(\.type) == ["C"])
+        #expect(try await second.streamIDs() == ["t"])
+        #expect(try await second.stream("@all").metrics().eventCount == 1)
+        do {
+            try await second.stream("s").write(CandidateEvent(type: "X", idempotencyKey: "one"))
+            Issue.record("wrote to a tombstoned stream")
+        } catch EventStoreError.streamDeleted(let stream) {
+            #expect(stream == "s")
+        }
+        // The kept stream's key still holds; the hidden events go with a compaction.
+        try await second.stream("t").write(CandidateEvent(type: "D", idempotencyKey: "one"))
+        try await second.stream("t").write(CandidateEvent(type: "D", idempotencyKey: "one"))
+        #expect(try await first.compact().eventsRemoved == 2)
+        #expect(try PostgresServer.psql("SELECT stream_id, version FROM \(schema).events ORDER BY sequence_id") == ["t|1", "t|2"])
+        try await second.close()
+        try await first.close()
+    }
+
+    @Test func aHiddenEventsKeyIsTakenOverByTheNextWriteAndTheIndexStaysUnique() async throws {
+        let schema = PostgresServer.freshSchema()
+        let store = try await PostgresServer.open(schema: schema)
+        let stream = try await store.stream("s")
+        try await stream.write([CandidateEvent(type: "A", idempotencyKey: "k"), CandidateEvent(type: "B")])
+        try await stream.truncate(before: 2)
+        // The hidden row gives its key to the new event (rather than failing the unique index).
+        #expect(try await stream.write(CandidateEvent(type: "A2", idempotencyKey: "k")) == 3)
+        #expect(try await stream.write(CandidateEvent(type: "A3", idempotencyKey: "k")) == 3)
+        let rows = "SELECT version, coalesce(idempotency_key, '-') FROM \(schema).events ORDER BY version"
+        #expect(try PostgresServer.psql(rows) == ["1|-", "2|-", "3|k"])
+        #expect(try await collect(try await stream.read()).map(\.id) == ["2", "k"])
+        try await store.close()
     }
 
     @Test func storesWritingTheSameStreamsInOtherOrdersDoNotDeadlock() async throws {
