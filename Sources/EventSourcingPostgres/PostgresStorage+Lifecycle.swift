@@ -88,7 +88,8 @@ extension PostgresStorage {
         }
         if change.removesSnapshots {
             _ = try await connection.query(
-                PostgresQuery(unsafeSQL: "DELETE FROM \(schema.table("snapshots")) WHERE stream_id = $1", binds: stream),
+                PostgresQuery(
+                    unsafeSQL: "DELETE FROM \(schema.table("snapshots")) WHERE stream_id = $1", binds: stream),
                 logger: logger)
         }
         return next
@@ -234,7 +235,17 @@ extension PostgresStorage {
                     """, binds: bindings)
             while true {
                 let rows = try await run("removing hidden events") { client, logger in
-                    try await client.query(batch, logger: logger).collect()
+                    // An append that takes a hidden row's key locks that row: a batch meeting
+                    // several such rows in the other order can deadlock, and is run again.
+                    var attempt = 0
+                    while true {
+                        do {
+                            return try await client.query(batch, logger: logger).collect()
+                        } catch where PostgresErrors.isRetryable(error) && attempt < 5 {
+                            attempt += 1
+                            try await Task.sleep(for: .milliseconds(attempt * 5))
+                        }
+                    }
                 }
                 let count = try rows.first?.decode(Int64.self) ?? 0
                 removed += count
@@ -263,7 +274,8 @@ extension PostgresStorage {
         bindings.append(schema.table("events"))
         bindings.append(schema.table("snapshots"))
         let query = PostgresQuery(
-            unsafeSQL: "SELECT (pg_total_relation_size(to_regclass($1)) + pg_total_relation_size(to_regclass($2)))::bigint",
+            unsafeSQL:
+                "SELECT (pg_total_relation_size(to_regclass($1)) + pg_total_relation_size(to_regclass($2)))::bigint",
             binds: bindings)
         let rows = try await run("measuring the events table") { client, logger in
             try await client.query(query, logger: logger).collect()

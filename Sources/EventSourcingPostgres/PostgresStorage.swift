@@ -220,7 +220,8 @@ final class PostgresStorage: EventStorage {
         // from the newest, just past the head, and above the last hidden version.
         if forward {
             let start = "greatest(\(after), h.floor)"
-            sql += "\(position) > \(start) AND \(position) <= least(\(start) + least(h.span, \(Int64.max) - \(start)), h.head)"
+            sql += "\(position) > \(start) AND "
+            sql += "\(position) <= least(\(start) + least(h.span, \(Int64.max) - \(start)), h.head)"
         } else {
             let start = "least(\(after), h.head + 1)"
             sql += "\(position) < \(start) AND \(position) >= greatest(\(start) - h.span, h.floor + 1)"
@@ -509,9 +510,8 @@ final class PostgresStorage: EventStorage {
     func statistics() async throws -> StoreStatistics {
         let head = try await head(of: StreamName.all)
         // to_regclass: a read-only open of an older layout has no subscriptions table (NULL, not counted).
-        let tables = ["events", "streams", "snapshots", "subscriptions", "stream_lifecycle", "head", "schema_version"].map {
-            "'\(schema.table($0))'"
-        }
+        let names = ["events", "streams", "snapshots", "subscriptions", "stream_lifecycle", "head", "schema_version"]
+        let tables = names.map { "'\(schema.table($0))'" }
         let query = PostgresQuery(
             unsafeSQL: """
                 SELECT (SELECT count(*) FROM \(schema.table("streams")) WHERE version > 0),

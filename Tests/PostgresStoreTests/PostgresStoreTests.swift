@@ -201,7 +201,8 @@ struct PostgresStoreTests {
         try await store.stream("t").write(CandidateEvent(type: "C"))
         try await store.close()
         // Version 3 had no stream_lifecycle table (version 4 added it).
-        try PostgresServer.psql("DROP TABLE \(schema).stream_lifecycle; UPDATE \(schema).schema_version SET version = 3")
+        try PostgresServer.psql(
+            "DROP TABLE \(schema).stream_lifecycle; UPDATE \(schema).schema_version SET version = 3")
         // A read-only open reads it as it is, with nothing hidden.
         let reader = try await PostgresEventStore.open(
             url: PostgresServer.url!, options: .init(schema: schema, readOnly: true, timeout: .seconds(60)))
@@ -233,9 +234,36 @@ struct PostgresStoreTests {
         try await second.stream("t").write(CandidateEvent(type: "D", idempotencyKey: "one"))
         try await second.stream("t").write(CandidateEvent(type: "D", idempotencyKey: "one"))
         #expect(try await first.compact().eventsRemoved == 2)
-        #expect(try PostgresServer.psql("SELECT stream_id, version FROM \(schema).events ORDER BY sequence_id") == ["t|1", "t|2"])
+        let rows = "SELECT stream_id, version FROM \(schema).events ORDER BY sequence_id"
+        #expect(try PostgresServer.psql(rows) == ["t|1", "t|2"])
         try await second.close()
         try await first.close()
+    }
+
+    @Test func readsPagePastLongHiddenRunsAndListingsTakePrefixesLiterally() async throws {
+        try await PostgresServer.withStore { store in
+            // 3,000 hidden events between visible ones: pages of @all and of the stream move past them.
+            try await store.stream("x").write(CandidateEvent(type: "First"))
+            try await store.stream("bulk").write((0..<3_000).map { CandidateEvent(type: "H\($0)") })
+            try await store.stream("bulk").write(CandidateEvent(type: "Kept"))
+            try await store.stream("x").write(CandidateEvent(type: "Last"))
+            try await store.stream("bulk").truncate(before: 3_001)
+            let forward = try await collect(try await store.stream("@all").read(limit: 10))
+            #expect(forward.map(\.type) == ["First", "Kept", "Last"])
+            let backward = try await collect(try await store.stream("@all").read(direction: .backward))
+            #expect(backward.map(\.type) == ["Last", "Kept", "First"])
+            #expect(try await collect(try await store.stream("bulk").read()).map(\.version) == [3_001])
+            #expect(try await collect(try await store.stream("bulk").read(direction: .backward)).count == 1)
+            #expect(try await store.stream("@all").metrics().eventCount == 3)
+            #expect(try await store.stream("bulk").metrics().eventCount == 1)
+            // LIKE's wildcards are plain characters of a prefix; a prefix ending in U+10FFFF has no end bound.
+            for id in ["a%b", "axb", "a_c", "abc", "\u{10FFFF}", "\u{10FFFF}z"] {
+                try await store.stream(id).write(CandidateEvent(type: "E"))
+            }
+            #expect(try await store.streamIDs(prefix: "a%") == ["a%b"])
+            #expect(try await store.streamIDs(prefix: "a_") == ["a_c"])
+            #expect(try await store.streamIDs(prefix: "\u{10FFFF}") == ["\u{10FFFF}", "\u{10FFFF}z"])
+        }
     }
 
     @Test func aHiddenEventsKeyIsTakenOverByTheNextWriteAndTheIndexStaysUnique() async throws {
