@@ -13,14 +13,23 @@ import EventSourcingCore
 /// - `subscriptions`: one row per durable subscription, with its stream, filter
 ///   (`EventFilter.storedText`) and acknowledged position; its `id` keys the advisory lock that
 ///   holds the name (see `PostgresSubscriptions`).
+/// - `stream_lifecycle`: one row per stream that was ever deleted, tombstoned, truncated or given
+///   a retention (`StreamLifecycle`): `hidden_through`, `tombstoned`, `max_count`,
+///   `max_age_micros`. Rows are never removed (a compacted stream's version no longer counts its
+///   events), so a store without any lifecycle change has none, and its reads skip the rule.
 /// - `schema_version`: the layout's version, so that a later release can migrate.
 struct PostgresSchema {
     /// The layout this release writes and reads. 1: the first; 2: `append_batch` takes each
     /// event's append (`e_request`) and runs in time linear in the group; 3: the `subscriptions`
-    /// table. Each is the previous one plus what `creation` adds idempotently, so a writable open
-    /// moves an older schema to this version by running `creation`; a read-only open reads an
-    /// older one as it is (without the `subscriptions` table, it lists no subscriptions).
-    static let version = 3
+    /// table; 4: the `stream_lifecycle` table, and `append_batch` refuses writes to tombstoned
+    /// streams and ignores (and frees) the keys of hidden events. Each is the previous one plus
+    /// what `creation` adds idempotently, so a writable open moves an older schema to this
+    /// version by running `creation`; a read-only open reads an older one as it is (without the
+    /// `subscriptions` table, it lists no subscriptions; without `stream_lifecycle`, nothing is
+    /// hidden).
+    static let version = 4
+    /// The first layout with the `stream_lifecycle` table.
+    static let lifecycleVersion = 4
     /// The channel of `NOTIFY`; its payload is the new head (a hint only).
     let channel: String
     /// The schema name, as given.
@@ -93,6 +102,15 @@ struct PostgresSchema {
                 filter text,
                 position bigint NOT NULL CHECK (position >= 0))
             """,
+            // Version 4: what is hidden of each stream that ever had a lifecycle change.
+            """
+            CREATE TABLE IF NOT EXISTS \(table("stream_lifecycle")) (
+                stream_id text PRIMARY KEY COLLATE "C",
+                hidden_through bigint NOT NULL DEFAULT 0 CHECK (hidden_through >= 0),
+                tombstoned boolean NOT NULL DEFAULT false,
+                max_count bigint CHECK (max_count >= 1),
+                max_age_micros bigint CHECK (max_age_micros >= 0))
+            """,
             // Version 1's function, with the old arguments.
             """
             DROP FUNCTION IF EXISTS \(table("append_batch"))(
@@ -112,10 +130,13 @@ struct PostgresSchema {
     /// groups never deadlock), drops events whose key the stream holds (or an earlier append of the
     /// group stored), and checks the expected version (-1 any, -2 the stream exists, n exactly n;
     /// with `atomic`, the appends of one write to several streams are all checked first, and one
-    /// failed check stores nothing: every append's row then says 1 (failed) or 0, and stored 0).
-    /// Then it takes the ids from `head`, inserts every kept event with one statement and
-    /// notifies. It returns, per append, 0, the new version and the number stored, or 1 and the
-    /// actual version on a conflict (that append stores nothing).
+    /// failed check stores nothing: every append's row then says 1 or 2 (failed) or 0, and stored
+    /// 0). An append with events to a tombstoned stream fails first (`AppendRequest.resolve`), and
+    /// the key of a hidden event does not count as stored: the hidden row's key is cleared
+    /// (`NULL`) before the new event takes it, so the unique index on keys holds. Then it takes
+    /// the ids from `head`, inserts every kept event with one statement and notifies. It returns,
+    /// per append, 0, the new version and the number stored, 1 and the actual version on a
+    /// conflict, or 2 and the version for a tombstoned stream (a failed append stores nothing).
     ///
     /// Linear in the group's size: PostgreSQL finds the n-th element of an array of text or bytea
     /// by walking from its start, so those arrays are only ever read whole, by `unnest`; the loops
@@ -150,15 +171,19 @@ struct PostgresSchema {
             r_base bigint[] := array_fill(0::bigint, ARRAY[requests]);
             total integer := 0;
             base bigint;
+            is_tombstoned boolean;
+            any_lifecycle boolean;   -- a stream of the group has a stream_lifecycle row
         BEGIN
             INSERT INTO \(table("streams")) (stream_id)
                 SELECT DISTINCT s FROM unnest(r_stream) AS s ORDER BY 1 ON CONFLICT DO NOTHING;
             PERFORM 1 FROM \(table("streams")) WHERE stream_id = ANY (r_stream) ORDER BY stream_id FOR UPDATE;
+            any_lifecycle := EXISTS (SELECT 1 FROM \(table("stream_lifecycle")) WHERE stream_id = ANY (r_stream));
             SELECT array_agg(k.stored ORDER BY k.idx), array_agg(k.previous ORDER BY k.idx)
                 INTO e_stored, e_previous
                 FROM (SELECT ev.idx,
                         ev.has_key AND EXISTS (SELECT 1 FROM \(table("events")) e
-                            WHERE e.stream_id = r.stream AND e.idempotency_key = ev.key) AS stored,
+                            WHERE e.stream_id = r.stream AND e.idempotency_key = ev.key
+                                AND (NOT any_lifecycle OR NOT \(isHidden("e")))) AS stored,
                         CASE WHEN ev.has_key THEN coalesce(lag(ev.idx) OVER (
                             PARTITION BY r.stream, ev.has_key, ev.key ORDER BY ev.idx), 0) ELSE 0 END AS previous
                     FROM unnest(e_request, e_has_key, e_key) WITH ORDINALITY AS ev(request, has_key, key, idx)
@@ -174,12 +199,17 @@ struct PostgresSchema {
                 FOREACH stream IN ARRAY r_stream LOOP
                     i := i + 1;
                     last_event := first_event + r_count[i] - 1;
-                    SELECT version INTO current_version FROM \(table("streams")) WHERE stream_id = stream;
+                    SELECT s.version, coalesce(l.tombstoned, false) INTO current_version, is_tombstoned
+                        FROM \(table("streams")) s LEFT JOIN \(table("stream_lifecycle")) l ON l.stream_id = s.stream_id
+                        WHERE s.stream_id = stream;
                     SELECT count(*) INTO kept_count FROM generate_series(first_event, last_event) AS g
                         WHERE NOT e_stored[g];
                     first_event := last_event + 1;
                     c_version := c_version || current_version;
-                    IF kept_count > 0 AND ((r_expected[i] = -2 AND current_version = 0)
+                    IF is_tombstoned AND r_count[i] > 0 THEN
+                        c_outcome := c_outcome || 2;
+                        refused := true;
+                    ELSIF kept_count > 0 AND ((r_expected[i] = -2 AND current_version = 0)
                         OR (r_expected[i] >= 0 AND current_version <> r_expected[i])) THEN
                         c_outcome := c_outcome || 1;
                         refused := true;
@@ -197,7 +227,15 @@ struct PostgresSchema {
             FOREACH stream IN ARRAY r_stream LOOP
                 i := i + 1;
                 last_event := first_event + r_count[i] - 1;
-                SELECT version INTO current_version FROM \(table("streams")) WHERE stream_id = stream;
+                SELECT s.version, coalesce(l.tombstoned, false) INTO current_version, is_tombstoned
+                    FROM \(table("streams")) s LEFT JOIN \(table("stream_lifecycle")) l ON l.stream_id = s.stream_id
+                    WHERE s.stream_id = stream;
+                IF is_tombstoned AND r_count[i] > 0 THEN
+                    -- Every append of the group to this stream fails alike, so none of its keys
+                    -- is taken (e_taken stays false along their chains).
+                    first_event := last_event + 1;
+                    outcome := 2; stream_version := current_version; appended := 0; RETURN NEXT; CONTINUE;
+                END IF;
                 IF r_plain[i] THEN
                     kept_count := r_count[i];
                 ELSE
@@ -241,6 +279,14 @@ struct PostgresSchema {
                 outcome := 0; stream_version := current_version + kept_count; appended := kept_count; RETURN NEXT;
             END LOOP;
             IF total > 0 THEN
+                IF any_lifecycle THEN
+                    -- A key stored in a hidden event is free: the new event takes it from the row.
+                    UPDATE \(table("events")) e SET idempotency_key = NULL
+                        FROM unnest(e_request, e_has_key, e_key) WITH ORDINALITY AS ev(request, has_key, key, idx)
+                        JOIN unnest(r_stream) WITH ORDINALITY AS r(stream, request) ON r.request = ev.request
+                        WHERE ev.has_key AND (e_kept[ev.idx] OR r_whole[ev.request])
+                            AND e.stream_id = r.stream AND e.idempotency_key = ev.key;
+                END IF;
                 UPDATE \(table("head")) SET sequence_id = sequence_id + total RETURNING sequence_id - total INTO base;
                 INSERT INTO \(table("events"))
                     (sequence_id, stream_id, version, idempotency_key, event_type, recorded_at, metadata, data)
@@ -261,6 +307,44 @@ struct PostgresSchema {
         END
         $body$
         """
+    }
+
+    /// `StreamLifecycle.hiddenThrough(streamVersion:)` in SQL, for the `stream_lifecycle` row
+    /// `lifecycle` of a stream at `streamVersion` (`greatest` ignores a NULL `max_count`).
+    func hiddenThrough(_ lifecycle: String, streamVersion: String) -> String {
+        "greatest(\(lifecycle).hidden_through, \(streamVersion) - \(lifecycle).max_count)"
+    }
+
+    /// `StreamLifecycle.ageCutoff(nowMicros:)` in SQL for the `stream_lifecycle` row `lifecycle`:
+    /// exact microseconds since 1970 as `numeric` (so it cannot overflow), NULL for no age bound.
+    /// "Now" is the transaction's `now()`.
+    func ageCutoff(_ lifecycle: String) -> String {
+        "(extract(epoch FROM now()) * 1000000 - \(lifecycle).max_age_micros)"
+    }
+
+    /// A `timestamptz` as exact microseconds since 1970 (`numeric`).
+    func microseconds(_ timestamp: String) -> String { "(extract(epoch FROM \(timestamp)) * 1000000)" }
+
+    /// `StreamLifecycle.hides` in SQL: true when the event row `event` is hidden by the
+    /// `stream_lifecycle` row `lifecycle` of its stream, at `streamVersion`; never NULL.
+    func hides(event: String, lifecycle: String, streamVersion: String) -> String {
+        "(\(event).version <= \(hiddenThrough(lifecycle, streamVersion: streamVersion)) OR "
+            + "coalesce(\(microseconds("\(event).recorded_at")) < \(ageCutoff(lifecycle)), false))"
+    }
+
+    /// The negation of `hides`, written so that the index on `(stream_id, version)` serves it
+    /// (a lower bound on the version).
+    func isVisible(event: String, lifecycle: String, streamVersion: String) -> String {
+        "\(event).version > \(hiddenThrough(lifecycle, streamVersion: streamVersion)) AND "
+            + "NOT coalesce(\(microseconds("\(event).recorded_at")) < \(ageCutoff(lifecycle)), false)"
+    }
+
+    /// True when the event row `event` is hidden by its stream's lifecycle (a lookup by key in
+    /// `stream_lifecycle`, then `streams`).
+    func isHidden(_ event: String) -> String {
+        "EXISTS (SELECT 1 FROM \(table("stream_lifecycle")) hl JOIN \(table("streams")) hs "
+            + "ON hs.stream_id = hl.stream_id WHERE hl.stream_id = \(event).stream_id AND "
+            + "\(hides(event: event, lifecycle: "hl", streamVersion: "hs.version")))"
     }
 
     /// The columns every event query selects, in `PostgresStorage.event(from:)`'s order.

@@ -16,6 +16,10 @@ final class PostgresStorage: EventStorage {
     let client: PostgresClient
     let schema: PostgresSchema
     let options: PostgresEventStore.Options
+    /// Whether the schema has the `stream_lifecycle` table (layout 4 or later): a read-only open
+    /// of an older layout hides nothing, as that layout cannot (until it is opened again after a
+    /// writable open has moved it on).
+    let hasLifecycle: Bool
     private let clientTask: Task<Void, Never>
     private let writer: PostgresWriter?
     private let listener: PostgresListener
@@ -27,9 +31,10 @@ final class PostgresStorage: EventStorage {
 
     private init(
         client: PostgresClient, clientTask: Task<Void, Never>, schema: PostgresSchema,
-        options: PostgresEventStore.Options, writer: PostgresWriter?, listener: PostgresListener,
-        reachability: PostgresReachability, subscriptions: PostgresSubscriptions
+        options: PostgresEventStore.Options, hasLifecycle: Bool, writer: PostgresWriter?,
+        listener: PostgresListener, reachability: PostgresReachability, subscriptions: PostgresSubscriptions
     ) {
+        self.hasLifecycle = hasLifecycle
         self.reachability = reachability
         postgresSubscriptions = subscriptions
         self.client = client
@@ -59,7 +64,7 @@ final class PostgresStorage: EventStorage {
         direct.options.connectTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         // One connection of its own checks (and creates) the schema: a server that refuses
         // connections fails the open at once, not after the pool has retried until the timeout.
-        try await prepare(configuration: direct, schema: schema, options: options)
+        let layout = try await prepare(configuration: direct, schema: schema, options: options)
         let client = PostgresClient(configuration: configuration, backgroundLogger: options.logger)
         let clientTask = Task { await client.run() }
         let reachability = PostgresReachability()
@@ -73,18 +78,19 @@ final class PostgresStorage: EventStorage {
         let subscriptions = PostgresSubscriptions(
             configuration: direct, client: client, schema: schema, options: options, reachability: reachability)
         return PostgresStorage(
-            client: client, clientTask: clientTask, schema: schema, options: options, writer: writer,
-            listener: listener, reachability: reachability, subscriptions: subscriptions)
+            client: client, clientTask: clientTask, schema: schema, options: options,
+            hasLifecycle: layout >= PostgresSchema.lifecycleVersion, writer: writer, listener: listener,
+            reachability: reachability, subscriptions: subscriptions)
     }
 
     /// Checks the layout's version and, when the schema is missing or older (and the store is
     /// writable), creates what is missing, under an advisory lock so that stores opening at once do
-    /// not race.
+    /// not race. Returns the layout version the schema holds then.
     private static func prepare(
         configuration: PostgresConnection.Configuration, schema: PostgresSchema, options: PostgresEventStore.Options
-    ) async throws {
+    ) async throws -> Int {
         let context = "opening the event store in schema \(schema.quoted)"
-        try await withTimeoutMapped(options.timeout, context) {
+        return try await withTimeoutMapped(options.timeout, context) {
             let connection = try await PostgresConnection.connect(
                 configuration: configuration, id: 0, logger: options.logger)
             do {
@@ -92,8 +98,9 @@ final class PostgresStorage: EventStorage {
                 if !options.readOnly, current != PostgresSchema.version {
                     try await create(connection, schema: schema, options: options)
                 }
-                try await checkVersion(connection, schema: schema, options: options, mayBeMissing: false)
+                let layout = try await checkVersion(connection, schema: schema, options: options, mayBeMissing: false)
                 try? await connection.close()
+                return layout
             } catch {
                 try? await connection.close()
                 throw error
@@ -135,12 +142,15 @@ final class PostgresStorage: EventStorage {
         return Int(try rows.first?.decode(Int32.self) ?? 0)
     }
 
+    /// The schema's layout version, checked to be one this release reads (0 when missing and
+    /// `mayBeMissing`).
+    @discardableResult
     private static func checkVersion(
         _ connection: PostgresConnection, schema: PostgresSchema, options: PostgresEventStore.Options,
         mayBeMissing: Bool
-    ) async throws {
+    ) async throws -> Int {
         guard let version = try await version(connection, schema: schema, options: options) else {
-            if mayBeMissing { return }
+            if mayBeMissing { return 0 }
             throw EventStoreError.invalidArgument(
                 "the database holds no event store in schema \(schema.quoted): open it once without readOnly to create one"
             )
@@ -150,6 +160,7 @@ final class PostgresStorage: EventStorage {
                 "schema \(schema.quoted) has layout version \(version); this release reads up to "
                     + "\(PostgresSchema.version): a later release wrote it")
         }
+        return version
     }
 
     // MARK: EventStorage
@@ -163,6 +174,11 @@ final class PostgresStorage: EventStorage {
     /// filter that selects few events still fills pages, in a bounded scan.
     static let filteredSpanPages: Int64 = 256
 
+    func appendAtomically(_ requests: [AppendRequest]) async throws -> [AppendResult] {
+        guard let writer else { throw EventStoreError.readOnly }
+        return try await writer.appendAtomically(requests)
+    }
+
     /// Reads one page: the events at the next positions, by the index, in a range of positions
     /// that bounds the scan whatever plan the server picks (positions are gap-free, so a page of
     /// `limit` positions without a filter holds `limit` events).
@@ -172,22 +188,20 @@ final class PostgresStorage: EventStorage {
     /// reports the range's end as scanned, which moves a filtered read past what it skipped. The
     /// byte budget is a running sum of the sizes PageBuilder counts (a window over the limited rows
     /// in index order), so the server sends no event the page would drop.
-    func appendAtomically(_ requests: [AppendRequest]) async throws -> [AppendResult] {
-        guard let writer else { throw EventStoreError.readOnly }
-        return try await writer.appendAtomically(requests)
-    }
-
+    ///
+    /// Hidden events are left out in SQL, like events the filter skips, read from
+    /// `stream_lifecycle` in the same statement (so a change another process committed shows at
+    /// once): a stream's range starts past its hidden versions (`floor`), and its events past
+    /// `maxAge` are dropped by timestamp; `@all` drops each event its stream's lifecycle hides.
+    /// Where hiding (or compaction, which leaves gaps) can thin a range out, it covers as many
+    /// positions as a filtered page does. A store with no `stream_lifecycle` row, or a stream
+    /// without one, reads as before: one more primary-key lookup per page, nothing per event.
     func read(_ request: ReadRequest) async throws -> ReadPage {
         let isAll = request.isAll
         let position = isAll ? "e.sequence_id" : "e.version"
         let forward = request.direction == .forward
         let order = forward ? "ASC" : "DESC"
-        let span = Int64(request.limit) * (request.filter == nil ? 1 : Self.filteredSpanPages)
         var bindings = PostgresBindings()
-        let head =
-            isAll
-            ? "(SELECT sequence_id FROM \(schema.table("head")))"
-            : "(SELECT version FROM \(schema.table("streams")) WHERE stream_id = $1)"
         var sql = "SELECT \(schema.eventColumns), octet_length(e.data) + octet_length(e.event_type) + 64 AS size, "
         sql += "\(position) AS position FROM \(schema.table("events")) e WHERE "
         if !isAll {
@@ -196,21 +210,34 @@ final class PostgresStorage: EventStorage {
         }
         bindings.append(request.after)
         let after = "$\(bindings.count)"
-        bindings.append(span)
-        let spanParameter = "$\(bindings.count)"
-        // The range, clamped to the head: (after, after + span] forward, [start - span, start)
-        // backward, where start is `after` or, reading from the newest, just past the head.
-        let start = "least(\(after), h.head + 1)"
-        sql +=
-            forward
-            ? "\(position) > \(after) AND \(position) <= least(\(after) + least(\(spanParameter), \(Int64.max) - \(after)), h.head)"
-            : "\(position) < \(start) AND \(position) >= \(start) - \(spanParameter)"
+        bindings.append(Int64(request.limit) * (request.filter == nil ? 1 : Self.filteredSpanPages))
+        let narrow = "$\(bindings.count)"
+        bindings.append(Int64(request.limit) * Self.filteredSpanPages)
+        let wide = "$\(bindings.count)"
+        let bounds = self.bounds(isAll: isAll, narrow: narrow, wide: wide)
+        // The range, clamped to the head: (start, start + span] forward, where start is `after` or
+        // the last hidden version; [start - span, start) backward, where start is `after` or, reading
+        // from the newest, just past the head, and above the last hidden version.
+        if forward {
+            let start = "greatest(\(after), h.floor)"
+            sql += "\(position) > \(start) AND "
+            sql += "\(position) <= least(\(start) + least(h.span, \(Int64.max) - \(start)), h.head)"
+        } else {
+            let start = "least(\(after), h.head + 1)"
+            sql += "\(position) < \(start) AND \(position) >= greatest(\(start) - h.span, h.floor + 1)"
+        }
+        if hasLifecycle {
+            sql +=
+                isAll
+                ? " AND (NOT h.hides OR NOT \(schema.isHidden("e")))"
+                : " AND (h.cutoff IS NULL OR \(schema.microseconds("e.recorded_at")) >= h.cutoff)"
+        }
         if let filter = request.filter { sql += PostgresFilterSQL(filter, bindings: &bindings).sql }
         bindings.append(Int64(request.limit))
         sql += " ORDER BY \(position) \(order) LIMIT $\(bindings.count)"
         bindings.append(Int64(request.byteBudget))
         let query = """
-            SELECT h.head, p.* FROM (SELECT coalesce(\(head), 0) AS head) AS h LEFT JOIN LATERAL (
+            SELECT h.head, h.floor, h.span, p.* FROM (\(bounds)) AS h LEFT JOIN LATERAL (
                 SELECT * FROM (SELECT *, sum(size) OVER (ORDER BY position \(order) ROWS UNBOUNDED PRECEDING)
                     AS running FROM (\(sql)) AS limited) AS sized
                 WHERE running - size < $\(bindings.count)) AS p ON true
@@ -222,24 +249,62 @@ final class PostgresStorage: EventStorage {
         let rows = try await withTimeoutMapped(options.timeout, context, reachability: reachability) {
             try await client.query(statement, logger: logger).collect()
         }
-        return try Self.page(from: rows, request: request, span: span)
+        return try Self.page(from: rows, request: request)
+    }
+
+    /// The one-row query a page's range starts from: `head` (the stream's version, or the last
+    /// sequence id), `floor` (versions up to it are hidden by position; 0 for `@all`), `hides`
+    /// (whether a lifecycle applies: the stream's row, or any row for `@all`), `cutoff` (a
+    /// stream's `maxAge` bound, NULL for none) and `span` (positions a page covers: `wide` where
+    /// something may be hidden). A stream's parameter is `$1`.
+    private func bounds(isAll: Bool, narrow: String, wide: String) -> String {
+        let lifecycle = schema.table("stream_lifecycle")
+        let inner: String
+        switch (isAll, hasLifecycle) {
+        case (true, true):
+            inner = """
+                SELECT coalesce((SELECT sequence_id FROM \(schema.table("head"))), 0) AS head, 0::bigint AS floor,
+                    EXISTS (SELECT 1 FROM \(lifecycle)) AS hides, NULL::numeric AS cutoff
+                """
+        case (false, true):
+            inner = """
+                SELECT coalesce(s.version, 0) AS head,
+                    coalesce(\(schema.hiddenThrough("l", streamVersion: "s.version")), 0) AS floor,
+                    l.stream_id IS NOT NULL AS hides, \(schema.ageCutoff("l")) AS cutoff
+                FROM (SELECT 1) AS one LEFT JOIN \(schema.table("streams")) s ON s.stream_id = $1
+                    LEFT JOIN \(lifecycle) l ON l.stream_id = $1
+                """
+        case (true, false):
+            inner = """
+                SELECT coalesce((SELECT sequence_id FROM \(schema.table("head"))), 0) AS head, 0::bigint AS floor,
+                    false AS hides, NULL::numeric AS cutoff
+                """
+        case (false, false):
+            inner = """
+                SELECT coalesce((SELECT version FROM \(schema.table("streams")) WHERE stream_id = $1), 0) AS head,
+                    0::bigint AS floor, false AS hides, NULL::numeric AS cutoff
+                """
+        }
+        return "SELECT *, CASE WHEN b.hides THEN \(wide) ELSE \(narrow) END AS span FROM (\(inner)) AS b"
     }
 
     /// Decodes the rows of a page query, checks their order, and says how far the page scanned.
     /// (Synchronous on collected rows: a loop over the rows as they arrived, with its state in
     /// local variables across each `await`, came back wrong in release builds: a page re-read
     /// again and again, or a read ended early, depending on the code around it.)
-    private static func page(from rows: [PostgresRow], request: ReadRequest, span: Int64) throws -> ReadPage {
+    private static func page(from rows: [PostgresRow], request: ReadRequest) throws -> ReadPage {
         let forward = request.direction == .forward
         var builder = PageBuilder(request: request)
-        var headPosition: Int64 = 0
+        var range = PageRange(head: 0, floor: 0, span: 1)
         var stopped = false
         var previous: Int64?
         for row in rows {
             let cells = row.makeRandomAccess()
-            headPosition = try cells[0].decode(Int64.self)
-            guard cells[1].bytes != nil, !stopped else { continue }  // an empty page's one row
-            let event = try Self.event(from: cells, offset: 1)
+            range = PageRange(
+                head: try cells[0].decode(Int64.self), floor: try cells[1].decode(Int64.self),
+                span: try cells[2].decode(Int64.self))
+            guard cells[3].bytes != nil, !stopped else { continue }  // an empty page's one row
+            let event = try Self.event(from: cells, offset: 3)
             let current = request.position(of: event)
             if let previous, forward ? current <= previous : current >= previous {
                 throw EventStoreError.io("the server returned events out of order in '\(request.streamID)'")
@@ -247,25 +312,37 @@ final class PostgresStorage: EventStorage {
             previous = current
             stopped = !builder.add(event)
         }
-        return finish(builder, request: request, span: span, head: headPosition, last: previous, stopped: stopped)
+        return finish(builder, request: request, range: range, last: previous, stopped: stopped)
+    }
+
+    /// What a page query's first columns say of its range.
+    private struct PageRange {
+        /// The stream's version, or the last sequence id.
+        let head: Int64
+        /// Positions up to this are hidden (0 for none).
+        let floor: Int64
+        /// How many positions the range covers at most.
+        let span: Int64
     }
 
     /// The page `builder` holds, with how far it scanned: to its last event when it stopped
     /// early (the event limit or the byte budget), else to the end of its range.
     private static func finish(
-        _ builder: PageBuilder, request: ReadRequest, span: Int64, head: Int64, last: Int64?, stopped: Bool
+        _ builder: PageBuilder, request: ReadRequest, range: PageRange, last: Int64?, stopped: Bool
     ) -> ReadPage {
+        let (head, floor, span) = (range.head, range.floor, range.span)
         if request.direction == .forward {
-            let end = min(request.after > Int64.max - span ? Int64.max : request.after + span, head)
+            let start = max(request.after, floor)
+            let end = min(start > Int64.max - span ? Int64.max : start + span, head)
             guard !stopped || last == end else { return builder.finish(sourceExhausted: false) }
             var page = builder.finish(sourceExhausted: end >= head)
             if end > request.after { page.lastScanned = end }
             return page
         }
-        let low = min(request.after, head + 1) - span
+        let low = max(min(request.after, head + 1) - span, floor + 1)
         guard !stopped || last == low else { return builder.finish(sourceExhausted: false) }
-        var page = builder.finish(sourceExhausted: low <= 1)
-        if low > 1 { page.lastScanned = low }
+        var page = builder.finish(sourceExhausted: low <= floor + 1)
+        if low > floor + 1 { page.lastScanned = low }
         return page
     }
 
@@ -299,32 +376,79 @@ final class PostgresStorage: EventStorage {
         return since2000 + 946_684_800_000_000
     }
 
+    /// The head: the version (or last sequence id) and its newest timestamp, with the count of
+    /// events that are not hidden. Versions and sequence ids are gap-free, so without a
+    /// `stream_lifecycle` row the head is also the count; a stream with one counts its visible
+    /// events by the index, and `@all` takes from its head, per stream with a row, the events
+    /// that are hidden or compacted away (O(visible events of those streams)).
     func head(of streamID: String) async throws -> StreamHead {
-        let micros = "(extract(epoch FROM recorded_at) * 1000000)::bigint"
-        let query: PostgresQuery
-        if streamID == StreamName.all {
-            query = PostgresQuery(
-                unsafeSQL: """
-                    SELECT h.sequence_id, (SELECT \(micros) FROM \(schema.table("events"))
-                        WHERE sequence_id = h.sequence_id) FROM \(schema.table("head")) h
-                    """)
-        } else {
-            var bindings = PostgresBindings()
-            bindings.append(streamID)
-            query = PostgresQuery(
-                unsafeSQL: """
-                    SELECT version, (extract(epoch FROM last_recorded_at) * 1000000)::bigint
-                        FROM \(schema.table("streams")) WHERE stream_id = $1
-                    """, binds: bindings)
-        }
+        let query = hasLifecycle ? headQuery(of: streamID) : legacyHeadQuery(of: streamID)
         let rows = try await run("reading the head of '\(streamID)'") { client, logger in
             try await client.query(query, logger: logger).collect()
         }
         guard let row = rows.first else { return .empty }
-        let version = try row.makeRandomAccess()[0].decode(Int64.self)
-        let timestamp = try row.makeRandomAccess()[1].decode(Int64?.self).map(Timestamp.date(microseconds:))
-        // Versions and sequence ids are gap-free, so the head is also the count.
-        return StreamHead(version: version, eventCount: version, lastTimestamp: version > 0 ? timestamp : nil)
+        let cells = row.makeRandomAccess()
+        let version = try cells[0].decode(Int64.self)
+        let count = try cells[1].decode(Int64.self)
+        let timestamp = try cells[2].decode(Int64?.self).map(Timestamp.date(microseconds:))
+        return StreamHead(version: version, eventCount: count, lastTimestamp: count > 0 ? timestamp : nil)
+    }
+
+    /// `head`'s query on a layout with `stream_lifecycle`: version, visible count, newest
+    /// visible timestamp in microseconds.
+    private func headQuery(of streamID: String) -> PostgresQuery {
+        let events = schema.table("events")
+        let lifecycle = schema.table("stream_lifecycle")
+        let streams = schema.table("streams")
+        let micros = "\(schema.microseconds("e.recorded_at"))::bigint"
+        if streamID == StreamName.all {
+            let visible = schema.isVisible(event: "e", lifecycle: "l", streamVersion: "s.version")
+            return PostgresQuery(
+                unsafeSQL: """
+                    SELECT h.sequence_id,
+                        CASE WHEN NOT EXISTS (SELECT 1 FROM \(lifecycle)) THEN h.sequence_id
+                        ELSE h.sequence_id - (SELECT coalesce(sum(s.version - (SELECT count(*) FROM \(events) e
+                                WHERE e.stream_id = l.stream_id AND \(visible))), 0)
+                            FROM \(lifecycle) l JOIN \(streams) s ON s.stream_id = l.stream_id)::bigint END,
+                        CASE WHEN NOT EXISTS (SELECT 1 FROM \(lifecycle))
+                        THEN (SELECT \(micros) FROM \(events) e WHERE e.sequence_id = h.sequence_id)
+                        ELSE (SELECT \(micros) FROM \(events) e WHERE NOT \(schema.isHidden("e"))
+                            ORDER BY e.sequence_id DESC LIMIT 1) END
+                    FROM \(schema.table("head")) h
+                    """)
+        }
+        let visible = schema.isVisible(event: "e", lifecycle: "l", streamVersion: "s.version")
+        var bindings = PostgresBindings()
+        bindings.append(streamID)
+        return PostgresQuery(
+            unsafeSQL: """
+                SELECT s.version,
+                    CASE WHEN l.stream_id IS NULL THEN s.version
+                    ELSE (SELECT count(*) FROM \(events) e WHERE e.stream_id = s.stream_id AND \(visible)) END,
+                    CASE WHEN l.stream_id IS NULL THEN \(schema.microseconds("s.last_recorded_at"))::bigint
+                    ELSE (SELECT \(micros) FROM \(events) e WHERE e.stream_id = s.stream_id AND \(visible)
+                        ORDER BY e.version DESC LIMIT 1) END
+                FROM \(streams) s LEFT JOIN \(lifecycle) l ON l.stream_id = s.stream_id WHERE s.stream_id = $1
+                """, binds: bindings)
+    }
+
+    /// `head`'s query on a layout without `stream_lifecycle`, where nothing is hidden.
+    private func legacyHeadQuery(of streamID: String) -> PostgresQuery {
+        let micros = "(extract(epoch FROM recorded_at) * 1000000)::bigint"
+        if streamID == StreamName.all {
+            return PostgresQuery(
+                unsafeSQL: """
+                    SELECT h.sequence_id, h.sequence_id, (SELECT \(micros) FROM \(schema.table("events"))
+                        WHERE sequence_id = h.sequence_id) FROM \(schema.table("head")) h
+                    """)
+        }
+        var bindings = PostgresBindings()
+        bindings.append(streamID)
+        return PostgresQuery(
+            unsafeSQL: """
+                SELECT version, version, (extract(epoch FROM last_recorded_at) * 1000000)::bigint
+                    FROM \(schema.table("streams")) WHERE stream_id = $1
+                """, binds: bindings)
     }
 
     func saveSnapshot(_ snapshot: Snapshot) async throws {
@@ -386,9 +510,8 @@ final class PostgresStorage: EventStorage {
     func statistics() async throws -> StoreStatistics {
         let head = try await head(of: StreamName.all)
         // to_regclass: a read-only open of an older layout has no subscriptions table (NULL, not counted).
-        let tables = ["events", "streams", "snapshots", "subscriptions", "head", "schema_version"].map {
-            "'\(schema.table($0))'"
-        }
+        let names = ["events", "streams", "snapshots", "subscriptions", "stream_lifecycle", "head", "schema_version"]
+        let tables = names.map { "'\(schema.table($0))'" }
         let query = PostgresQuery(
             unsafeSQL: """
                 SELECT (SELECT count(*) FROM \(schema.table("streams")) WHERE version > 0),
@@ -405,7 +528,7 @@ final class PostgresStorage: EventStorage {
     }
 
     /// Runs `body` with the client, bounded by the timeout, mapping errors.
-    private func run<T: Sendable>(
+    func run<T: Sendable>(
         _ context: String, _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T
     ) async throws -> T {
         let client = self.client
@@ -435,22 +558,5 @@ final class PostgresStorage: EventStorage {
                 "closing the PostgreSQL store did not finish; its connections are left to close by themselves",
                 metadata: ["error": "\(error)"])
         }
-    }
-}
-
-
-// WORK IN PROGRESS (branch lifecycle): replaced by the real implementation before merging to main.
-extension PostgresStorage {
-    func changeLifecycle(_ change: LifecycleChange) async throws -> StreamLifecycle {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
-    }
-    func lifecycle(of streamID: String) async throws -> StreamLifecycle {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
-    }
-    func streamIDs(prefix: String, after: String?, limit: Int) async throws -> [String] {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
-    }
-    func compact(progress: CompactionProgress?) async throws -> CompactionReport {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
     }
 }

@@ -136,7 +136,8 @@ final class PostgresWriter: Sendable {
         }
     }
 
-    /// Runs `append_batch` for `requests`: the per-request results, in order. Deadlocks and
+    /// Runs `append_batch` for `requests`: the per-request results, in order (a conflict, or
+    /// `streamDeleted` for a tombstoned stream, fails that request). Deadlocks and
     /// serialization failures (which roll back everything) are retried a few times.
     private func run(_ requests: [AppendRequest], atomic: Bool) async throws -> [Result<AppendResult, any Error>] {
         let query = Self.query(requests, atomic: atomic, schema: schema)
@@ -158,6 +159,7 @@ final class PostgresWriter: Sendable {
                     let cells = row.makeRandomAccess()
                     let outcome = try cells[0].decode(Int32.self)
                     let version = try cells[1].decode(Int64.self)
+                    if outcome == 2 { return .failure(EventStoreError.streamDeleted(request.streamID)) }
                     guard outcome == 0 else {
                         return .failure(
                             EventStoreError.concurrencyConflict(

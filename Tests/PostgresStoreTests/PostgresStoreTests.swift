@@ -191,7 +191,94 @@ struct PostgresStoreTests {
                 SubscriptionInfo(name: "after-upgrade", stream: "@all", position: 2, lag: 0)
             ])
         try await writer.close()
+        #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["4"])
+    }
+
+    @Test func aVersion3LayoutGainsStreamLifecycleWhenWritableStoresOpenItAtOnce() async throws {
+        let schema = PostgresServer.freshSchema()
+        let store = try await PostgresServer.open(schema: schema)
+        try await store.stream("s").write([CandidateEvent(type: "A", idempotencyKey: "one"), CandidateEvent(type: "B")])
+        try await store.stream("t").write(CandidateEvent(type: "C"))
+        try await store.close()
+        // Version 3 had no stream_lifecycle table (version 4 added it).
+        try PostgresServer.psql(
+            "DROP TABLE \(schema).stream_lifecycle; UPDATE \(schema).schema_version SET version = 3")
+        // A read-only open reads it as it is, with nothing hidden.
+        let reader = try await PostgresEventStore.open(
+            url: PostgresServer.url!, options: .init(schema: schema, readOnly: true, timeout: .seconds(60)))
+        #expect(try await collect(try await reader.stream("@all").read()).map(\.type) == ["A", "B", "C"])
+        #expect(try await collect(try await reader.stream("s").read(direction: .backward)).map(\.type) == ["B", "A"])
+        #expect(try await reader.streamIDs() == ["s", "t"])
+        #expect(try await reader.stream("s").retention() == nil)
+        #expect(try await reader.stream("@all").metrics().eventCount == 3)
+        try await reader.close()
         #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["3"])
+        // Two writable stores opening at once: the advisory lock lets one migrate, the other finds it done.
+        async let opening = PostgresServer.open(schema: schema)
+        let first = try await PostgresServer.open(schema: schema)
+        let second = try await opening
+        #expect(try PostgresServer.psql("SELECT version FROM \(schema).schema_version") == ["4"])
+        #expect(try PostgresServer.psql("SELECT count(*) FROM \(schema).stream_lifecycle") == ["0"])
+        // The migrated store has the lifecycle, seen by the other store at once.
+        try await first.stream("s").tombstone()
+        #expect(try await collect(try await second.stream("@all").read()).map(\.type) == ["C"])
+        #expect(try await second.streamIDs() == ["t"])
+        #expect(try await second.stream("@all").metrics().eventCount == 1)
+        do {
+            try await second.stream("s").write(CandidateEvent(type: "X", idempotencyKey: "one"))
+            Issue.record("wrote to a tombstoned stream")
+        } catch EventStoreError.streamDeleted(let stream) {
+            #expect(stream == "s")
+        }
+        // The kept stream's key still holds; the hidden events go with a compaction.
+        try await second.stream("t").write(CandidateEvent(type: "D", idempotencyKey: "one"))
+        try await second.stream("t").write(CandidateEvent(type: "D", idempotencyKey: "one"))
+        #expect(try await first.compact().eventsRemoved == 2)
+        let rows = "SELECT stream_id, version FROM \(schema).events ORDER BY sequence_id"
+        #expect(try PostgresServer.psql(rows) == ["t|1", "t|2"])
+        try await second.close()
+        try await first.close()
+    }
+
+    @Test func readsPagePastLongHiddenRunsAndListingsTakePrefixesLiterally() async throws {
+        try await PostgresServer.withStore { store in
+            // 3,000 hidden events between visible ones: pages of @all and of the stream move past them.
+            try await store.stream("x").write(CandidateEvent(type: "First"))
+            try await store.stream("bulk").write((0..<3_000).map { CandidateEvent(type: "H\($0)") })
+            try await store.stream("bulk").write(CandidateEvent(type: "Kept"))
+            try await store.stream("x").write(CandidateEvent(type: "Last"))
+            try await store.stream("bulk").truncate(before: 3_001)
+            let forward = try await collect(try await store.stream("@all").read(limit: 10))
+            #expect(forward.map(\.type) == ["First", "Kept", "Last"])
+            let backward = try await collect(try await store.stream("@all").read(direction: .backward))
+            #expect(backward.map(\.type) == ["Last", "Kept", "First"])
+            #expect(try await collect(try await store.stream("bulk").read()).map(\.version) == [3_001])
+            #expect(try await collect(try await store.stream("bulk").read(direction: .backward)).count == 1)
+            #expect(try await store.stream("@all").metrics().eventCount == 3)
+            #expect(try await store.stream("bulk").metrics().eventCount == 1)
+            // LIKE's wildcards are plain characters of a prefix; a prefix ending in U+10FFFF has no end bound.
+            for id in ["a%b", "axb", "a_c", "abc", "\u{10FFFF}", "\u{10FFFF}z"] {
+                try await store.stream(id).write(CandidateEvent(type: "E"))
+            }
+            #expect(try await store.streamIDs(prefix: "a%") == ["a%b"])
+            #expect(try await store.streamIDs(prefix: "a_") == ["a_c"])
+            #expect(try await store.streamIDs(prefix: "\u{10FFFF}") == ["\u{10FFFF}", "\u{10FFFF}z"])
+        }
+    }
+
+    @Test func aHiddenEventsKeyIsTakenOverByTheNextWriteAndTheIndexStaysUnique() async throws {
+        let schema = PostgresServer.freshSchema()
+        let store = try await PostgresServer.open(schema: schema)
+        let stream = try await store.stream("s")
+        try await stream.write([CandidateEvent(type: "A", idempotencyKey: "k"), CandidateEvent(type: "B")])
+        try await stream.truncate(before: 2)
+        // The hidden row gives its key to the new event (rather than failing the unique index).
+        #expect(try await stream.write(CandidateEvent(type: "A2", idempotencyKey: "k")) == 3)
+        #expect(try await stream.write(CandidateEvent(type: "A3", idempotencyKey: "k")) == 3)
+        let rows = "SELECT version, coalesce(idempotency_key, '-') FROM \(schema).events ORDER BY version"
+        #expect(try PostgresServer.psql(rows) == ["1|-", "2|-", "3|k"])
+        #expect(try await collect(try await stream.read()).map(\.id) == ["2", "k"])
+        try await store.close()
     }
 
     @Test func storesWritingTheSameStreamsInOtherOrdersDoNotDeadlock() async throws {
