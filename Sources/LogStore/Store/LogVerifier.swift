@@ -37,6 +37,15 @@ package enum LogVerifier {
                 problems.append(line(error))
             }
         }
+        do {
+            _ = try LifecycleFile.load(directory: directory, io: io)
+        } catch {
+            problems.append(line(error))
+        }
+        if Directory.fileExists(CompactionJournal.path(directory)) {
+            problems.append(
+                "'\(CompactionJournal.path(directory))': a compaction was interrupted; the next writable open finishes it")
+        }
         let subscriptions = directory + "/" + LogSubscriptions.directoryName
         if Directory.exists(subscriptions) {
             for name in try Directory.names(in: subscriptions).sorted() where name.hasSuffix(SubscriptionFile.suffix) {
