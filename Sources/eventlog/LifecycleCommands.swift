@@ -194,7 +194,10 @@ struct CompactCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard !store.isMissing else { throw CommandError("no store at '\(store.path)'") }
-        let progress = ProgressBar("compact", total: nil, unit: "units")
+        // The log store compacts segment by segment; the databases in steps of their own.
+        let unit: String
+        if case .log = store { unit = "segments" } else { unit = "steps" }
+        let progress = ProgressBar("compact", total: nil, unit: unit)
         let report = try await withStore(store, forWriting: true, options: options) { store in
             try await runtime(of: store).compact { done, total in progress.set(done: done, total: total) }
         }

@@ -19,7 +19,7 @@ import Testing
         return try await onOwnThread { child.wait(seconds: 120) }
     }
 
-    @Test func copyAndVerifyDrawProgressOnATerminalAndNothingElsewhere() async throws {
+    @Test func copyVerifyAndCompactDrawProgressOnATerminalAndNothingElsewhere() async throws {
         let directory = try WorkDirectory()
         let source = directory.path + "/source"
         try await LogEventStore.withStore(directory: source) { store in
@@ -41,5 +41,10 @@ import Testing
         let file = directory.path + "/stderr.txt"
         #expect(try await Self.run(["copy", source, directory.path + "/copy2.db"], stderr: .file(file), in: directory.path) == .exited(0))
         #expect(try String(contentsOfFile: file, encoding: .utf8).isEmpty, "progress written to a file")
+
+        try await LogEventStore.withStore(directory: source) { try await $0.stream("s-0").tombstone() }
+        #expect(try await Self.run(["compact", source], stderr: .file(terminal.devicePath), in: directory.path) == .exited(0))
+        let compacted = terminal.drain()
+        #expect(compacted.contains("compact") && compacted.contains("segments"), "compact: \(compacted.debugDescription)")
     }
 }
