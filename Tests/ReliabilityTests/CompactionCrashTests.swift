@@ -90,5 +90,6 @@ import Testing
             }
         }
         #expect(checked >= 2 * (lastSync - firstSync))
+        print("compaction crash test (\(mode)): \(checked) power losses at sync points \(firstSync)...\(lastSync) recovered")
     }
 }
