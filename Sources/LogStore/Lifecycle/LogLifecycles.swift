@@ -50,6 +50,10 @@ final class LogLifecycles: Sendable {
         }
     }
 
+    /// The table as this process last saw it, without checking the file: what the writer uses,
+    /// since it is the only process that changes the file (it holds the store's lock).
+    func cached() -> LifecycleTable { loaded.withLock { $0.table } }
+
     /// What is hidden of one stream now.
     func lifecycle(of streamID: String) throws -> StreamLifecycle { try current()[streamID] ?? .none }
 

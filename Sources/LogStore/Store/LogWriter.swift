@@ -362,7 +362,7 @@ final class WriterContext {
         var keptHashes: [UInt64] = []
         keptHashes.reserveCapacity(hashes.count)
         let pendingKeys = plan.keys
-        let table = try lifecycles.current()
+        let table = lifecycles.cached()
         let lifecycle = table[request.streamID] ?? .none
         // A key whose event is hidden is forgotten.
         let now = lifecycle.isNone ? 0 : Timestamp.nowMicroseconds()
