@@ -8,6 +8,9 @@ final class SQLiteConnection {
     private var handle: OpaquePointer?
     private var statements: [String: SQLiteStatement] = [:]
     let path: String
+    /// Whether this connection has seen the `stream_lifecycle` table (which is never dropped, so
+    /// once true it stays true); see `hasLifecycleTable()`.
+    private var knowsLifecycleTable = false
 
     /// Opens `path` through `sqlite3_open_v2`.
     /// - Throws: `EventStoreError.io` (or `.corruption`) with SQLite's message.
@@ -53,6 +56,19 @@ final class SQLiteConnection {
         return statement
     }
 
+    /// Whether the database has the `stream_lifecycle` table, which the first lifecycle change
+    /// creates (by this process or another): looked up until it is found, then remembered.
+    func hasLifecycleTable() throws -> Bool {
+        if knowsLifecycleTable { return true }
+        let query = try statement(SQLiteSchema.lifecycleExists)
+        defer { query.reset() }
+        knowsLifecycleTable = try query.step()
+        return knowsLifecycleTable
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE (`sqlite3_changes64`).
+    var changes: Int64 { sqlite3_changes64(handle) }
+
     /// The rowid of the last insert (`sqlite3_last_insert_rowid`).
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
@@ -81,6 +97,14 @@ final class SQLiteConnection {
             try? execute("ROLLBACK")
             throw error
         }
+    }
+
+    /// Runs `body` in a read transaction (`BEGIN` ... `COMMIT`), so that its statements see one
+    /// snapshot of the database.
+    func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        defer { try? execute("COMMIT") }
+        return try body()
     }
 }
 
@@ -117,6 +141,20 @@ final class SQLiteStatement {
                     _ = sqlite3_bind_text(raw, index, base, Int32(chars.count), csqlite_transient())
                 } else {
                     // A nil pointer would bind NULL; an empty string stays an empty text.
+                    _ = sqlite3_bind_text(raw, index, "", 0, csqlite_transient())
+                }
+            }
+        }
+    }
+
+    /// Binds raw bytes as text: a range bound that need not be valid UTF-8 (SQLite compares text
+    /// with the BINARY collation, byte by byte).
+    func bind(_ index: Int32, textBytes value: [UInt8]) {
+        value.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { chars in
+                if let base = chars.baseAddress {
+                    _ = sqlite3_bind_text(raw, index, base, Int32(chars.count), csqlite_transient())
+                } else {
                     _ = sqlite3_bind_text(raw, index, "", 0, csqlite_transient())
                 }
             }

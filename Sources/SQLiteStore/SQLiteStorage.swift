@@ -8,7 +8,7 @@ import Foundation
 final class SQLiteStorage: EventStorage {
     let subscriptions: any SubscriptionStorage
     private let writer: ConnectionWorkers?
-    private let readers: ConnectionWorkers
+    let readers: ConnectionWorkers
     private let changeWatcher: SQLiteChangeWatcher
     let path: String
 
@@ -44,7 +44,9 @@ final class SQLiteStorage: EventStorage {
         subscriptions = SQLiteSubscriptions(path: path, writer: writer, readers: readers)
     }
 
-    private func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    /// Runs `body` on the writer connection's thread.
+    /// - Throws: `EventStoreError.readOnly` for a read-only open, or what `body` throws.
+    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         guard let writer else { throw EventStoreError.readOnly }
         return try await writer.run(body)
     }
@@ -66,14 +68,36 @@ final class SQLiteStorage: EventStorage {
     private static func append(_ request: AppendRequest, on connection: SQLiteConnection) throws -> AppendResult {
         let versionQuery = try connection.statement(SQLiteSchema.streamVersion)
         versionQuery.bind(1, request.streamID)
-        let current = try versionQuery.step() ? versionQuery.int64(0) : 0
+        var current = try versionQuery.step() ? versionQuery.int64(0) : 0
         versionQuery.reset()
-        let keyQuery = try connection.statement(SQLiteSchema.keyExists)
-        let events = try request.resolve(currentVersion: current) { key in
+        var lifecycle = StreamLifecycle.none
+        if try connection.hasLifecycleTable(), let row = try lifecycleRow(of: request.streamID, on: connection) {
+            lifecycle = row.lifecycle
+            current = max(current, row.lastVersion)
+        }
+        let keyQuery = try connection.statement(
+            lifecycle.isNone ? SQLiteSchema.keyExists : SQLiteSchema.keyEvent)
+        let now = Timestamp.nowMicroseconds()
+        let events = try request.resolve(currentVersion: current, lifecycle: lifecycle) { key in
             keyQuery.reset()
             keyQuery.bind(1, request.streamID)
             keyQuery.bind(2, key)
-            return try keyQuery.step()
+            guard try keyQuery.step() else { return false }
+            if lifecycle.isNone { return true }
+            let micros = keyQuery.string(2).flatMap(PythonTimestamp.parse) ?? Int64.max
+            guard
+                lifecycle.hides(
+                    version: keyQuery.int64(1), timestampMicros: micros, streamVersion: current, nowMicros: now)
+            else { return true }
+            // The hidden event gives its key up, for `UNIQUE(stream_id, idempotency_key)`; the
+            // transaction undoes this if the append fails.
+            let sequenceID = keyQuery.int64(0)
+            keyQuery.reset()
+            let forget = try connection.statement(SQLiteSchema.forgetKey)
+            defer { forget.reset() }
+            forget.bind(1, sequenceID)
+            try forget.run()
+            return false
         }
         keyQuery.reset()
         guard !events.isEmpty else { return AppendResult(version: current, appendedCount: 0) }
@@ -106,13 +130,20 @@ final class SQLiteStorage: EventStorage {
 
     func read(_ request: ReadRequest) async throws -> ReadPage {
         try await readers.run { connection in
+            // A store never given a lifecycle change reads as before, without the join.
+            let hasLifecycle = try connection.hasLifecycleTable()
             let sql: String
-            switch (request.isAll, request.direction) {
-            case (false, .forward): sql = SQLiteSchema.readStreamForward
-            case (false, .backward): sql = SQLiteSchema.readStreamBackward
-            case (true, .forward): sql = SQLiteSchema.readAllForward
-            case (true, .backward): sql = SQLiteSchema.readAllBackward
+            switch (request.isAll, request.direction, hasLifecycle) {
+            case (false, .forward, false): sql = SQLiteSchema.readStreamForward
+            case (false, .backward, false): sql = SQLiteSchema.readStreamBackward
+            case (true, .forward, false): sql = SQLiteSchema.readAllForward
+            case (true, .backward, false): sql = SQLiteSchema.readAllBackward
+            case (false, .forward, true): sql = SQLiteSchema.readStreamForwardWithLifecycle
+            case (false, .backward, true): sql = SQLiteSchema.readStreamBackwardWithLifecycle
+            case (true, .forward, true): sql = SQLiteSchema.readAllForwardWithLifecycle
+            case (true, .backward, true): sql = SQLiteSchema.readAllBackwardWithLifecycle
             }
+            let now = hasLifecycle ? Timestamp.nowMicroseconds() : 0
             let query = try connection.statement(sql)
             defer { query.reset() }
             if !request.isAll { query.bind(1, request.streamID) }
@@ -123,7 +154,9 @@ final class SQLiteStorage: EventStorage {
             var stoppedEarly = false
             while try query.step() {
                 rows += 1
-                if !builder.add(try SQLiteStorage.event(from: query, path: connection.path)) {
+                let event = try SQLiteStorage.event(from: query, path: connection.path)
+                let isHidden = hasLifecycle && SQLiteStorage.isHidden(row: query, nowMicros: now)
+                if !builder.add(event, isHidden: isHidden) {
                     stoppedEarly = try query.step()
                     break
                 }
@@ -160,6 +193,7 @@ final class SQLiteStorage: EventStorage {
 
     func head(of streamID: String) async throws -> StreamHead {
         try await readers.run { connection in
+            if try connection.hasLifecycleTable() { return try Self.headWithLifecycle(of: streamID, on: connection) }
             let isAll = streamID == StreamName.all
             let query = try connection.statement(isAll ? SQLiteSchema.globalHead : SQLiteSchema.streamHead)
             defer { query.reset() }
@@ -257,22 +291,5 @@ final class SQLiteStorage: EventStorage {
         try await DedicatedThread.run(name: "sqlite-watcher-stop") { changeWatcher.stop() }
         await writer?.shutdown()
         await readers.shutdown()
-    }
-}
-
-
-// WORK IN PROGRESS (branch lifecycle): replaced by the real implementation before merging to main.
-extension SQLiteStorage {
-    func changeLifecycle(_ change: LifecycleChange) async throws -> StreamLifecycle {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
-    }
-    func lifecycle(of streamID: String) async throws -> StreamLifecycle {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
-    }
-    func streamIDs(prefix: String, after: String?, limit: Int) async throws -> [String] {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
-    }
-    func compact(progress: CompactionProgress?) async throws -> CompactionReport {
-        throw EventStoreError.invalidArgument("lifecycle: not implemented yet")
     }
 }
