@@ -4,10 +4,29 @@
 struct PayloadEncoding: Encoder {
     /// The output.
     let writer: PayloadWriter
-    /// The slot frame this encoder writes into.
-    let slot: (depth: Int, serial: Int)
+    /// The depth of the slot frame this encoder writes into.
+    private let slotDepth: Int32
+    /// The serial of the slot frame.
+    private let slotSerial: Int32
     /// The keys from the top-level value to this one.
     let codingPath: [any CodingKey]
+
+    /// An encoder for the value of slot frame `slot`. The frame is kept in two 32-bit halves, so
+    /// that the encoder fits an existential's inline buffer and `any Encoder` allocates no box; a
+    /// frame past that range (a document of billions of containers) gives an encoder whose every
+    /// use throws `PayloadWriter.OutOfOrder`, and `JSONEncoder` does the work.
+    init(writer: PayloadWriter, slot: (depth: Int, serial: Int), codingPath: [any CodingKey]) {
+        self.writer = writer
+        if let depth = Int32(exactly: slot.depth), let serial = Int32(exactly: slot.serial) {
+            (slotDepth, slotSerial) = (depth, serial)
+        } else {
+            (slotDepth, slotSerial) = (-1, -1)
+        }
+        self.codingPath = codingPath
+    }
+
+    /// The slot frame this encoder writes into.
+    var slot: (depth: Int, serial: Int) { (Int(slotDepth), Int(slotSerial)) }
     /// Always empty: `PayloadEncoder` takes no user info.
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 

@@ -14,7 +14,7 @@ struct PayloadUnkeyedEncodingContainer: UnkeyedEncodingContainer {
 
     /// The elements written so far.
     var count: Int {
-        frame.depth >= 0 && frame.depth < writer.frames.count && writer.frames[frame.depth].serial == frame.serial
+        frame.depth >= 0 && frame.depth < writer.frameCount && writer.frames[frame.depth].serial == frame.serial
             ? writer.frames[frame.depth].count : 0
     }
 
@@ -112,7 +112,9 @@ struct PayloadUnkeyedEncodingContainer: UnkeyedEncodingContainer {
     }
 
     /// Appends an object and returns its container.
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<
+        NestedKey
+    > {
         let path = nextPath
         var nested: (depth: Int, serial: Int) = (-1, -1)
         if (try? begin()) != nil { nested = writer.openNested(.object) }
