@@ -13,11 +13,13 @@ import Foundation
 /// the value is then encoded by `JSONEncoder` itself, so the result is the same, only slower.
 ///
 /// Thread-safety: stateless; call from any task.
+@usableFromInline
 enum PayloadEncoder {
     /// The JSON of `value`.
     /// - Throws: `EncodingError.invalidValue` for a non-finite floating-point value or a value that
     ///   encodes nothing, or what `value.encode(to:)` throws.
     /// - Complexity: O(n) in the size of the output.
+    @inlinable
     static func encode<T: Encodable>(_ value: T) throws -> Data {
         // The writer and its buffers are reused from one event to the next: allocating them took
         // more time than writing a small payload.

@@ -9,11 +9,13 @@ import Foundation
 /// `OutOfOrder`, and the encoder starts again with `JSONEncoder`.
 ///
 /// Thread-safety: not thread-safe; one encoding pass owns it.
+@usableFromInline
 final class PayloadWriter {
     /// Thrown when a container is used after it was closed; see the type's summary.
-    struct OutOfOrder: Error {}
+    @usableFromInline struct OutOfOrder: Error {}
 
     /// What a frame is.
+    @usableFromInline
     enum FrameKind: UInt8 {
         /// A JSON object: `{` was written, `}` closes it.
         case object
@@ -25,13 +27,14 @@ final class PayloadWriter {
     }
 
     /// One open container or value position.
+    @usableFromInline
     struct Frame {
         /// What the frame is.
-        var kind: FrameKind
+        @usableFromInline var kind: FrameKind
         /// Items written: members, elements, or (for a slot) whether its value was started.
-        var count: Int
+        @usableFromInline var count: Int
         /// Tells this frame from earlier frames at the same depth.
-        var serial: Int
+        @usableFromInline var serial: Int
     }
 
     // Exclusivity is checked statically only: one encoding pass, on one thread, owns the writer,
@@ -46,22 +49,22 @@ final class PayloadWriter {
     /// The bytes `buffer` holds.
     @exclusivity(unchecked) private var capacity: Int
     /// The open frames, outermost first: the first `frameCount` of the buffer.
-    @exclusivity(unchecked) private(set) var frames: UnsafeMutablePointer<Frame>
+    @usableFromInline @exclusivity(unchecked) private(set) var frames: UnsafeMutablePointer<Frame>
     /// The frames open.
-    @exclusivity(unchecked) private(set) var frameCount = 0
+    @usableFromInline @exclusivity(unchecked) private(set) var frameCount = 0
     /// The frames `frames` holds.
     @exclusivity(unchecked) private var frameCapacity: Int
     /// Set once a container was used out of order; from then on every use throws.
-    @exclusivity(unchecked) private(set) var isOutOfOrder = false
+    @usableFromInline @exclusivity(unchecked) private(set) var isOutOfOrder = false
     @exclusivity(unchecked) private var serialNext = 0
 
     /// The writer kept for the next encoding pass; see `PayloadEncoder.encode(_:)`.
-    static let spare = SpareObject<PayloadWriter>()
+    @usableFromInline static let spare = SpareObject<PayloadWriter>()
     /// The largest output buffer a writer keeps between passes, so that one large payload does not
     /// pin its memory.
     static let reusableCapacityMax = 64 * 1024
 
-    init() {
+    @usableFromInline init() {
         capacity = 256
         buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
         frameCapacity = 16
@@ -74,15 +77,15 @@ final class PayloadWriter {
     }
 
     /// The JSON written so far, valid until the next write.
-    var output: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer, count: count) }
+    @usableFromInline var output: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer, count: count) }
 
     /// Whether the writer is worth keeping for another pass: its buffers are not oversized.
-    var isReusable: Bool {
+    @usableFromInline var isReusable: Bool {
         capacity <= Self.reusableCapacityMax && frameCapacity * MemoryLayout<Frame>.stride <= Self.reusableCapacityMax
     }
 
     /// Empties the writer for another pass, keeping its buffers.
-    func reset() {
+    @usableFromInline func reset() {
         count = 0
         frameCount = 0
         serialNext = 0
@@ -108,7 +111,7 @@ final class PayloadWriter {
     }
 
     /// Appends one byte.
-    @inline(__always)
+    @usableFromInline @inline(__always)
     func append(_ byte: UInt8) {
         reserve(1)
         buffer[count] = byte  // safe: reserve(1) made room
@@ -131,7 +134,7 @@ final class PayloadWriter {
     }
 
     /// Appends the UTF-8 of `text` as it is.
-    private func appendUTF8(_ text: String) {
+    @usableFromInline func appendUTF8(_ text: String) {
         var text = text
         text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
@@ -139,7 +142,7 @@ final class PayloadWriter {
     // MARK: Frames
 
     /// Opens a frame above the current top and returns its depth and serial.
-    func push(_ kind: FrameKind) -> (depth: Int, serial: Int) {
+    @usableFromInline func push(_ kind: FrameKind) -> (depth: Int, serial: Int) {
         if _slowPath(frameCount == frameCapacity) {
             let newCapacity = frameCapacity * 2
             let newFrames = UnsafeMutablePointer<Frame>.allocate(capacity: newCapacity)
@@ -155,7 +158,7 @@ final class PayloadWriter {
     }
 
     /// Closes every frame above `depth`.
-    func close(above depth: Int) {
+    @usableFromInline func close(above depth: Int) {
         while frameCount > depth + 1 {
             frameCount -= 1
             let frame = frames[frameCount]  // safe: frameCount was above depth + 1 >= 0
@@ -182,20 +185,20 @@ final class PayloadWriter {
 
     /// Starts one element of the container at `depth`: the `,` it needs.
     @inline(__always)
-    func beginElement(depth: Int, serial: Int) throws {
+    @usableFromInline func beginElement(depth: Int, serial: Int) throws {
         if try beginItem(depth: depth, serial: serial) { append(UInt8(ascii: ",")) }
     }
 
     /// Starts one member of the object at `depth`: the `,` it needs, the key and the `:`.
     @inline(__always)
-    func beginMember(depth: Int, serial: Int, key: String) throws {
+    @usableFromInline func beginMember(depth: Int, serial: Int, key: String) throws {
         if try beginItem(depth: depth, serial: serial) { append(UInt8(ascii: ",")) }
         writeString(key)
         append(UInt8(ascii: ":"))
     }
 
     /// Claims the slot at `depth` for a single value; it must still be open, on top and unused.
-    func beginSingleValue(depth: Int, serial: Int) throws {
+    @usableFromInline func beginSingleValue(depth: Int, serial: Int) throws {
         guard !isOutOfOrder, depth >= 0, depth == frameCount - 1, frames[depth].serial == serial,
             frames[depth].count == 0
         else { throw outOfOrder() }
@@ -204,7 +207,9 @@ final class PayloadWriter {
 
     /// Opens a container of `kind` in the slot at `depth`, or gives back the one already opened there
     /// and still open (asking an encoder twice for its container gives the same container).
-    func openContainer(_ kind: FrameKind, inSlot depth: Int, serial: Int) throws -> (depth: Int, serial: Int) {
+    @usableFromInline func openContainer(_ kind: FrameKind, inSlot depth: Int, serial: Int) throws -> (
+        depth: Int, serial: Int
+    ) {
         guard !isOutOfOrder, depth >= 0, depth < frameCount, frames[depth].serial == serial else { throw outOfOrder() }
         if frames[depth].count == 0 {
             close(above: depth)
@@ -219,7 +224,7 @@ final class PayloadWriter {
 
     /// Opens a container of `kind` as the value that was just begun (after `beginMember` or
     /// `beginElement`).
-    func openNested(_ kind: FrameKind) -> (depth: Int, serial: Int) {
+    @usableFromInline func openNested(_ kind: FrameKind) -> (depth: Int, serial: Int) {
         append(kind == .object ? UInt8(ascii: "{") : UInt8(ascii: "["))
         return push(kind)
     }
@@ -232,7 +237,7 @@ final class PayloadWriter {
     // MARK: Values
 
     /// Encodes `value` as the whole document.
-    func encodeTopLevel<T: Encodable>(_ value: T) throws {
+    @inlinable func encodeTopLevel<T: Encodable>(_ value: T) throws {
         let slot = push(.slot)
         try encodeValue(value, inSlot: slot, codingPath: [])
         if frames[0].count == 0 {
@@ -245,8 +250,9 @@ final class PayloadWriter {
     }
 
     /// Writes `value` where a value was just begun, at `depth` + 1 above the container at `depth`.
-    func encodeNested<T: Encodable>(_ value: T, above depth: Int, codingPath: @autoclosure () -> [any CodingKey]) throws
-    {
+    @inlinable func encodeNested<T: Encodable>(
+        _ value: T, above depth: Int, codingPath: @autoclosure () -> [any CodingKey]
+    ) throws {
         if try writeSpecial(value, codingPath: codingPath) { return }
         let slot = push(.slot)
         try encodeValue(value, inSlot: slot, codingPath: codingPath())
@@ -255,7 +261,7 @@ final class PayloadWriter {
 
     /// Writes `value` into the open, unused slot `slot`, leaving the slot and what `value` opened on
     /// the stack.
-    private func encodeValue<T: Encodable>(
+    @inlinable func encodeValue<T: Encodable>(
         _ value: T, inSlot slot: (depth: Int, serial: Int), codingPath: [any CodingKey]
     ) throws {
         if try writeSpecial(value, codingPath: { codingPath }) {
@@ -267,8 +273,8 @@ final class PayloadWriter {
 
     /// Writes `value` if its type is one `JSONEncoder` treats specially, or a common scalar.
     /// - Returns: Whether it did.
-    @inline(__always)
-    private func writeSpecial<T: Encodable>(_ value: T, codingPath: () -> [any CodingKey]) throws -> Bool {
+    @inlinable @inline(__always)
+    func writeSpecial<T: Encodable>(_ value: T, codingPath: () -> [any CodingKey]) throws -> Bool {
         if T.self == String.self {
             writeString(value as! String)  // safe: T is String
         } else if T.self == Int.self {
@@ -293,15 +299,15 @@ final class PayloadWriter {
     }
 
     /// Writes `null`.
-    func writeNull() { append("null") }
+    @usableFromInline func writeNull() { append("null") }
 
     /// Writes `true` or `false`.
-    func writeBool(_ value: Bool) {
+    @usableFromInline func writeBool(_ value: Bool) {
         if value { append("true") } else { append("false") }
     }
 
     /// Writes an integer of any width in decimal, exactly.
-    @inline(__always)
+    @inlinable @inline(__always)
     func writeInteger<T: FixedWidthInteger>(_ value: T) {
         if T.bitWidth <= 64 {
             if T.isSigned {
@@ -316,7 +322,7 @@ final class PayloadWriter {
         }
     }
 
-    private func writeDigits(_ value: UInt64) {
+    @usableFromInline func writeDigits(_ value: UInt64) {
         var digits = 1
         var rest = value
         while rest >= 10 {
@@ -338,7 +344,7 @@ final class PayloadWriter {
     /// Writes a finite `Double` as `JSONEncoder` does: its shortest round-tripping form, without a
     /// trailing `.0`.
     /// - Throws: `EncodingError.invalidValue` for NaN and the infinities.
-    func writeDouble(_ value: Double, codingPath: @autoclosure () -> [any CodingKey]) throws {
+    @usableFromInline func writeDouble(_ value: Double, codingPath: @autoclosure () -> [any CodingKey]) throws {
         guard value.isFinite else { throw nonFinite(value, codingPath: codingPath()) }
         if let exact = Int64(exactly: value), exact.magnitude < 1 << 53, !(value == 0 && value.sign == .minus) {
             writeInteger(exact)
@@ -348,7 +354,7 @@ final class PayloadWriter {
     }
 
     /// Writes a finite `Float` as `JSONEncoder` does; see `writeDouble`.
-    func writeFloat(_ value: Float, codingPath: @autoclosure () -> [any CodingKey]) throws {
+    @usableFromInline func writeFloat(_ value: Float, codingPath: @autoclosure () -> [any CodingKey]) throws {
         guard value.isFinite else { throw nonFinite(value, codingPath: codingPath()) }
         writeFloatingText(value.description)
     }
@@ -373,13 +379,13 @@ final class PayloadWriter {
     }
 
     /// Writes a `Decimal` as a JSON number, as `JSONEncoder` does.
-    func writeDecimal(_ value: Decimal) {
+    @usableFromInline func writeDecimal(_ value: Decimal) {
         appendUTF8(value.description)
     }
 
     /// Writes a JSON string: `"` and `\` escaped, `/` as `\/`, control characters as `\b \f \n \r \t`
     /// or `\u00XX`, everything else as its UTF-8.
-    func writeString(_ string: String) {
+    @usableFromInline func writeString(_ string: String) {
         var string = string
         string.withUTF8 { utf8 in
             reserve(utf8.count &+ 2)
