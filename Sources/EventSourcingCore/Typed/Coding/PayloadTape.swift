@@ -176,7 +176,15 @@ final class PayloadTape {
         let length = Int(token.end - token.start)
         guard length == wanted.count else { return false }
         guard length > 0, let base = wanted.baseAddress else { return true }
-        return memcmp(bytes.baseAddress! + Int(token.start), base, length) == 0  // safe: both hold `length` bytes
+        let key = bytes.baseAddress! + Int(token.start)
+        if length <= 8 {
+            // Most keys: compared without a call to memcmp.
+            for index in 0..<length where key.load(fromByteOffset: index, as: UInt8.self) != base[index] {
+                return false  // safe: index < length, which both hold
+            }
+            return true
+        }
+        return memcmp(key, base, length) == 0  // safe: both hold `length` bytes
     }
 
     /// The string of string token `index`, unescaped.
@@ -424,6 +432,8 @@ final class PayloadTape {
             offset += 1
             let start = offset
             var hasEscapes = false
+            var nonASCII: UInt64 = 0
+            offset = PlainStringBytes.plainEnd(of: bytes, from: offset, slash: false, nonASCII: &nonASCII)
             var high: UInt8 = 0
             while true {
                 guard offset < bytes.count else { throw error("Unterminated string") }
@@ -451,7 +461,8 @@ final class PayloadTape {
             }
             tokens.append(
                 Token(
-                    kind: .string, hasEscapesOrFraction: hasEscapes, isNonASCII: high >= 0x80, count: 0,
+                    kind: .string, hasEscapesOrFraction: hasEscapes, isNonASCII: high >= 0x80 || nonASCII != 0,
+                    count: 0,
                     start: Int32(start), end: Int32(offset), next: Int32(tokens.count + 1)))
             offset += 1
         }

@@ -390,8 +390,11 @@ final class PayloadWriter {
         string.withUTF8 { utf8 in
             reserve(utf8.count &+ 2)
             append(UInt8(ascii: "\""))
+            var nonASCII: UInt64 = 0
+            let plainEnd = PlainStringBytes.plainEnd(
+                of: UnsafeRawBufferPointer(utf8), from: 0, slash: true, nonASCII: &nonASCII)
             var runStart = 0
-            for index in 0..<utf8.count {
+            for index in plainEnd..<utf8.count {
                 let byte = utf8[index]
                 guard
                     byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "/")
