@@ -126,6 +126,48 @@ private struct HoldsNothing: Codable, Equatable {
 
 private enum PayloadTestFailure: Error { case notAnObject }
 
+/// Encodes a second payload from inside its own `encode(to:)`, while the first pass holds the writer.
+private struct EncodesAnother: Codable, Equatable {
+    var inner: Text
+    var innerJSON: String
+
+    init(_ text: String) throws {
+        inner = Text(text: text)
+        innerJSON = String(decoding: try PayloadEncoder.encode(inner), as: UTF8.self)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(inner, forKey: .inner)
+        try container.encode(String(decoding: try PayloadEncoder.encode(inner), as: UTF8.self), forKey: .innerJSON)
+    }
+}
+
+/// Keeps the encoder it is given, as a (questionable) conformance may: the writer must then not
+/// be handed to the next pass.
+private final class EncoderKeeper: @unchecked Sendable {  // safe: used by one test task only
+    var kept: [any Encoder] = []
+}
+
+private struct KeepsItsEncoder: Encodable {
+    let keeper: EncoderKeeper
+    var value: Int
+
+    func encode(to encoder: any Encoder) throws {
+        keeper.kept.append(encoder)
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+}
+
+/// An array nested `depth` times around `leaf`.
+private indirect enum Nest: Codable, Equatable {
+    case leaf(Int)
+    case nest([Nest])
+
+    static func deep(_ depth: Int) -> Nest { depth == 0 ? .leaf(depth) : .nest([.deep(depth - 1), .leaf(depth)]) }
+}
+
 private struct Text: Codable, Equatable { var text: String }
 private struct Number<T: Codable & Equatable>: Codable, Equatable { var value: T }
 
@@ -331,5 +373,60 @@ private struct Number<T: Codable & Equatable>: Codable, Equatable { var value: T
         #expect(try PayloadDecoder.decode([Int?].self, from: Data("[1,null,3]".utf8)) == [1, nil, 3])
         #expect(try PayloadDecoder.decode([[String]].self, from: Data(#"[[],["a"],["b","c"]]"#.utf8)) == [[], ["a"], ["b", "c"]])
         #expect(throws: DecodingError.self) { try PayloadDecoder.decode(Shape.self, from: Data(#"{"rectangle":{"_0":1}}"#.utf8)) }
+    }
+
+    @Test func stringsAreEscapedAsJSONEncoderDoesAtEveryPositionOfAWord() throws {
+        // The writer and the scanner check eight bytes at a time, then byte by byte: put each
+        // character that needs care at every offset of a word, and before, inside and after one.
+        for special in ["\"", "\\", "/", "\n", "\u{1}", "\u{1F}", "é", "😀", "\u{7F}"] {
+            for offset in 0..<18 {
+                let text = String(repeating: "x", count: offset) + special + String(repeating: "y", count: 17 - offset)
+                let value = Text(text: text)
+                #expect(
+                    try PayloadEncoder.encode(value) == (try JSONEncoder().encode(value)), "\(text.debugDescription)")
+                try roundTrip(value)
+            }
+        }
+        try roundTrip(Text(text: String(repeating: "plain text, no escapes; ", count: 40)))
+    }
+
+    @Test func keysOfEveryLengthAreFound() throws {
+        for length in [1, 7, 8, 9, 16, 17, 40] {
+            let key = String(repeating: "k", count: length)
+            let other = String(repeating: "k", count: length - 1) + "j"
+            let json = #"{"\#(other)":1,"\#(key)":2}"#
+            let decoded = try PayloadDecoder.decode([String: Int].self, from: Data(json.utf8))
+            #expect(decoded == [key: 2, other: 1])
+        }
+    }
+
+    @Test func theReusedWriterAndTapeStartEachPassClean() throws {
+        // A pass that throws half way, then ordinary ones.
+        #expect(throws: EncodingError.self) { try PayloadEncoder.encode([1, .nan, 3] as [Double]) }
+        #expect(String(decoding: try PayloadEncoder.encode([1, 2]), as: UTF8.self) == "[1,2]")
+        #expect(throws: DecodingError.self) { try PayloadDecoder.decode([Int].self, from: Data("[1,2".utf8)) }
+        #expect(try PayloadDecoder.decode([Int].self, from: Data("[3]".utf8)) == [3])
+        // Documents larger than the buffers a writer or tape keeps, then small ones again.
+        let large = (0..<20_000).map { Inner(name: "name \($0)", tags: ["t\($0)"]) }
+        try roundTrip(large)
+        try roundTrip(Inner(name: "small", tags: []))
+        // Nesting deeper than the frame stack and token buffer start with.
+        try roundTrip(Nest.deep(100))
+        // A pass inside a pass: the inner one gets a writer of its own.
+        let outer = try EncodesAnother("inside")
+        let json = try JSONValue.parse(PayloadEncoder.encode(outer))
+        #expect(json == ["inner": ["text": "inside"], "innerJSON": #"{"text":"inside"}"#])
+    }
+
+    @Test func aKeptEncoderDoesNotSeeTheNextPass() throws {
+        let keeper = EncoderKeeper()
+        #expect(
+            String(decoding: try PayloadEncoder.encode(KeepsItsEncoder(keeper: keeper, value: 1)), as: UTF8.self) == "1"
+        )
+        #expect(String(decoding: try PayloadEncoder.encode(Text(text: "next")), as: UTF8.self) == #"{"text":"next"}"#)
+        // Writing through the kept encoder now fails (its pass is over) and leaves the next pass alone.
+        var container = keeper.kept[0].singleValueContainer()
+        #expect(throws: (any Error).self) { try container.encode(2) }
+        #expect(String(decoding: try PayloadEncoder.encode(Text(text: "after")), as: UTF8.self) == #"{"text":"after"}"#)
     }
 }

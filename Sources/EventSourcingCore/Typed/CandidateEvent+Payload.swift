@@ -4,6 +4,7 @@ extension CandidateEvent {
     /// An event whose `data` is the JSON of `payload` and whose `type` is `E.eventType`.
     /// - Throws: `EventStoreError.invalidEvent` when the payload cannot be encoded as JSON (for
     ///   example a non-finite `Double`).
+    @inlinable
     public init<E: EventPayload>(
         _ payload: E, metadata: [String: JSONValue]? = nil, idempotencyKey: String? = nil
     ) throws {

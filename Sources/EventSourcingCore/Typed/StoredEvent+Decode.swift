@@ -4,6 +4,7 @@ extension StoredEvent {
     /// The payload of this event, decoded from its JSON `data`.
     /// - Throws: `EventStoreError.invalidEvent` when `type` is not `E.eventType`, or when `data`
     ///   is not JSON of `E`.
+    @inlinable
     public func decode<E: EventPayload>(_ type: E.Type) throws -> E {
         guard self.type == E.eventType else {
             throw EventStoreError.invalidEvent(

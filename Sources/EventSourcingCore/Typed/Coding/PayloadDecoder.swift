@@ -11,13 +11,21 @@ import Foundation
 /// one of them (the last, for objects of more than 32 members).
 ///
 /// Thread-safety: stateless; call from any task.
+@usableFromInline
 enum PayloadDecoder {
     /// The value of type `T` in `data`.
     /// - Throws: `DecodingError` when `data` is not JSON or not JSON of a `T`, or what `T(from:)`
     ///   throws.
     /// - Complexity: O(n) in the size of `data`, plus what `T(from:)` does.
+    @inlinable
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        let tape = try PayloadTape(data)
+        // The tape and its buffers are reused from one event to the next: allocating them took
+        // more time than reading a small payload.
+        var tape = PayloadTape.spare.take() ?? PayloadTape()
+        defer {
+            if isKnownUniquelyReferenced(&tape), tape.isReusable { PayloadTape.spare.put(tape) }
+        }
+        try tape.load(data)
         return try tape.decodeValue(T.self, at: 0, codingPath: [])
     }
 }

@@ -1,27 +1,39 @@
 /// The `Decoder` `PayloadDecoder` hands to `init(from:)`: one value of a `PayloadTape`.
 ///
 /// Thread-safety: not thread-safe; belongs to one decoding pass.
+@usableFromInline
 struct PayloadDecoding: Decoder {
     /// The document.
-    let tape: PayloadTape
+    @usableFromInline let tape: PayloadTape
     /// The value's token.
-    let index: Int
+    @usableFromInline let index: Int
     /// The keys from the top-level value to this one.
-    let codingPath: [any CodingKey]
+    @usableFromInline let codingPath: [any CodingKey]
+
+    /// The decoder of token `index` of `tape`, reached through `codingPath`.
+    @usableFromInline
+    init(tape: PayloadTape, index: Int, codingPath: [any CodingKey]) {
+        self.tape = tape
+        self.index = index
+        self.codingPath = codingPath
+    }
     /// Always empty: `PayloadDecoder` takes no user info.
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    @usableFromInline var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     /// The value's members, by key.
     /// - Throws: `DecodingError` when the value is not an object.
+    @inlinable
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard tape.tokens[index].kind == .object else {
             throw tape.mismatch([String: Any].self, at: index, codingPath: codingPath)
         }
-        return KeyedDecodingContainer(PayloadKeyedDecodingContainer<Key>(tape: tape, object: index, codingPath: codingPath))
+        return KeyedDecodingContainer(
+            PayloadKeyedDecodingContainer<Key>(tape: tape, object: index, codingPath: codingPath))
     }
 
     /// The value's elements, in order.
     /// - Throws: `DecodingError` when the value is not an array.
+    @inlinable
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard tape.tokens[index].kind == .array else {
             throw tape.mismatch([Any].self, at: index, codingPath: codingPath)
@@ -30,6 +42,7 @@ struct PayloadDecoding: Decoder {
     }
 
     /// The value itself.
+    @inlinable
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
         PayloadSingleValueDecodingContainer(tape: tape, index: index, codingPath: codingPath)
     }

@@ -13,26 +13,32 @@ import Foundation
 /// the value is then encoded by `JSONEncoder` itself, so the result is the same, only slower.
 ///
 /// Thread-safety: stateless; call from any task.
+@usableFromInline
 enum PayloadEncoder {
     /// The JSON of `value`.
     /// - Throws: `EncodingError.invalidValue` for a non-finite floating-point value or a value that
     ///   encodes nothing, or what `value.encode(to:)` throws.
     /// - Complexity: O(n) in the size of the output.
+    @inlinable
     static func encode<T: Encodable>(_ value: T) throws -> Data {
-        Data(try encodeBytes(value))
-    }
-
-    /// The JSON of `value` as bytes; see `encode(_:)`.
-    static func encodeBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let writer = PayloadWriter()
+        // The writer and its buffers are reused from one event to the next: allocating them took
+        // more time than writing a small payload.
+        var writer = PayloadWriter.spare.take() ?? PayloadWriter()
+        defer {
+            if isKnownUniquelyReferenced(&writer), writer.isReusable {
+                writer.reset()
+                PayloadWriter.spare.put(writer)
+            }
+        }
         do {
             try writer.encodeTopLevel(value)
-            return writer.bytes
+            let output = writer.output
+            return Data(bytes: output.baseAddress!, count: output.count)  // safe: JSON is at least one byte
         } catch is PayloadWriter.OutOfOrder {
-            return Array(try JSONEncoder().encode(value))
+            return try JSONEncoder().encode(value)
         } catch {
             // A conformance may catch the streaming pass's give-up and throw something else.
-            if writer.isOutOfOrder { return Array(try JSONEncoder().encode(value)) }
+            if writer.isOutOfOrder { return try JSONEncoder().encode(value) }
             throw error
         }
     }

@@ -4,105 +4,114 @@
 /// `PayloadWriter.OutOfOrder`, and the encoder falls back to `JSONEncoder`.
 ///
 /// Thread-safety: not thread-safe; belongs to one encoding pass.
+@usableFromInline
 struct PayloadKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     /// The output.
-    let writer: PayloadWriter
+    @usableFromInline let writer: PayloadWriter
     /// This object's frame.
-    let frame: (depth: Int, serial: Int)
+    @usableFromInline let frame: (depth: Int, serial: Int)
     /// The keys from the top-level value to this object.
-    let codingPath: [any CodingKey]
+    @usableFromInline let codingPath: [any CodingKey]
 
-    @inline(__always)
-    private func begin(_ key: Key) throws {
+    /// The container of frame `frame` of `writer`, reached through `codingPath`.
+    @usableFromInline
+    init(writer: PayloadWriter, frame: (depth: Int, serial: Int), codingPath: [any CodingKey]) {
+        self.writer = writer
+        self.frame = frame
+        self.codingPath = codingPath
+    }
+
+    @inlinable @inline(__always)
+    func begin(_ key: Key) throws {
         try writer.beginMember(depth: frame.depth, serial: frame.serial, key: key.stringValue)
     }
 
     /// Writes `null` under `key`.
-    mutating func encodeNil(forKey key: Key) throws {
+    @inlinable mutating func encodeNil(forKey key: Key) throws {
         try begin(key)
         writer.writeNull()
     }
     /// Writes `value` under `key`.
-    mutating func encode(_ value: Bool, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: Bool, forKey key: Key) throws {
         try begin(key)
         writer.writeBool(value)
     }
     /// Writes `value` under `key`, escaped.
-    mutating func encode(_ value: String, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: String, forKey key: Key) throws {
         try begin(key)
         writer.writeString(value)
     }
     /// Writes `value` under `key`.
     /// - Throws: `EncodingError.invalidValue` when it is not finite.
-    mutating func encode(_ value: Double, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: Double, forKey key: Key) throws {
         try begin(key)
         try writer.writeDouble(value, codingPath: codingPath + [key])
     }
     /// Writes `value` under `key`.
     /// - Throws: `EncodingError.invalidValue` when it is not finite.
-    mutating func encode(_ value: Float, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: Float, forKey key: Key) throws {
         try begin(key)
         try writer.writeFloat(value, codingPath: codingPath + [key])
     }
     /// Writes `value` under `key`.
-    mutating func encode(_ value: Int, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: Int, forKey key: Key) throws {
         try begin(key)
         writer.writeInteger(value)
     }
     /// Writes `value` under `key`.
-    mutating func encode(_ value: Int8, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: Int8, forKey key: Key) throws {
         try begin(key)
         writer.writeInteger(value)
     }
     /// Writes `value` under `key`.
-    mutating func encode(_ value: Int16, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: Int16, forKey key: Key) throws {
         try begin(key)
         writer.writeInteger(value)
     }
     /// Writes `value` under `key`.
-    mutating func encode(_ value: Int32, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: Int32, forKey key: Key) throws {
         try begin(key)
         writer.writeInteger(value)
     }
     /// Writes `value` under `key`.
-    mutating func encode(_ value: Int64, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: Int64, forKey key: Key) throws {
         try begin(key)
         writer.writeInteger(value)
     }
     /// Writes `value` under `key`.
-    mutating func encode(_ value: UInt, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: UInt, forKey key: Key) throws {
         try begin(key)
         writer.writeInteger(value)
     }
     /// Writes `value` under `key`.
-    mutating func encode(_ value: UInt8, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: UInt8, forKey key: Key) throws {
         try begin(key)
         writer.writeInteger(value)
     }
     /// Writes `value` under `key`.
-    mutating func encode(_ value: UInt16, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: UInt16, forKey key: Key) throws {
         try begin(key)
         writer.writeInteger(value)
     }
     /// Writes `value` under `key`.
-    mutating func encode(_ value: UInt32, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: UInt32, forKey key: Key) throws {
         try begin(key)
         writer.writeInteger(value)
     }
     /// Writes `value` under `key`.
-    mutating func encode(_ value: UInt64, forKey key: Key) throws {
+    @inlinable mutating func encode(_ value: UInt64, forKey key: Key) throws {
         try begin(key)
         writer.writeInteger(value)
     }
     /// Writes `value` under `key`, through its own `encode(to:)` unless `JSONEncoder` treats its
     /// type specially.
-    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+    @inlinable mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         try begin(key)
         try writer.encodeNested(value, above: frame.depth, codingPath: codingPath + [key])
     }
 
     /// Starts an object under `key` and returns its container.
-    mutating func nestedContainer<NestedKey: CodingKey>(
+    @usableFromInline mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy keyType: NestedKey.Type, forKey key: Key
     ) -> KeyedEncodingContainer<NestedKey> {
         var nested: (depth: Int, serial: Int) = (-1, -1)
@@ -112,23 +121,23 @@ struct PayloadKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProt
     }
 
     /// Starts an array under `key` and returns its container.
-    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+    @usableFromInline mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         var nested: (depth: Int, serial: Int) = (-1, -1)
         if (try? begin(key)) != nil { nested = writer.openNested(.array) }
         return PayloadUnkeyedEncodingContainer(writer: writer, frame: nested, codingPath: codingPath + [key])
     }
 
     /// An encoder for the value under `"super"`.
-    mutating func superEncoder() -> any Encoder {
+    @usableFromInline mutating func superEncoder() -> any Encoder {
         superEncoder(key: PayloadCodingKey.super)
     }
 
     /// An encoder for the value under `key`.
-    mutating func superEncoder(forKey key: Key) -> any Encoder {
+    @usableFromInline mutating func superEncoder(forKey key: Key) -> any Encoder {
         superEncoder(key: key)
     }
 
-    private func superEncoder(key: any CodingKey) -> any Encoder {
+    @usableFromInline func superEncoder(key: any CodingKey) -> any Encoder {
         var slot: (depth: Int, serial: Int) = (-1, -1)
         if (try? writer.beginMember(depth: frame.depth, serial: frame.serial, key: key.stringValue)) != nil {
             slot = writer.push(.slot)

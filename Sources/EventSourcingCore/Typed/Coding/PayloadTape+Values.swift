@@ -14,7 +14,7 @@ extension PayloadTape {
     }
 
     /// The error for a value of the wrong kind: `valueNotFound` for `null`, else `typeMismatch`.
-    func mismatch(_ type: Any.Type, at index: Int, codingPath: [any CodingKey]) -> DecodingError {
+    @usableFromInline func mismatch(_ type: Any.Type, at index: Int, codingPath: [any CodingKey]) -> DecodingError {
         if tokens[index].kind == .null {
             return DecodingError.valueNotFound(
                 type,
@@ -24,17 +24,20 @@ extension PayloadTape {
         return DecodingError.typeMismatch(
             type,
             DecodingError.Context(
-                codingPath: codingPath, debugDescription: "Expected to decode \(type) but found \(describe(index)) instead."))
+                codingPath: codingPath,
+                debugDescription: "Expected to decode \(type) but found \(describe(index)) instead."))
     }
 
-    private func corrupted(_ message: String, codingPath: [any CodingKey], _ error: (any Error)? = nil) -> DecodingError {
+    @usableFromInline func corrupted(_ message: String, codingPath: [any CodingKey], _ error: (any Error)? = nil)
+        -> DecodingError
+    {
         DecodingError.dataCorrupted(
             DecodingError.Context(codingPath: codingPath, debugDescription: message, underlyingError: error))
     }
 
     /// The `Bool` at token `index`.
     /// - Throws: `DecodingError` when it is not `true` or `false`.
-    @inline(__always)
+    @inlinable @inline(__always)
     func decodeBool(at index: Int, codingPath: @autoclosure () -> [any CodingKey]) throws -> Bool {
         switch tokens[index].kind {
         case .true: return true
@@ -45,7 +48,7 @@ extension PayloadTape {
 
     /// The `String` at token `index`, unescaped.
     /// - Throws: `DecodingError` when it is not a string or not valid Unicode.
-    @inline(__always)
+    @inlinable @inline(__always)
     func decodeString(at index: Int, codingPath: @autoclosure () -> [any CodingKey]) throws -> String {
         guard tokens[index].kind == .string else { throw mismatch(String.self, at: index, codingPath: codingPath()) }
         do {
@@ -58,7 +61,7 @@ extension PayloadTape {
     /// The integer at token `index`, exactly; a number with a fraction or exponent is accepted
     /// when its value is a whole number in range, as `JSONDecoder` accepts it.
     /// - Throws: `DecodingError` when it is not a number or does not fit `T`.
-    @inline(__always)
+    @inlinable @inline(__always)
     func decodeInteger<T: FixedWidthInteger>(
         _ type: T.Type, at index: Int, codingPath: @autoclosure () -> [any CodingKey]
     ) throws -> T {
@@ -99,7 +102,7 @@ extension PayloadTape {
 
     /// The `Double` at token `index`.
     /// - Throws: `DecodingError` when it is not a number or not finite as a `Double`.
-    @inline(__always)
+    @inlinable @inline(__always)
     func decodeDouble(at index: Int, codingPath: @autoclosure () -> [any CodingKey]) throws -> Double {
         let token = tokens[index]
         guard token.kind == .number else { throw mismatch(Double.self, at: index, codingPath: codingPath()) }
@@ -108,7 +111,9 @@ extension PayloadTape {
             // Up to 15 digits: exact in a Double, so converting the integer rounds as parsing would.
             let isNegative = text[0] == UInt8(ascii: "-")
             var magnitude: Int64 = 0
-            for byte in text[(isNegative ? 1 : 0)...] { magnitude = magnitude &* 10 &+ Int64(byte &- UInt8(ascii: "0")) }
+            for byte in text[(isNegative ? 1 : 0)...] {
+                magnitude = magnitude &* 10 &+ Int64(byte &- UInt8(ascii: "0"))
+            }
             if magnitude < 1_000_000_000_000_000 {
                 let value = Double(magnitude)
                 return isNegative ? -value : value
@@ -124,7 +129,7 @@ extension PayloadTape {
 
     /// The `Float` at token `index`.
     /// - Throws: `DecodingError` when it is not a number or not finite as a `Float`.
-    func decodeFloat(at index: Int, codingPath: @autoclosure () -> [any CodingKey]) throws -> Float {
+    @usableFromInline func decodeFloat(at index: Int, codingPath: @autoclosure () -> [any CodingKey]) throws -> Float {
         guard tokens[index].kind == .number else { throw mismatch(Float.self, at: index, codingPath: codingPath()) }
         let text = String(decoding: text(of: index), as: UTF8.self)
         guard let value = Float(text), value.isFinite else {
@@ -135,7 +140,9 @@ extension PayloadTape {
 
     /// The `Decimal` at token `index`, read from the number's text.
     /// - Throws: `DecodingError` when it is not a number or not a valid `Decimal`.
-    func decodeDecimal(at index: Int, codingPath: @autoclosure () -> [any CodingKey]) throws -> Decimal {
+    @usableFromInline func decodeDecimal(at index: Int, codingPath: @autoclosure () -> [any CodingKey]) throws
+        -> Decimal
+    {
         guard tokens[index].kind == .number else { throw mismatch(Decimal.self, at: index, codingPath: codingPath()) }
         let text = String(decoding: text(of: index), as: UTF8.self)
         guard let value = Decimal(string: text, locale: nil), !value.isNaN else {
@@ -148,6 +155,7 @@ extension PayloadTape {
     /// base64, `Date` from a `Double`, `URL` from a string, `Decimal` from a number) and the common
     /// scalars directly, everything else through `T(from:)`.
     /// - Throws: `DecodingError`, or what `T(from:)` throws.
+    @inlinable
     func decodeValue<T: Decodable>(_ type: T.Type, at index: Int, codingPath: [any CodingKey]) throws -> T {
         if T.self == String.self {
             return try decodeString(at: index, codingPath: codingPath) as! T  // safe: T is String

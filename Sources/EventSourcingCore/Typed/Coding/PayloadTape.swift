@@ -5,63 +5,108 @@ import Foundation
 /// in O(1) and nothing (no string, no dictionary) is built until a decoder asks for it.
 ///
 /// Thread-safety: not thread-safe; one decoding pass owns it.
+@usableFromInline
 final class PayloadTape {
     /// What a token is.
+    @usableFromInline
     enum Kind: UInt8 {
         case object, array, string, number, `true`, `false`, null
     }
 
     /// One JSON value (or object key, which is a string token followed by its value's tokens).
+    @usableFromInline
     struct Token {
         /// What the value is.
-        var kind: Kind
+        @usableFromInline var kind: Kind
         /// Strings: escapes present. Numbers: a fraction or exponent present.
-        var hasEscapesOrFraction: Bool
+        @usableFromInline var hasEscapesOrFraction: Bool
         /// Strings: bytes of 0x80 and above present.
-        var isNonASCII: Bool
+        @usableFromInline var isNonASCII: Bool
         /// Containers: members (pairs) or elements.
-        var count: Int32
+        @usableFromInline var count: Int32
         /// Strings: the first byte after the opening quote; numbers: the first byte.
-        var start: Int32
+        @usableFromInline var start: Int32
         /// Strings: the closing quote; numbers: the byte after the last.
-        var end: Int32
+        @usableFromInline var end: Int32
         /// The token after this value and everything in it.
-        var next: Int32
+        @usableFromInline var next: Int32
     }
 
     /// The deepest nesting accepted, as `JSONValue.parse` does.
     static let depthMax = JSONValue.parseDepthMax
 
-    /// A copy of the document, owned here and freed in `deinit`.
-    let bytes: UnsafeMutableRawBufferPointer
+    /// The tape kept for the next decoding pass; see `PayloadDecoder.decode(_:from:)`.
+    @usableFromInline static let spare = SpareObject<PayloadTape>()
+    /// The largest document or token buffer (in bytes) a tape keeps between passes, so that one
+    /// large payload does not pin its memory.
+    static let reusableCapacityMax = 64 * 1024
+
+    /// A copy of the document (in its first bytes; the rest is spare capacity), owned here and
+    /// freed in `deinit`.
+    @usableFromInline @exclusivity(unchecked) private(set) var bytes: UnsafeMutableRawBufferPointer
     // Exclusivity is checked statically only: one decoding pass, on one thread, owns the tape, and
     // the dynamic checks of these hot properties cost more than the decoding itself.
 
     /// The tokens, in document order; the document is token 0.
-    @exclusivity(unchecked) private(set) var tokens: [Token] = []
+    @usableFromInline @exclusivity(unchecked) private(set) var storage = TokenBuffer(capacity: 16)
     /// Where the last key lookup in object `hintObject` ended: the next member's key token.
     @exclusivity(unchecked) var hintObject = -1
     /// See `hintObject`.
     @exclusivity(unchecked) var hintMember = -1
     /// Key indexes of large objects, built when first searched.
-    var keyIndexes: [Int: [String: Int]] = [:]
+    @exclusivity(unchecked) var keyIndexes: [Int: [String: Int]] = [:]
+
+    /// An empty tape; `load(_:)` gives it a document.
+    @usableFromInline init() {
+        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 128, alignment: 1)
+    }
 
     /// Checks and tokenizes `data`.
     /// - Throws: `DecodingError.dataCorrupted` when it is not one JSON value.
-    init(_ data: Data) throws {
+    convenience init(_ data: Data) throws {
+        self.init()
+        try load(data)
+    }
+
+    deinit {
+        bytes.deallocate()
+        storage.deallocate()
+    }
+
+    /// The tokens, in document order; the document is token 0.
+    @inlinable var tokens: UnsafeBufferPointer<Token> { UnsafeBufferPointer(start: storage.base, count: storage.count) }
+
+    /// Whether the tape is worth keeping for another pass: its buffers are not oversized.
+    @usableFromInline var isReusable: Bool {
+        bytes.count <= Self.reusableCapacityMax
+            && storage.capacity * MemoryLayout<Token>.stride <= Self.reusableCapacityMax
+    }
+
+    /// Checks and tokenizes `data`, replacing the document read before (the buffers are kept).
+    /// - Throws: `DecodingError.dataCorrupted` when it is not one JSON value.
+    @usableFromInline func load(_ data: Data) throws {
         let count = data.count
         guard count < Int(Int32.max) else {
             throw DecodingError.dataCorrupted(
                 DecodingError.Context(codingPath: [], debugDescription: "The given data is too large to decode."))
         }
-        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 1)
+        hintObject = -1
+        hintMember = -1
+        if !keyIndexes.isEmpty { keyIndexes = [:] }
+        if count > bytes.count {
+            bytes.deallocate()
+            bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 1)
+        }
         if count > 0 {
             data.withUnsafeBytes { source in
                 bytes.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: count)  // safe: both hold `count` bytes
             }
         }
-        tokens.reserveCapacity(8)
         var scanner = Scanner(bytes: UnsafeRawBufferPointer(rebasing: bytes[..<count]))
+        // The scanner appends to a copy, which may reallocate; the tape takes it back in any case.
+        var tokens = storage
+        tokens.count = 0
+        defer { storage = tokens }
         do {
             if count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { scanner.offset = 3 }  // UTF-8 BOM
             scanner.skipWhitespace()
@@ -75,10 +120,8 @@ final class PayloadTape {
         }
     }
 
-    deinit { bytes.deallocate() }
-
     /// The bytes of token `index` (a string's contents without quotes, or a number's text).
-    @inline(__always)
+    @inlinable @inline(__always)
     func text(of index: Int) -> UnsafeRawBufferPointer {
         let token = tokens[index]
         return UnsafeRawBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)])
@@ -87,7 +130,7 @@ final class PayloadTape {
     /// The key of object `object` equal to `key`: the index of its value token, or nil.
     /// - Complexity: O(1) when keys are asked for in document order (as synthesized `Decodable`
     ///   asks), otherwise O(members), or O(1) amortized for objects of more than 32 members.
-    func find(_ key: String, in object: Int) -> Int? {
+    @usableFromInline func find(_ key: String, in object: Int) -> Int? {
         let container = tokens[object]
         let members = Int(container.count)
         guard members > 0 else { return nil }
@@ -133,12 +176,20 @@ final class PayloadTape {
         let length = Int(token.end - token.start)
         guard length == wanted.count else { return false }
         guard length > 0, let base = wanted.baseAddress else { return true }
-        return memcmp(bytes.baseAddress! + Int(token.start), base, length) == 0  // safe: both hold `length` bytes
+        let key = bytes.baseAddress! + Int(token.start)
+        if length <= 8 {
+            // Most keys: compared without a call to memcmp.
+            for index in 0..<length where key.load(fromByteOffset: index, as: UInt8.self) != base[index] {
+                return false  // safe: index < length, which both hold
+            }
+            return true
+        }
+        return memcmp(key, base, length) == 0  // safe: both hold `length` bytes
     }
 
     /// The string of string token `index`, unescaped.
     /// - Throws: `JSONParseError` for invalid UTF-8 or a lone surrogate escape.
-    func string(at index: Int) throws -> String {
+    @usableFromInline func string(at index: Int) throws -> String {
         let token = tokens[index]
         let raw = text(of: index)
         if !token.hasEscapesOrFraction {
@@ -183,13 +234,16 @@ final class PayloadTape {
                 var code = try hex4(offset)
                 offset += 4
                 if (0xD800..<0xDC00).contains(code) {
-                    guard offset + 6 <= raw.count, raw[offset] == UInt8(ascii: "\\"), raw[offset + 1] == UInt8(ascii: "u")
+                    guard offset + 6 <= raw.count, raw[offset] == UInt8(ascii: "\\"),
+                        raw[offset + 1] == UInt8(ascii: "u")
                     else {
-                        throw JSONParseError(reason: "Unpaired UTF-16 surrogate escape", offset: Int(token.start) + offset)
+                        throw JSONParseError(
+                            reason: "Unpaired UTF-16 surrogate escape", offset: Int(token.start) + offset)
                     }
                     let low = try hex4(offset + 2)
                     guard (0xDC00..<0xE000).contains(low) else {
-                        throw JSONParseError(reason: "Unpaired UTF-16 surrogate escape", offset: Int(token.start) + offset)
+                        throw JSONParseError(
+                            reason: "Unpaired UTF-16 surrogate escape", offset: Int(token.start) + offset)
                     }
                     offset += 6
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
@@ -205,6 +259,54 @@ final class PayloadTape {
             throw JSONParseError(reason: "Invalid UTF-8 in string", offset: Int(token.start))
         }
         return text
+    }
+
+    /// Tokens in a buffer of their own rather than an array: the scanner appends one per value, and
+    /// an array's append checks uniqueness and capacity each time.
+    @usableFromInline
+    struct TokenBuffer {
+        /// The first token.
+        @usableFromInline private(set) var base: UnsafeMutablePointer<Token>
+        /// The tokens in the buffer.
+        @usableFromInline var count = 0
+        /// The tokens `base` has room for.
+        private(set) var capacity: Int
+
+        /// An empty buffer with room for `capacity` tokens.
+        init(capacity: Int) {
+            self.capacity = capacity
+            base = UnsafeMutablePointer<Token>.allocate(capacity: capacity)
+        }
+
+        /// Frees the buffer; Token is trivial, so nothing is deinitialized.
+        func deallocate() { base.deallocate() }
+
+        /// Appends `token`.
+        @inline(__always)
+        mutating func append(_ token: Token) {
+            if _slowPath(count == capacity) {
+                let newCapacity = capacity * 2
+                let newBase = UnsafeMutablePointer<Token>.allocate(capacity: newCapacity)
+                newBase.moveInitialize(from: base, count: count)  // safe: count < newCapacity
+                base.deallocate()
+                base = newBase
+                capacity = newCapacity
+            }
+            (base + count).initialize(to: token)  // safe: count < capacity, made so above
+            count &+= 1
+        }
+
+        /// Token `index`, which must be below `count`.
+        subscript(index: Int) -> Token {
+            get {
+                assert(index >= 0 && index < count, "token \(index) of \(count)")
+                return base[index]
+            }
+            set {
+                assert(index >= 0 && index < count, "token \(index) of \(count)")
+                base[index] = newValue
+            }
+        }
     }
 
     /// Checks JSON syntax and appends tokens.
@@ -223,7 +325,7 @@ final class PayloadTape {
             }
         }
 
-        mutating func scanValue(into tokens: inout [Token], depth: Int) throws {
+        mutating func scanValue(into tokens: inout TokenBuffer, depth: Int) throws {
             guard offset < bytes.count else { throw error("Unexpected end of JSON") }
             switch bytes[offset] {
             case UInt8(ascii: "{"): try scanObject(into: &tokens, depth: depth)
@@ -237,7 +339,8 @@ final class PayloadTape {
             }
         }
 
-        private mutating func scanLiteral(_ literal: StaticString, _ kind: Kind, into tokens: inout [Token]) throws {
+        private mutating func scanLiteral(_ literal: StaticString, _ kind: Kind, into tokens: inout TokenBuffer) throws
+        {
             let count = literal.utf8CodeUnitCount
             guard offset + count <= bytes.count else { throw error("Unexpected end of JSON") }
             for index in 0..<count where bytes[offset + index] != literal.utf8Start[index] {
@@ -251,7 +354,7 @@ final class PayloadTape {
                     end: Int32(offset), next: Int32(tokens.count + 1)))
         }
 
-        private mutating func scanObject(into tokens: inout [Token], depth: Int) throws {
+        private mutating func scanObject(into tokens: inout TokenBuffer, depth: Int) throws {
             guard depth < PayloadTape.depthMax else { throw error("JSON nested too deeply") }
             let index = tokens.count
             tokens.append(
@@ -292,7 +395,7 @@ final class PayloadTape {
             tokens[index].next = Int32(tokens.count)
         }
 
-        private mutating func scanArray(into tokens: inout [Token], depth: Int) throws {
+        private mutating func scanArray(into tokens: inout TokenBuffer, depth: Int) throws {
             guard depth < PayloadTape.depthMax else { throw error("JSON nested too deeply") }
             let index = tokens.count
             tokens.append(
@@ -325,10 +428,12 @@ final class PayloadTape {
             tokens[index].next = Int32(tokens.count)
         }
 
-        private mutating func scanString(into tokens: inout [Token]) throws {
+        private mutating func scanString(into tokens: inout TokenBuffer) throws {
             offset += 1
             let start = offset
             var hasEscapes = false
+            var nonASCII: UInt64 = 0
+            offset = PlainStringBytes.plainEnd(of: bytes, from: offset, slash: false, nonASCII: &nonASCII)
             var high: UInt8 = 0
             while true {
                 guard offset < bytes.count else { throw error("Unterminated string") }
@@ -356,12 +461,13 @@ final class PayloadTape {
             }
             tokens.append(
                 Token(
-                    kind: .string, hasEscapesOrFraction: hasEscapes, isNonASCII: high >= 0x80, count: 0,
+                    kind: .string, hasEscapesOrFraction: hasEscapes, isNonASCII: high >= 0x80 || nonASCII != 0,
+                    count: 0,
                     start: Int32(start), end: Int32(offset), next: Int32(tokens.count + 1)))
             offset += 1
         }
 
-        private mutating func scanNumber(into tokens: inout [Token]) throws {
+        private mutating func scanNumber(into tokens: inout TokenBuffer) throws {
             let start = offset
             var hasFraction = false
             if bytes[offset] == UInt8(ascii: "-") { offset += 1 }

@@ -3,20 +3,21 @@
 /// A failed `decode` leaves `currentIndex` where it was, as `JSONDecoder`'s does.
 ///
 /// Thread-safety: not thread-safe; belongs to one decoding pass.
+@usableFromInline
 struct PayloadUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     /// The document.
-    let tape: PayloadTape
+    @usableFromInline let tape: PayloadTape
     /// The keys from the top-level value to this array.
-    let codingPath: [any CodingKey]
+    @usableFromInline let codingPath: [any CodingKey]
     /// The number of elements.
-    let count: Int?
+    @usableFromInline let count: Int?
     /// The index of the next element.
-    private(set) var currentIndex = 0
+    @usableFromInline private(set) var currentIndex = 0
     /// The token of the next element.
     private var token: Int
 
     /// The elements of the array at token `array`.
-    init(tape: PayloadTape, array: Int, codingPath: [any CodingKey]) {
+    @usableFromInline init(tape: PayloadTape, array: Int, codingPath: [any CodingKey]) {
         self.tape = tape
         self.codingPath = codingPath
         self.count = Int(tape.tokens[array].count)
@@ -24,7 +25,7 @@ struct PayloadUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     }
 
     /// Whether every element was read.
-    var isAtEnd: Bool { currentIndex >= count! }  // safe: count is always set
+    @usableFromInline var isAtEnd: Bool { currentIndex >= count! }  // safe: count is always set
 
     private var path: [any CodingKey] { codingPath + [PayloadCodingKey(index: currentIndex)] }
 
@@ -47,7 +48,7 @@ struct PayloadUnkeyedDecodingContainer: UnkeyedDecodingContainer {
 
     /// Reads a `null` and returns true, or returns false and reads nothing.
     /// - Throws: `DecodingError.valueNotFound` at the end.
-    mutating func decodeNil() throws -> Bool {
+    @usableFromInline mutating func decodeNil() throws -> Bool {
         guard tape.tokens[try next(Never?.self)].kind == .null else { return false }
         advance()
         return true
@@ -64,80 +65,84 @@ struct PayloadUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     }
 
     /// The next `Bool`.
-    mutating func decode(_ type: Bool.Type) throws -> Bool { try read(type) { try $0.decodeBool(at: $1, codingPath: $2) } }
+    @usableFromInline mutating func decode(_ type: Bool.Type) throws -> Bool {
+        try read(type) { try $0.decodeBool(at: $1, codingPath: $2) }
+    }
     /// The next `String`.
-    mutating func decode(_ type: String.Type) throws -> String {
+    @usableFromInline mutating func decode(_ type: String.Type) throws -> String {
         try read(type) { try $0.decodeString(at: $1, codingPath: $2) }
     }
     /// The next `Double`.
-    mutating func decode(_ type: Double.Type) throws -> Double {
+    @usableFromInline mutating func decode(_ type: Double.Type) throws -> Double {
         try read(type) { try $0.decodeDouble(at: $1, codingPath: $2) }
     }
     /// The next `Float`.
-    mutating func decode(_ type: Float.Type) throws -> Float {
+    @usableFromInline mutating func decode(_ type: Float.Type) throws -> Float {
         try read(type) { try $0.decodeFloat(at: $1, codingPath: $2) }
     }
     /// The next `Int`.
-    mutating func decode(_ type: Int.Type) throws -> Int {
+    @usableFromInline mutating func decode(_ type: Int.Type) throws -> Int {
         try read(type) { try $0.decodeInteger(type, at: $1, codingPath: $2) }
     }
     /// The next `Int8`.
-    mutating func decode(_ type: Int8.Type) throws -> Int8 {
+    @usableFromInline mutating func decode(_ type: Int8.Type) throws -> Int8 {
         try read(type) { try $0.decodeInteger(type, at: $1, codingPath: $2) }
     }
     /// The next `Int16`.
-    mutating func decode(_ type: Int16.Type) throws -> Int16 {
+    @usableFromInline mutating func decode(_ type: Int16.Type) throws -> Int16 {
         try read(type) { try $0.decodeInteger(type, at: $1, codingPath: $2) }
     }
     /// The next `Int32`.
-    mutating func decode(_ type: Int32.Type) throws -> Int32 {
+    @usableFromInline mutating func decode(_ type: Int32.Type) throws -> Int32 {
         try read(type) { try $0.decodeInteger(type, at: $1, codingPath: $2) }
     }
     /// The next `Int64`.
-    mutating func decode(_ type: Int64.Type) throws -> Int64 {
+    @usableFromInline mutating func decode(_ type: Int64.Type) throws -> Int64 {
         try read(type) { try $0.decodeInteger(type, at: $1, codingPath: $2) }
     }
     /// The next `UInt`.
-    mutating func decode(_ type: UInt.Type) throws -> UInt {
+    @usableFromInline mutating func decode(_ type: UInt.Type) throws -> UInt {
         try read(type) { try $0.decodeInteger(type, at: $1, codingPath: $2) }
     }
     /// The next `UInt8`.
-    mutating func decode(_ type: UInt8.Type) throws -> UInt8 {
+    @usableFromInline mutating func decode(_ type: UInt8.Type) throws -> UInt8 {
         try read(type) { try $0.decodeInteger(type, at: $1, codingPath: $2) }
     }
     /// The next `UInt16`.
-    mutating func decode(_ type: UInt16.Type) throws -> UInt16 {
+    @usableFromInline mutating func decode(_ type: UInt16.Type) throws -> UInt16 {
         try read(type) { try $0.decodeInteger(type, at: $1, codingPath: $2) }
     }
     /// The next `UInt32`.
-    mutating func decode(_ type: UInt32.Type) throws -> UInt32 {
+    @usableFromInline mutating func decode(_ type: UInt32.Type) throws -> UInt32 {
         try read(type) { try $0.decodeInteger(type, at: $1, codingPath: $2) }
     }
     /// The next `UInt64`.
-    mutating func decode(_ type: UInt64.Type) throws -> UInt64 {
+    @usableFromInline mutating func decode(_ type: UInt64.Type) throws -> UInt64 {
         try read(type) { try $0.decodeInteger(type, at: $1, codingPath: $2) }
     }
     /// The next `T`.
-    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+    @usableFromInline mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try read(type) { try $0.decodeValue(type, at: $1, codingPath: $2) }
     }
 
     /// The members of the next element, an object.
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+    @usableFromInline mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
+        -> KeyedDecodingContainer<NestedKey>
+    {
         try read(KeyedDecodingContainer<NestedKey>.self) {
             try PayloadDecoding(tape: $0, index: $1, codingPath: $2).container(keyedBy: type)
         }
     }
 
     /// The elements of the next element, an array.
-    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+    @usableFromInline mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
         try read((any UnkeyedDecodingContainer).self) {
             try PayloadDecoding(tape: $0, index: $1, codingPath: $2).unkeyedContainer()
         }
     }
 
     /// A decoder for the next element.
-    mutating func superDecoder() throws -> any Decoder {
+    @usableFromInline mutating func superDecoder() throws -> any Decoder {
         try read((any Decoder).self) { PayloadDecoding(tape: $0, index: $1, codingPath: $2) }
     }
 }

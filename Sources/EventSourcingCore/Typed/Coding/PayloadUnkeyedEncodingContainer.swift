@@ -4,17 +4,26 @@
 /// `PayloadKeyedEncodingContainer`.
 ///
 /// Thread-safety: not thread-safe; belongs to one encoding pass.
+@usableFromInline
 struct PayloadUnkeyedEncodingContainer: UnkeyedEncodingContainer {
     /// The output.
-    let writer: PayloadWriter
+    @usableFromInline let writer: PayloadWriter
     /// This array's frame.
-    let frame: (depth: Int, serial: Int)
+    @usableFromInline let frame: (depth: Int, serial: Int)
     /// The keys from the top-level value to this array.
-    let codingPath: [any CodingKey]
+    @usableFromInline let codingPath: [any CodingKey]
+
+    /// The container of frame `frame` of `writer`, reached through `codingPath`.
+    @usableFromInline
+    init(writer: PayloadWriter, frame: (depth: Int, serial: Int), codingPath: [any CodingKey]) {
+        self.writer = writer
+        self.frame = frame
+        self.codingPath = codingPath
+    }
 
     /// The elements written so far.
-    var count: Int {
-        frame.depth >= 0 && frame.depth < writer.frames.count && writer.frames[frame.depth].serial == frame.serial
+    @usableFromInline var count: Int {
+        frame.depth >= 0 && frame.depth < writer.frameCount && writer.frames[frame.depth].serial == frame.serial
             ? writer.frames[frame.depth].count : 0
     }
 
@@ -26,93 +35,97 @@ struct PayloadUnkeyedEncodingContainer: UnkeyedEncodingContainer {
     }
 
     /// Appends `null`.
-    mutating func encodeNil() throws {
+    @usableFromInline mutating func encodeNil() throws {
         try begin()
         writer.writeNull()
     }
     /// Appends `value`.
-    mutating func encode(_ value: Bool) throws {
+    @usableFromInline mutating func encode(_ value: Bool) throws {
         try begin()
         writer.writeBool(value)
     }
     /// Appends `value`, escaped.
-    mutating func encode(_ value: String) throws {
+    @usableFromInline mutating func encode(_ value: String) throws {
         try begin()
         writer.writeString(value)
     }
     /// Appends `value`.
     /// - Throws: `EncodingError.invalidValue` when it is not finite.
-    mutating func encode(_ value: Double) throws {
+    @usableFromInline mutating func encode(_ value: Double) throws {
         let path = nextPath
         try begin()
         try writer.writeDouble(value, codingPath: path)
     }
     /// Appends `value`.
     /// - Throws: `EncodingError.invalidValue` when it is not finite.
-    mutating func encode(_ value: Float) throws {
+    @usableFromInline mutating func encode(_ value: Float) throws {
         let path = nextPath
         try begin()
         try writer.writeFloat(value, codingPath: path)
     }
     /// Appends `value`.
-    mutating func encode(_ value: Int) throws {
+    @usableFromInline mutating func encode(_ value: Int) throws {
         try begin()
         writer.writeInteger(value)
     }
     /// Appends `value`.
-    mutating func encode(_ value: Int8) throws {
+    @usableFromInline mutating func encode(_ value: Int8) throws {
         try begin()
         writer.writeInteger(value)
     }
     /// Appends `value`.
-    mutating func encode(_ value: Int16) throws {
+    @usableFromInline mutating func encode(_ value: Int16) throws {
         try begin()
         writer.writeInteger(value)
     }
     /// Appends `value`.
-    mutating func encode(_ value: Int32) throws {
+    @usableFromInline mutating func encode(_ value: Int32) throws {
         try begin()
         writer.writeInteger(value)
     }
     /// Appends `value`.
-    mutating func encode(_ value: Int64) throws {
+    @usableFromInline mutating func encode(_ value: Int64) throws {
         try begin()
         writer.writeInteger(value)
     }
     /// Appends `value`.
-    mutating func encode(_ value: UInt) throws {
+    @usableFromInline mutating func encode(_ value: UInt) throws {
         try begin()
         writer.writeInteger(value)
     }
     /// Appends `value`.
-    mutating func encode(_ value: UInt8) throws {
+    @usableFromInline mutating func encode(_ value: UInt8) throws {
         try begin()
         writer.writeInteger(value)
     }
     /// Appends `value`.
-    mutating func encode(_ value: UInt16) throws {
+    @usableFromInline mutating func encode(_ value: UInt16) throws {
         try begin()
         writer.writeInteger(value)
     }
     /// Appends `value`.
-    mutating func encode(_ value: UInt32) throws {
+    @usableFromInline mutating func encode(_ value: UInt32) throws {
         try begin()
         writer.writeInteger(value)
     }
     /// Appends `value`.
-    mutating func encode(_ value: UInt64) throws {
+    @usableFromInline mutating func encode(_ value: UInt64) throws {
         try begin()
         writer.writeInteger(value)
     }
     /// Appends `value`, through its own `encode(to:)` unless `JSONEncoder` treats its type specially.
-    mutating func encode<T: Encodable>(_ value: T) throws {
+    @usableFromInline mutating func encode<T: Encodable>(_ value: T) throws {
         let index = count
         try begin()
         try writer.encodeNested(value, above: frame.depth, codingPath: codingPath + [PayloadCodingKey(index: index)])
     }
 
     /// Appends an object and returns its container.
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    @usableFromInline mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
+        -> KeyedEncodingContainer<
+            NestedKey
+        >
+    {
         let path = nextPath
         var nested: (depth: Int, serial: Int) = (-1, -1)
         if (try? begin()) != nil { nested = writer.openNested(.object) }
@@ -121,7 +134,7 @@ struct PayloadUnkeyedEncodingContainer: UnkeyedEncodingContainer {
     }
 
     /// Appends an array and returns its container.
-    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+    @usableFromInline mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         let path = nextPath
         var nested: (depth: Int, serial: Int) = (-1, -1)
         if (try? begin()) != nil { nested = writer.openNested(.array) }
@@ -129,7 +142,7 @@ struct PayloadUnkeyedEncodingContainer: UnkeyedEncodingContainer {
     }
 
     /// An encoder for the next element.
-    mutating func superEncoder() -> any Encoder {
+    @usableFromInline mutating func superEncoder() -> any Encoder {
         let path = nextPath
         var slot: (depth: Int, serial: Int) = (-1, -1)
         if (try? begin()) != nil { slot = writer.push(.slot) }

@@ -9,11 +9,13 @@ import Foundation
 /// `OutOfOrder`, and the encoder starts again with `JSONEncoder`.
 ///
 /// Thread-safety: not thread-safe; one encoding pass owns it.
+@usableFromInline
 final class PayloadWriter {
     /// Thrown when a container is used after it was closed; see the type's summary.
-    struct OutOfOrder: Error {}
+    @usableFromInline struct OutOfOrder: Error {}
 
     /// What a frame is.
+    @usableFromInline
     enum FrameKind: UInt8 {
         /// A JSON object: `{` was written, `}` closes it.
         case object
@@ -25,52 +27,145 @@ final class PayloadWriter {
     }
 
     /// One open container or value position.
+    @usableFromInline
     struct Frame {
         /// What the frame is.
-        var kind: FrameKind
+        @usableFromInline var kind: FrameKind
         /// Items written: members, elements, or (for a slot) whether its value was started.
-        var count: Int
+        @usableFromInline var count: Int
         /// Tells this frame from earlier frames at the same depth.
-        var serial: Int
+        @usableFromInline var serial: Int
     }
 
     // Exclusivity is checked statically only: one encoding pass, on one thread, owns the writer,
-    // and the dynamic checks of these hot properties cost more than the encoding itself.
+    // and the dynamic checks of these hot properties cost more than the encoding itself. The output
+    // and the frames live in buffers of their own rather than arrays, for the same reason: an
+    // array's append checks uniqueness and capacity, and this writer appends a byte at a time.
 
-    /// The JSON written so far.
-    @exclusivity(unchecked) var bytes: [UInt8] = []
-    /// The open frames, outermost first.
-    @exclusivity(unchecked) private(set) var frames: [Frame] = []
+    /// The JSON written so far: its first `count` bytes.
+    @exclusivity(unchecked) private var buffer: UnsafeMutablePointer<UInt8>
+    /// The bytes written.
+    @exclusivity(unchecked) private(set) var count = 0
+    /// The bytes `buffer` holds.
+    @exclusivity(unchecked) private var capacity: Int
+    /// The open frames, outermost first: the first `frameCount` of the buffer.
+    @usableFromInline @exclusivity(unchecked) private(set) var frames: UnsafeMutablePointer<Frame>
+    /// The frames open.
+    @usableFromInline @exclusivity(unchecked) private(set) var frameCount = 0
+    /// The frames `frames` holds.
+    @exclusivity(unchecked) private var frameCapacity: Int
     /// Set once a container was used out of order; from then on every use throws.
-    @exclusivity(unchecked) private(set) var isOutOfOrder = false
+    @usableFromInline @exclusivity(unchecked) private(set) var isOutOfOrder = false
     @exclusivity(unchecked) private var serialNext = 0
 
-    init() {
-        bytes.reserveCapacity(128)
-        frames.reserveCapacity(8)
+    /// The writer kept for the next encoding pass; see `PayloadEncoder.encode(_:)`.
+    @usableFromInline static let spare = SpareObject<PayloadWriter>()
+    /// The largest output buffer a writer keeps between passes, so that one large payload does not
+    /// pin its memory.
+    static let reusableCapacityMax = 64 * 1024
+
+    @usableFromInline init() {
+        capacity = 256
+        buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        frameCapacity = 16
+        frames = UnsafeMutablePointer<Frame>.allocate(capacity: frameCapacity)
+    }
+
+    deinit {
+        buffer.deallocate()
+        frames.deallocate()  // Frame is trivial: nothing to deinitialize
+    }
+
+    /// The JSON written so far, valid until the next write.
+    @usableFromInline var output: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer, count: count) }
+
+    /// Whether the writer is worth keeping for another pass: its buffers are not oversized.
+    @usableFromInline var isReusable: Bool {
+        capacity <= Self.reusableCapacityMax && frameCapacity * MemoryLayout<Frame>.stride <= Self.reusableCapacityMax
+    }
+
+    /// Empties the writer for another pass, keeping its buffers.
+    @usableFromInline func reset() {
+        count = 0
+        frameCount = 0
+        serialNext = 0
+        isOutOfOrder = false
+    }
+
+    // MARK: Output
+
+    /// Makes room for `extra` more bytes.
+    @inline(__always)
+    private func reserve(_ extra: Int) {
+        if _slowPath(extra > capacity &- count) { grow(toHold: count + extra) }
+    }
+
+    private func grow(toHold needed: Int) {
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let newBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBuffer.update(from: buffer, count: count)  // safe: count <= capacity <= newCapacity
+        buffer.deallocate()
+        buffer = newBuffer
+        capacity = newCapacity
+    }
+
+    /// Appends one byte.
+    @usableFromInline @inline(__always)
+    func append(_ byte: UInt8) {
+        reserve(1)
+        buffer[count] = byte  // safe: reserve(1) made room
+        count &+= 1
+    }
+
+    /// Appends `bytes`.
+    @inline(__always)
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count)
+        UnsafeMutableRawPointer(buffer + count).copyMemory(from: source, byteCount: bytes.count)  // safe: reserved
+        count &+= bytes.count
+    }
+
+    /// Appends an ASCII literal.
+    @inline(__always)
+    private func append(_ literal: StaticString) {
+        append(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Appends the UTF-8 of `text` as it is.
+    @usableFromInline func appendUTF8(_ text: String) {
+        var text = text
+        text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
     // MARK: Frames
 
     /// Opens a frame above the current top and returns its depth and serial.
-    func push(_ kind: FrameKind) -> (depth: Int, serial: Int) {
+    @usableFromInline func push(_ kind: FrameKind) -> (depth: Int, serial: Int) {
+        if _slowPath(frameCount == frameCapacity) {
+            let newCapacity = frameCapacity * 2
+            let newFrames = UnsafeMutablePointer<Frame>.allocate(capacity: newCapacity)
+            newFrames.moveInitialize(from: frames, count: frameCount)  // safe: frameCount <= newCapacity
+            frames.deallocate()
+            frames = newFrames
+            frameCapacity = newCapacity
+        }
         serialNext &+= 1
-        frames.append(Frame(kind: kind, count: 0, serial: serialNext))
-        return (frames.count - 1, serialNext)
+        (frames + frameCount).initialize(to: Frame(kind: kind, count: 0, serial: serialNext))  // safe: room made above
+        frameCount &+= 1
+        return (frameCount - 1, serialNext)
     }
 
     /// Closes every frame above `depth`.
-    func close(above depth: Int) {
-        while frames.count > depth + 1 {
-            let frame = frames.removeLast()
+    @usableFromInline func close(above depth: Int) {
+        while frameCount > depth + 1 {
+            frameCount -= 1
+            let frame = frames[frameCount]  // safe: frameCount was above depth + 1 >= 0
             switch frame.kind {
-            case .object: bytes.append(UInt8(ascii: "}"))
-            case .array: bytes.append(UInt8(ascii: "]"))
-            case .slot:
-                if frame.count == 0 {
-                    bytes.append(UInt8(ascii: "{"))
-                    bytes.append(UInt8(ascii: "}"))
-                }
+            case .object: append(UInt8(ascii: "}"))
+            case .array: append(UInt8(ascii: "]"))
+            case .slot: if frame.count == 0 { append("{}") }
             }
         }
     }
@@ -81,53 +176,56 @@ final class PayloadWriter {
     /// - Throws: `OutOfOrder` when the frame was closed.
     @inline(__always)
     func beginItem(depth: Int, serial: Int) throws -> Bool {
-        guard !isOutOfOrder, depth >= 0, depth < frames.count, frames[depth].serial == serial else { throw outOfOrder() }
-        if frames.count > depth + 1 { close(above: depth) }
-        let count = frames[depth].count
-        frames[depth].count = count + 1
-        return count > 0
+        guard !isOutOfOrder, depth >= 0, depth < frameCount, frames[depth].serial == serial else { throw outOfOrder() }
+        if frameCount > depth + 1 { close(above: depth) }
+        let items = frames[depth].count
+        frames[depth].count = items + 1
+        return items > 0
     }
 
     /// Starts one element of the container at `depth`: the `,` it needs.
     @inline(__always)
-    func beginElement(depth: Int, serial: Int) throws {
-        if try beginItem(depth: depth, serial: serial) { bytes.append(UInt8(ascii: ",")) }
+    @usableFromInline func beginElement(depth: Int, serial: Int) throws {
+        if try beginItem(depth: depth, serial: serial) { append(UInt8(ascii: ",")) }
     }
 
     /// Starts one member of the object at `depth`: the `,` it needs, the key and the `:`.
     @inline(__always)
-    func beginMember(depth: Int, serial: Int, key: String) throws {
-        if try beginItem(depth: depth, serial: serial) { bytes.append(UInt8(ascii: ",")) }
+    @usableFromInline func beginMember(depth: Int, serial: Int, key: String) throws {
+        if try beginItem(depth: depth, serial: serial) { append(UInt8(ascii: ",")) }
         writeString(key)
-        bytes.append(UInt8(ascii: ":"))
+        append(UInt8(ascii: ":"))
     }
 
     /// Claims the slot at `depth` for a single value; it must still be open, on top and unused.
-    func beginSingleValue(depth: Int, serial: Int) throws {
-        guard !isOutOfOrder, depth >= 0, depth == frames.count - 1, frames[depth].serial == serial, frames[depth].count == 0
+    @usableFromInline func beginSingleValue(depth: Int, serial: Int) throws {
+        guard !isOutOfOrder, depth >= 0, depth == frameCount - 1, frames[depth].serial == serial,
+            frames[depth].count == 0
         else { throw outOfOrder() }
         frames[depth].count = 1
     }
 
     /// Opens a container of `kind` in the slot at `depth`, or gives back the one already opened there
     /// and still open (asking an encoder twice for its container gives the same container).
-    func openContainer(_ kind: FrameKind, inSlot depth: Int, serial: Int) throws -> (depth: Int, serial: Int) {
-        guard !isOutOfOrder, depth >= 0, depth < frames.count, frames[depth].serial == serial else { throw outOfOrder() }
+    @usableFromInline func openContainer(_ kind: FrameKind, inSlot depth: Int, serial: Int) throws -> (
+        depth: Int, serial: Int
+    ) {
+        guard !isOutOfOrder, depth >= 0, depth < frameCount, frames[depth].serial == serial else { throw outOfOrder() }
         if frames[depth].count == 0 {
             close(above: depth)
             frames[depth].count = 1
-            bytes.append(kind == .object ? UInt8(ascii: "{") : UInt8(ascii: "["))
+            append(kind == .object ? UInt8(ascii: "{") : UInt8(ascii: "["))
             return push(kind)
         }
-        guard frames.count > depth + 1, frames[depth + 1].kind == kind else { throw outOfOrder() }
+        guard frameCount > depth + 1, frames[depth + 1].kind == kind else { throw outOfOrder() }
         close(above: depth + 1)
         return (depth + 1, frames[depth + 1].serial)
     }
 
     /// Opens a container of `kind` as the value that was just begun (after `beginMember` or
     /// `beginElement`).
-    func openNested(_ kind: FrameKind) -> (depth: Int, serial: Int) {
-        bytes.append(kind == .object ? UInt8(ascii: "{") : UInt8(ascii: "["))
+    @usableFromInline func openNested(_ kind: FrameKind) -> (depth: Int, serial: Int) {
+        append(kind == .object ? UInt8(ascii: "{") : UInt8(ascii: "["))
         return push(kind)
     }
 
@@ -139,19 +237,22 @@ final class PayloadWriter {
     // MARK: Values
 
     /// Encodes `value` as the whole document.
-    func encodeTopLevel<T: Encodable>(_ value: T) throws {
+    @inlinable func encodeTopLevel<T: Encodable>(_ value: T) throws {
         let slot = push(.slot)
         try encodeValue(value, inSlot: slot, codingPath: [])
         if frames[0].count == 0 {
             throw EncodingError.invalidValue(
                 value,
-                EncodingError.Context(codingPath: [], debugDescription: "Top-level \(T.self) did not encode any values."))
+                EncodingError.Context(
+                    codingPath: [], debugDescription: "Top-level \(T.self) did not encode any values."))
         }
         close(above: -1)
     }
 
     /// Writes `value` where a value was just begun, at `depth` + 1 above the container at `depth`.
-    func encodeNested<T: Encodable>(_ value: T, above depth: Int, codingPath: @autoclosure () -> [any CodingKey]) throws {
+    @inlinable func encodeNested<T: Encodable>(
+        _ value: T, above depth: Int, codingPath: @autoclosure () -> [any CodingKey]
+    ) throws {
         if try writeSpecial(value, codingPath: codingPath) { return }
         let slot = push(.slot)
         try encodeValue(value, inSlot: slot, codingPath: codingPath())
@@ -160,7 +261,7 @@ final class PayloadWriter {
 
     /// Writes `value` into the open, unused slot `slot`, leaving the slot and what `value` opened on
     /// the stack.
-    private func encodeValue<T: Encodable>(
+    @inlinable func encodeValue<T: Encodable>(
         _ value: T, inSlot slot: (depth: Int, serial: Int), codingPath: [any CodingKey]
     ) throws {
         if try writeSpecial(value, codingPath: { codingPath }) {
@@ -172,8 +273,8 @@ final class PayloadWriter {
 
     /// Writes `value` if its type is one `JSONEncoder` treats specially, or a common scalar.
     /// - Returns: Whether it did.
-    @inline(__always)
-    private func writeSpecial<T: Encodable>(_ value: T, codingPath: () -> [any CodingKey]) throws -> Bool {
+    @inlinable @inline(__always)
+    func writeSpecial<T: Encodable>(_ value: T, codingPath: () -> [any CodingKey]) throws -> Bool {
         if T.self == String.self {
             writeString(value as! String)  // safe: T is String
         } else if T.self == Int.self {
@@ -198,62 +299,52 @@ final class PayloadWriter {
     }
 
     /// Writes `null`.
-    func writeNull() { bytes.append(contentsOf: [UInt8(ascii: "n"), UInt8(ascii: "u"), UInt8(ascii: "l"), UInt8(ascii: "l")]) }
+    @usableFromInline func writeNull() { append("null") }
 
     /// Writes `true` or `false`.
-    func writeBool(_ value: Bool) {
-        if value {
-            bytes.append(contentsOf: [UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "u"), UInt8(ascii: "e")])
-        } else {
-            bytes.append(contentsOf: [
-                UInt8(ascii: "f"), UInt8(ascii: "a"), UInt8(ascii: "l"), UInt8(ascii: "s"), UInt8(ascii: "e"),
-            ])
-        }
+    @usableFromInline func writeBool(_ value: Bool) {
+        if value { append("true") } else { append("false") }
     }
 
     /// Writes an integer of any width in decimal, exactly.
-    @inline(__always)
+    @inlinable @inline(__always)
     func writeInteger<T: FixedWidthInteger>(_ value: T) {
         if T.bitWidth <= 64 {
             if T.isSigned {
                 let wide = Int64(truncatingIfNeeded: value)
-                if wide < 0 { bytes.append(UInt8(ascii: "-")) }
+                if wide < 0 { append(UInt8(ascii: "-")) }
                 writeDigits(wide.magnitude)
             } else {
                 writeDigits(UInt64(truncatingIfNeeded: value))
             }
         } else {
-            bytes.append(contentsOf: String(value).utf8)
+            appendUTF8(String(value))
         }
     }
 
-    private func writeDigits(_ value: UInt64) {
-        if value < 10 {
-            bytes.append(UInt8(truncatingIfNeeded: value) &+ UInt8(ascii: "0"))
-            return
+    @usableFromInline func writeDigits(_ value: UInt64) {
+        var digits = 1
+        var rest = value
+        while rest >= 10 {
+            rest /= 10
+            digits &+= 1
         }
-        // 20 digits hold UInt64.max.
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var rest = value
-            var index = buffer.count
-            while rest > 0 {
-                let (quotient, remainder) = rest.quotientAndRemainder(dividingBy: 10)
-                index -= 1
-                buffer[index] = UInt8(truncatingIfNeeded: remainder) &+ UInt8(ascii: "0")  // safe: at most 20 < 24
-                rest = quotient
-            }
-            count = buffer.count - index
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[index...]))
-        }
-        _ = count
+        reserve(digits)  // 20 digits hold UInt64.max
+        rest = value
+        var index = count &+ digits
+        repeat {
+            let (quotient, remainder) = rest.quotientAndRemainder(dividingBy: 10)
+            index &-= 1
+            buffer[index] = UInt8(truncatingIfNeeded: remainder) &+ UInt8(ascii: "0")  // safe: index in the reserved digits
+            rest = quotient
+        } while rest > 0
+        count &+= digits
     }
 
     /// Writes a finite `Double` as `JSONEncoder` does: its shortest round-tripping form, without a
     /// trailing `.0`.
     /// - Throws: `EncodingError.invalidValue` for NaN and the infinities.
-    func writeDouble(_ value: Double, codingPath: @autoclosure () -> [any CodingKey]) throws {
+    @usableFromInline func writeDouble(_ value: Double, codingPath: @autoclosure () -> [any CodingKey]) throws {
         guard value.isFinite else { throw nonFinite(value, codingPath: codingPath()) }
         if let exact = Int64(exactly: value), exact.magnitude < 1 << 53, !(value == 0 && value.sign == .minus) {
             writeInteger(exact)
@@ -263,7 +354,7 @@ final class PayloadWriter {
     }
 
     /// Writes a finite `Float` as `JSONEncoder` does; see `writeDouble`.
-    func writeFloat(_ value: Float, codingPath: @autoclosure () -> [any CodingKey]) throws {
+    @usableFromInline func writeFloat(_ value: Float, codingPath: @autoclosure () -> [any CodingKey]) throws {
         guard value.isFinite else { throw nonFinite(value, codingPath: codingPath()) }
         writeFloatingText(value.description)
     }
@@ -274,7 +365,7 @@ final class PayloadWriter {
             let trimmed =
                 utf8.count > 2 && utf8[utf8.count - 2] == UInt8(ascii: ".") && utf8[utf8.count - 1] == UInt8(ascii: "0")
                 ? utf8.count - 2 : utf8.count
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[..<trimmed]))
+            append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[..<trimmed]))
         }
     }
 
@@ -283,44 +374,54 @@ final class PayloadWriter {
             value,
             EncodingError.Context(
                 codingPath: codingPath,
-                debugDescription: "Unable to encode \(value) directly in JSON. Use a non-finite floating-point strategy."))
+                debugDescription:
+                    "Unable to encode \(value) directly in JSON. Use a non-finite floating-point strategy."))
     }
 
     /// Writes a `Decimal` as a JSON number, as `JSONEncoder` does.
-    func writeDecimal(_ value: Decimal) {
-        bytes.append(contentsOf: value.description.utf8)
+    @usableFromInline func writeDecimal(_ value: Decimal) {
+        appendUTF8(value.description)
     }
 
     /// Writes a JSON string: `"` and `\` escaped, `/` as `\/`, control characters as `\b \f \n \r \t`
     /// or `\u00XX`, everything else as its UTF-8.
-    func writeString(_ string: String) {
+    @usableFromInline func writeString(_ string: String) {
         var string = string
         string.withUTF8 { utf8 in
-            bytes.append(UInt8(ascii: "\""))
+            reserve(utf8.count &+ 2)
+            append(UInt8(ascii: "\""))
+            var nonASCII: UInt64 = 0
+            let plainEnd = PlainStringBytes.plainEnd(
+                of: UnsafeRawBufferPointer(utf8), from: 0, slash: true, nonASCII: &nonASCII)
             var runStart = 0
-            for index in 0..<utf8.count {
+            for index in plainEnd..<utf8.count {
                 let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "/")
+                guard
+                    byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "/")
                 else { continue }
-                if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
+                if runStart < index {
+                    append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[runStart..<index]))
+                }
                 runStart = index + 1
-                bytes.append(UInt8(ascii: "\\"))
+                append(UInt8(ascii: "\\"))
                 switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): bytes.append(byte)
-                case 0x08: bytes.append(UInt8(ascii: "b"))
-                case 0x0C: bytes.append(UInt8(ascii: "f"))
-                case 0x0A: bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(UInt8(ascii: "t"))
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): append(byte)
+                case 0x08: append(UInt8(ascii: "b"))
+                case 0x0C: append(UInt8(ascii: "f"))
+                case 0x0A: append(UInt8(ascii: "n"))
+                case 0x0D: append(UInt8(ascii: "r"))
+                case 0x09: append(UInt8(ascii: "t"))
                 default:
-                    let hex = Array("0123456789abcdef".utf8)
-                    bytes.append(contentsOf: [
-                        UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
-                    ])
+                    let hex: StaticString = "0123456789abcdef"
+                    append("u00")
+                    append(hex.utf8Start[Int(byte >> 4)])  // safe: byte >> 4 < 2 (a control character)
+                    append(hex.utf8Start[Int(byte & 0xF)])  // safe: < 16
                 }
             }
-            if runStart < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
-            bytes.append(UInt8(ascii: "\""))
+            if runStart < utf8.count {
+                append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[runStart...]))
+            }
+            append(UInt8(ascii: "\""))
         }
     }
 }
