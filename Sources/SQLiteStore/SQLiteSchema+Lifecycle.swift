@@ -34,7 +34,8 @@ extension SQLiteSchema {
         """
     static let lifecycleExists =
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stream_lifecycle'"
-    static let lifecycleRowColumns = "hidden_through, tombstoned, max_count, max_age_micros, last_version"
+    static let lifecycleRowColumns =
+        "hidden_through, tombstoned, max_count, max_age_micros, last_version, removed_count"
     static let lifecycleOf = "SELECT \(lifecycleRowColumns) FROM stream_lifecycle WHERE stream_id = ?1"
     static let allLifecycles = "SELECT stream_id, \(lifecycleRowColumns) FROM stream_lifecycle ORDER BY stream_id"
     static let saveLifecycle = """
@@ -120,7 +121,8 @@ extension SQLiteSchema {
     /// Rows of stream ?1 above version ?2, newest first.
     static let streamRowsAbove =
         "SELECT version, timestamp FROM events WHERE stream_id = ?1 AND version > ?2 ORDER BY version DESC"
-    static let streamRowCountAbove = "SELECT COUNT(*) FROM events WHERE stream_id = ?1 AND version > ?2"
+    /// Rows of stream ?1 at or below version ?2 (hidden, not yet compacted away).
+    static let streamRowCountThrough = "SELECT COUNT(*) FROM events WHERE stream_id = ?1 AND version <= ?2"
 
     /// Compaction: the rows of stream ?1 hidden by version, and those above it, to check by age.
     static let deleteStreamThrough = "DELETE FROM events WHERE stream_id = ?1 AND version <= ?2"

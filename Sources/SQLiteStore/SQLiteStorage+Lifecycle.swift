@@ -10,6 +10,8 @@ extension SQLiteStorage {
         var lifecycle: StreamLifecycle
         /// The stream's version when last changed or compacted (its newest rows may be gone).
         var lastVersion: Int64
+        /// How many of its rows compaction removed.
+        var removedCount: Int64
     }
 
     /// Decodes `SQLiteSchema.lifecycleRowColumns` from `column` on (hidden_through, tombstoned,
@@ -32,7 +34,8 @@ extension SQLiteStorage {
         defer { query.reset() }
         query.bind(1, streamID)
         guard try query.step() else { return nil }
-        return LifecycleRow(lifecycle: lifecycle(from: query, at: 0), lastVersion: query.int64(4))
+        return LifecycleRow(
+            lifecycle: lifecycle(from: query, at: 0), lastVersion: query.int64(4), removedCount: query.int64(5))
     }
 
     /// Whether the current row of a read `...WithLifecycle` (`eventColumns`, then
@@ -60,16 +63,19 @@ extension SQLiteStorage {
 
     /// `head(of:)` on a database with the lifecycle table: counts and the newest timestamp of the
     /// visible events only, in one read transaction.
-    /// - Complexity: O(visible events) of a stream with a `maxAge`, O(log n) per hidden-by-version
-    ///   row not yet compacted for `"@all"`, and O(streams with a lifecycle) for `"@all"`.
+    /// - Complexity: O(visible events) of a stream with a `maxAge`, else O(hidden events not yet
+    ///   compacted); for `"@all"`, that over every stream with a lifecycle.
     static func headWithLifecycle(of streamID: String, on connection: SQLiteConnection) throws -> StreamHead {
         try connection.readTransaction {
             let now = Timestamp.nowMicroseconds()
             if streamID == StreamName.all { return try globalHead(on: connection, nowMicros: now) }
-            let row = try lifecycleRow(of: streamID, on: connection)
+            // A stream without a row was never hidden nor compacted.
+            guard let row = try lifecycleRow(of: streamID, on: connection) else {
+                return try plainHead(of: streamID, on: connection)
+            }
             let version = try streamVersion(of: streamID, row: row, on: connection)
             guard version > 0 else { return .empty }
-            let lifecycle = row?.lifecycle ?? .none
+            let lifecycle = row.lifecycle
             let bound = lifecycle.hiddenThrough(streamVersion: version)
             var count: Int64 = 0
             var newest: Int64?
@@ -88,11 +94,13 @@ extension SQLiteStorage {
                     if newest == nil { newest = micros }
                 }
             } else {
-                let rows = try connection.statement(SQLiteSchema.streamRowCountAbove)
-                defer { rows.reset() }
-                rows.bind(1, streamID)
-                rows.bind(2, bound)
-                count = try rows.step() ? rows.int64(0) : 0
+                // Versions are gap-free but for the rows compaction removed; those left at or
+                // below the bound are hidden.
+                let hidden = try connection.statement(SQLiteSchema.streamRowCountThrough)
+                defer { hidden.reset() }
+                hidden.bind(1, streamID)
+                hidden.bind(2, bound)
+                count = version - row.removedCount - (try hidden.step() ? hidden.int64(0) : 0)
                 if count > 0 {
                     // Rows above the bound exist, so the newest row is one of them.
                     let head = try connection.statement(SQLiteSchema.streamHead)
@@ -254,7 +262,11 @@ extension SQLiteStorage {
         let all = try connection.statement(SQLiteSchema.allLifecycles)
         while try all.step() {
             streams.append(
-                (all.string(0) ?? "", LifecycleRow(lifecycle: lifecycle(from: all, at: 1), lastVersion: all.int64(5))))
+                (
+                    all.string(0) ?? "",
+                    LifecycleRow(
+                        lifecycle: lifecycle(from: all, at: 1), lastVersion: all.int64(5), removedCount: all.int64(6))
+                ))
         }
         all.reset()
         let now = Timestamp.nowMicroseconds()

@@ -194,16 +194,21 @@ final class SQLiteStorage: EventStorage {
     func head(of streamID: String) async throws -> StreamHead {
         try await readers.run { connection in
             if try connection.hasLifecycleTable() { return try Self.headWithLifecycle(of: streamID, on: connection) }
-            let isAll = streamID == StreamName.all
-            let query = try connection.statement(isAll ? SQLiteSchema.globalHead : SQLiteSchema.streamHead)
-            defer { query.reset() }
-            if !isAll { query.bind(1, streamID) }
-            guard try query.step() else { return .empty }
-            let version = query.int64(0)
-            let timestamp = query.string(1).flatMap(PythonTimestamp.parse).map(Timestamp.date(microseconds:))
-            // Versions and sequence ids are gap-free, so the head is also the count.
-            return StreamHead(version: version, eventCount: version, lastTimestamp: timestamp)
+            return try Self.plainHead(of: streamID, on: connection)
         }
+    }
+
+    /// The head of `streamID` (or `"@all"`) when nothing of it was ever hidden or compacted.
+    static func plainHead(of streamID: String, on connection: SQLiteConnection) throws -> StreamHead {
+        let isAll = streamID == StreamName.all
+        let query = try connection.statement(isAll ? SQLiteSchema.globalHead : SQLiteSchema.streamHead)
+        defer { query.reset() }
+        if !isAll { query.bind(1, streamID) }
+        guard try query.step() else { return .empty }
+        let version = query.int64(0)
+        let timestamp = query.string(1).flatMap(PythonTimestamp.parse).map(Timestamp.date(microseconds:))
+        // Versions and sequence ids are gap-free, so the head is also the count.
+        return StreamHead(version: version, eventCount: version, lastTimestamp: timestamp)
     }
 
     func saveSnapshot(_ snapshot: Snapshot) async throws {

@@ -67,6 +67,32 @@ struct SQLiteLifecycleTests {
         }
     }
 
+    @Test func countsStayRightBeforeAndAfterCompaction() async throws {
+        try await Self.withDatabase { path in
+            try await SQLiteEventStore.withStore(path: path) { store in
+                let stream = try await store.stream("t")
+                try await stream.write((1...5).map { CandidateEvent(type: "E\($0)") })
+                try await store.stream("u").write(CandidateEvent(type: "U"))
+                func counts() async throws -> [Int64] {
+                    let own = try await stream.metrics()
+                    let all = try await store.stream("@all").metrics()
+                    return [own.currentVersion, own.eventCount, all.currentVersion, all.eventCount]
+                }
+                try await stream.truncate(before: 3)
+                #expect(try await counts() == [5, 3, 6, 4])
+                #expect(try await store.compact().eventsRemoved == 2)
+                #expect(try await counts() == [5, 3, 6, 4])
+                try await stream.write(CandidateEvent(type: "E6"))
+                try await stream.setRetention(Retention(maxCount: 2))
+                #expect(try await counts() == [6, 2, 7, 3])
+                #expect(try await store.compact().eventsRemoved == 2)
+                #expect(try await counts() == [6, 2, 7, 3])
+                #expect(try await collect(stream.read()).map(\.type) == ["E5", "E6"])
+                #expect(try await stream.metrics().lastTimestamp != nil)
+            }
+        }
+    }
+
     @Test func aStreamWhoseEventsAgedAwayStaysListedAfterCompaction() async throws {
         try await Self.withDatabase { path in
             try await SQLiteEventStore.withStore(path: path) { store in
