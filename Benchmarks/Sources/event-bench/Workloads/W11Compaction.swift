@@ -206,15 +206,15 @@ enum W11Compaction {
 
     // MARK: - W1 with store retention (log only)
 
-    /// W1's write on stores with segments of `w1Events × 3` bytes (W1 stores about 25 bytes of log
-    /// per event, so about 8 segments), alternately without retention and with
+    /// W1's write on stores with segments of half a byte per event (W1's events take about 5 bytes
+    /// of log each, LZ4-compressed, so about 10 segments), alternately without retention and with
     /// `StoreRetention(maxBytes: 2 segments)`, which drops the oldest segments as the writer rolls.
     private static func w1WithRetention(_ setup: StoreSetup, sizes: Sizes) async throws
         -> (figures: [Figure], parameters: [(String, String)])
     {
         let events = sizes.w1Events
-        let unit = 64 * 1024
-        let segmentBytes = max(unit, (events * 3 + unit - 1) / unit * unit)
+        let unit = 4096
+        let segmentBytes = max(unit, (events / 2 + unit - 1) / unit * unit)
         let maxBytes = Int64(2 * segmentBytes)
         var without: [Double] = []
         var with: [Double] = []
