@@ -177,7 +177,13 @@ enum W11Compaction {
                         ("deletions s", Format.fixed(Timing.seconds(deletion), 2)),
                         ("writer batch", String(batch)), ("writer writes alone", String(sizes.w11BaselineWrites)),
                         ("writer writes during compact()", String(during.events / batch)),
-                    ])
+                    ],
+                    notes: during.events / batch < 3
+                        ? [
+                            "Only \(during.events / batch) of the writer's writes overlapped compact() "
+                                + "(\(Format.fixed(Timing.seconds(compactTime), 2)) s): a write waits while a segment is "
+                                + "compacted (one writer job per segment), so the rate during it is the wait of that write."
+                        ] : [])
             }
         }
     }
