@@ -165,6 +165,7 @@ struct RunCommand: AsyncParsableCommand {
         case .w8: return try await W8Growth.run(setup, sizes: sizes)
         case .w9: return try await W9Subscription.run(setup, sizes: sizes)
         case .w10: return try await W10MultiStreamWrites.run(setup, sizes: sizes)
+        case .w11: return try await W11Compaction.run(setup, sizes: sizes)
         case .w12: return try await W12TypedEvents.run(setup, sizes: sizes)
         }
     }

@@ -86,6 +86,14 @@ struct TargetCheck: Sendable {
                 .w9, "subscription_over_watch",
                 "W9 a subscription acknowledging every 1,000 reads ≥ 0.8× a plain watch's rate (issue 14)"
             ) { $0 >= 0.8 },
+            logTarget(
+                .w11, "write_ratio_during_compaction",
+                "W11 write rate during compaction ≥ 0.5× without (issue 15)"
+            ) { $0 >= 0.5 },
+            logTarget(
+                .w11, "retention_write_ratio",
+                "W1 write with store retention dropping segments within 10% of without (ratio ≥ 0.9, issue 15)"
+            ) { $0 >= 0.9 },
             logTarget(.w12, "typed_over_raw_write", "W12 typed write within 2× of raw (ratio ≥ 0.5, issue 16)") {
                 $0 >= 0.5
             },

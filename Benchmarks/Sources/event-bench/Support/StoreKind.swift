@@ -55,6 +55,18 @@ struct StoreSetup: Sendable {
     let durability: DurabilityChoice
     /// The PostgreSQL server (`postgres://user@host:port/database`); used by `.postgres` only.
     var postgresURL: String? = nil
+    /// The log store's segment size (`LogEventStore.Options.segmentBytesMax`); `nil`: its default.
+    var segmentBytesMax: Int? = nil
+    /// The log store's `LogEventStore.Options.retention`; `nil`: keep everything.
+    var retention: LogEventStore.StoreRetention? = nil
+
+    /// This setup with the log store opened with `segmentBytesMax` and `retention`.
+    func withLogOptions(segmentBytesMax: Int?, retention: LogEventStore.StoreRetention?) -> StoreSetup {
+        var setup = self
+        setup.segmentBytesMax = segmentBytesMax
+        setup.retention = retention
+        return setup
+    }
 
     /// Where the store lives for a workload whose scratch directory is `directory`: a directory
     /// for the log, a file for SQLite, and for PostgreSQL the server's URL with a schema named
@@ -74,19 +86,24 @@ struct StoreSetup: Sendable {
 
     /// Opens (creating) the store in `directory`.
     func open(in directory: String, readOnly: Bool = false) async throws -> any EventStore {
-        try await Self.open(kind: kind, durability: durability, path: storePath(in: directory), readOnly: readOnly)
+        try await Self.open(
+            kind: kind, durability: durability, path: storePath(in: directory), readOnly: readOnly,
+            segmentBytesMax: segmentBytesMax, retention: retention)
     }
 
     /// Opens the store of `kind` at `path` (a directory for the log, a database file for SQLite,
-    /// a `postgres://` URL with its schema for PostgreSQL).
-    static func open(kind: StoreKind, durability: DurabilityChoice, path: String, readOnly: Bool) async throws
-        -> any EventStore
-    {
+    /// a `postgres://` URL with its schema for PostgreSQL); `segmentBytesMax` and `retention` are
+    /// the log store's options (`nil`: its defaults), ignored by the other stores.
+    static func open(
+        kind: StoreKind, durability: DurabilityChoice, path: String, readOnly: Bool, segmentBytesMax: Int? = nil,
+        retention: LogEventStore.StoreRetention? = nil
+    ) async throws -> any EventStore {
         switch kind {
         case .log:
-            return try await LogEventStore.open(
-                directory: path,
-                options: .init(durability: durability == .fsync ? .fsync : .buffered, readOnly: readOnly))
+            var options = LogEventStore.Options(
+                durability: durability == .fsync ? .fsync : .buffered, readOnly: readOnly, retention: retention)
+            if let segmentBytesMax { options.segmentBytesMax = segmentBytesMax }
+            return try await LogEventStore.open(directory: path, options: options)
         case .sqlite:
             return try await SQLiteEventStore.open(
                 path: path, options: .init(synchronous: durability == .fsync ? .full : .normal, readOnly: readOnly))

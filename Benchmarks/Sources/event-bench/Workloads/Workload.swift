@@ -13,6 +13,7 @@ enum Workload: String, CaseIterable, Sendable, Comparable {
     case w8 = "W8"
     case w9 = "W9"
     case w10 = "W10"
+    case w11 = "W11"
     case w12 = "W12"
 
     /// In the spec's order (W9 and W10 after W8, not between W1 and W2 as W10's name sorts).
@@ -33,6 +34,9 @@ enum Workload: String, CaseIterable, Sendable, Comparable {
         case .w8: return "growth: W1 write and replay at two sizes; memory during the larger replay"
         case .w9: return "a durable subscription of @all acknowledging every 1,000 events, against a plain watch"
         case .w10: return "writes to several streams: 2 events to 2 of 10,000 streams per write, 8 writers"
+        case .w11:
+            return "compaction of a store of W1's size with half its streams deleted, with a writer during it; "
+                + "and W1's write with the log's store retention dropping segments"
         case .w12: return "typed events: W1 with CandidateEvent(payload) and decode, against raw events of the same bytes"
         }
     }
@@ -42,7 +46,7 @@ enum Workload: String, CaseIterable, Sendable, Comparable {
         try text.split(separator: ",").map { part in
             let name = part.trimmingCharacters(in: .whitespaces).uppercased()
             guard let workload = Workload(rawValue: name) else {
-                throw ValidationError("unknown workload '\(part)'; use W1 to W10 or W12, comma-separated")
+                throw ValidationError("unknown workload '\(part)'; use W1 to W12, comma-separated")
             }
             return workload
         }
@@ -82,18 +86,27 @@ struct Sizes: Sendable {
     var w10Writes: Int
     var w10Streams = 10_000
     var w10Writers = 8
+    /// W11: the store of `w1Events` events is spread over this many streams, ...
+    var w11Streams: Int
+    /// ... in writes of this many streams at once, each with this many events (at most the stream's share).
+    var w11StreamsPerWrite = 10
+    var w11EventsPerStreamWrite = 1_000
+    /// The writer's rate without compaction: this many writes of `batchEvents`, just before it.
+    var w11BaselineWrites = 20
+    /// W1 with store retention: alternating rounds without and with it (the median of each reported).
+    var w11RetentionRounds = 3
 
     static let full = Sizes(
         w1Events: 1_000_000, w2Streams: 100_000, w2ReadSamples: 10_000, w3MeasureDuration: .seconds(3),
         w3WarmUpDuration: .milliseconds(500), w4Samples: 5_000, w4WarmUpSamples: 100,
         w4PhaseBudget: .seconds(60), w5Events: 1_000_000,
         w6Events: 1_000_000, w7Events: 1_000_000, w8Events: [1_000_000, 10_000_000], w9Events: 1_000_000,
-        w10Writes: 100_000)
+        w10Writes: 100_000, w11Streams: 1_000)
 
     static let quick = Sizes(
         w1Events: 100_000, w2Streams: 10_000, w2ReadSamples: 2_000, w3MeasureDuration: .seconds(1),
         w3WarmUpDuration: .milliseconds(200), w4Samples: 1_000, w4WarmUpSamples: 50,
         w4PhaseBudget: .seconds(20), w5Events: 100_000,
         w6Events: 100_000, w7Events: 100_000, w8Events: [1_000_000, 2_000_000], w9Events: 100_000,
-        w10Writes: 10_000)
+        w10Writes: 10_000, w11Streams: 100)
 }
