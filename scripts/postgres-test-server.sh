@@ -102,7 +102,7 @@ write_settings() {
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
-max_connections = 300
+max_connections = 800
 shared_buffers = 128MB
 fsync = on
 EOF
