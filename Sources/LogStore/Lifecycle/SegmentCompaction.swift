@@ -9,6 +9,9 @@ extension WriterContext {
     func compactSegment(_ ordinal: Int) throws -> (events: Int64, bytes: Int64) {
         recordDurableEnd()
         if let failure { throw Self.stopped(after: failure) }
+        // A compaction whose changes failed partway left its journal: it is finished first, so
+        // that this one's journal never replaces it (its changes may not be durable yet).
+        try CompactionJournal.redo(directory: directory, io: options.io, logger: logger)
         let table = try lifecycles.current()
         guard !table.isEmpty, ordinal >= 1, ordinal <= state.segments.count else { return (0, 0) }
         let segment = state.segments[ordinal - 1]
