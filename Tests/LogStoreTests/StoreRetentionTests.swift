@@ -36,6 +36,9 @@ import Testing
             for batch in 0..<15 {
                 try await store.stream("s\(batch % 4)").write((batch * 40..<batch * 40 + 40).map(Self.event))
             }
+            // Retention is applied on the writer thread just after a write returns: a write that
+            // the writer refuses passes through it after that (a barrier).
+            _ = try? await store.stream("barrier").write(CandidateEvent(type: "B"), expectedVersion: .exact(Int64.max))
             let events = try await collect(store.stream("@all").read())
             // The newest events are all there, in order, without a gap; the oldest are gone.
             #expect(events.last?.type == "E599")
@@ -77,6 +80,7 @@ import Testing
                 try await store.stream("old").importEvents([Self.event(index)], timestamp: old, expectedVersion: .any)
             }
             for index in 60..<120 { try await store.stream("new").write(Self.event(index)) }
+            _ = try? await store.stream("barrier").write(CandidateEvent(type: "B"), expectedVersion: .exact(Int64.max))
             // Whole segments go: the old events of the segment where the new ones begin stay.
             let types = try await collect(store.stream("@all").read()).map(\.type)
             #expect(Array(types.suffix(60)) == (60..<120).map { "E\($0)" })
