@@ -88,4 +88,33 @@ import Testing
             #expect(kept.count < 20 && kept.last?.type == "E59")
         }
     }
+
+    @Test func badStoreRetentionIsRefusedAtOpen() async throws {
+        let directory = try TemporaryDirectory("store-retention-bad")
+        for retention in [LogEventStore.StoreRetention(maxBytes: 0), LogEventStore.StoreRetention(maxAge: .seconds(-1))] {
+            await #expect(throws: EventStoreError.self) {
+                try await LogEventStore.open(directory: directory.sub("store"), options: Self.options(retention))
+            }
+        }
+    }
+
+    // Found in review: the writer kept the keys it had read back from a batch after compaction
+    // removed the batch; once the events no longer counted as hidden (the retention removed), a
+    // write with the same key was taken for a retry and dropped, acknowledged but never stored.
+    @Test func aKeyOfACompactedBatchIsNotTakenForAStoredOne() async throws {
+        let directory = try TemporaryDirectory("compacted-key")
+        try await LogEventStore.withStore(directory: directory.sub("store")) { store in
+            let stream = try await store.stream("s")
+            try await stream.importEvents(
+                [CandidateEvent(type: "Old", idempotencyKey: "k")], timestamp: Date(timeIntervalSinceNow: -7_200),
+                expectedVersion: .any)
+            // A retry reads the key back (and the writer keeps the batch's keys).
+            #expect(try await stream.write(CandidateEvent(type: "Old", idempotencyKey: "k")) == 1)
+            try await stream.setRetention(Retention(maxAge: .seconds(3_600)))
+            #expect(try await store.compact().eventsRemoved == 1)
+            try await stream.setRetention(nil)
+            #expect(try await stream.write(CandidateEvent(type: "New", idempotencyKey: "k")) == 2)
+            #expect(try await collect(stream.read()).map(\.type) == ["New"])
+        }
+    }
 }

@@ -18,9 +18,11 @@ extension WriterContext {
         // Format-1 segments keep their batches: compacted frames are of format 2.
         guard segment.formatVersion >= 2 else { return (0, 0) }
         let isActive = !segment.isSealed
-        // A `.buffered` store's newest batches may not be durable yet: a journal redone after a
-        // power loss must never turn bytes that never reached the disk into a batch.
-        if isActive, options.durability == .buffered { try synchronizeBufferedLog() }
+        // A `.buffered` store's newest batches may not be durable yet, and the rule is judged
+        // against the streams' versions now (`maxCount`): what compaction removes must stay hidden
+        // whatever a power loss takes of them, and a journal redone after a power loss must never
+        // turn bytes that never reached the disk into a batch.
+        if options.durability == .buffered { try synchronizeBufferedLog() }
         let now = Timestamp.nowMicroseconds()
         var versions: [String: Int64] = [:]
         var writes: [(offset: Int, bytes: [UInt8])] = []
@@ -67,9 +69,12 @@ extension WriterContext {
         }
         let journal = CompactionJournal(ordinal: ordinal, writes: writes, holes: holes)
         try journal.save(directory: directory, fileMode: options.fileMode, io: options.io)
-        try journal.apply(directory: directory, io: options.io)
-        // The active segment's footer, when it is sealed, covers the body as it is now.
+        // From here the journal makes the changes happen (now, at the next compaction, or at the
+        // next open): the active segment's footer, when it is sealed, covers the body as changed,
+        // and the keys read back from its frames are forgotten, even if applying fails partway.
         if isActive { segment.runningChecksum = body }
+        forgetKeyFrames()
+        try journal.apply(directory: directory, io: options.io)
         return (events, bytes)
     }
 

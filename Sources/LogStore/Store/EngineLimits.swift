@@ -33,6 +33,13 @@ enum EngineLimits {
         guard options.checkpointBytesInterval > 0 else {
             throw EventStoreError.invalidArgument("checkpointBytesInterval must be positive")
         }
+        if let maxBytes = options.retention?.maxBytes, maxBytes < 1 {
+            throw EventStoreError.invalidArgument(
+                "Options.retention.maxBytes must be at least 1, got \(maxBytes): leave it nil to keep every segment")
+        }
+        if let maxAge = options.retention?.maxAge, maxAge <= .zero {
+            throw EventStoreError.invalidArgument("Options.retention.maxAge must be more than zero, got \(maxAge)")
+        }
         let capacity = options.keyIndexInitialCapacity
         guard capacity >= 16, capacity & (capacity - 1) == 0 else {
             throw EventStoreError.invalidArgument("the key table's initial capacity must be a power of two, at least 16")

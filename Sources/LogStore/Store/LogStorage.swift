@@ -204,6 +204,7 @@ final class LogStorage: EventStorage {
         var builder = PageBuilder(request: request)
         var stoppedEarly = false
         var lastScanned: Int64?
+        var isCompactedMeanwhile = false
         scan: for batch in plan {
             try LogState.withFrame(in: batch.segment, at: batch.offset) { frame, header in
                 let streamID = BatchFrame.streamID(frame, header)
@@ -220,6 +221,7 @@ final class LogStorage: EventStorage {
                     if !builder.skip(position: position) { stoppedEarly = true }
                     return
                 }
+                defer { isCompactedMeanwhile = frame[36] == Codec.compacted.rawValue }
                 try withPayload(of: batch, frame: frame, header: header) { payload in
                     let context = "'\(batch.segment.path)' offset \(batch.offset)"
                     let firstWanted = Int(batch.wanted.lowerBound - first)
@@ -259,6 +261,14 @@ final class LogStorage: EventStorage {
                         }
                     }
                 }
+            }
+            // A compaction (of a batch this read's lifecycle table did not yet hide) rewrote the
+            // batch while it was decoded: its header changes before its payload is zeroed, so
+            // what was decoded may be zeros. The read fails rather than return them.
+            if isCompactedMeanwhile {
+                throw EventStoreError.corruption(
+                    "'\(batch.segment.path)' offset \(batch.offset): the batch was compacted while it was read; "
+                        + "read again")
             }
             if stoppedEarly { break scan }
         }

@@ -193,6 +193,12 @@ final class WriterContext {
     private var keyCache: [Int64: KeyFrame] = [:]
     private var lastKeyFrame: KeyFrame?
 
+    /// Forgets the keys read back from frames (after a compaction changed some of those frames).
+    func forgetKeyFrames() {
+        keyCache.removeAll()
+        lastKeyFrame = nil
+    }
+
     init(
         state: LogState, directory: String, options: LogEventStore.Options, keys: KeyIndex, lifecycles: LogLifecycles,
         checkpointFile: SystemFile?, lock: StoreLock?, lastCheckpoint: Checkpoint
