@@ -94,14 +94,7 @@ struct CompactionJournal: Equatable {
 
     /// Records the journal durably: temporary file, sync, rename, sync of the directory.
     func save(directory: String, fileMode: mode_t, io: any FileIO) throws {
-        let target = Self.path(directory)
-        let temporary = target + ".tmp"
-        try Directory.remove(temporary, io: io)
-        let file = try SystemFile.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: fileMode, io: io)
-        try file.write(encode(), at: 0)
-        try file.synchronize()
-        try Directory.rename(temporary, to: target, io: io)
-        try Directory.synchronize(directory, io: io)
+        try Directory.replace(Self.path(directory), with: encode(), fileMode: fileMode, io: io)
     }
 
     /// Makes every change to the segment and syncs it, then removes the journal (synced).

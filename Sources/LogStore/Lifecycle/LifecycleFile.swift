@@ -96,14 +96,7 @@ enum LifecycleFile {
 
     /// Replaces the table atomically and durably.
     static func save(_ table: LifecycleTable, directory: String, fileMode: mode_t, io: any FileIO) throws {
-        let target = path(directory)
-        let temporary = target + ".tmp"
-        try Directory.remove(temporary, io: io)
-        let file = try SystemFile.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: fileMode, io: io)
-        try file.write(encode(table), at: 0)
-        try file.synchronize()
-        try Directory.rename(temporary, to: target, io: io)
-        try Directory.synchronize(directory, io: io)
+        try Directory.replace(path(directory), with: encode(table), fileMode: fileMode, io: io)
     }
 }
 

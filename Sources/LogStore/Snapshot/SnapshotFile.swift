@@ -126,13 +126,7 @@ enum SnapshotFile {
             else { break }
             probe += 1
         }
-        let temporary = target + ".tmp"
-        try Directory.remove(temporary, io: io)
-        let file = try SystemFile.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: fileMode, io: io)
-        try file.write(encode(snapshot), at: 0)
-        try file.synchronize()
-        try Directory.rename(temporary, to: target, io: io)
-        try Directory.synchronize(directory, io: io)
+        try Directory.replace(target, with: encode(snapshot), fileMode: fileMode, io: io)
     }
 
     /// Removes every snapshot of `streamID` (of any projection), then syncs the directory.

@@ -260,6 +260,20 @@ enum Directory {
         return names
     }
 
+    /// Replaces the file at `path` with `bytes` atomically and durably: a temporary file beside it,
+    /// written and synced, renamed over it, and the directory synced; a crash leaves the old file
+    /// or the new one, and a temporary file that open removes.
+    static func replace(_ path: String, with bytes: [UInt8], fileMode: mode_t, io: any FileIO) throws {
+        let temporary = path + ".tmp"
+        try remove(temporary, io: io)
+        let file = try SystemFile.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: fileMode, io: io)
+        try file.write(bytes, at: 0)
+        try file.synchronize()
+        try rename(temporary, to: path, io: io)
+        let slash = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        try synchronize(slash.isEmpty ? "/" : slash, io: io)
+    }
+
     /// Makes the directory's entries (new files, renames) durable (`fsync(2)` on the directory).
     static func synchronize(_ path: String, io: any FileIO) throws {
         let directory = try SystemFile.open(path, flags: O_RDONLY | O_DIRECTORY, io: io)
