@@ -108,14 +108,18 @@ struct CompactionJournal: Equatable {
         try Directory.synchronize(directory, io: io)
     }
 
-    /// Finishes a compaction a crash interrupted (writable opens, before segments are checked).
-    static func redo(directory: String, io: any FileIO, logger: Logger) throws {
+    /// Finishes a compaction a crash or a failure interrupted (writable opens, before segments
+    /// are checked; and each compaction, before it starts).
+    /// - Returns: The ordinal of the segment it finished, if there was a journal.
+    @discardableResult
+    static func redo(directory: String, io: any FileIO, logger: Logger) throws -> Int? {
         let path = path(directory)
-        guard let file = try SystemFile.openIfExists(path, io: io) else { return }
+        guard let file = try SystemFile.openIfExists(path, io: io) else { return nil }
         let journal = try decode(try file.readAll(), path: path)
         logger.notice(
             "finishing a compaction that a crash interrupted",
             metadata: ["segment": "\(Segment.fileName(ordinal: journal.ordinal))"])
         try journal.apply(directory: directory, io: io)
+        return journal.ordinal
     }
 }

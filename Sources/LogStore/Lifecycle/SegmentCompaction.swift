@@ -1,49 +1,108 @@
 import EventSourcingCore
 
+/// Where the compaction of one segment starts: what the writer thread saw between two groups.
+struct CompactionStart {
+    let segment: Segment
+    /// Where the segment's durable bytes ended: the compaction looks at `[0, end)` only.
+    let end: Int
+    /// Whether the writer still appended to the segment (it had no footer).
+    let isActive: Bool
+    let table: LifecycleTable
+    /// The versions of the streams whose `maxCount` depends on them, durable ones.
+    let versions: [String: Int64]
+    let nowMicros: Int64
+}
+
+/// The compaction of one segment, planned off the writer thread: the journal of its changes,
+/// the body checksum they leave, and what they free.
+struct CompactionPlan {
+    let start: CompactionStart
+    var journal: CompactionJournal
+    /// The CRC-32C of the segment's bytes `[0, start.end)` once the changes are made.
+    let body: UInt32
+    let events: Int64
+    let bytes: Int64
+}
+
 extension WriterContext {
-    /// Compacts one segment in place (see `CompactionJournal`): every batch whose events are all
-    /// hidden loses its payload. Runs on the writer thread between groups, one segment per job, so
-    /// writes go on between segments; the active segment too (this thread is its only writer), once
-    /// what it holds is durable.
-    /// - Returns: The events removed and the payload bytes freed.
-    func compactSegment(_ ordinal: Int) throws -> (events: Int64, bytes: Int64) {
+    /// The first step of a segment's compaction (`SegmentCompactor`), on the writer thread
+    /// between groups: a compaction a failure left half done is finished, a `.buffered` log is
+    /// synced (the rule is judged against durable versions, and a journal redone after a power
+    /// loss must never turn bytes that never reached the disk into a batch), and the table and
+    /// the versions are taken.
+    /// - Returns: `nil` when there is nothing the compaction could remove.
+    func startCompaction(of ordinal: Int) throws -> CompactionStart? {
         recordDurableEnd()
         if let failure { throw Self.stopped(after: failure) }
         // A compaction whose changes failed partway left its journal: it is finished first, so
         // that this one's journal never replaces it (its changes may not be durable yet).
-        try CompactionJournal.redo(directory: directory, io: options.io, logger: logger)
+        if let redone = try CompactionJournal.redo(directory: directory, io: options.io, logger: logger) {
+            forgetKeyFrames()
+            compactions.end(redone)
+        }
         let table = try lifecycles.current()
-        guard !table.isEmpty, ordinal >= 1, ordinal <= state.segments.count else { return (0, 0) }
+        guard !table.isEmpty, ordinal >= 1, ordinal <= state.segments.count else { return nil }
         let segment = state.segments[ordinal - 1]
         // Format-1 segments keep their batches: compacted frames are of format 2.
-        guard segment.formatVersion >= 2 else { return (0, 0) }
-        let isActive = !segment.isSealed
-        // A `.buffered` store's newest batches may not be durable yet, and the rule is judged
-        // against the streams' versions now (`maxCount`): what compaction removes must stay hidden
-        // whatever a power loss takes of them, and a journal redone after a power loss must never
-        // turn bytes that never reached the disk into a batch.
+        guard segment.formatVersion >= 2 else { return nil }
         if options.durability == .buffered { try synchronizeBufferedLog() }
-        let now = Timestamp.nowMicroseconds()
-        var versions: [String: Int64] = [:]
+        let versions = try state.withLock {
+            var versions: [String: Int64] = [:]
+            for (streamID, lifecycle) in table.streams where lifecycle.retention?.maxCount != nil {
+                versions[streamID] = try state.slot(of: streamID, hash: StableHash.stream(streamID))?.version ?? 0
+            }
+            return versions
+        }
+        return CompactionStart(
+            segment: segment, end: segment.endOffset, isActive: !segment.isSealed, table: table, versions: versions,
+            nowMicros: Timestamp.nowMicroseconds())
+    }
+
+    /// The step on the writer thread once the plan's journal is durable (or, for the segment the
+    /// writer appends to, saved here first): from here the journal makes the changes happen (now,
+    /// at the next compaction, or at the next open). The keys read back from frames are
+    /// forgotten, key checks wait while the segment's bytes change, and the running checksum of
+    /// the active segment covers its body as changed, so that the footer it gets when sealed does.
+    /// - Returns: The journal to apply.
+    func adoptCompaction(_ plan: CompactionPlan) throws -> CompactionJournal {
+        let segment = plan.start.segment
+        if plan.start.isActive {
+            if segment.isSealed {
+                // Sealed since the plan was made: its footer covers the body as it was, so the
+                // journal takes the footer as it will be.
+                throw CompactionRetry()
+            }
+            try plan.journal.save(directory: directory, fileMode: options.fileMode, io: options.io)
+            segment.runningChecksum = segment.withBytes(
+                offset: plan.start.end, count: segment.endOffset - plan.start.end
+            ) { Checksum.crc32c($0, continuing: plan.body) }
+        }
+        forgetKeyFrames()
+        compactions.begin(segment.ordinal)
+        return plan.journal
+    }
+
+    /// The segment was sealed after its compaction was planned: the compaction plans it again.
+    struct CompactionRetry: Error {}
+}
+
+extension CompactionPlan {
+    /// Plans the compaction of `start.segment` (any thread; the segment's bytes below
+    /// `start.end` change only by compaction, which runs one at a time): every batch whose
+    /// events are all hidden loses its payload (see `CompactionJournal`).
+    /// - Returns: `nil` when no batch is all hidden.
+    static func make(_ start: CompactionStart) throws -> CompactionPlan? {
+        let segment = start.segment
+        let hidden = HiddenEvents(table: start.table, versions: start.versions, nowMicros: start.nowMicros)
         var writes: [(offset: Int, bytes: [UInt8])] = []
         var holes: [(offset: Int, count: Int)] = []
         var events: Int64 = 0
         var bytes: Int64 = 0
-        let end = segment.endOffset
         var offset = Segment.headerBytes
-        while offset < end {
+        while offset < start.end {
             offset += try LogState.withFrame(in: segment, at: offset) { frame, header -> Int in
                 guard header.codec != .compacted else { return header.frameLength }
                 let streamID = BatchFrame.streamID(frame, header)
-                guard table[streamID] != nil || header.lastSequenceID < table.floor else { return header.frameLength }
-                let version: Int64
-                if let known = versions[streamID] {
-                    version = known
-                } else {
-                    version = try state.slot(of: streamID, hash: StableHash.stream(streamID))?.version ?? 0
-                    versions[streamID] = version
-                }
-                let hidden = HiddenEvents(table: table, versions: [streamID: version], nowMicros: now)
                 guard hidden.hidesAll(of: header, streamID: streamID) else { return header.frameLength }
                 let (head, trailer) = BatchFrame.compactedPatches(frame, header)
                 writes.append((offset, head))
@@ -54,28 +113,22 @@ extension WriterContext {
                 return header.frameLength
             }
         }
-        guard events > 0 else { return (0, 0) }
+        guard events > 0 else { return nil }
         // The header takes format 3, and the footer the checksum of the body as it will be.
         var header = segment.withBytes(offset: 0, count: Segment.headerBytes) { Array($0) }
-        Self.store(Segment.compactedFormatVersion, in: &header, at: 8)
-        Self.store(Checksum.crc32c(Array(header[0..<60])), in: &header, at: 60)
+        store(Segment.compactedFormatVersion, in: &header, at: 8)
+        store(Checksum.crc32c(Array(header[0..<60])), in: &header, at: 60)
         writes.insert((0, header), at: 0)
-        let body = Self.bodyChecksum(of: segment, end: end, writes: writes, holes: holes)
-        if !isActive {
-            var footer = segment.withBytes(offset: end, count: Segment.footerBytes) { Array($0) }
-            Self.store(body, in: &footer, at: 24)
-            Self.store(Checksum.crc32c(Array(footer[0..<28])), in: &footer, at: 28)
-            writes.append((end, footer))
+        let body = bodyChecksum(of: segment, end: start.end, writes: writes, holes: holes)
+        if !start.isActive {
+            var footer = segment.withBytes(offset: start.end, count: Segment.footerBytes) { Array($0) }
+            store(body, in: &footer, at: 24)
+            store(Checksum.crc32c(Array(footer[0..<28])), in: &footer, at: 28)
+            writes.append((start.end, footer))
         }
-        let journal = CompactionJournal(ordinal: ordinal, writes: writes, holes: holes)
-        try journal.save(directory: directory, fileMode: options.fileMode, io: options.io)
-        // From here the journal makes the changes happen (now, at the next compaction, or at the
-        // next open): the active segment's footer, when it is sealed, covers the body as changed,
-        // and the keys read back from its frames are forgotten, even if applying fails partway.
-        if isActive { segment.runningChecksum = body }
-        forgetKeyFrames()
-        try journal.apply(directory: directory, io: options.io)
-        return (events, bytes)
+        return CompactionPlan(
+            start: start, journal: CompactionJournal(ordinal: segment.ordinal, writes: writes, holes: holes),
+            body: body, events: events, bytes: bytes)
     }
 
     /// The CRC-32C of the segment's bytes `[0, end)` with `writes` and `holes` (sorted, apart,

@@ -4,8 +4,8 @@ extension WriterContext {
     /// Applies `Options.retention` after the log rolled to a new segment (a no-op otherwise): the
     /// oldest sealed segments past the size or age bound are dropped: the store's floor rises to
     /// the first sequence id kept (durably, in the lifecycle file), so their events are hidden from
-    /// every reader at once, then each is compacted away. A failure is logged and tried again at
-    /// the next roll; it never fails a write.
+    /// every reader at once, then `SegmentCompactor` compacts each away beside the writer. A
+    /// failure is logged and tried again at the next roll; it never fails a write.
     func applyStoreRetention() {
         guard let retention = options.retention, failure == nil, state.segments.count > retentionCheckedSegments
         else { return }
@@ -28,7 +28,7 @@ extension WriterContext {
             }
             if let last = dropped.last {
                 try lifecycles.raiseFloor(to: Self.nextFirstSequenceID(after: last, in: state), fileMode: options.fileMode)
-                for segment in dropped { _ = try compactSegment(segment.ordinal) }
+                _ = compactions.dropped(dropped.map(\.ordinal))
             }
             retentionCheckedSegments = state.segments.count
         } catch {

@@ -84,7 +84,7 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
     }
 
     package let runtime: StoreRuntime
-    private let writer: LogWriter
+    let writer: LogWriter
 
     /// The store's directory.
     public let directory: String

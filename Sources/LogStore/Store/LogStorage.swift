@@ -26,6 +26,8 @@ final class LogStorage: EventStorage {
     private let subscriptionFiles: LogSubscriptions
     /// What is hidden of each stream (`LifecycleFile`).
     let lifecycles: LogLifecycles
+    /// Compacts segments beside the writer.
+    private let compactor: SegmentCompactor
 
     init(
         state: LogState, writer: LogWriter, follower: LogFollower?, lifecycles: LogLifecycles, directory: String,
@@ -40,6 +42,7 @@ final class LogStorage: EventStorage {
         self.follower = follower
         self.directory = directory
         self.isReadOnly = isReadOnly
+        compactor = SegmentCompactor(writer: writer, directory: directory, options: options)
     }
 
     func append(_ request: AppendRequest) async throws -> AppendResult {
@@ -118,6 +121,7 @@ final class LogStorage: EventStorage {
     }
 
     func close() async throws {
+        await compactor.finishBackground()
         blockingReads.stop()
         subscriptionFiles.stop()
         if let follower { try await DedicatedThread.run(name: "eventlog-follower-stop") { follower.stop() } }
@@ -390,9 +394,15 @@ final class LogStorage: EventStorage {
 extension LogStorage {
     func changeLifecycle(_ change: LifecycleChange) async throws -> StreamLifecycle {
         guard !isReadOnly else { throw EventStoreError.readOnly }
-        return try await withCheckedThrowingContinuation { continuation in
-            writer.submit(.lifecycle(change, continuation))
+        let submit = { [writer] in
+            try await withCheckedThrowingContinuation { continuation in
+                writer.submit(.lifecycle(change, continuation))
+            }
         }
+        // Only a new retention can show hidden events again (an age bound removed): never while a
+        // compaction's plan, made with the old one, is being carried out.
+        guard case .setRetention = change.kind else { return try await submit() }
+        return try await compactor.lock.run { try await submit() }
     }
 
     func lifecycle(of streamID: String) async throws -> StreamLifecycle {
@@ -425,8 +435,8 @@ extension LogStorage {
         }
     }
 
-    /// Compacts the segments one writer job each (see `WriterContext.compactSegment`), so
-    /// writes go on between them; progress counts segments.
+    /// Compacts the segments one at a time beside the writer (`SegmentCompactor`), so writes go
+    /// on meanwhile; progress counts segments.
     func compact(progress: CompactionProgress?) async throws -> CompactionReport {
         guard !isReadOnly else { throw EventStoreError.readOnly }
         let ordinals = state.withLock { state.segments.map(\.ordinal) }
@@ -434,9 +444,7 @@ extension LogStorage {
         var bytes: Int64 = 0
         progress?(0, Int64(ordinals.count))
         for (index, ordinal) in ordinals.enumerated() {
-            let done = try await withCheckedThrowingContinuation { continuation in
-                writer.submit(.compactSegment(ordinal, continuation))
-            }
+            let done = try await compactor.compact(ordinal)
             events += done.events
             bytes += done.bytes
             progress?(Int64(index + 1), Int64(ordinals.count))

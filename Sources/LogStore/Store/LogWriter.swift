@@ -22,8 +22,9 @@ final class LogWriter: @unchecked Sendable {
         case snapshot(Snapshot, CheckedContinuation<Void, Error>)
         /// A deletion, tombstone, truncation or retention, serialized with the appends.
         case lifecycle(LifecycleChange, CheckedContinuation<StreamLifecycle, Error>)
-        /// Compaction of one sealed segment (by ordinal): events removed and bytes freed.
-        case compactSegment(Int, CheckedContinuation<(events: Int64, bytes: Int64), Error>)
+        /// A short step of work that must run between groups (a compaction's, see
+        /// `SegmentCompactor`): called with the context, or with the error that failed the job.
+        case step((Result<WriterContext, Error>) -> Void)
         case close(CheckedContinuation<Void, Error>)
     }
 
@@ -58,6 +59,19 @@ final class LogWriter: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Runs `body` on the writer thread between groups (a `.step` job).
+    /// - Throws: what `body` throws (a `SystemError` as `EventStoreError`), or `storeClosed`.
+    func perform<T: Sendable>(_ body: @escaping (WriterContext) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+            submit(.step { context in
+                continuation.resume(with: context.flatMap { context in Result { try SystemError.mapped { try body(context) } } })
+            })
+        }
+    }
+
+    /// What the writer and the compactions beside it share.
+    var compactions: CompactingSegments { context.compactions }
+
     /// Holds or releases the writer thread (`isHeld`).
     func setHeld(_ held: Bool) {
         condition.lock()
@@ -79,7 +93,7 @@ final class LogWriter: @unchecked Sendable {
         case .appendUnit(_, let continuation): continuation.resume(throwing: error)
         case .snapshot(_, let continuation): continuation.resume(throwing: error)
         case .lifecycle(_, let continuation): continuation.resume(throwing: error)
-        case .compactSegment(_, let continuation): continuation.resume(throwing: error)
+        case .step(let body): body(.failure(error))
         case .close(let continuation): continuation.resume()
         }
     }
@@ -110,11 +124,10 @@ final class LogWriter: @unchecked Sendable {
                     group.removeAll()
                     continuation.resume(
                         with: Result { try context.changeLifecycle(change) }.mapError { SystemError.storeError($0) })
-                case .compactSegment(let ordinal, let continuation):
+                case .step(let body):
                     context.commit(group)
                     group.removeAll()
-                    continuation.resume(
-                        with: Result { try context.compactSegment(ordinal) }.mapError { SystemError.storeError($0) })
+                    body(.success(context))
                 case .close(let continuation):
                     context.commit(group)
                     group.removeAll()
@@ -190,6 +203,8 @@ final class WriterContext {
     private var unrecordedDurableEnd: LogPosition?
     /// How many segments the log had when `Options.retention` was last applied.
     var retentionCheckedSegments = 0
+    /// The segments being compacted beside the writer (`SegmentCompactor`).
+    let compactions = CompactingSegments()
     private var keyCache: [Int64: KeyFrame] = [:]
     private var lastKeyFrame: KeyFrame?
 
@@ -557,6 +572,8 @@ final class WriterContext {
         if let cached = keyCache[firstSequenceID] {
             frame = cached
         } else {
+            // A compaction beside the writer may be changing the frame's bytes.
+            compactions.waitWhileChanging(segment.ordinal)
             frame = try LogState.withFrame(in: segment, at: offset) { bytes, header in
                 KeyFrame(
                     firstSequenceID: firstSequenceID, firstVersion: header.firstVersion,

@@ -1,0 +1,103 @@
+import EventSourcingCore
+import Logging
+import Synchronization
+
+/// Compacts segments beside the writer (ENGINE.md, "Compaction and retention"): the writer
+/// thread takes two short steps per segment (`startCompaction`, `adoptCompaction`), and
+/// everything else, reading the segment, planning, saving the journal and making the changes
+/// with their syncs, runs on a thread of its own while writes go on. One segment at a time.
+///
+/// A lifecycle change can only hide more while a compaction is under way, except one that
+/// replaces a retention (an age bound removed shows older events again): `setRetention` takes
+/// the same lock, so that no plan removes an event a change made visible again.
+///
+/// Thread-safety: safe to use from any task.
+final class SegmentCompactor: Sendable {
+    private let writer: LogWriter
+    private let directory: String
+    private let options: LogEventStore.Options
+    /// One compaction (of one segment) or retention change at a time.
+    let lock = AsyncSerialLock()
+    /// The compaction of the segments the store's retention dropped, running in the background.
+    private let background = Mutex<(pending: [Int], task: Task<Void, Never>?)>(([], nil))
+
+    init(writer: LogWriter, directory: String, options: LogEventStore.Options) {
+        self.writer = writer
+        self.directory = directory
+        self.options = options
+        writer.compactions.onDropped { [weak self] ordinals in self?.compactInBackground(ordinals) }
+    }
+
+    /// Compacts one segment. - Returns: The events removed and the payload bytes freed.
+    func compact(_ ordinal: Int) async throws -> (events: Int64, bytes: Int64) {
+        try await lock.run {
+            while true {
+                do {
+                    return try await compactOnce(ordinal)
+                } catch is WriterContext.CompactionRetry {
+                    continue
+                }
+            }
+        }
+    }
+
+    private func compactOnce(_ ordinal: Int) async throws -> (events: Int64, bytes: Int64) {
+        guard let start = try await writer.perform({ try $0.startCompaction(of: ordinal) }) else { return (0, 0) }
+        let (directory, options) = (directory, options)
+        let planned = try await DedicatedThread.run(name: "eventlog-compaction") { () throws -> CompactionPlan? in
+            try SystemError.mapped {
+                guard let plan = try CompactionPlan.make(start) else { return nil }
+                // The writer saves the journal of the segment it appends to, between its groups.
+                if !start.isActive {
+                    try plan.journal.save(directory: directory, fileMode: options.fileMode, io: options.io)
+                }
+                return plan
+            }
+        }
+        guard let plan = planned else { return (0, 0) }
+        let journal = try await writer.perform { try $0.adoptCompaction(plan) }
+        let compactions = writer.compactions
+        try await DedicatedThread.run(name: "eventlog-compaction") {
+            defer { compactions.end(ordinal) }
+            try SystemError.mapped { try journal.apply(directory: directory, io: options.io) }
+        }
+        return (plan.events, plan.bytes)
+    }
+
+    /// Compacts segments the store's retention dropped, after those queued before (called on
+    /// the writer thread, so it only queues them). A failure is logged; a later `compact()`
+    /// removes what is left.
+    private func compactInBackground(_ ordinals: [Int]) {
+        background.withLock { background in
+            background.pending += ordinals
+            guard background.task == nil else { return }
+            background.task = Task { [self] in
+                while let ordinal = nextPending() {
+                    do {
+                        _ = try await compact(ordinal)
+                    } catch {
+                        options.logger.warning(
+                            "could not compact a segment the store's retention dropped; compact() removes what is left",
+                            metadata: ["segment": "\(Segment.fileName(ordinal: ordinal))", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next dropped segment to compact, or `nil` (then the background task ends).
+    private func nextPending() -> Int? {
+        background.withLock { background in
+            guard !background.pending.isEmpty else {
+                background.task = nil
+                return nil
+            }
+            return background.pending.removeFirst()
+        }
+    }
+
+    /// Waits for the background compaction of dropped segments (before the store closes).
+    func finishBackground() async {
+        while let task = background.withLock({ $0.task }) { await task.value }
+    }
+}
