@@ -1,6 +1,7 @@
 import EventSourcing
 import EventSourcingTestSupport
 import Foundation
+import Synchronization
 import LogStore
 import Testing
 
@@ -80,6 +81,53 @@ import Testing
         }
         #expect(try await LogVerifier.verify(directory: path).isEmpty)
     }
+}
+
+extension CompactionBesideWritersTests {
+    /// Readers of `@all` while the store's retention drops segments and compacts them beside the
+    /// writer: a batch punched while a reader decodes it is read again as hidden, never an error.
+    @Test func readersNeverFailWhileRetentionDropsSegments() async throws {
+        let directory = try TemporaryDirectory("compaction-beside-readers")
+        let path = directory.sub("store")
+        let options = LogEventStore.Options(
+            segmentBytesMax: 16 * 1024, checkpointBytesInterval: 16 * 1024,
+            retention: LogEventStore.StoreRetention(maxBytes: 40 * 1024))
+        try await LogEventStore.withStore(directory: path, options: options) { store in
+            let stream = try await store.stream("w")
+            let done = DoneFlag()
+            async let reads: Int = withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        var pages = 0
+                        while !done.value.load(ordering: .acquiring) {
+                            var last: Int64 = 0
+                            for try await event in try await store.stream("@all").read() {
+                                #expect(event.sequenceID > last)
+                                last = event.sequenceID
+                            }
+                            pages += 1
+                            // Two cooperative threads here: let the writer's task run.
+                            await Task.yield()
+                        }
+                        return pages
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            for batch in 0..<150 {
+                try await stream.write((batch * 10..<batch * 10 + 10).map { Self.event("w", $0) })
+            }
+            done.value.store(true, ordering: .releasing)
+            #expect(try await reads > 0)
+            let kept = try await collect(store.stream("@all").read())
+            #expect(kept.last?.type == "w/1499" && kept.count < 1_500)
+        }
+        #expect(try await LogVerifier.verify(directory: path).isEmpty)
+    }
+}
+
+private final class DoneFlag: Sendable {
+    let value = Atomic(false)
 }
 
 extension StoredEvent {

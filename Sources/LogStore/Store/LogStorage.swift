@@ -194,7 +194,36 @@ final class LogStorage: EventStorage {
 
     /// A page of `request`, adding to `hiddenCount` the hidden events it scanned whose sequence
     /// id is at least `countedFrom`.
+    ///
+    /// A compaction (beside the writer, or in the writer process) may change a batch while it is
+    /// read: its bytes are then half changed, or zeros where events were. Such a batch is hidden
+    /// by the lifecycle table saved before the compaction began, so the page is read again, with
+    /// the table as it is then, after a short wait; only damage that stays (about a quarter of a
+    /// second) is reported.
     private func readNow(_ request: ReadRequest, countingHidden hiddenCount: inout Int64, from countedFrom: Int64)
+        throws -> ReadPage
+    {
+        var wait: UInt32 = 200
+        var attempt = 0
+        while true {
+            var counted = hiddenCount
+            do {
+                let page = try readOnce(request, countingHidden: &counted, from: countedFrom)
+                hiddenCount = counted
+                return page
+            } catch let error as EventStoreError {
+                guard case .corruption = error, attempt < Self.readAttemptsAfterDamage else { throw error }
+                attempt += 1
+                usleep(wait)
+                wait = min(wait * 2, 50_000)
+            }
+        }
+    }
+
+    /// How many times a page that read as damaged is read again before the damage is reported.
+    private static let readAttemptsAfterDamage = 12
+
+    private func readOnce(_ request: ReadRequest, countingHidden hiddenCount: inout Int64, from countedFrom: Int64)
         throws -> ReadPage
     {
         let table = try lifecycles.current()
@@ -268,7 +297,7 @@ final class LogStorage: EventStorage {
             }
             // A compaction (of a batch this read's lifecycle table did not yet hide) rewrote the
             // batch while it was decoded: its header changes before its payload is zeroed, so
-            // what was decoded may be zeros. The read fails rather than return them.
+            // what was decoded may be zeros. The page is read again (`readNow`).
             if isCompactedMeanwhile {
                 throw EventStoreError.corruption(
                     "'\(batch.segment.path)' offset \(batch.offset): the batch was compacted while it was read; "
