@@ -81,11 +81,11 @@ enum W1Reference {
             ("C loop bytes per record", Format.fixed(loop.bytesPerRecord, 1)),
             ("C loop CRC-32C", MachineReference.isHardwareChecksum ? "SSE4.2" : "table"),
         ]
+        let scans = loop.scanTimes.map { Format.fixed(Timing.milliseconds($0), 1) }.joined(separator: ", ")
         result.notes.append(
             "C loop (the machine's reference, right after the log store, same filesystem): \(events) records of "
                 + "\(Format.fixed(loop.bytesPerRecord, 1)) bytes on average, one write(2) and one fdatasync(2) per "
-                + "\(sizes.batchEvents); scans " + loop.scanTimes.map { Format.fixed(Timing.milliseconds($0), 1) }
-                .joined(separator: ", ") + " ms (median reported).")
+                + "\(sizes.batchEvents); scans \(scans) ms (median reported).")
     }
 
     /// Replays timed; the median is reported.
