@@ -20,6 +20,9 @@ enum MarkdownReport {
         add("scans a minimal checksummed log of W1's events, and a bare `fdatasync` of one small append is timed;")
         add("the log engine's W1 write and replay and its W3 single-writer latency are reported as ratios to them")
         add("(\"The log engine against the machine\" below). SQLite remains the comparison of every figure.")
+        if run.durability != .fsync {
+            add("The reference syncs every write, so it is measured under `--durability fsync` only, not in this run.")
+        }
         add()
         switch run.postgres {
         case .measured:
