@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
+        // The machine's reference (issue 17): a plain C loop over a minimal checksummed log of W1's
+        // events, and a bare fdatasync of one small append, measured in the same run as the stores.
+        .target(name: "CLogLoop"),
         .executableTarget(
             name: "event-bench",
             dependencies: [
@@ -26,6 +29,7 @@ let package = Package(
                 .product(name: "EventSourcingPostgres", package: "swift-event-sourcing"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                "CLogLoop",
             ]
         )
     ],

@@ -54,6 +54,23 @@ struct TargetCheck: Sendable {
             let reached = unit == "x" ? Format.ratio(value) : "\(Format.value(value, unit: unit)) \(unit)"
             return TargetCheck(store: .log, workload: workload, text: text, reached: reached, isMet: met(value))
         }
+        /// A ratio of the log's figure to the machine's reference (issue 17), both of one run.
+        func machineTarget(
+            _ workload: Workload, _ ratioKey: String, log logKey: String, reference referenceKey: String,
+            _ reference: String, _ text: String, met: (Double) -> Bool
+        ) -> TargetCheck {
+            let result = run.result(workload, .log)
+            guard let ratio = result?.value(ratioKey), let log = result?.figure(logKey),
+                let machine = result?.figure(referenceKey)
+            else {
+                let reason = run.durability == .fsync ? "n/a" : "n/a: the reference is measured under .fsync only"
+                return TargetCheck(store: .log, workload: workload, text: text, reached: reason, isMet: nil)
+            }
+            let reached =
+                "\(Format.ratio(ratio)) (log \(Format.value(log.value, unit: log.unit)), \(reference) "
+                + "\(Format.value(machine.value, unit: machine.unit)) \(machine.unit))"
+            return TargetCheck(store: .log, workload: workload, text: text, reached: reached, isMet: met(ratio))
+        }
         let largest =
             run.results.first { $0.workload == .w8 && $0.store == .log }?
             .figures.last { $0.key.hasPrefix("replay_peak_rss_mb_") }?.key ?? "replay_peak_rss_mb_10M"
@@ -74,10 +91,28 @@ struct TargetCheck: Sendable {
             ratioTarget(.w1, "bytes_per_event", "W1 bytes per event ≤ 1/3 of SQLite's") { $0 <= 1.0 / 3.0 },
             logTarget(.w1, "write_events_per_s", "W1 write ≥ 2,000,000 events/s") { $0 >= 2_000_000 },
             logTarget(.w1, "replay_events_per_s", "W1 replay ≥ 8,000,000 events/s") { $0 >= 8_000_000 },
+            machineTarget(
+                .w1, "write_over_c_loop", log: "write_events_per_s", reference: "c_loop_write_events_per_s", "C loop",
+                "W1 write ≥ 0.8× the C loop (issue 17)"
+            ) { $0 >= 0.8 },
+            machineTarget(
+                .w1, "replay_over_c_loop", log: "replay_events_per_s", reference: "c_loop_scan_events_per_s",
+                "C loop scan", "W1 replay ≥ 0.8× the C loop's scan (issue 17)"
+            ) { $0 >= 0.8 },
+            machineTarget(
+                .w1, "replay_over_c_loop", log: "replay_events_per_s", reference: "c_loop_scan_events_per_s",
+                "C loop scan", "W1 replay with for try await ≥ 0.5× the C scan (issue 17)"
+            ) { $0 >= 0.5 },
             logTarget(.w3, "ratio_64_to_1", "W3 64 writers ≥ 20× the single-writer rate") { $0 >= 20 },
+            machineTarget(
+                .w3, "writers_1_p50_over_fdatasync", log: "writers_1_p50_us", reference: "fdatasync_p50_us",
+                "bare fdatasync", "W3 1-writer p50 ≤ 1.3× a bare fdatasync (issue 17)"
+            ) { $0 <= 1.3 },
             logTarget(.w4, "crossprocess_p99_us", "W4 cross-process p99 ≤ 1 ms") { $0 <= 1000 },
             logTarget(.w5, "clean_open_ms", "W5 clean open ≤ 50 ms") { $0 <= 50 },
             logTarget(.w5, "killed_open_ms", "W5 open after a kill ≤ 500 ms") { $0 <= 500 },
+            logTarget(.w5, "killed_open_ms", "W5 open after SIGKILL ≤ 10 ms (issue 17)") { $0 <= 10 },
+            ratioTarget(.w7, "scanned_events_per_s", "W7 ≥ 10× SQLite (issue 17)") { $0 >= 10 },
             logTarget(.w8, "write_ratio", "W8 write rate at \(growth) within 20% of 1M (ratio ≥ 0.80)") { $0 >= 0.8 },
             logTarget(.w8, "replay_ratio", "W8 replay rate at \(growth) within 20% of 1M (ratio ≥ 0.80)") { $0 >= 0.8 },
             memoryTarget(

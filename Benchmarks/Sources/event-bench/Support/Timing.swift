@@ -32,6 +32,13 @@ enum Timing {
         try await body()
         return clock.now - start
     }
+
+    /// Runs `body`, a blocking call (the C reference loops), and returns how long it took.
+    static func measureBlocking(_ body: () throws -> Void) rethrows -> Duration {
+        let start = clock.now
+        try body()
+        return clock.now - start
+    }
 }
 
 /// Percentiles of a set of samples (nearest rank).

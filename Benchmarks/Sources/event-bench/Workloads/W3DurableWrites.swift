@@ -3,7 +3,9 @@ import Foundation
 
 /// W3: single-event writes at full durability from 1, 8 and 64 concurrent writers (tasks), each
 /// on its own stream, for a fixed time after a warm-up. Concurrent writers share a sync only if
-/// the store commits in groups, so the 64/1 ratio shows group commit.
+/// the store commits in groups, so the 64/1 ratio shows group commit. On the log store, a bare
+/// `fdatasync` of one small append is timed first (`MachineReference`, issue 17): the floor of a
+/// durable write, against which the single writer's p50 is read.
 ///
 /// On PostgreSQL, which many processes write at once, the scale-out figure follows: several
 /// writer processes together against one (`W3ScaleOut`).
@@ -13,6 +15,13 @@ enum W3DurableWrites {
             var result = try await Phases.withStore(setup, in: directory) { store in
                 var figures: [Figure] = []
                 var rates: [Int: Double] = [:]
+                // The floor of a durable write, measured just before the writers on the same
+                // filesystem, while the store is open and idle (under `.buffered` no write is durable).
+                let floor =
+                    setup.kind == .log && setup.durability == .fsync
+                    ? try MachineReference.syncLatency(
+                        in: directory, warmUp: sizes.w3SyncProbeWarmUp, samples: sizes.w3SyncProbeSamples,
+                        recordBytes: sizes.w3SyncProbeRecordBytes) : nil
                 for writers in sizes.w3Concurrencies {
                     let (rate, latency) = try await measure(
                         store, writers: writers, warmUp: sizes.w3WarmUpDuration, duration: sizes.w3MeasureDuration)
@@ -29,20 +38,43 @@ enum W3DurableWrites {
                             "µs", latency.p99, .lowerIsBetter),
                     ]
                 }
+                if let floor {
+                    figures += [
+                        Figure(
+                            "fdatasync_p50_us", "bare fdatasync of a \(sizes.w3SyncProbeRecordBytes)-byte append p50",
+                            "µs", floor.p50, .lowerIsBetter, isCharted: false),
+                        Figure(
+                            "fdatasync_p99_us", "bare fdatasync of a \(sizes.w3SyncProbeRecordBytes)-byte append p99",
+                            "µs", floor.p99, .lowerIsBetter, isCharted: false),
+                    ]
+                    if let single = figures.first(where: { $0.key == "writers_1_p50_us" })?.value, floor.p50 > 0 {
+                        figures.append(
+                            Figure(
+                                "writers_1_p50_over_fdatasync", "1 writer p50 / bare fdatasync p50", "x",
+                                single / floor.p50, .lowerIsBetter, isCharted: false))
+                    }
+                }
                 if let single = rates[1], let many = rates[64], single > 0 {
                     figures.append(
                         Figure(
                             "ratio_64_to_1", "64 writers / 1 writer", "x", many / single, .higherIsBetter,
                             isCharted: false))
                 }
-                return WorkloadResult(
-                    workload: .w3, store: setup.kind, figures: figures,
-                    parameters: [
-                        ("writers", sizes.w3Concurrencies.map(String.init).joined(separator: ", ")),
-                        ("measured seconds per level", Format.fixed(Timing.seconds(sizes.w3MeasureDuration), 1)),
-                        ("warm-up seconds per level", Format.fixed(Timing.seconds(sizes.w3WarmUpDuration), 1)),
-                        ("durability", setup.durability.rawValue),
-                    ])
+                var parameters = [
+                    ("writers", sizes.w3Concurrencies.map(String.init).joined(separator: ", ")),
+                    ("measured seconds per level", Format.fixed(Timing.seconds(sizes.w3MeasureDuration), 1)),
+                    ("warm-up seconds per level", Format.fixed(Timing.seconds(sizes.w3WarmUpDuration), 1)),
+                    ("durability", setup.durability.rawValue),
+                ]
+                if floor != nil {
+                    parameters.append(
+                        (
+                            "bare fdatasync probe",
+                            "\(sizes.w3SyncProbeSamples) appends of \(sizes.w3SyncProbeRecordBytes) bytes after "
+                                + "\(sizes.w3SyncProbeWarmUp) warm-up"
+                        ))
+                }
+                return WorkloadResult(workload: .w3, store: setup.kind, figures: figures, parameters: parameters)
             }
             if setup.kind == .postgres {
                 do {

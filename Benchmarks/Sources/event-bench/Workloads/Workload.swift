@@ -65,6 +65,11 @@ struct Sizes: Sendable {
     var w3Concurrencies = [1, 8, 64]
     var w3MeasureDuration: Duration
     var w3WarmUpDuration: Duration
+    /// W3's floor (issue 17): a bare `fdatasync` of one append of this many bytes, ...
+    var w3SyncProbeRecordBytes = 100
+    /// ... timed this many times after this many warm-up appends.
+    var w3SyncProbeSamples: Int
+    var w3SyncProbeWarmUp = 100
     /// W3's scale-out (stores written by many processes at once): this many writer processes
     /// together against one, ...
     var w3ScaleOutProcesses = 4
@@ -98,14 +103,14 @@ struct Sizes: Sendable {
 
     static let full = Sizes(
         w1Events: 1_000_000, w2Streams: 100_000, w2ReadSamples: 10_000, w3MeasureDuration: .seconds(3),
-        w3WarmUpDuration: .milliseconds(500), w4Samples: 5_000, w4WarmUpSamples: 100,
+        w3WarmUpDuration: .milliseconds(500), w3SyncProbeSamples: 2_000, w4Samples: 5_000, w4WarmUpSamples: 100,
         w4PhaseBudget: .seconds(60), w5Events: 1_000_000,
         w6Events: 1_000_000, w7Events: 1_000_000, w8Events: [1_000_000, 10_000_000], w9Events: 1_000_000,
         w10Writes: 100_000, w11Streams: 1_000)
 
     static let quick = Sizes(
         w1Events: 100_000, w2Streams: 10_000, w2ReadSamples: 2_000, w3MeasureDuration: .seconds(1),
-        w3WarmUpDuration: .milliseconds(200), w4Samples: 1_000, w4WarmUpSamples: 50,
+        w3WarmUpDuration: .milliseconds(200), w3SyncProbeSamples: 500, w4Samples: 1_000, w4WarmUpSamples: 50,
         w4PhaseBudget: .seconds(20), w5Events: 100_000,
         w6Events: 100_000, w7Events: 100_000, w8Events: [1_000_000, 2_000_000], w9Events: 100_000,
         w10Writes: 10_000, w11Streams: 100)
