@@ -36,9 +36,8 @@ import Testing
             for batch in 0..<15 {
                 try await store.stream("s\(batch % 4)").write((batch * 40..<batch * 40 + 40).map(Self.event))
             }
-            // Retention is applied on the writer thread just after a write returns: a write that
-            // the writer refuses passes through it after that (a barrier).
-            _ = try? await store.stream("barrier").write(CandidateEvent(type: "B"), expectedVersion: .exact(Int64.max))
+            // Retention is applied just after the write that rolled returns, beside the writer.
+            await store.settleRetention()
             let events = try await collect(store.stream("@all").read())
             // The newest events are all there, in order, without a gap; the oldest are gone.
             #expect(events.last?.type == "E599")
@@ -55,7 +54,7 @@ import Testing
             let s1 = try await collect(store.stream("s1").read())
             #expect(s1.last?.version == 160 && s1.count <= 40)
         }
-        // The dropped segments are compacted beside the writer; closing waits for that.
+        // The dropped segments are compacted beside the writer; settling (and closing) waits for that.
         let allocated = try Self.allocatedSegmentBytes(path)
         #expect(allocated < 300 * 1024, "\(allocated) bytes allocated")
         // After reopening (and in a read-only open) the same events are hidden.
@@ -81,7 +80,7 @@ import Testing
                 try await store.stream("old").importEvents([Self.event(index)], timestamp: old, expectedVersion: .any)
             }
             for index in 60..<120 { try await store.stream("new").write(Self.event(index)) }
-            _ = try? await store.stream("barrier").write(CandidateEvent(type: "B"), expectedVersion: .exact(Int64.max))
+            await store.settleRetention()
             // Whole segments go: the old events of the segment where the new ones begin stay.
             let types = try await collect(store.stream("@all").read()).map(\.type)
             #expect(Array(types.suffix(60)) == (60..<120).map { "E\($0)" })

@@ -8,7 +8,7 @@ import Foundation
 final class CompactingSegments: @unchecked Sendable {
     private let condition = NSCondition()
     private var ordinals: Set<Int> = []
-    private var droppedHandler: (@Sendable ([Int]) -> Void)?
+    private var droppedHandler: (@Sendable (Int64, [Int]) -> Void)?
 
     /// The segment's bytes start changing (the writer thread, once the journal is durable).
     func begin(_ ordinal: Int) {
@@ -32,21 +32,22 @@ final class CompactingSegments: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Sets what compacts the segments the store's retention drops (`SegmentCompactor`).
-    func onDropped(_ handler: @escaping @Sendable ([Int]) -> Void) {
+    /// Sets what raises the floor and compacts the segments the store's retention drops
+    /// (`SegmentCompactor`).
+    func onDropped(_ handler: @escaping @Sendable (_ floor: Int64, _ ordinals: [Int]) -> Void) {
         condition.lock()
         droppedHandler = handler
         condition.unlock()
     }
 
-    /// Hands segments the store's retention dropped (their events hidden already) to be compacted.
+    /// Hands segments the store's retention dropped, to hide below `floor` and compact.
     /// - Returns: Whether anything takes them.
-    func dropped(_ ordinals: [Int]) -> Bool {
+    func dropped(floor: Int64, ordinals: [Int]) -> Bool {
         condition.lock()
         let handler = droppedHandler
         condition.unlock()
         guard let handler else { return false }
-        handler(ordinals)
+        handler(floor, ordinals)
         return true
     }
 }

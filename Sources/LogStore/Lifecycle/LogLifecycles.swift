@@ -29,6 +29,9 @@ final class LogLifecycles: Sendable {
     private let directory: String
     private let io: any FileIO
     private let loaded: Mutex<Loaded>
+    /// Held while a change reads the table and saves the file, so that two changes never lose
+    /// one another.
+    private let changing = Mutex(())
 
     init(directory: String, io: any FileIO) throws {
         self.directory = directory
@@ -58,19 +61,24 @@ final class LogLifecycles: Sendable {
     func lifecycle(of streamID: String) throws -> StreamLifecycle { try current()[streamID] ?? .none }
 
     /// Replaces one stream's entry: the file is saved (durably) before anyone sees the change.
-    /// Called by the writer only.
+    /// Called by the writer thread only.
     func set(_ lifecycle: StreamLifecycle, of streamID: String, fileMode: mode_t) throws {
-        var table = try current()
-        table.streams[streamID] = lifecycle.isNone ? nil : lifecycle
-        try save(table, fileMode: fileMode)
+        try changing.withLock { _ in
+            var table = try current()
+            table.streams[streamID] = lifecycle.isNone ? nil : lifecycle
+            try save(table, fileMode: fileMode)
+        }
     }
 
-    /// Raises the store's floor (sequence ids below it are hidden). Called by the writer only.
+    /// Raises the store's floor (sequence ids below it are hidden). Called by the writable open's
+    /// compactions (`SegmentCompactor`), beside the writer thread's changes.
     func raiseFloor(to floor: Int64, fileMode: mode_t) throws {
-        var table = try current()
-        guard floor > table.floor else { return }
-        table.floor = floor
-        try save(table, fileMode: fileMode)
+        try changing.withLock { _ in
+            var table = try current()
+            guard floor > table.floor else { return }
+            table.floor = floor
+            try save(table, fileMode: fileMode)
+        }
     }
 
     private func save(_ table: LifecycleTable, fileMode: mode_t) throws {

@@ -14,18 +14,21 @@ import Synchronization
 /// Thread-safety: safe to use from any task.
 final class SegmentCompactor: Sendable {
     private let writer: LogWriter
+    private let lifecycles: LogLifecycles
     private let directory: String
     private let options: LogEventStore.Options
     /// One compaction (of one segment) or retention change at a time.
     let lock = AsyncSerialLock()
-    /// The compaction of the segments the store's retention dropped, running in the background.
-    private let background = Mutex<(pending: [Int], task: Task<Void, Never>?)>(([], nil))
+    /// The segments the store's retention dropped, each with the floor that hides it, and the
+    /// task that raises the floor and compacts them in the background.
+    private let background = Mutex<(pending: [(floor: Int64, ordinal: Int)], task: Task<Void, Never>?)>(([], nil))
 
-    init(writer: LogWriter, directory: String, options: LogEventStore.Options) {
+    init(writer: LogWriter, lifecycles: LogLifecycles, directory: String, options: LogEventStore.Options) {
         self.writer = writer
+        self.lifecycles = lifecycles
         self.directory = directory
         self.options = options
-        writer.compactions.onDropped { [weak self] ordinals in self?.compactInBackground(ordinals) }
+        writer.compactions.onDropped { [weak self] floor, ordinals in self?.dropInBackground(floor: floor, ordinals) }
     }
 
     /// Compacts one segment. - Returns: The events removed and the payload bytes freed.
@@ -64,29 +67,38 @@ final class SegmentCompactor: Sendable {
         return (plan.events, plan.bytes)
     }
 
-    /// Compacts segments the store's retention dropped, after those queued before (called on
-    /// the writer thread, so it only queues them). A failure is logged; a later `compact()`
-    /// removes what is left.
-    private func compactInBackground(_ ordinals: [Int]) {
+    /// Drops segments the store's retention chose, after those queued before (called on the
+    /// writer thread, so it only queues them): the floor is raised (the lifecycle file saved,
+    /// its syncs off the writer thread), then each segment is compacted. A failure is logged; the
+    /// next roll raises the floor again, and a later `compact()` removes what is left.
+    private func dropInBackground(floor: Int64, _ ordinals: [Int]) {
         background.withLock { background in
-            background.pending += ordinals
+            background.pending += ordinals.map { (floor, $0) }
             guard background.task == nil else { return }
             background.task = Task { [self] in
-                while let ordinal = nextPending() {
+                while let (floor, ordinal) = nextPending() {
                     do {
+                        let (lifecycles, fileMode) = (lifecycles, options.fileMode)
+                        try await lock.run {
+                            try await DedicatedThread.run(name: "eventlog-retention") {
+                                try SystemError.mapped { try lifecycles.raiseFloor(to: floor, fileMode: fileMode) }
+                            }
+                        }
                         _ = try await compact(ordinal)
                     } catch {
                         options.logger.warning(
-                            "could not compact a segment the store's retention dropped; compact() removes what is left",
+                            "could not drop a segment past the store's retention; the next roll tries again",
                             metadata: ["segment": "\(Segment.fileName(ordinal: ordinal))", "error": "\(error)"])
+                        // The writer judges the next roll by the floor in the file again.
+                        _ = try? await writer.perform { $0.retentionFloor = 0 }
                     }
                 }
             }
         }
     }
 
-    /// The next dropped segment to compact, or `nil` (then the background task ends).
-    private func nextPending() -> Int? {
+    /// The next dropped segment, or `nil` (then the background task ends).
+    private func nextPending() -> (floor: Int64, ordinal: Int)? {
         background.withLock { background in
             guard !background.pending.isEmpty else {
                 background.task = nil

@@ -2,19 +2,17 @@ import EventSourcingCore
 
 extension WriterContext {
     /// Applies `Options.retention` after the log rolled to a new segment (a no-op otherwise): the
-    /// oldest sealed segments past the size or age bound are dropped: the store's floor rises to
-    /// the first sequence id kept (durably, in the lifecycle file), so their events are hidden from
-    /// every reader at once, then `SegmentCompactor` compacts each away beside the writer. A
-    /// failure is logged and tried again at the next roll; it never fails a write.
+    /// oldest sealed segments past the size or age bound are dropped. `SegmentCompactor` raises
+    /// the store's floor to the first sequence id kept (durably, in the lifecycle file), so their
+    /// events are hidden from every reader at once, then compacts each away, beside the writer.
+    /// A failure is logged; it never fails a write.
     func applyStoreRetention() {
         guard let retention = options.retention, failure == nil, state.segments.count > retentionCheckedSegments
         else { return }
         do {
-            let floor = try lifecycles.current().floor
-            let sealed = state.segments.dropLast().filter { segment in
-                // Segments already dropped hold nothing more to drop, and their bytes are gone.
-                Self.nextFirstSequenceID(after: segment, in: state) > floor
-            }
+            // Segments already dropped hold nothing more to drop, and their bytes are (being) freed.
+            let floor = max(try lifecycles.current().floor, retentionFloor)
+            let sealed = state.segments.dropLast().filter { Self.nextFirstSequenceID(after: $0, in: state) > floor }
             var total = state.segments.filter { Self.nextFirstSequenceID(after: $0, in: state) > floor }
                 .reduce(Int64(0)) { $0 + Int64($1.endOffset + Segment.footerBytes) }
             let cutoff = retention.maxAge.map { Timestamp.nowMicroseconds() - Retention(maxAge: $0).maxAgeMicros! }
@@ -27,8 +25,11 @@ extension WriterContext {
                 total -= Int64(segment.endOffset + Segment.footerBytes)
             }
             if let last = dropped.last {
-                try lifecycles.raiseFloor(to: Self.nextFirstSequenceID(after: last, in: state), fileMode: options.fileMode)
-                _ = compactions.dropped(dropped.map(\.ordinal))
+                let floor = Self.nextFirstSequenceID(after: last, in: state)
+                if !compactions.dropped(floor: floor, ordinals: dropped.map(\.ordinal)) {
+                    try lifecycles.raiseFloor(to: floor, fileMode: options.fileMode)
+                }
+                retentionFloor = floor
             }
             retentionCheckedSegments = state.segments.count
         } catch {

@@ -85,15 +85,21 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
 
     package let runtime: StoreRuntime
     let writer: LogWriter
+    private let storage: LogStorage
 
     /// The store's directory.
     public let directory: String
 
-    private init(directory: String, runtime: StoreRuntime, writer: LogWriter) {
+    private init(directory: String, runtime: StoreRuntime, storage: LogStorage, writer: LogWriter) {
         self.directory = directory
         self.runtime = runtime
+        self.storage = storage
         self.writer = writer
     }
+
+    /// Test hook: waits until the segments `Options.retention` dropped so far are hidden (the floor
+    /// raised) and compacted; both happen beside the writer, just after the write that rolled.
+    package func settleRetention() async { await storage.settleRetention() }
 
     /// Test hook for the reliability harnesses: while held, the writer thread takes no write, so
     /// that the writes submitted meanwhile form one group (one `pwrite`, one sync) in the order
@@ -128,7 +134,7 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
             directory: directory, runtime: StoreRuntime(
                 storage: storage, hub: hub, logger: options.logger,
                 metrics: StoreMetrics(store: "log", factory: options.metricsFactory)),
-            writer: writer)
+            storage: storage, writer: writer)
     }
 
     /// Opens, runs `body`, and closes even when `body` throws.

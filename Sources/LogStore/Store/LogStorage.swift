@@ -42,7 +42,7 @@ final class LogStorage: EventStorage {
         self.follower = follower
         self.directory = directory
         self.isReadOnly = isReadOnly
-        compactor = SegmentCompactor(writer: writer, directory: directory, options: options)
+        compactor = SegmentCompactor(writer: writer, lifecycles: lifecycles, directory: directory, options: options)
     }
 
     func append(_ request: AppendRequest) async throws -> AppendResult {
@@ -118,6 +118,13 @@ final class LogStorage: EventStorage {
         }
         return StoreStatistics(
             streams: streams, events: events, segments: segments, bytesOnDisk: bytes, snapshots: snapshots)
+    }
+
+    /// Waits for what the store's retention dropped so far to be hidden and compacted: the writer
+    /// hands it over after the group that rolled, so a job on the writer thread comes first.
+    func settleRetention() async {
+        _ = try? await writer.perform { _ in }
+        await compactor.finishBackground()
     }
 
     func close() async throws {

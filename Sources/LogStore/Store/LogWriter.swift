@@ -203,6 +203,8 @@ final class WriterContext {
     private var unrecordedDurableEnd: LogPosition?
     /// How many segments the log had when `Options.retention` was last applied.
     var retentionCheckedSegments = 0
+    /// The floor the store's retention last asked for (`SegmentCompactor` raises it soon after).
+    var retentionFloor: Int64 = 0
     /// The segments being compacted beside the writer (`SegmentCompactor`).
     let compactions = CompactingSegments()
     private var keyCache: [Int64: KeyFrame] = [:]
