@@ -144,10 +144,12 @@ enum EventRecord {
     }
 
     /// Decodes the events of a raw (decompressed) payload from index `firstWanted` on, handing each
-    /// to `body` until it returns `false`.
+    /// to `body` until it returns `false`. A record that `prefilter` says cannot match is not
+    /// decoded: its index goes to `rejected` instead, which also returns whether to go on.
     static func decode(
         payload: UnsafeRawBufferPointer, header: BatchHeader, streamID: String, context: @autoclosure () -> String,
-        firstWanted: Int = 0, _ body: (StoredEvent) throws -> Bool
+        firstWanted: Int = 0, prefilter: RecordPrefilter? = nil, rejected: (Int) throws -> Bool = { _ in true },
+        _ body: (StoredEvent) throws -> Bool
     ) throws {
         let timestamp = Timestamp.date(microseconds: header.timestampMicros)
         do {
@@ -155,6 +157,10 @@ enum EventRecord {
             for index in 0..<header.eventCount {
                 let fields = try read(&reader)
                 guard index >= firstWanted else { continue }
+                if let prefilter, !prefilter.mayMatch(fields) {
+                    guard try rejected(index) else { return }
+                    continue
+                }
                 let sequenceID = header.firstSequenceID + Int64(index)
                 var metadata: [String: JSONValue]?
                 if let text = fields.metadata {

@@ -242,6 +242,8 @@ final class LogStorage: EventStorage {
             return (plan, end, try hiddenEvents(table, request: request, streamVersion: end))
         }
         var builder = PageBuilder(request: request)
+        // Records the filter cannot match are counted as scanned without being decoded.
+        let prefilter = request.direction == .forward ? RecordPrefilter(request.filter) : nil
         var stoppedEarly = false
         var lastScanned: Int64?
         var isCompactedMeanwhile = false
@@ -249,8 +251,11 @@ final class LogStorage: EventStorage {
             try LogState.withFrame(in: batch.segment, at: batch.offset) { frame, header in
                 let streamID = BatchFrame.streamID(frame, header)
                 let first = request.isAll ? header.firstSequenceID : header.firstVersion
-                // A batch compacted away, or whose every event is hidden, is passed over undecoded.
-                if header.codec == .compacted || hidden?.hidesAll(of: header, streamID: streamID) == true {
+                // A batch compacted away, whose every event is hidden, or of a stream the filter
+                // excludes, is passed over undecoded.
+                if header.codec == .compacted || hidden?.hidesAll(of: header, streamID: streamID) == true
+                    || prefilter?.mayMatch(streamID: streamID) == false
+                {
                     // The wanted events' sequence ids, counted from `countedFrom`.
                     let shift = request.isAll ? 0 : header.firstSequenceID - header.firstVersion
                     hiddenCount += max(
@@ -269,7 +274,16 @@ final class LogStorage: EventStorage {
                         // Straight into the page: no intermediate array.
                         try EventRecord.decode(
                             payload: payload, header: header, streamID: streamID, context: context,
-                            firstWanted: firstWanted
+                            firstWanted: firstWanted, prefilter: prefilter,
+                            rejected: { index in
+                                let position = first + Int64(index)
+                                lastScanned = position
+                                guard builder.skip(position: position) else {
+                                    stoppedEarly = true
+                                    return false
+                                }
+                                return position < batch.wanted.upperBound
+                            }
                         ) { event in
                             let position = request.position(of: event)
                             lastScanned = position
