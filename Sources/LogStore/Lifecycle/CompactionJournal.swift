@@ -98,11 +98,13 @@ struct CompactionJournal: Equatable {
     }
 
     /// Makes every change to the segment and syncs it, then removes the journal (synced).
-    func apply(directory: String, io: any FileIO) throws {
+    /// `changed` is called once every change is made (in the page cache), before the syncs.
+    func apply(directory: String, io: any FileIO, changed: () -> Void = {}) throws {
         let file = try SystemFile.open(
             directory + "/" + Segment.fileName(ordinal: ordinal), flags: O_WRONLY, io: io)
         for write in writes { try file.write(write.bytes, at: write.offset) }
         for hole in holes { try file.punchHole(at: hole.offset, count: hole.count) }
+        changed()
         try file.synchronizeData()
         try Directory.remove(Self.path(directory), io: io)
         try Directory.synchronize(directory, io: io)

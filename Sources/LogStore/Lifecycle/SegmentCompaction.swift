@@ -36,10 +36,7 @@ extension WriterContext {
         if let failure { throw Self.stopped(after: failure) }
         // A compaction whose changes failed partway left its journal: it is finished first, so
         // that this one's journal never replaces it (its changes may not be durable yet).
-        if let redone = try CompactionJournal.redo(directory: directory, io: options.io, logger: logger) {
-            forgetKeyFrames()
-            compactions.end(redone)
-        }
+        try finishLeftoverCompaction()
         let table = try lifecycles.current()
         guard !table.isEmpty, ordinal >= 1, ordinal <= state.segments.count else { return nil }
         let segment = state.segments[ordinal - 1]
@@ -56,6 +53,21 @@ extension WriterContext {
         return CompactionStart(
             segment: segment, end: segment.endOffset, isActive: !segment.isSealed, table: table, versions: versions,
             nowMicros: Timestamp.nowMicroseconds())
+    }
+
+    /// Finishes a compaction whose changes failed partway (its journal is still there), on the
+    /// writer thread, before anything could plan again or show hidden events again (a new
+    /// retention): the journal's plan was made with what was hidden then. When it was the
+    /// segment the writer appends to, its running checksum is taken again from the file, so that
+    /// its footer, when it is sealed, covers the body as changed.
+    func finishLeftoverCompaction() throws {
+        guard let redone = try CompactionJournal.redo(directory: directory, io: options.io, logger: logger) else {
+            return
+        }
+        forgetKeyFrames()
+        if redone == state.segments.count, let segment = state.segments.last, !segment.isSealed {
+            segment.runningChecksum = segment.withBytes(offset: 0, count: segment.endOffset) { Checksum.crc32c($0) }
+        }
     }
 
     /// The step on the writer thread once the plan's journal is durable (or, for the segment the

@@ -2,6 +2,10 @@ import EventSourcingCore
 import Logging
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Compacts segments beside the writer (ENGINE.md, "Compaction and retention"): the writer
 /// thread takes two short steps per segment (`startCompaction`, `adoptCompaction`), and
 /// everything else, reading the segment, planning, saving the journal and making the changes
@@ -19,9 +23,16 @@ final class SegmentCompactor: Sendable {
     private let options: LogEventStore.Options
     /// One compaction (of one segment) or retention change at a time.
     let lock = AsyncSerialLock()
-    /// The segments the store's retention dropped, each with the floor that hides it, and the
-    /// task that raises the floor and compacts them in the background.
-    private let background = Mutex<(pending: [(floor: Int64, ordinal: Int)], task: Task<Void, Never>?)>(([], nil))
+    /// The segments the store's retention dropped, each with the floor that hides it, the task
+    /// that raises the floor and compacts them in the background, and whether the store closes
+    /// (then nothing more is taken or started: the next open judges the retention again).
+    private let background = Mutex<Background>(Background())
+
+    private struct Background {
+        var pending: [(floor: Int64, ordinal: Int)] = []
+        var task: Task<Void, Never>?
+        var isClosing = false
+    }
 
     init(writer: LogWriter, lifecycles: LogLifecycles, directory: String, options: LogEventStore.Options) {
         self.writer = writer
@@ -61,8 +72,21 @@ final class SegmentCompactor: Sendable {
         let journal = try await writer.perform { try $0.adoptCompaction(plan) }
         let compactions = writer.compactions
         try await DedicatedThread.run(name: "eventlog-compaction") {
-            defer { compactions.end(ordinal) }
-            try SystemError.mapped { try journal.apply(directory: directory, io: options.io) }
+            // Key checks wait only while the bytes change, not for the syncs after.
+            var isChanged = false
+            defer { if !isChanged { compactions.end(ordinal) } }
+            let changed = {
+                compactions.end(ordinal)
+                isChanged = true
+            }
+            do {
+                try SystemError.mapped { try journal.apply(directory: directory, io: options.io, changed: changed) }
+            } catch {
+                // Once more after a moment (a passing error), so that frames are rarely left
+                // half changed until the next compaction or open redoes the journal.
+                usleep(10_000)
+                try SystemError.mapped { try journal.apply(directory: directory, io: options.io, changed: changed) }
+            }
         }
         return (plan.events, plan.bytes)
     }
@@ -73,6 +97,7 @@ final class SegmentCompactor: Sendable {
     /// next roll raises the floor again, and a later `compact()` removes what is left.
     private func dropInBackground(floor: Int64, _ ordinals: [Int]) {
         background.withLock { background in
+            guard !background.isClosing else { return }
             background.pending += ordinals.map { (floor, $0) }
             guard background.task == nil else { return }
             background.task = Task { [self] in
@@ -100,7 +125,8 @@ final class SegmentCompactor: Sendable {
     /// The next dropped segment, or `nil` (then the background task ends).
     private func nextPending() -> (floor: Int64, ordinal: Int)? {
         background.withLock { background in
-            guard !background.pending.isEmpty else {
+            guard !background.pending.isEmpty, !background.isClosing else {
+                background.pending = []
                 background.task = nil
                 return nil
             }
@@ -108,8 +134,16 @@ final class SegmentCompactor: Sendable {
         }
     }
 
-    /// Waits for the background compaction of dropped segments (before the store closes).
+    /// Waits for the segments dropped so far to be hidden and compacted (a test hook).
     func finishBackground() async {
         while let task = background.withLock({ $0.task }) { await task.value }
+    }
+
+    /// Before the store closes: takes no more dropped segments, lets the one being worked on
+    /// finish, and drops the rest (their floor not raised: the next open judges the retention
+    /// again), so that nothing writes to the store's files once `close()` returned.
+    func close() async {
+        background.withLock { $0.isClosing = true }
+        await finishBackground()
     }
 }

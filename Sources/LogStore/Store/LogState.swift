@@ -71,9 +71,12 @@ final class LogState: @unchecked Sendable {
         headTimestampMicros = timestampMicros
     }
 
-    /// Whether the frame at `position` belongs to `streamID` (inside the lock).
+    /// Whether the frame at `position` belongs to `streamID` (inside the lock). The frame's
+    /// structure is checked, not its checksum: a compaction beside the writer may be rewriting
+    /// the frame (its header, then its trailer), and it never changes the length, magic or stream
+    /// id that this reads. (Damage is what opens and reads check.)
     func isStream(_ streamID: String, at position: LogPosition) throws -> Bool {
-        try Self.withFrame(in: segment(position.segment), at: position.offset) { frame, header in
+        try Self.withFrame(in: segment(position.segment), at: position.offset, verifyChecksum: false) { frame, header in
             BatchFrame.hasStreamID(frame, header, streamID)
         }
     }

@@ -128,7 +128,7 @@ final class LogStorage: EventStorage {
     }
 
     func close() async throws {
-        await compactor.finishBackground()
+        await compactor.close()
         blockingReads.stop()
         subscriptionFiles.stop()
         if let follower { try await DedicatedThread.run(name: "eventlog-follower-stop") { follower.stop() } }

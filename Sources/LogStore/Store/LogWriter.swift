@@ -835,6 +835,9 @@ final class WriterContext {
     func changeLifecycle(_ change: LifecycleChange) throws -> StreamLifecycle {
         recordDurableEnd()
         if let failure { throw Self.stopped(after: failure) }
+        // A new retention may show hidden events again: a compaction that failed partway, planned
+        // when they were hidden, is finished first (no compaction runs now: this holds its lock).
+        if case .setRetention = change.kind { try finishLeftoverCompaction() }
         let hash = StableHash.stream(change.streamID)
         let version = try state.withLock { try state.slot(of: change.streamID, hash: hash)?.version ?? 0 }
         let current = try lifecycles.lifecycle(of: change.streamID)
