@@ -390,6 +390,25 @@ private struct Number<T: Codable & Equatable>: Codable, Equatable { var value: T
         try roundTrip(Text(text: String(repeating: "plain text, no escapes; ", count: 40)))
     }
 
+    @Test func stringsOfEveryLengthAroundTheFastPathsRoundTripAndUnterminatedOnesFail() throws {
+        // The writer copies strings under 32 bytes in one pass and longer ones by words; the
+        // scanner reads eight bytes at a time into the padding after the document. Every length
+        // across those limits, plain and with a character that needs care last, at the document's end.
+        for length in 0..<41 {
+            let plain = String(repeating: "a", count: length)
+            for text in [plain, plain + "\"", plain + "é", plain + "\u{1}"] {
+                let value = Text(text: text)
+                #expect(
+                    try PayloadEncoder.encode(value) == (try JSONEncoder().encode(value)), "\(text.debugDescription)")
+                try roundTrip(value)
+                #expect(try PayloadDecoder.decode(String.self, from: JSONEncoder().encode(text)) == text)
+            }
+            expectDecodingError(String.self, "\"" + plain)
+            expectDecodingError(String.self, "\"" + plain + "\\")
+            expectDecodingError(Inner.self, #"{"name":""# + plain)
+        }
+    }
+
     @Test func keysOfEveryLengthAreFound() throws {
         for length in [1, 7, 8, 9, 16, 17, 40] {
             let key = String(repeating: "k", count: length)

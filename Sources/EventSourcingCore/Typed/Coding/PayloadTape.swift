@@ -41,8 +41,8 @@ final class PayloadTape {
     /// large payload does not pin its memory.
     static let reusableCapacityMax = 64 * 1024
 
-    /// A copy of the document (in its first bytes; the rest is spare capacity), owned here and
-    /// freed in `deinit`.
+    /// A copy of the document (in its first bytes; the rest is spare capacity, at least
+    /// `paddingCount` bytes of it), owned here and freed in `deinit`.
     @usableFromInline @exclusivity(unchecked) private(set) var bytes: UnsafeMutableRawBufferPointer
     // Exclusivity is checked statically only: one decoding pass, on one thread, owns the tape, and
     // the dynamic checks of these hot properties cost more than the decoding itself.
@@ -60,6 +60,10 @@ final class PayloadTape {
     @usableFromInline init() {
         bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 128, alignment: 1)
     }
+
+    /// The bytes after a document that the scanner may read: strings are scanned eight bytes at a
+    /// time, and the padding (all `"`) ends every such read within the buffer.
+    static let paddingCount = 8
 
     /// Checks and tokenizes `data`.
     /// - Throws: `DecodingError.dataCorrupted` when it is not one JSON value.
@@ -93,15 +97,17 @@ final class PayloadTape {
         hintObject = -1
         hintMember = -1
         if !keyIndexes.isEmpty { keyIndexes = [:] }
-        if count > bytes.count {
+        if count + Self.paddingCount > bytes.count {
             bytes.deallocate()
-            bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 1)
+            bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: count + Self.paddingCount, alignment: 1)
         }
         if count > 0 {
             data.withUnsafeBytes { source in
                 bytes.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: count)  // safe: both hold `count` bytes
             }
         }
+        // safe: bytes holds count + paddingCount bytes, made so above
+        (bytes.baseAddress! + count).initializeMemory(as: UInt8.self, repeating: UInt8(ascii: "\""), count: Self.paddingCount)
         var scanner = Scanner(bytes: UnsafeRawBufferPointer(rebasing: bytes[..<count]))
         // The scanner appends to a copy, which may reallocate; the tape takes it back in any case.
         var tokens = storage
@@ -432,17 +438,27 @@ final class PayloadTape {
             offset += 1
             let start = offset
             var hasEscapes = false
-            var nonASCII: UInt64 = 0
-            offset = PlainStringBytes.plainEnd(of: bytes, from: offset, slash: false, nonASCII: &nonASCII)
-            var high: UInt8 = 0
+            var high: UInt64 = 0
+            let base = bytes.baseAddress!  // safe: a document with a string is not empty
             while true {
+                // Eight bytes at a time up to the first `"`, `\` or control character; the padding
+                // after the document (all `"`) stops the scan within the buffer.
+                let word = UnsafeRawPointer(base + offset).loadUnaligned(as: UInt64.self)  // safe: offset <= count, padding follows
+                let special = PlainStringBytes.specialBytes(word)
+                if special == 0 {
+                    high |= word
+                    offset &+= 8
+                    continue
+                }
+                let plain = special.trailingZeroBitCount >> 3
+                high |= word & ((1 << (UInt64(plain) << 3)) &- 1)  // plain < 8: the bytes before the special one
+                offset &+= plain
                 guard offset < bytes.count else { throw error("Unterminated string") }
                 let byte = bytes[offset]
                 if byte == UInt8(ascii: "\"") { break }
                 if byte < 0x20 { throw error("Control character in string") }
-                high |= byte
+                // A backslash.
                 offset += 1
-                guard byte == UInt8(ascii: "\\") else { continue }
                 hasEscapes = true
                 guard offset < bytes.count else { throw error("Unterminated string") }
                 switch bytes[offset] {
@@ -459,11 +475,12 @@ final class PayloadTape {
                 default: throw error("Invalid escape")
                 }
             }
+            // safe: offsets are below the document's count, which load checked is below Int32.max
             tokens.append(
                 Token(
-                    kind: .string, hasEscapesOrFraction: hasEscapes, isNonASCII: high >= 0x80 || nonASCII != 0,
-                    count: 0,
-                    start: Int32(start), end: Int32(offset), next: Int32(tokens.count + 1)))
+                    kind: .string, hasEscapesOrFraction: hasEscapes, isNonASCII: high & 0x8080_8080_8080_8080 != 0,
+                    count: 0, start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: offset),
+                    next: Int32(truncatingIfNeeded: tokens.count &+ 1)))
             offset += 1
         }
 

@@ -388,40 +388,71 @@ final class PayloadWriter {
     @usableFromInline func writeString(_ string: String) {
         var string = string
         string.withUTF8 { utf8 in
-            reserve(utf8.count &+ 2)
-            append(UInt8(ascii: "\""))
-            var nonASCII: UInt64 = 0
-            let plainEnd = PlainStringBytes.plainEnd(
-                of: UnsafeRawBufferPointer(utf8), from: 0, slash: true, nonASCII: &nonASCII)
-            var runStart = 0
-            for index in plainEnd..<utf8.count {
-                let byte = utf8[index]
-                guard
-                    byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "/")
-                else { continue }
-                if runStart < index {
-                    append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[runStart..<index]))
+            let length = utf8.count
+            reserve(length &+ 2)
+            // Copied a byte at a time while no byte needs an escape: most strings (keys, names,
+            // identifiers) are short and plain, and end here without a second pass or a memcpy call.
+            let output = buffer + count  // safe: reserve made room for the quotes and the bytes
+            output[0] = UInt8(ascii: "\"")
+            var index = 0
+            if length < 32 {
+                while index < length {
+                    let byte = utf8[index]
+                    if _slowPath(Self.needsEscape(byte)) { break }
+                    output[index &+ 1] = byte  // safe: index < length
+                    index &+= 1
                 }
-                runStart = index + 1
-                append(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): append(byte)
-                case 0x08: append(UInt8(ascii: "b"))
-                case 0x0C: append(UInt8(ascii: "f"))
-                case 0x0A: append(UInt8(ascii: "n"))
-                case 0x0D: append(UInt8(ascii: "r"))
-                case 0x09: append(UInt8(ascii: "t"))
-                default:
-                    let hex: StaticString = "0123456789abcdef"
-                    append("u00")
-                    append(hex.utf8Start[Int(byte >> 4)])  // safe: byte >> 4 < 2 (a control character)
-                    append(hex.utf8Start[Int(byte & 0xF)])  // safe: < 16
+                if _fastPath(index == length) {
+                    output[length &+ 1] = UInt8(ascii: "\"")  // safe: reserved length + 2
+                    count &+= length &+ 2
+                    return
                 }
+                count &+= index &+ 1
+            } else {
+                count &+= 1
             }
-            if runStart < utf8.count {
-                append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[runStart...]))
-            }
+            writeEscaping(UnsafeRawBufferPointer(utf8), from: index)
             append(UInt8(ascii: "\""))
+        }
+    }
+
+    /// Whether `byte` is written escaped: `"`, `\`, `/` and the control characters.
+    @inline(__always)
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        // Bits 0-31 (control characters), 34 (") and 47 (/); \ is the only one above 63.
+        let below64: UInt64 = 0x0000_8004_FFFF_FFFF
+        return byte < 64 ? (below64 >> byte) & 1 != 0 : byte == UInt8(ascii: "\\")
+    }
+
+    /// Writes `utf8[start...]` with the escapes `writeString` describes, without the quotes.
+    private func writeEscaping(_ utf8: UnsafeRawBufferPointer, from start: Int) {
+        var nonASCII: UInt64 = 0
+        let plainEnd = PlainStringBytes.plainEnd(of: utf8, from: start, slash: true, nonASCII: &nonASCII)
+        var runStart = start
+        for index in plainEnd..<utf8.count {
+            let byte = utf8[index]
+            guard Self.needsEscape(byte) else { continue }
+            if runStart < index {
+                append(UnsafeRawBufferPointer(rebasing: utf8[runStart..<index]))
+            }
+            runStart = index + 1
+            append(UInt8(ascii: "\\"))
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): append(byte)
+            case 0x08: append(UInt8(ascii: "b"))
+            case 0x0C: append(UInt8(ascii: "f"))
+            case 0x0A: append(UInt8(ascii: "n"))
+            case 0x0D: append(UInt8(ascii: "r"))
+            case 0x09: append(UInt8(ascii: "t"))
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                append("u00")
+                append(hex.utf8Start[Int(byte >> 4)])  // safe: byte >> 4 < 2 (a control character)
+                append(hex.utf8Start[Int(byte & 0xF)])  // safe: < 16
+            }
+        }
+        if runStart < utf8.count {
+            append(UnsafeRawBufferPointer(rebasing: utf8[runStart...]))
         }
     }
 }

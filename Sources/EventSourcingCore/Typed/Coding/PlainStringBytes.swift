@@ -41,4 +41,13 @@ enum PlainStringBytes {
         }
         return end
     }
+
+    /// The high bit of each byte of `word` (little-endian) that is `"`, `\` or a control character:
+    /// the lowest set bit is exact, and zero means none is (the bits above the lowest may be spurious).
+    @inline(__always)
+    static func specialBytes(_ word: UInt64) -> UInt64 {
+        let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+        let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+        return ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | (word &- ones &* 0x20) & ~word) & highBits
+    }
 }
