@@ -109,7 +109,7 @@ import Testing
             try await store.stream("gone-0").tombstone()
             try await store.stream("gone-1").tombstone()
             let expected = try await Self.types(store)
-            layer.addFault(FaultRule(operation: .sync, errorNumber: EIO, pathContains: "segment-"))
+            layer.addFault(FaultRule(operation: .sync, errorNumber: EIO, isPersistent: true, pathContains: "segment-"))
             await #expect(throws: (any Error).self) { try await store.compact() }
             layer.clearFaults()
             _ = try await store.compact()
