@@ -842,15 +842,18 @@ final class WriterContext {
         let version = try state.withLock { try state.slot(of: change.streamID, hash: hash)?.version ?? 0 }
         let current = try lifecycles.lifecycle(of: change.streamID)
         let next = try change.resolve(currentVersion: version, current: current)
+        // A deletion's snapshots go first (durably): a power loss between the two then leaves the
+        // stream with its events and without a snapshot, which is only a cache, never a deleted
+        // stream whose snapshot still loads.
+        if change.removesSnapshots {
+            try SnapshotFile.removeAll(of: change.streamID, directory: directory, io: options.io)
+        }
         if next != current {
             if options.durability == .buffered {
                 // What a change hides is durable before the change is, as for snapshots.
                 try synchronizeBufferedLog()
             }
             try lifecycles.set(next, of: change.streamID, fileMode: options.fileMode)
-        }
-        if change.removesSnapshots {
-            try SnapshotFile.removeAll(of: change.streamID, directory: directory, io: options.io)
         }
         return next
     }
