@@ -24,7 +24,8 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
     /// How much of the whole log to keep: once it passes `maxBytes`, or its oldest segment holds
     /// only events older than `maxAge`, the oldest sealed segments are dropped as the writer rolls
     /// to a new segment: their events are hidden from every reader (sequence ids below the first
-    /// kept one) and their bytes removed (see `compact()`). The active segment is never dropped.
+    /// kept one) and their bytes removed (see `compact()`), beside the writer, just after the write
+    /// that rolled returns. The active segment is never dropped.
     public struct StoreRetention: Sendable, Hashable {
         /// Keep the log's segments within about this many bytes (at least one segment's worth).
         public var maxBytes: Int64?
