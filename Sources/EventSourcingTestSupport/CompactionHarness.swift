@@ -145,7 +145,9 @@ package struct CompactionHarness: Sendable {
         let faultAt = random.int(0..<stepCount)
         let rule = Self.randomRule(&random)
         let clearAt = random.chance(0.5) ? faultAt + random.int(1...2) : nil
-        let crashAt = random.chance(0.75) ? random.int(faultAt..<stepCount) : nil
+        // The power goes a step or more after the fault (so that the fault has a chance to fire
+        // first), or after the steps.
+        let crashAt = faultAt + 1 < stepCount && random.chance(0.6) ? random.int(faultAt + 1..<stepCount) : nil
         let faults = FaultPlan(
             rule: rule, faultAt: faultAt, clearAt: clearAt, crashAt: crashAt,
             crashPoint: random.int(0..<5), crashOffset: random.int(0..<12),
@@ -320,18 +322,24 @@ package struct CompactionHarness: Sendable {
     }
 
     /// An I/O error to inject: the operation, the errno, transient or persistent, maybe a short
-    /// write, maybe only on one kind of file (those compaction and lifecycle changes write among them).
+    /// write, maybe only on one kind of file: mostly those that lifecycle changes and compactions
+    /// write (the lifecycle file and the compaction journal, through temporary files and renames,
+    /// and the segments a compaction rewrites).
     static func randomRule(_ random: inout SeededRandom) -> FaultRule {
         let operation = random.weighted([
             (FaultRule.Operation.write, 3), (.sync, 4), (.rename, 2), (.allocate, 1), (.any, 2),
         ])
-        let path = random.weighted([
-            (String?.none, 4), ("segment", 2), ("lifecycle", 2), ("compaction", 2), (".tmp", 1), (".idx", 1),
-            ("checkpoint", 1),
-        ])
+        let paths: [(String?, Int)] =
+            switch operation {
+            case .write: [(nil, 2), ("segment", 2), (".tmp", 2), (".idx", 1)]
+            case .sync: [(nil, 2), ("segment", 2), (".tmp", 2), ("checkpoint", 1)]
+            case .rename: [(nil, 1), ("lifecycle", 2), ("compaction", 2), ("checkpoint", 1)]
+            case .allocate: [(nil, 1), ("segment", 1), (".idx", 1)]
+            case .any: [(nil, 1)]
+            }
         return FaultRule(
             operation: operation, errorNumber: random.chance(0.5) ? EIO : ENOSPC,
-            skip: random.int(0...(operation == .any ? 40 : 4)), isPersistent: random.chance(0.4),
-            isShortWrite: operation == .write && random.chance(0.35), pathContains: operation == .any ? nil : path)
+            skip: random.int(0...(operation == .any ? 30 : 3)), isPersistent: random.chance(0.4),
+            isShortWrite: operation == .write && random.chance(0.35), pathContains: random.weighted(paths))
     }
 }
