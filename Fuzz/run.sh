@@ -52,7 +52,7 @@ labelled() {
     if "$bin" "$name" --seed "$seed" "$@" >"$out/$label.txt" 2>&1; then
         local shown="^== |failures"
         [[ $label == subscription-* ]] && shown="$shown|process_kills|events_written|deliveries|takeover"
-        [[ $label == compaction-* ]] && shown="$shown|power_losses |recoveries|compaction|lifecycle_change|events_removed"
+        [[ $label == compaction-* ]] && shown="$shown|\\.(power_losses|recoveries|compactions|compaction_crashes|lifecycle_change|events_removed|uncertain)"
         grep -E "$shown" "$out/$label.txt" | head -12
     else
         status=1
