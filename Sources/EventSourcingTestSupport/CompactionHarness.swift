@@ -286,6 +286,7 @@ package struct CompactionHarness: Sendable {
             await FaultHarness.drainWriter(store)
             if layer.hasCrashed, execution.crashedStep == nil { execution.crashedStep = index }
         }
+        let crashedInSteps = layer.hasCrashed
         if let faults, !layer.hasCrashed {
             layer.simulatePowerLoss(into: faults.image, mode: faults.mode, seed: faults.seed)
         }
@@ -294,7 +295,7 @@ package struct CompactionHarness: Sendable {
         } catch {
             if !layer.hasCrashed && faults == nil { execution.problem = "closing the store failed: \(error)" }
         }
-        if layer.hasCrashed, execution.crashedStep == nil { execution.crashedStep = plan.steps.count }
+        if layer.hasCrashed, !crashedInSteps, faults == nil { execution.crashedStep = plan.steps.count }
         // A `.buffered` write is durable once a later sync of the log (a roll, a lifecycle change,
         // a compaction, the close) succeeded before the power went.
         let syncs = layer.synchronizedCount(of: .segment)
