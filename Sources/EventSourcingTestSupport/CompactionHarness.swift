@@ -16,7 +16,10 @@ import LogStore
 /// - `enumerate`: the steps run once without a crash (the reference, checked too), counting their
 ///   sync points (every `fsync`, `fdatasync`, `msync` and `rename`, the close's included); then once
 ///   per sync point with the power cut just before it and once just after it, the loss mode
-///   rotating among dropped, a random subset kept, and a prefix kept with a torn sector;
+///   rotating among dropped, a random subset kept, and a prefix kept with a torn sector; the first
+///   two images of a round that hold an unfinished compaction are also recovered with the power
+///   cut around each of the first sync points of that recovery (those of finishing the compaction
+///   from its journal, which comes first);
 /// - `fault`: injected I/O errors (EIO, ENOSPC on write, sync, allocate, rename, short writes, fail
 ///   after N operations; on any file or on the segments, the lifecycle file, the compaction journal,
 ///   temporary files, indexes or the checkpoint; some cleared again two steps later), then a power
@@ -44,6 +47,11 @@ package struct CompactionHarness: Sendable {
     /// The most crash points of an enumerate round: beyond, they are taken at an even stride (a
     /// round then stays within seconds).
     package var crashPointsMax = 320
+    /// How many images of an enumerate round holding an unfinished compaction are also recovered
+    /// with the power cut at each sync point of that recovery.
+    package var redoImagesMax = 2
+    /// The first sync points of such a recovery that are crash points.
+    package var redoSyncPointsMax = 10
     /// A fault round stops issuing steps once this many have failed, so that the checker's
     /// combinations of uncertain outcomes stay few.
     static let failedStepsMax = 6
@@ -102,6 +110,7 @@ package struct CompactionHarness: Sendable {
         }
         let modes: [PowerLossMode] = [.dropUnsynced, .keepRandomSubset, .keepPrefixTornSector]
         let rotation = random.int(0..<modes.count)
+        var redone = 0
         for (index, (point, name)) in points.enumerated() {
             let path = directory + "/run-\(index)"
             let image = path + "-image"
@@ -122,12 +131,70 @@ package struct CompactionHarness: Sendable {
             if !FaultInjectingIO.exists(image) {
                 try FileManager.default.createDirectory(atPath: image, withIntermediateDirectories: true)
             }
+            // The first images of a round that hold an unfinished compaction are also recovered
+            // with the power cut inside that recovery, around each of its sync points (the redo).
+            if redone < redoImagesMax, FaultInjectingIO.exists(image + "/compaction") {
+                redone += 1
+                if let failure = try await crashRecovery(
+                    of: image, plan, records: run.records, directory: directory, random: &random, counters: &counters)
+                {
+                    return "\(context): \(failure)"
+                }
+            }
             let check = await CompactionChecker(round: plan).check(image: image, records: run.records)
             counters.recoveries += 1
             counters.uncertainSteps += check.uncertainSteps
             if let violation = check.violation { return "\(context): \(violation)" }
             StoreDirectory.remove(path)
             StoreDirectory.remove(image)
+        }
+        return nil
+    }
+
+    /// Recovers copies of `image` (which holds an unfinished compaction's journal) with the power
+    /// cut just before and just after each sync point of the recovery, and checks what each leaves
+    /// as `image` itself is checked.
+    private func crashRecovery(
+        of image: String, _ plan: CompactionRound, records: [CompactionChecker.Record], directory: String,
+        random: inout SeededRandom, counters: inout HarnessCounters
+    ) async throws -> String? {
+        let probe = directory + "/recovery-probe"
+        try StoreDirectory.copy(image, to: probe)
+        let probeLayer = FaultInjectingIO(root: probe)
+        var options = plan.options
+        options.io = probeLayer
+        try? await LogEventStore.open(directory: probe, options: options).close()
+        // The journal is redone first (before the segments are checked): its sync points are among
+        // the first; those after belong to the recovery the enumeration harness covers.
+        let syncPoints = min(probeLayer.syncPointCount, redoSyncPointsMax)
+        StoreDirectory.remove(probe)
+        let modes: [PowerLossMode] = [.dropUnsynced, .keepRandomSubset, .keepPrefixTornSector]
+        for point in 0..<syncPoints {
+            for isAfter in [false, true] {
+                let copy = directory + "/recovery-\(point)\(isAfter ? "a" : "b")"
+                let crashed = copy + "-image"
+                try StoreDirectory.copy(image, to: copy)
+                let layer = FaultInjectingIO(root: copy)
+                layer.setCrashPlan(
+                    CrashPlan(
+                        point: isAfter ? .afterSyncPoint(point) : .beforeSyncPoint(point), mode: random.pick(modes),
+                        imageDirectory: crashed, seed: random.next()))
+                options.io = layer
+                let opened = try? await LogEventStore.open(directory: copy, options: options)
+                try? await opened?.close()
+                guard let crash = layer.crashRecord else {
+                    return "recovery's sync point \(point) of \(syncPoints) was not reached again: it is not deterministic"
+                }
+                counters.record(crash, inRecovery: true)
+                let check = await CompactionChecker(round: plan).check(image: crashed, records: records)
+                counters.recoveries += 1
+                if let violation = check.violation {
+                    return "recovering it with a \(crash) at its sync point \(point) (\(isAfter ? "after" : "before")), then "
+                        + "recovering that: \(violation)"
+                }
+                StoreDirectory.remove(copy)
+                StoreDirectory.remove(crashed)
+            }
         }
         return nil
     }
