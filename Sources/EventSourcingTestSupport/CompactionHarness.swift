@@ -10,7 +10,7 @@ import LogStore
 /// compaction"): a log store of small segments (8-32 KiB) is populated with several streams
 /// (random payloads, some idempotency keys and metadata) and closed; then, under
 /// `FaultInjectingIO`, it runs 4-12 steps (`CompactionRound`): writes to live, deleted and
-/// tombstoned streams, `delete`, `tombstone`, `truncate(before:)`, `setRetention` by count and
+/// tombstoned streams, snapshots, `delete`, `tombstone`, `truncate(before:)`, `setRetention` by count and
 /// `setRetention(nil)`, and one to three `compact()` calls, each rewriting several segments, then
 /// closes. Two modes:
 /// - `enumerate`: the steps run once without a crash (the reference, checked too), counting their
@@ -306,7 +306,8 @@ package struct CompactionHarness: Sendable {
             return execution
         }
         execution.firstSyncPoint = layer.syncPointCount
-        var syncsAtReturn: [Int: Int] = [:]
+        // For each unsynced write, its segment and how often that segment was synced when it returned.
+        var syncsAtReturn: [Int: (segment: String, count: Int)] = [:]
         var failed = 0
         for (index, step) in plan.steps.enumerated() {
             guard !layer.hasCrashed, failed < Self.failedStepsMax else { break }
@@ -330,7 +331,7 @@ package struct CompactionHarness: Sendable {
                         counters.eventsRemoved += Int(value ?? 0)
                     } else if step.isLifecycleChange {
                         counters.lifecycleChanges += 1
-                    } else {
+                    } else if step.isWrite {
                         counters.acknowledgedWrites += 1
                     }
                 }
@@ -348,7 +349,11 @@ package struct CompactionHarness: Sendable {
                     return execution
                 }
             }
-            syncsAtReturn[index] = layer.synchronizedCount(of: .segment)
+            if case .unsynced = status {
+                // The write is in the newest segment (a roll makes the new one before writing).
+                let segment = FaultInjectingIO.names(in: path).filter { $0.hasPrefix("segment-") }.max() ?? ""
+                syncsAtReturn[index] = (segment, layer.synchronizedCount(ofFileNamed: segment))
+            }
             execution.records.append(CompactionChecker.Record(index: index, status: status))
             await FaultHarness.drainWriter(store)
             if layer.hasCrashed, execution.crashedStep == nil { execution.crashedStep = index }
@@ -363,11 +368,13 @@ package struct CompactionHarness: Sendable {
             if !layer.hasCrashed && faults == nil { execution.problem = "closing the store failed: \(error)" }
         }
         if layer.hasCrashed, !crashedInSteps, faults == nil { execution.crashedStep = plan.steps.count }
-        // A `.buffered` write is durable once a later sync of the log (a roll, a lifecycle change,
-        // a compaction, the close) succeeded before the power went.
-        let syncs = layer.synchronizedCount(of: .segment)
+        // A `.buffered` write is durable once a later sync of its segment (a roll, a lifecycle
+        // change, a compaction, the close) succeeded before the power went; not when a compaction
+        // only synced an older segment it rewrote.
         for (position, record) in execution.records.enumerated() {
-            if case .unsynced(let version) = record.status, syncs > syncsAtReturn[record.index]! {
+            if case .unsynced(let version) = record.status, let (segment, count) = syncsAtReturn[record.index],
+                layer.synchronizedCount(ofFileNamed: segment) > count
+            {
                 execution.records[position].status = .done(version)
             }
         }

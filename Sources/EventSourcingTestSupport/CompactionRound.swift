@@ -5,7 +5,8 @@ import LogStore
 /// What one round of `CompactionHarness` does, drawn from the seed and the round number: the
 /// store's options (small segments, so that a compaction rewrites several; `.fsync` mostly,
 /// `.buffered` sometimes), the batches that populate its streams before the crash window opens,
-/// and the 4-12 steps run in the window (writes, lifecycle changes, one to three compactions).
+/// and the 4-12 steps run in the window (writes, snapshots, lifecycle changes, one to three
+/// compactions).
 ///
 /// Thread-safety: a value type.
 package struct CompactionRound: Sendable {
@@ -79,7 +80,7 @@ package struct CompactionRound: Sendable {
             }
             var streamID = random.pick(streamIDs)
             let version = versions[streamID, default: 0]
-            switch random.weighted([(0, 4), (1, 1), (2, 2), (3, 2), (4, 2), (5, 1)]) {
+            switch random.weighted([(0, 4), (1, 1), (2, 2), (3, 2), (4, 2), (5, 1), (6, 1)]) {
             case 0:
                 if random.chance(0.15) {
                     streamID = "new-\(newStreams)"
@@ -97,8 +98,10 @@ package struct CompactionRound: Sendable {
                 steps.append(.truncate(streamID, before: before))
             case 4:
                 steps.append(.setRetention(streamID, maxCount: Int64(random.int(1...max(1, Int(version) / 2)))))
-            default:
+            case 5:
                 steps.append(.setRetention(streamID, maxCount: nil))
+            default:
+                steps.append(.snapshot(streamID, Data(random.bytes(random.int(16...600)))))
             }
         }
         self.steps = steps

@@ -1,8 +1,9 @@
 import EventSourcingCore
 import Foundation
 
-/// One step of a compaction round (`CompactionHarness`): a write to a stream, a lifecycle change of
-/// a stream (delete, tombstone, truncate, a retention by count), or a compaction of the store.
+/// One step of a compaction round (`CompactionHarness`): a write to a stream, a snapshot of it, a
+/// lifecycle change of a stream (delete, tombstone, truncate, a retention by count), or a
+/// compaction of the store.
 /// The same step runs on the log store under test and on the in-memory model of it.
 ///
 /// Thread-safety: a value type.
@@ -14,6 +15,8 @@ package enum LifecycleStep: Sendable, CustomStringConvertible {
     /// `setRetention(Retention(maxCount:))`, or `setRetention(nil)` for `nil`. Never a `maxAge`:
     /// what an age hides depends on the clock, and the model could not replay it.
     case setRetention(String, maxCount: Int64?)
+    /// A snapshot (projection "default") at the stream's version as a new handle reads it.
+    case snapshot(String, Data)
     case compact
 
     /// What a step that ran told its caller, and how sure the check is of its effect.
@@ -35,7 +38,7 @@ package enum LifecycleStep: Sendable, CustomStringConvertible {
     package var streamID: String? {
         switch self {
         case .write(let id, _), .delete(let id, _), .tombstone(let id, _), .truncate(let id, _),
-            .setRetention(let id, _):
+            .setRetention(let id, _), .snapshot(let id, _):
             id
         case .compact: nil
         }
@@ -45,8 +48,10 @@ package enum LifecycleStep: Sendable, CustomStringConvertible {
 
     package var isCompaction: Bool { if case .compact = self { true } else { false } }
 
-    /// Whether the step is a lifecycle change (not a write, not a compaction).
-    package var isLifecycleChange: Bool { !isWrite && !isCompaction }
+    package var isSnapshot: Bool { if case .snapshot = self { true } else { false } }
+
+    /// Whether the step is a lifecycle change (not a write, a snapshot or a compaction).
+    package var isLifecycleChange: Bool { !isWrite && !isCompaction && !isSnapshot }
 
     /// Runs the step.
     /// - Returns: a write's version, a compaction's count of events removed, `nil` for a change.
@@ -63,6 +68,8 @@ package enum LifecycleStep: Sendable, CustomStringConvertible {
             try await store.stream(id).truncate(before: before)
         case .setRetention(let id, let maxCount):
             try await store.stream(id).setRetention(maxCount.map { Retention(maxCount: $0) })
+        case .snapshot(let id, let state):
+            try await store.stream(id).snapshot(state)
         case .compact:
             return try await store.compact().eventsRemoved
         }
@@ -88,6 +95,7 @@ package enum LifecycleStep: Sendable, CustomStringConvertible {
         case .truncate(let id, let before): return "truncate '\(id)' before \(before)"
         case .setRetention(let id, let maxCount):
             return "setRetention(\(maxCount.map { "maxCount: \($0)" } ?? "nil")) on '\(id)'"
+        case .snapshot(let id, let state): return "snapshot of '\(id)' (\(state.count) bytes)"
         case .compact: return "compact()"
         }
     }

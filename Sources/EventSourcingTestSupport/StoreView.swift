@@ -3,8 +3,8 @@ import Foundation
 
 /// What a store shows through its public API, for comparing a recovered log store with its
 /// in-memory model: every visible event of `@all` (all but the timestamp, which the model cannot
-/// share), each stream's head (version and visible count), the streams `streamIDs()` lists, and
-/// each stream's retention.
+/// share), each stream's head (version and visible count), the streams `streamIDs()` lists, each
+/// stream's retention, and its snapshot.
 ///
 /// Thread-safety: a value type.
 package struct StoreView: Sendable, Equatable {
@@ -48,6 +48,16 @@ package struct StoreView: Sendable, Equatable {
     package var listed: [String] = []
     /// The `maxCount` of each stream asked for that has a retention.
     package var retentions: [String: Int64] = [:]
+    /// The snapshot (projection "default") of each stream asked for that has one: its version and state.
+    package var snapshots: [String: Snapshot] = [:]
+
+    /// A snapshot, less its timestamp.
+    package struct Snapshot: Sendable, Equatable, CustomStringConvertible {
+        package var version: Int64
+        package var state: Data
+
+        package var description: String { "version \(version), \(state.count) bytes" }
+    }
 
     /// Reads the view of `store` for `streams`, checking on the way that its reads agree with each
     /// other (the log store's indexes with its log): each stream forward, backward and from the
@@ -110,6 +120,9 @@ package struct StoreView: Sendable, Equatable {
                         + "version \(expected.last?.version ?? 0), newest at \(String(describing: expected.last?.timestamp))")
             }
             if let maxCount = try await stream.retention()?.maxCount { view.retentions[streamID] = maxCount }
+            if let snapshot = try await stream.loadSnapshot() {
+                view.snapshots[streamID] = Snapshot(version: snapshot.version, state: snapshot.state)
+            }
         }
         view.listed = try await store.streamIDs()
         return (view, problems)
@@ -141,6 +154,12 @@ package struct StoreView: Sendable, Equatable {
         if listed != expected.listed { found.append("streamIDs() lists \(listed), the model \(expected.listed)") }
         if retentions != expected.retentions {
             found.append("the retentions (maxCount) are \(retentions), the model's \(expected.retentions)")
+        }
+        for streamID in Set(snapshots.keys).union(expected.snapshots.keys).sorted()
+        where snapshots[streamID] != expected.snapshots[streamID] {
+            found.append(
+                "the snapshot of '\(streamID)' is \(snapshots[streamID].map { "\($0)" } ?? "absent"), the model's "
+                    + "\(expected.snapshots[streamID].map { "\($0)" } ?? "absent")")
         }
         return found
     }
