@@ -118,9 +118,12 @@ package struct CompactionChecker: Sendable {
                 let (read, problems) = try await StoreView.read(again, streams: round.touchedStreamIDs)
                 try await again.close()
                 let what = compacts ? "a second compact()" : "reopening after a second compact()"
-                if !problems.isEmpty { return "after \(what) the reads disagree: " + problems.prefix(6).joined(separator: "; ") }
+                if !problems.isEmpty {
+                    return "after \(what) the reads disagree: " + problems.prefix(6).joined(separator: "; ")
+                }
                 if read != view {
-                    return "\(what) changed what the store shows: " + read.differences(from: view).joined(separator: "; ")
+                    return "\(what) changed what the store shows: "
+                        + read.differences(from: view).joined(separator: "; ")
                 }
             } catch {
                 try? await again.close()
@@ -128,7 +131,9 @@ package struct CompactionChecker: Sendable {
             }
         }
         let verified = try await LogVerifier.verify(directory: image)
-        if !verified.isEmpty { return "verify after a second compaction reports: " + verified.prefix(6).joined(separator: "; ") }
+        if !verified.isEmpty {
+            return "verify after a second compaction reports: " + verified.prefix(6).joined(separator: "; ")
+        }
         return nil
     }
 
@@ -141,7 +146,8 @@ package struct CompactionChecker: Sendable {
             if case .unsynced = record.status { record.index } else { nil }
         }
         guard uncertain.count + unsynced.count <= Self.uncertainMax else {
-            return "the harness let \(uncertain.count + unsynced.count) steps end uncertain, more than the checker tries"
+            return
+                "the harness let \(uncertain.count + unsynced.count) steps end uncertain, more than the checker tries"
         }
         var tried = 0
         var firstDifferences: [String] = []
@@ -159,7 +165,9 @@ package struct CompactionChecker: Sendable {
                         firstDifferences = ["taking steps \(taken.sorted())"] + differences.prefix(6)
                     }
                 case .failure(let inconsistency):
-                    if firstDifferences.isEmpty { firstDifferences = ["taking steps \(taken.sorted())", inconsistency.reason] }
+                    if firstDifferences.isEmpty {
+                        firstDifferences = ["taking steps \(taken.sorted())", inconsistency.reason]
+                    }
                 }
             }
         }
@@ -212,7 +220,8 @@ package struct CompactionChecker: Sendable {
                 } catch {
                     if isAnchored {
                         return .failure(
-                            Inconsistency(reason: "step \(record.index) (\(step)) returned, but the model refuses it: \(error)"))
+                            Inconsistency(
+                                reason: "step \(record.index) (\(step)) returned, but the model refuses it: \(error)"))
                     }
                 }
             case .unsynced(let returned):
@@ -256,7 +265,8 @@ package struct CompactionChecker: Sendable {
                 CandidateEvent(type: event.type, data: event.data, metadata: event.metadata, idempotencyKey: event.id))
             let head = view.heads[event.streamID]?.version ?? -1
             if version != head {
-                return "writing again the key '\(event.id)' of \(event) returned version \(version); the stream is at \(head)"
+                return
+                    "writing again the key '\(event.id)' of \(event) returned version \(version); the stream is at \(head)"
             }
         }
         let head = try await store.stream("@all").metrics().currentVersion

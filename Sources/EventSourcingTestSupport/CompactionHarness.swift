@@ -73,8 +73,10 @@ package struct CompactionHarness: Sendable {
             try await LogEventStore.withStore(directory: base, options: plan.options) { try await plan.populate($0) }
             let failure =
                 switch mode {
-                case .enumerate: try await enumerate(plan, base: base, directory: directory, random: &random, counters: &counters)
-                case .fault: try await fault(plan, base: base, directory: directory, random: &random, counters: &counters)
+                case .enumerate:
+                    try await enumerate(plan, base: base, directory: directory, random: &random, counters: &counters)
+                case .fault:
+                    try await fault(plan, base: base, directory: directory, random: &random, counters: &counters)
                 }
             return failure.map { "\($0)\n  round: \(plan.description)" }
         }
@@ -183,13 +185,15 @@ package struct CompactionHarness: Sendable {
                 let opened = try? await LogEventStore.open(directory: copy, options: options)
                 try? await opened?.close()
                 guard let crash = layer.crashRecord else {
-                    return "recovery's sync point \(point) of \(syncPoints) was not reached again: it is not deterministic"
+                    return
+                        "recovery's sync point \(point) of \(syncPoints) was not reached again: it is not deterministic"
                 }
                 counters.record(crash, inRecovery: true)
                 let check = await CompactionChecker(round: plan).check(image: crashed, records: records)
                 counters.recoveries += 1
                 if let violation = check.violation {
-                    return "recovering it with a \(crash) at its sync point \(point) (\(isAfter ? "after" : "before")), then "
+                    return
+                        "recovering it with a \(crash) at its sync point \(point) (\(isAfter ? "after" : "before")), then "
                         + "recovering that: \(violation)"
                 }
                 StoreDirectory.remove(copy)

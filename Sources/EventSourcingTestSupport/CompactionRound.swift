@@ -45,7 +45,9 @@ package struct CompactionRound: Sendable {
                     nextKey += 1
                     keys[streamID, default: []].append(key!)
                 }
-                let size = random.weighted([(random.int(8...64), 2), (random.int(100...900), 5), (random.int(1000...2500), 2)])
+                let size = random.weighted([
+                    (random.int(8...64), 2), (random.int(100...900), 5), (random.int(1000...2500), 2),
+                ])
                 // Some payloads compress (LZ4), most do not.
                 let data =
                     random.chance(0.25)
@@ -54,7 +56,8 @@ package struct CompactionRound: Sendable {
                 let metadata: [String: JSONValue]? =
                     random.chance(0.3) ? ["n": .int(Int64(index)), "tag": .string("t\(random.int(0..<4))")] : nil
                 return CandidateEvent(
-                    type: random.pick(["Opened", "Added", "Removed", "Renamed", "Closed"]), data: data, metadata: metadata,
+                    type: random.pick(["Opened", "Added", "Removed", "Renamed", "Closed"]), data: data,
+                    metadata: metadata,
                     idempotencyKey: key)
             }
         }

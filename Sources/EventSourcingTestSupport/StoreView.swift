@@ -83,7 +83,9 @@ package struct StoreView: Sendable, Equatable {
         let allMetrics = try await allStream.metrics()
         view.heads["@all"] = Head(version: allMetrics.currentVersion, eventCount: allMetrics.eventCount)
         if allMetrics.eventCount != Int64(all.count) || allMetrics.currentVersion < all.last?.sequenceID ?? 0 {
-            problems.append("@all reports \(Head(version: allMetrics.currentVersion, eventCount: allMetrics.eventCount)); it shows \(all.count) events up to #\(all.last?.sequenceID ?? 0)")
+            problems.append(
+                "@all reports \(Head(version: allMetrics.currentVersion, eventCount: allMetrics.eventCount)); it shows \(all.count) events up to #\(all.last?.sequenceID ?? 0)"
+            )
         }
         for streamID in streams {
             let expected = all.filter { $0.streamID == streamID }
@@ -105,7 +107,8 @@ package struct StoreView: Sendable, Equatable {
                 if try await Self.events(store, streamID, from: middle, direction: .backward)
                     != expected.filter({ $0.version < middle }).reversed()
                 {
-                    problems.append("reading '\(streamID)' backward from version \(middle) differs from reading it whole")
+                    problems.append(
+                        "reading '\(streamID)' backward from version \(middle) differs from reading it whole")
                 }
             }
             let stream = try await store.stream(streamID)
@@ -117,7 +120,8 @@ package struct StoreView: Sendable, Equatable {
                 problems.append(
                     "'\(streamID)' reports \(Head(version: metrics.currentVersion, eventCount: metrics.eventCount)), "
                         + "newest at \(String(describing: metrics.lastTimestamp)); it shows \(expected.count) events up to "
-                        + "version \(expected.last?.version ?? 0), newest at \(String(describing: expected.last?.timestamp))")
+                        + "version \(expected.last?.version ?? 0), newest at \(String(describing: expected.last?.timestamp))"
+                )
             }
             if let maxCount = try await stream.retention()?.maxCount { view.retentions[streamID] = maxCount }
             if let snapshot = try await stream.loadSnapshot() {
@@ -143,10 +147,13 @@ package struct StoreView: Sendable, Equatable {
             found.append(
                 "@all shows \(events.count) events, the model \(expected.events.count); the first difference is "
                     + "at position \(first): \(have), the model has \(want)"
-                    + (missing.isEmpty ? "" : "; missing #\(missing.prefix(12).map(String.init).joined(separator: ", #"))")
-                    + (extra.isEmpty ? "" : "; not in the model #\(extra.prefix(12).map(String.init).joined(separator: ", #"))"))
+                    + (missing.isEmpty
+                        ? "" : "; missing #\(missing.prefix(12).map(String.init).joined(separator: ", #"))")
+                    + (extra.isEmpty
+                        ? "" : "; not in the model #\(extra.prefix(12).map(String.init).joined(separator: ", #"))"))
         }
-        for streamID in Set(heads.keys).union(expected.heads.keys).sorted() where heads[streamID] != expected.heads[streamID] {
+        for streamID in Set(heads.keys).union(expected.heads.keys).sorted()
+        where heads[streamID] != expected.heads[streamID] {
             found.append(
                 "'\(streamID)' reports \(heads[streamID].map { "\($0)" } ?? "nothing"), the model "
                     + "\(expected.heads[streamID].map { "\($0)" } ?? "nothing")")

@@ -14,7 +14,9 @@ import Testing
     }
 
     /// A round run to the end without a crash, closed cleanly, with the record of each step.
-    static func cleanRun(seed: UInt64, in directory: String) async throws -> (CompactionRound, [CompactionChecker.Record]) {
+    static func cleanRun(seed: UInt64, in directory: String) async throws -> (
+        CompactionRound, [CompactionChecker.Record]
+    ) {
         var random = SeededRandom(seed: seed, stream: 0xC4EC)
         let round = CompactionRound(&random)
         let records = try await LogEventStore.withStore(directory: directory, options: round.options) { store in
@@ -23,7 +25,7 @@ import Testing
             for (index, step) in round.steps.enumerated() {
                 do {
                     records.append(.init(index: index, status: .done(try await step.run(on: store))))
-                } catch where LifecycleStep.isRefusal(error) {
+                } catch  where LifecycleStep.isRefusal(error) {
                     records.append(.init(index: index, status: .refused))
                 }
             }
@@ -34,7 +36,9 @@ import Testing
 
     /// The first round from `seed` on whose store a lifecycle change returned that hides events the
     /// model would otherwise show, with the position of that change's record.
-    static func roundWithAHidingChange(in work: String) async throws -> (String, CompactionRound, [CompactionChecker.Record], Int) {
+    static func roundWithAHidingChange(in work: String) async throws -> (
+        String, CompactionRound, [CompactionChecker.Record], Int
+    ) {
         for seed in UInt64(1)...40 {
             let directory = work + "/store-\(seed)"
             let (round, records) = try await cleanRun(seed: seed, in: directory)
@@ -91,7 +95,8 @@ import Testing
         StoreDirectory.remove(directory + "/lifecycle")
         let outcome = await CompactionChecker(round: round).check(image: directory, records: records)
         let violation = try #require(outcome.violation)
-        #expect(violation.contains("differs from its model") || violation.contains("the reads disagree"), "\(violation)")
+        #expect(
+            violation.contains("differs from its model") || violation.contains("the reads disagree"), "\(violation)")
     }
 
     @Test func aDamagedVisibleEventIsReported() async throws {
@@ -108,7 +113,10 @@ import Testing
             let needle = Array(event.data.prefix(32))
             for name in StoreDirectory.files(in: directory) where name.hasPrefix("segment-") {
                 guard var bytes = StoreDirectory.read(directory + "/" + name) else { continue }
-                guard let at = (0...(bytes.count - needle.count)).first(where: { bytes[$0..<$0 + needle.count].elementsEqual(needle) })
+                guard
+                    let at = (0...(bytes.count - needle.count)).first(where: {
+                        bytes[$0..<$0 + needle.count].elementsEqual(needle)
+                    })
                 else { continue }
                 bytes[at + 20] ^= 0x10
                 StoreDirectory.write(directory + "/" + name, bytes)
