@@ -66,7 +66,8 @@ import Testing
         let work = try StoreDirectory.work(named: "reliability-compaction-enumerate")
         var harness = CompactionHarness(
             seed: UInt64(Self.environment("COMPACTION_SEED") ?? "") ?? 1, workDirectory: work, mode: .enumerate)
-        harness.crashPointsMax = Int(Self.environment("COMPACTION_POINTS") ?? "") ?? 40
+        harness.crashPointsMax = Int(Self.environment("COMPACTION_POINTS") ?? "") ?? 30
+        harness.redoImagesMax = 1
         let (counters, failures) = await Self.run(
             Self.rounds(list: "COMPACTION_ROUNDS", count: "COMPACTION_ROUND_COUNT", default: 1)
         ) { [harness] in await harness.runRound($0) }
