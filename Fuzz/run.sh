@@ -52,6 +52,7 @@ labelled() {
     if "$bin" "$name" --seed "$seed" "$@" >"$out/$label.txt" 2>&1; then
         local shown="^== |failures"
         [[ $label == subscription-* ]] && shown="$shown|process_kills|events_written|deliveries|takeover"
+        [[ $label == compaction-* ]] && shown="$shown|\\.(power_losses|recoveries|compactions|compaction_crashes|lifecycle_change|events_removed|uncertain)"
         grep -E "$shown" "$out/$label.txt" | head -12
     else
         status=1
@@ -90,13 +91,17 @@ if [ "$mode" = smoke ]; then
     harness fault --rounds 2
     harness damage --rounds 2
     harness enumerate --rounds 1 --operations 2
+    harness compaction-enumerate --rounds 1 --points 24
+    harness compaction-fault --rounds 4
     for store in $subscription_stores; do
         labelled "subscription-kill-$store" subscription-kill --store "$store" --rounds 1 --steps 20 --races 2
     done
     for target in frames snapshot metadata filter; do fuzz "$target" -runs=30000; done
     for target in recovery index; do fuzz "$target" -runs=3000; done
 else
-    for name in kill fault damage enumerate; do harness "$name" --seconds "$seconds"; done
+    for name in kill fault damage enumerate compaction-enumerate compaction-fault; do
+        harness "$name" --seconds "$seconds"
+    done
     for store in $subscription_stores; do
         labelled "subscription-kill-$store" subscription-kill --store "$store" --seconds "$seconds" --steps 20 --races 3
     done

@@ -98,6 +98,8 @@ package final class FaultInjectingIO: FileIO {
         var droppedBySyncFailures = 0
         /// Successful `fsync`/`fdatasync` calls by kind of file.
         var syncs: [StoreFileKind: Int] = [:]
+        /// Successful `fsync`/`fdatasync` calls by file name (as the file was opened).
+        var syncsByName: [String: Int] = [:]
     }
 
     /// Models the files of `root`. Files already there count as durable, names and bytes.
@@ -178,6 +180,13 @@ package final class FaultInjectingIO: FileIO {
     /// Successful `fsync`/`fdatasync` calls on files of `kind` so far (a `.buffered` write is
     /// durable once a sync of its segment, or of a later one, followed it).
     package func synchronizedCount(of kind: StoreFileKind) -> Int { model.withLock { $0.syncs[kind, default: 0] } }
+
+    /// Successful `fsync`/`fdatasync` calls on the file called `name` in the store's directory so
+    /// far. A compaction syncs the sealed segments it rewrites: a `.buffered` write is durable once
+    /// a sync of its own segment followed it.
+    package func synchronizedCount(ofFileNamed name: String) -> Int {
+        model.withLock { $0.syncsByName[name, default: 0] }
+    }
 
     /// How many errors were injected, by kind (`FaultRule.kindName`).
     package var faultCounts: [String: Int] { model.withLock { $0.faultCounts } }
@@ -507,6 +516,7 @@ package final class FaultInjectingIO: FileIO {
                     } else {
                         model.files[id]!.synchronize()
                         model.syncs[kind, default: 0] += 1
+                        model.syncsByName[tracked!.name, default: 0] += 1
                     }
                 }
             }

@@ -79,6 +79,17 @@ package struct HarnessCounters: Sendable {
     /// took (from the SIGKILL to the survivor holding the name), in microseconds.
     package var subscriptionTakeovers = 0
     package var subscriptionTakeoverMicroseconds: [Int] = []
+    /// Lifecycle changes (delete, tombstone, truncate, retention) and `compact()` calls that
+    /// returned (compaction harness), and the events those compactions removed.
+    package var lifecycleChanges = 0
+    package var compactions = 0
+    package var eventsRemoved = 0
+    /// Power losses that struck while a `compact()` was in flight, and while a lifecycle change was.
+    package var compactionCrashes = 0
+    package var lifecycleChangeCrashes = 0
+    /// Steps whose outcome a check did not know (in flight at a power loss, failed by an injected
+    /// error, or `.buffered` and not yet synced): each combination of them was tried against the model.
+    package var uncertainSteps = 0
     package var failures = 0
 
     package init() {}
@@ -147,6 +158,12 @@ package struct HarnessCounters: Sendable {
         subscriptionFilteredSkips += other.subscriptionFilteredSkips
         subscriptionTakeovers += other.subscriptionTakeovers
         subscriptionTakeoverMicroseconds += other.subscriptionTakeoverMicroseconds
+        lifecycleChanges += other.lifecycleChanges
+        compactions += other.compactions
+        eventsRemoved += other.eventsRemoved
+        compactionCrashes += other.compactionCrashes
+        lifecycleChangeCrashes += other.lifecycleChangeCrashes
+        uncertainSteps += other.uncertainSteps
         failures += other.failures
     }
 
@@ -195,6 +212,12 @@ package struct HarnessCounters: Sendable {
             lines.append("subscription_takeover_us[median] \(sorted[sorted.count / 2])")
             lines.append("subscription_takeover_us[max] \(sorted.last!)")
         }
+        add("lifecycle_changes", lifecycleChanges)
+        add("compactions", compactions)
+        add("events_removed", eventsRemoved)
+        add("compaction_crashes", compactionCrashes)
+        add("lifecycle_change_crashes", lifecycleChangeCrashes)
+        add("uncertain_steps", uncertainSteps)
         for (key, value) in damage.sorted(by: { $0.key < $1.key }) { add("damage[\(key)]", value) }
         add("bytes_damaged", bytesDamaged)
         add("bits_flipped", bitsFlipped)
@@ -258,6 +281,12 @@ package struct HarnessCounters: Sendable {
             case "subscription_kills_before_hold": subscriptionKillsBeforeHold += value
             case "subscription_kills_during_ack": subscriptionKillsDuringAck += value
             case "subscription_takeovers": subscriptionTakeovers += value
+            case "lifecycle_changes": lifecycleChanges += value
+            case "compactions": compactions += value
+            case "events_removed": eventsRemoved += value
+            case "compaction_crashes": compactionCrashes += value
+            case "lifecycle_change_crashes": lifecycleChangeCrashes += value
+            case "uncertain_steps": uncertainSteps += value
             case "bytes_damaged": bytesDamaged += value
             case "bits_flipped": bitsFlipped += value
             case "damage_reported": damageReported += value

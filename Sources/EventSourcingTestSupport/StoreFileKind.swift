@@ -10,6 +10,10 @@ package enum StoreFileKind: String, CaseIterable, Sendable, Comparable {
     case blockIndex = "blocks.idx"
     case keyIndex = "keys.idx"
     case snapshot
+    /// What is hidden of each stream (`lifecycle`).
+    case lifecycle
+    /// The journal of a compaction in progress (`compaction`).
+    case compactionJournal = "compaction journal"
     /// A subscription's record (`subscriptions/<name>.sub`).
     case subscription
     /// The `subscriptions` directory itself.
@@ -25,6 +29,8 @@ package enum StoreFileKind: String, CaseIterable, Sendable, Comparable {
         case "subscriptions": self = .subscriptionDirectory
         case "checkpoint": self = .checkpoint
         case "head": self = .head
+        case "lifecycle": self = .lifecycle
+        case "compaction": self = .compactionJournal
         case "LOCK": self = .lock
         case "batches.idx": self = .batchIndex
         case "streams.idx": self = .streamIndex

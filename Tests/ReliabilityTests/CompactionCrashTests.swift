@@ -123,4 +123,56 @@ import Testing
             #expect(try await LogVerifier.verify(directory: image).isEmpty, "seed \(seed)")
         }
     }
+
+    // A deletion hides a stream's snapshots with its events: a power loss inside it must not leave
+    // the events hidden and a snapshot of them loadable (bug 25 in docs/RELIABILITY.md: it did
+    // while the lifecycle file was saved before the snapshots were removed).
+    @Test(arguments: [PowerLossMode.dropUnsynced, .keepRandomSubset])
+    func aPowerLossInsideADeletionLeavesNoSnapshotOfHiddenEvents(_ mode: PowerLossMode) async throws {
+        let work = try StoreDirectory.work(named: "delete-snapshot-crash")
+        defer { StoreDirectory.remove(work) }
+        let reference = work + "/reference"
+        let counter = FaultInjectingIO(root: reference)
+        let (firstSync, lastSync) = try await LogEventStore.withStore(
+            directory: reference, options: Self.options(io: counter)
+        ) { store in
+            try await Self.populate(store)
+            try await store.stream("gone-0").snapshot(Data("state".utf8))
+            let firstSync = counter.syncPointCount
+            try await store.stream("gone-0").delete()
+            return (firstSync, counter.syncPointCount)
+        }
+        var checked = 0
+        var hiddenWithSnapshot: [Int] = []
+        for point in firstSync..<lastSync {
+            for isAfter in [false, true] {
+                let root = work + "/run-\(point)-\(isAfter)"
+                let image = root + "-image"
+                let layer = FaultInjectingIO(root: root)
+                let store = try await LogEventStore.open(directory: root, options: Self.options(io: layer))
+                try await Self.populate(store)
+                try await store.stream("gone-0").snapshot(Data("state".utf8))
+                layer.setCrashPlan(
+                    CrashPlan(
+                        point: isAfter ? .afterSyncPoint(point) : .beforeSyncPoint(point), mode: mode,
+                        imageDirectory: image, seed: UInt64(point)))
+                _ = try? await store.stream("gone-0").delete()
+                try? await store.close()
+                guard layer.hasCrashed else { continue }
+                let (events, snapshot) = try await LogEventStore.withStore(directory: image, options: Self.options()) {
+                    store in
+                    let stream = try await store.stream("gone-0")
+                    var count = 0
+                    for try await _ in stream.read() { count += 1 }
+                    return (count, try await stream.loadSnapshot())
+                }
+                if events == 0, snapshot != nil { hiddenWithSnapshot.append(point) }
+                checked += 1
+                StoreDirectory.remove(root)
+                StoreDirectory.remove(image)
+            }
+        }
+        #expect(checked >= 2 * (lastSync - firstSync) - 1)
+        #expect(hiddenWithSnapshot.isEmpty, "sync points \(hiddenWithSnapshot): the events are hidden, the snapshot is not")
+    }
 }

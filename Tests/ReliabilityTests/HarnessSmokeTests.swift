@@ -61,4 +61,32 @@ import Testing
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
         if failures.isEmpty { StoreDirectory.remove(work) }
     }
+
+    @Test func compactionCrashPointsEnumeratedFindNothing() async throws {
+        let work = try StoreDirectory.work(named: "reliability-compaction-enumerate")
+        var harness = CompactionHarness(
+            seed: UInt64(Self.environment("COMPACTION_SEED") ?? "") ?? 1, workDirectory: work, mode: .enumerate)
+        harness.crashPointsMax = Int(Self.environment("COMPACTION_POINTS") ?? "") ?? 30
+        harness.redoImagesMax = 1
+        let (counters, failures) = await Self.run(
+            Self.rounds(list: "COMPACTION_ROUNDS", count: "COMPACTION_ROUND_COUNT", default: 1)
+        ) { [harness] in await harness.runRound($0) }
+        #expect(counters.compactionCrashes > 0, "power losses struck inside compactions")
+        #expect(counters.lifecycleChangeCrashes > 0, "power losses struck inside lifecycle changes")
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        if failures.isEmpty { StoreDirectory.remove(work) }
+    }
+
+    @Test func compactionFaultRoundsFindNothing() async throws {
+        let work = try StoreDirectory.work(named: "reliability-compaction-fault")
+        let harness = CompactionHarness(
+            seed: UInt64(Self.environment("COMPACTION_SEED") ?? "") ?? 1, workDirectory: work, mode: .fault)
+        let (counters, failures) = await Self.run(
+            Self.rounds(list: "COMPACTION_FAULT_ROUNDS", count: "COMPACTION_FAULT_ROUND_COUNT", default: 12)
+        ) { await harness.runRound($0) }
+        #expect(counters.powerLosses == counters.rounds, "every fault round ends in a power loss")
+        #expect(!counters.faults.isEmpty, "injected errors fired")
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        if failures.isEmpty { StoreDirectory.remove(work) }
+    }
 }

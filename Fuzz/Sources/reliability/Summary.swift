@@ -23,7 +23,7 @@ enum Summary {
                     fuzz[String(line[..<space]), default: 0] += value
                 } else if let dot = line.firstIndex(of: "."),
                     ["fault", "damage", "kill", "enumerate"].contains(String(line[..<dot]))
-                        || line[..<dot].hasPrefix("subscription-")
+                        || line[..<dot].hasPrefix("subscription-") || line[..<dot].hasPrefix("compaction-")
                 {
                     byHarness[String(line[..<dot]), default: []].append(String(line[line.index(after: dot)...]))
                 }

@@ -11,6 +11,10 @@ let usage = """
       fault  [--seed N] [--rounds N | --seconds S | --round R] [--work DIR]   power loss, I/O errors, crashes in recovery
       damage [--seed N] [--rounds N | --seconds S | --round R] [--work DIR]   damage to closed stores
       enumerate [--seed N] [--rounds N | --seconds S | --round R] [--operations N]   a crash at every sync point
+      compaction-enumerate [--seed N] [--rounds N | --seconds S | --round R] [--steps 12] [--points 320]
+                                                                              a crash at every sync point of lifecycle changes and compactions
+      compaction-fault [--seed N] [--rounds N | --seconds S | --round R] [--steps 12]
+                                                                              I/O errors and a power loss in lifecycle changes and compactions
       kill   [--seed N] [--rounds N | --seconds S | --round R] [--work DIR]   SIGKILL of a writer process
       subscription-kill [--store log|sqlite|postgres] [--steps 20] [--races 2] [--seed N] [--rounds N | --seconds S | --round R]
                                                                               SIGKILL of subscription consumers, takeover races
@@ -44,6 +48,19 @@ case "enumerate":
         await HarnessLoop(name: "enumerate", arguments: options, executable: executable).run { seed, work, round in
             var harness = EnumerationHarness(seed: seed, workDirectory: work)
             harness.operationCount = options.int("operations") ?? harness.operationCount
+            return await harness.runRound(round)
+        })
+case "compaction-enumerate", "compaction-fault":
+    let mode: CompactionHarness.Mode = arguments[1] == "compaction-enumerate" ? .enumerate : .fault
+    let steps = options.int("steps") ?? 12
+    let points = options.int("points") ?? 320
+    var loop = HarnessLoop(name: arguments[1], arguments: options, executable: executable)
+    loop.replay = "\(arguments[1]) --steps \(steps)" + (mode == .enumerate ? " --points \(points)" : "")
+    exit(
+        await loop.run { seed, work, round in
+            var harness = CompactionHarness(seed: seed, workDirectory: work, mode: mode)
+            harness.stepsMax = steps
+            harness.crashPointsMax = points
             return await harness.runRound(round)
         })
 case "kill":
