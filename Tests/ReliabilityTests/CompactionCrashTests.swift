@@ -175,4 +175,31 @@ import Testing
         #expect(checked >= 2 * (lastSync - firstSync) - 1)
         #expect(hiddenWithSnapshot.isEmpty, "sync points \(hiddenWithSnapshot): the events are hidden, the snapshot is not")
     }
+    // A lifecycle save whose directory sync failed (after the rename) leaves a change the process
+    // sees in the file and a power loss may take back. A later change judged against it (here a
+    // truncation, a no-op on a deleted stream) was acknowledged without making it durable: after
+    // the power loss the stream showed every event, neither deleted nor truncated (found by the
+    // compaction harness, seed 20261204 round 706). The file is now saved again first.
+    @Test func aChangeAfterAFailedLifecycleSaveIsDurable() async throws {
+        let work = try StoreDirectory.work(named: "lifecycle-unsettled")
+        defer { StoreDirectory.remove(work) }
+        for (seed, mode) in [PowerLossMode.dropUnsynced, .keepRandomSubset].enumerated() {
+            let root = work + "/store-\(seed)"
+            let layer = FaultInjectingIO(root: root)
+            let store = try await LogEventStore.open(directory: root, options: Self.options(io: layer))
+            try await store.stream("s").write((0..<6).map { CandidateEvent(type: "E\($0)") })
+            // The save's syncs: the temporary file's, then the directory's (which fails).
+            layer.addFault(FaultRule(operation: .sync, errorNumber: ENOSPC, skip: 1))
+            await #expect(throws: (any Error).self) { try await store.stream("s").delete() }
+            layer.clearFaults()
+            try await store.stream("s").truncate(before: 2)
+            let image = root + "-image"
+            _ = layer.simulatePowerLoss(into: image, mode: mode, seed: UInt64(seed))
+            try? await store.close()
+            let count = try await LogEventStore.withStore(directory: image, options: Self.options()) {
+                try await FaultHarness.allEvents($0).filter { $0.streamID == "s" }.count
+            }
+            #expect(count == 0 || count == 5, "\(mode): 's' shows \(count) events: the acknowledged truncation was lost")
+        }
+    }
 }

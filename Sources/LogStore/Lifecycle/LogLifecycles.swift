@@ -24,6 +24,9 @@ final class LogLifecycles: Sendable {
     private struct Loaded {
         var table: LifecycleTable
         var identity: Identity?
+        /// A save failed: the file may have been renamed into place without the directory sync,
+        /// so what `current()` loads from it may not survive a power loss until it is saved again.
+        var isUnsettled = false
     }
 
     private let directory: String
@@ -81,8 +84,23 @@ final class LogLifecycles: Sendable {
         }
     }
 
+    /// Makes the file durable again after a failed save (a no-op otherwise): it is saved again
+    /// as it is now, so that nothing is judged against a change a power loss could take back
+    /// (a change acknowledged as a no-op, a compaction's plan). Called by the writable open.
+    func settle(fileMode: mode_t) throws {
+        try changing.withLock { _ in
+            guard loaded.withLock({ $0.isUnsettled }) else { return }
+            try save(try current(), fileMode: fileMode)
+        }
+    }
+
     private func save(_ table: LifecycleTable, fileMode: mode_t) throws {
-        try LifecycleFile.save(table, directory: directory, fileMode: fileMode, io: io)
+        do {
+            try LifecycleFile.save(table, directory: directory, fileMode: fileMode, io: io)
+        } catch {
+            loaded.withLock { $0.isUnsettled = true }
+            throw error
+        }
         let identity = Self.identity(of: LifecycleFile.path(directory))
         loaded.withLock { $0 = Loaded(table: table, identity: identity) }
     }

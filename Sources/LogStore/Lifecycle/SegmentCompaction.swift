@@ -37,6 +37,8 @@ extension WriterContext {
         // A compaction whose changes failed partway left its journal: it is finished first, so
         // that this one's journal never replaces it (its changes may not be durable yet).
         try finishLeftoverCompaction()
+        // Nothing is removed for a change that a power loss could take back.
+        try lifecycles.settle(fileMode: options.fileMode)
         let table = try lifecycles.current()
         guard !table.isEmpty, ordinal >= 1, ordinal <= state.segments.count else { return nil }
         let segment = state.segments[ordinal - 1]

@@ -838,6 +838,9 @@ final class WriterContext {
         // A new retention may show hidden events again: a compaction that failed partway, planned
         // when they were hidden, is finished first (no compaction runs now: this holds its lock).
         if case .setRetention = change.kind { try finishLeftoverCompaction() }
+        // After a failed save, the file may hold a change that is not durable: it is made so
+        // before this change is judged against it (and acknowledged, even as a no-op).
+        try lifecycles.settle(fileMode: options.fileMode)
         let hash = StableHash.stream(change.streamID)
         let version = try state.withLock { try state.slot(of: change.streamID, hash: hash)?.version ?? 0 }
         let current = try lifecycles.lifecycle(of: change.streamID)
