@@ -40,14 +40,12 @@ final class CompactingSegments: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Hands segments the store's retention dropped, to hide below `floor` and compact.
-    /// - Returns: Whether anything takes them.
-    func dropped(floor: Int64, ordinals: [Int]) -> Bool {
+    /// Hands segments the store's retention dropped, to hide below `floor` and compact (the
+    /// handler is set when the store opens, before any write).
+    func dropped(floor: Int64, ordinals: [Int]) {
         condition.lock()
         let handler = droppedHandler
         condition.unlock()
-        guard let handler else { return false }
-        handler(floor, ordinals)
-        return true
+        handler?(floor, ordinals)
     }
 }

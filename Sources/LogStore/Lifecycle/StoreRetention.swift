@@ -26,9 +26,7 @@ extension WriterContext {
             }
             if let last = dropped.last {
                 let floor = Self.nextFirstSequenceID(after: last, in: state)
-                if !compactions.dropped(floor: floor, ordinals: dropped.map(\.ordinal)) {
-                    try lifecycles.raiseFloor(to: floor, fileMode: options.fileMode)
-                }
+                compactions.dropped(floor: floor, ordinals: dropped.map(\.ordinal))
                 retentionFloor = floor
             }
             retentionCheckedSegments = state.segments.count

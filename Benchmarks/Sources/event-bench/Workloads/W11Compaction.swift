@@ -181,8 +181,8 @@ enum W11Compaction {
                     notes: during.events / batch < 3
                         ? [
                             "Only \(during.events / batch) of the writer's writes overlapped compact() "
-                                + "(\(Format.fixed(Timing.seconds(compactTime), 2)) s): a write waits while a segment is "
-                                + "compacted (one writer job per segment), so the rate during it is the wait of that write."
+                                + "(\(Format.fixed(Timing.seconds(compactTime), 2)) s): a write waits while compact() holds "
+                                + "the store, so the rate during it is the wait of that write."
                         ] : [])
             }
         }
