@@ -164,6 +164,33 @@ import Testing
         }
     }
 
+    /// An age bound shows what it hid again when it is removed, but not what `compact()` removed
+    /// meanwhile: counts agree with reads.
+    @Test(arguments: StoreKind.allCases)
+    func removingAnAgeBoundAfterACompactionCountsOnlyWhatIsLeft(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let stream = try await store.stream("s")
+            try await stream.importEvents(
+                events("Old1", "Old2", "Old3"), timestamp: Date(timeIntervalSinceNow: -7_200), expectedVersion: .any)
+            try await stream.write(events("New"))
+            try await store.stream("other").write(events("X"))
+            try await stream.setRetention(Retention(maxAge: .seconds(3_600)))
+            _ = try await store.compact()
+            try await stream.setRetention(nil)
+            let shown = try await Self.types(store, "s")
+            #expect(shown == ["New"], "compact() removed the old events for good")
+            let metrics = try await stream.metrics()
+            #expect(metrics.currentVersion == 4)
+            #expect(metrics.eventCount == Int64(shown.count))
+            let all = try await Self.types(store, "@all")
+            #expect(try await store.stream("@all").metrics().eventCount == Int64(all.count))
+            #expect(try await store.streamIDs() == ["other", "s"])
+            try await stream.write(events("Newer"))
+            #expect(try await Self.types(store, "s") == ["New", "Newer"])
+            #expect(try await stream.metrics().eventCount == 2)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func badLifecycleInputIsRefused(kind: StoreKind) async throws {
         try await withStore(kind) { store in

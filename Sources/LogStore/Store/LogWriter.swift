@@ -844,7 +844,13 @@ final class WriterContext {
         let hash = StableHash.stream(change.streamID)
         let version = try state.withLock { try state.slot(of: change.streamID, hash: hash)?.version ?? 0 }
         let current = try lifecycles.lifecycle(of: change.streamID)
-        let next = try change.resolve(currentVersion: version, current: current)
+        var next = try change.resolve(currentVersion: version, current: current)
+        if case .setRetention = change.kind, current.retention?.maxAge != nil {
+            // An age bound removed (or changed) shows what it hid again, but not what a
+            // compaction removed meanwhile: that is hidden by version from now on, so that heads
+            // (which count a stream without a lifecycle by its version) agree with reads.
+            next.hiddenThrough = max(next.hiddenThrough, try compactedVersions(of: change.streamID, hash: hash))
+        }
         // A deletion's snapshots go first (durably): a power loss between the two then leaves the
         // stream with its events and without a snapshot, which is only a cache, never a deleted
         // stream whose snapshot still loads.
@@ -859,6 +865,29 @@ final class WriterContext {
             try lifecycles.set(next, of: change.streamID, fileMode: options.fileMode)
         }
         return next
+    }
+
+    /// The last version of the stream's first batches that compaction removed, 0 when its first
+    /// batch is whole. (Compaction holds no segment's bytes changing now: a retention change
+    /// holds its lock, and a journal a failure left was finished first.)
+    private func compactedVersions(of streamID: String, hash: UInt64) throws -> Int64 {
+        var through: Int64 = 0
+        while true {
+            let batches = try state.withLock { () -> [StreamIndex.BatchRef] in
+                guard let slot = try state.slot(of: streamID, hash: hash) else { return [] }
+                return state.streams.batches(of: slot, after: through, eventLimit: 4_096)
+            }
+            guard !batches.isEmpty else { return through }
+            for batch in batches {
+                let isCompacted = try state.withLock {
+                    try LogState.withFrame(
+                        in: try state.segment(batch.position.segment), at: batch.position.offset, verifyChecksum: false
+                    ) { _, header in header.codec == .compacted }
+                }
+                guard isCompacted else { return through }
+                through = batch.lastVersion
+            }
+        }
     }
 
     func save(_ snapshot: Snapshot) throws {
