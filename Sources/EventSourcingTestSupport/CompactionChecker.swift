@@ -79,7 +79,15 @@ package struct CompactionChecker: Sendable {
             return "recovery failed (the store does not open): \(error)"
         }
         let view: StoreView
+        var floor: Int64 = 1
         do {
+            // What the store's retention drops on opening is hidden and compacted before the reads.
+            await store.settleRetention()
+            floor = try store.retentionFloor()
+            if let problem = retentionProblem(image, floor: floor) {
+                try? await store.close()
+                return "after recovery: " + problem
+            }
             let (read, problems) = try await StoreView.read(store, streams: round.touchedStreamIDs)
             view = read
             if !problems.isEmpty {
@@ -87,7 +95,7 @@ package struct CompactionChecker: Sendable {
                 return "after recovery the reads disagree (an index does not match the log): "
                     + problems.prefix(6).joined(separator: "; ")
             }
-            if let mismatch = try await match(view, records: records) {
+            if let mismatch = try await match(view, records: records, floor: floor) {
                 try? await store.close()
                 return "after recovery: " + mismatch
             }
@@ -116,15 +124,22 @@ package struct CompactionChecker: Sendable {
             }
             do {
                 if compacts { _ = try await again.compact() }
+                await again.settleRetention()
+                let floorAgain = try again.retentionFloor()
                 let (read, problems) = try await StoreView.read(again, streams: round.touchedStreamIDs)
                 try await again.close()
                 let what = compacts ? "a second compact()" : "reopening after a second compact()"
+                if floorAgain < floor {
+                    return "after \(what) the store's floor is \(floorAgain), lower than \(floor): hidden events show again"
+                }
                 if !problems.isEmpty {
                     return "after \(what) the reads disagree: " + problems.prefix(6).joined(separator: "; ")
                 }
-                if read != view {
+                // The retention may drop more as the store opens again, never less.
+                let expected = view.hiding(below: floorAgain)
+                if read != expected {
                     return "\(what) changed what the store shows: "
-                        + read.differences(from: view).joined(separator: "; ")
+                        + read.differences(from: expected).joined(separator: "; ")
                 }
             } catch {
                 try? await again.close()
@@ -140,7 +155,8 @@ package struct CompactionChecker: Sendable {
 
     /// Compares `view` with the model of every combination of the steps of unknown outcome.
     /// - Returns: nil when one matches, else what differs.
-    package func match(_ view: StoreView, records: [Record]) async throws -> String? {
+    /// - Parameter floor: The recovered store's floor: the model's events below it are hidden.
+    package func match(_ view: StoreView, records: [Record], floor: Int64 = 1) async throws -> String? {
         // A compaction changes nothing the model shows: whether it happened is of no account.
         let uncertain = records.filter { $0.status == .uncertain && !round.steps[$0.index].isCompaction }.map(\.index)
         let unsynced = records.compactMap { record -> Int? in
@@ -168,7 +184,8 @@ package struct CompactionChecker: Sendable {
                     })
                 switch try await model(records: records, taken: taken) {
                 case .success(let expected):
-                    let differences = view.differences(from: expected, snapshotsMayBeAbsent: snapshotsMayBeAbsent)
+                    let differences = view.differences(
+                        from: expected.hiding(below: floor), snapshotsMayBeAbsent: snapshotsMayBeAbsent)
                     if differences.isEmpty { return nil }
                     if firstDifferences.isEmpty {
                         firstDifferences = ["taking steps \(taken.sorted())"] + differences.prefix(6)
@@ -261,6 +278,52 @@ package struct CompactionChecker: Sendable {
             }
         }
         return .success(try await StoreView.read(model, streams: round.touchedStreamIDs).0)
+    }
+
+    /// Whether the floor the store's retention kept is one it could have chosen: the first
+    /// sequence id of a segment, and (with `.fsync`, where no acknowledged byte is ever taken back)
+    /// not past what the retention allows: the segments from the last one dropped to the end were
+    /// more than `maxBytes` when it was dropped, and they only grew since.
+    /// - Returns: the problem, or nil.
+    func retentionProblem(_ image: String, floor: Int64) -> String? {
+        guard floor > 1 else { return nil }
+        guard let maxBytes = round.options.retention?.maxBytes else {
+            return "the store's floor is \(floor), yet the round sets no retention"
+        }
+        let segments = Self.segments(in: image)
+        guard let kept = segments.firstIndex(where: { $0.firstSequenceID == floor }) else {
+            return "the store's floor \(floor) is not the first sequence id of a segment "
+                + "(segments begin at \(segments.map(\.firstSequenceID)))"
+        }
+        guard kept > 0 else { return "the store's floor \(floor) hides nothing of a segment" }
+        guard round.options.durability == .fsync else { return nil }
+        let last = segments.count - 1
+        let total = segments[(kept - 1)...].enumerated().reduce(Int64(0)) { sum, element in
+            // The active segment was counted with room for its footer.
+            sum + element.element.bytes + (kept - 1 + element.offset == last && !element.element.isSealed ? 32 : 0)
+        }
+        if total <= maxBytes {
+            return "the retention dropped too much: from segment \(segments[kept - 1].ordinal), the last dropped, "
+                + "the log holds \(total) bytes, within its maxBytes \(maxBytes)"
+        }
+        return nil
+    }
+
+    /// The segment files of a store: ordinal, first sequence id, size, and whether a footer ends it.
+    static func segments(in directory: String) -> [(ordinal: Int, firstSequenceID: Int64, bytes: Int64, isSealed: Bool)] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasPrefix("segment-") && $0.hasSuffix(".log") }.sorted()
+        return names.compactMap { name in
+            guard let data = FileManager.default.contents(atPath: directory + "/" + name), data.count >= 64,
+                let ordinal = Int(name.dropFirst("segment-".count).dropLast(".log".count))
+            else { return nil }
+            let bytes = [UInt8](data)
+            func load(_ offset: Int, _ count: Int) -> UInt64 {
+                (0..<count).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
+            }
+            let isSealed = bytes.count >= 96 && load(bytes.count - 32, 8) == 0x444E_4547_4553_5645  // "EVSEGEND"
+            return (ordinal, Int64(load(24, 8)), Int64(bytes.count), isSealed)
+        }
     }
 
     /// Writes again the keys of some visible events: each must store nothing and return the

@@ -28,6 +28,15 @@ package struct CompactionRound: Sendable {
             segmentBytesMax: random.pick([8192, 16384, 32768]),
             checkpointBytesInterval: random.pick([2048, 8192, 65536]))
         options.keyIndexInitialCapacity = random.pick([16, 256, 4096])
+        // Some rounds bound the log by size: the writer drops the oldest segments as it rolls, and
+        // they are hidden and compacted beside it. The check takes the floor the store kept.
+        if random.chance(0.3) {
+            options.retention = LogEventStore.StoreRetention(
+                maxBytes: Int64(options.segmentBytesMax * random.int(2...3)))
+        }
+        // With a retention, which events (and so which keys) are hidden when a write runs depends
+        // on when the writer rolled: keys are never repeated then, so that the model need not know.
+        let repeatsKeys = options.retention == nil
         let prefixes = ["account", "cart", "order", "ledger", "user"]
         streamIDs = (0..<random.int(3...5)).map { "\(prefixes[$0])-\(random.int(0..<100))" }
         var versions: [String: Int64] = [:]
@@ -36,7 +45,7 @@ package struct CompactionRound: Sendable {
         func events(for streamID: String, count: Int, random: inout SeededRandom) -> [CandidateEvent] {
             (0..<count).map { index in
                 var key: String?
-                if let stored = keys[streamID], !stored.isEmpty, random.chance(0.1) {
+                if repeatsKeys, let stored = keys[streamID], !stored.isEmpty, random.chance(0.1) {
                     // A key the stream may hold still (stored nothing), or whose event was hidden
                     // (stored again), or a key repeated within the batch.
                     key = random.pick(stored)
@@ -116,8 +125,9 @@ package struct CompactionRound: Sendable {
     }
 
     package var description: String {
-        "\(options.durability), segments of \(options.segmentBytesMax) bytes, checkpoint every "
-            + "\(options.checkpointBytesInterval) bytes, key table of \(options.keyIndexInitialCapacity) slots, "
+        "\(options.durability), segments of \(options.segmentBytesMax) bytes, "
+            + ((options.retention?.maxBytes).map { "store retention of \($0) bytes, " } ?? "")
+            + "checkpoint every \(options.checkpointBytesInterval) bytes, key table of \(options.keyIndexInitialCapacity) slots, "
             + "\(populate.count) batches in \(streamIDs.count) streams, steps: "
             + steps.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: "; ")
     }

@@ -132,6 +132,18 @@ package struct StoreView: Sendable, Equatable {
         return (view, problems)
     }
 
+    /// The view with the events below `floor` hidden, as a log store's retention hides them: they
+    /// leave `@all` and the counts; versions, listings, retentions and snapshots stay.
+    package func hiding(below floor: Int64) -> StoreView {
+        guard floor > 1 else { return self }
+        var view = self
+        let hidden = events.filter { $0.sequenceID < floor }
+        view.events.removeAll { $0.sequenceID < floor }
+        for event in hidden { view.heads[event.streamID]?.eventCount -= 1 }
+        view.heads["@all"]?.eventCount -= Int64(hidden.count)
+        return view
+    }
+
     /// The differences between this view (the recovered store's) and `expected` (the model's),
     /// the first few of each kind.
     /// - Parameter snapshotsMayBeAbsent: Streams whose snapshot may be gone where the model has

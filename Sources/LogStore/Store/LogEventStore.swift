@@ -102,6 +102,10 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
     /// raised) and compacted; both happen beside the writer, just after the write that rolled.
     package func settleRetention() async { await storage.settleRetention() }
 
+    /// Test hook: the store's floor, the first sequence id `Options.retention` keeps (1 when it
+    /// dropped nothing).
+    package func retentionFloor() throws -> Int64 { try storage.lifecycles.current().floor }
+
     /// Test hook for the reliability harnesses: while held, the writer thread takes no write, so
     /// that the writes submitted meanwhile form one group (one `pwrite`, one sync) in the order
     /// they were submitted. Release before closing.

@@ -121,8 +121,11 @@ final class LogStorage: EventStorage {
     }
 
     /// Waits for what the store's retention dropped so far to be hidden and compacted: the writer
-    /// hands it over after the group that rolled, so a job on the writer thread comes first.
+    /// hands it over once it has run the jobs it took with the group that rolled (or, after an
+    /// open, with its first jobs), so two jobs on the writer thread come first: the second runs
+    /// only after the first one's hand-over.
     func settleRetention() async {
+        _ = try? await writer.perform { _ in }
         _ = try? await writer.perform { _ in }
         await compactor.finishBackground()
     }
