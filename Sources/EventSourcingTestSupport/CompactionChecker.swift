@@ -50,6 +50,8 @@ package struct CompactionChecker: Sendable {
     package struct Outcome: Sendable {
         package var violation: String?
         package var uncertainSteps = 0
+        /// The recovered store's floor (1 when its retention dropped nothing).
+        package var floor: Int64 = 1
     }
 
     /// Recovers `image`, checks it against the model of `records`, and checks that a close,
@@ -63,14 +65,14 @@ package struct CompactionChecker: Sendable {
             }
         }
         do {
-            outcome.violation = try await checkImage(image, records: records)
+            outcome.violation = try await checkImage(image, records: records, floor: &outcome.floor)
         } catch {
             outcome.violation = "the check failed: \(error)"
         }
         return outcome
     }
 
-    private func checkImage(_ image: String, records: [Record]) async throws -> String? {
+    private func checkImage(_ image: String, records: [Record], floor: inout Int64) async throws -> String? {
         let options = round.options
         let store: LogEventStore
         do {
@@ -79,7 +81,6 @@ package struct CompactionChecker: Sendable {
             return "recovery failed (the store does not open): \(error)"
         }
         let view: StoreView
-        var floor: Int64 = 1
         do {
             // What the store's retention drops on opening is hidden and compacted before the reads.
             await store.settleRetention()

@@ -97,6 +97,7 @@ package struct CompactionHarness: Sendable {
         if let problem = run.problem { return "reference run: \(problem)" }
         let check = await CompactionChecker(round: plan).check(image: reference, records: run.records)
         counters.recoveries += 1
+        if check.floor > 1 { counters.floorChecks += 1 }
         if let violation = check.violation { return "reference run (no crash): \(violation)" }
         StoreDirectory.remove(reference)
 
@@ -145,6 +146,7 @@ package struct CompactionHarness: Sendable {
             }
             let check = await CompactionChecker(round: plan).check(image: image, records: run.records)
             counters.recoveries += 1
+            if check.floor > 1 { counters.floorChecks += 1 }
             counters.uncertainSteps += check.uncertainSteps
             if let violation = check.violation { return "\(context): \(violation)" }
             StoreDirectory.remove(path)
@@ -191,6 +193,7 @@ package struct CompactionHarness: Sendable {
                 counters.record(crash, inRecovery: true)
                 let check = await CompactionChecker(round: plan).check(image: crashed, records: records)
                 counters.recoveries += 1
+                if check.floor > 1 { counters.floorChecks += 1 }
                 if let violation = check.violation {
                     return
                         "recovering it with a \(crash) at its sync point \(point) (\(isAfter ? "after" : "before")), then "
@@ -241,6 +244,7 @@ package struct CompactionHarness: Sendable {
         }
         let check = await CompactionChecker(round: plan).check(image: image, records: run.records)
         counters.recoveries += 1
+        if check.floor > 1 { counters.floorChecks += 1 }
         counters.uncertainSteps += check.uncertainSteps
         if let violation = check.violation { return "\(context): \(violation)" }
         return nil

@@ -87,6 +87,8 @@ package struct HarnessCounters: Sendable {
     /// Power losses that struck while a `compact()` was in flight, and while a lifecycle change was.
     package var compactionCrashes = 0
     package var lifecycleChangeCrashes = 0
+    /// Recovered stores checked whose retention (`Options.retention`) had raised the floor.
+    package var floorChecks = 0
     /// Steps whose outcome a check did not know (in flight at a power loss, failed by an injected
     /// error, or `.buffered` and not yet synced): each combination of them was tried against the model.
     package var uncertainSteps = 0
@@ -163,6 +165,7 @@ package struct HarnessCounters: Sendable {
         eventsRemoved += other.eventsRemoved
         compactionCrashes += other.compactionCrashes
         lifecycleChangeCrashes += other.lifecycleChangeCrashes
+        floorChecks += other.floorChecks
         uncertainSteps += other.uncertainSteps
         failures += other.failures
     }
@@ -217,6 +220,7 @@ package struct HarnessCounters: Sendable {
         add("events_removed", eventsRemoved)
         add("compaction_crashes", compactionCrashes)
         add("lifecycle_change_crashes", lifecycleChangeCrashes)
+        add("recoveries_with_a_floor", floorChecks)
         add("uncertain_steps", uncertainSteps)
         for (key, value) in damage.sorted(by: { $0.key < $1.key }) { add("damage[\(key)]", value) }
         add("bytes_damaged", bytesDamaged)
@@ -286,6 +290,7 @@ package struct HarnessCounters: Sendable {
             case "events_removed": eventsRemoved += value
             case "compaction_crashes": compactionCrashes += value
             case "lifecycle_change_crashes": lifecycleChangeCrashes += value
+            case "recoveries_with_a_floor": floorChecks += value
             case "uncertain_steps": uncertainSteps += value
             case "bytes_damaged": bytesDamaged += value
             case "bits_flipped": bitsFlipped += value
