@@ -15,18 +15,27 @@ let package = Package(
     dependencies: [
         // Already a dependency of the main package.
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // Already a dependency of the main package: the engine's modules count through CoreMetrics.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         // Malloc counts through the malloc-interposer package. The other default trait,
         // RuntimeInterposer (ARC counts on Linux with Swift 6.3), stays off: no benchmark here
         // counts retains and releases, and its package would be one more to fetch.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        .target(name: "EventSourcingCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "EventSourcingCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4"),
         .target(name: "CChecksum"),
         .target(
             name: "LogStore",
-            dependencies: ["EventSourcingCore", "CLZ4", "CChecksum", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "EventSourcingCore", "CLZ4", "CChecksum", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .executableTarget(
             name: "HotPaths",
