@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The DocC documentation of the two library products, from the modules that `swift build` made, as
-# one archive: .build/docs/swift-event-sourcing.doccarchive (`make docs`, and part of `make test`).
-# Fails on any DocC warning, and on any public declaration without a doc comment of its own.
+# The DocC documentation of the two library products, built with swift-docc-plugin (`swift package
+# generate-documentation`) as one archive: .build/docs/swift-event-sourcing.doccarchive (`make docs`,
+# and part of `make test`). Fails on any DocC warning, and on any public declaration without a doc
+# comment of its own.
 #
-# SwiftPM, and so swift-docc-plugin, extracts only the symbols a module declares itself, and
-# EventSourcing declares none: it re-exports EventSourcingCore, LogStore and SQLiteStore. Here
-# swift-symbolgraph-extract puts their public symbols in EventSourcing's symbol graph
-# (-experimental-allowed-reexported-modules), so the reference is of the module users import.
-# EventSourcingPostgres is converted on its own, linking into the first archive, and `docc merge`
-# joins the two. See docs/DESIGN.md, "Documentation".
+# SwiftPM, whose symbol graph extraction the plugin uses, extracts only the symbols a module
+# declares itself, and EventSourcing declares none: it re-exports EventSourcingCore, LogStore and
+# SQLiteStore. Here swift-symbolgraph-extract puts their public symbols in EventSourcing's symbol
+# graph (-experimental-allowed-reexported-modules), so the reference is of the module users import,
+# and the plugin converts that graph (--additional-symbol-graph-dir, which takes the place of the
+# plugin's own). EventSourcingPostgres is converted alike, linking into the first archive, and
+# `docc merge` joins the two. See docs/DESIGN.md, "Documentation".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,13 +53,14 @@ extract EventSourcingPostgres
 
 "$swift" scripts/check-doc-comments.swift "$work"/symbol-graphs/*/*.symbols.json
 
-# convert MODULE [DOCC OPTIONS]: the catalog beside MODULE's sources, with its symbol graph.
+# convert MODULE [DOCC OPTIONS]: the plugin converts the catalog beside MODULE's sources with the
+# symbol graph extracted above (the plugin builds MODULE first, a no-op after `swift build`).
 convert() {
     local module=$1
     shift
-    "$docc" convert "Sources/$module/$module.docc" --additional-symbol-graph-dir "$work/symbol-graphs/$module" \
-        --fallback-display-name "$module" --fallback-bundle-identifier "$module" \
-        --enable-experimental-external-link-support --warnings-as-errors \
+    DOCC_EXEC=$docc "$swift" package --allow-writing-to-directory "$work" generate-documentation \
+        --target "$module" --additional-symbol-graph-dir "$work/symbol-graphs/$module" \
+        --enable-experimental-external-link-support --warnings-as-errors --disable-indexing \
         --output-path "$work/$module.doccarchive" "$@"
 }
 convert EventSourcing
