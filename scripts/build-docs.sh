@@ -47,6 +47,13 @@ extract() {
         -module-cache-path "$work/module-cache" -minimum-access-level public \
         -skip-synthesized-members -emit-extension-block-symbols \
         ${2:+-experimental-allowed-reexported-modules="$2"} -output-dir "$work/symbol-graphs/$1"
+    # A re-exported symbol's doc comment names the module it was written in, and DocC takes a
+    # comment of another module as inherited: it checks no parameters or returns in it, and shows
+    # "Inherited from Hashable.hash(into:)." in its place on a member that implements a standard
+    # library requirement. Name MODULE instead: every comment is checked and shown.
+    if [ -n "${2:-}" ]; then
+        sed -i -E "s/\"module\":\"(${2//,/|})\"/\"module\":\"$1\"/g" "$work/symbol-graphs/$1/$1.symbols.json"
+    fi
 }
 extract EventSourcing EventSourcingCore,LogStore,SQLiteStore
 extract EventSourcingPostgres
