@@ -35,7 +35,8 @@ demo: release
 
 # The DocC documentation of EventSourcing and EventSourcingPostgres, one archive:
 # .build/docs/swift-event-sourcing.doccarchive. Fails on any DocC warning and on any public
-# declaration without a doc comment (scripts/build-docs.sh; a few seconds after a build).
+# declaration without a doc comment (scripts/build-docs.sh, through swift-docc-plugin; under a
+# minute after a build).
 docs: build
 	SWIFT=$(SWIFT) bash scripts/build-docs.sh
 

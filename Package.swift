@@ -22,6 +22,10 @@ let package = Package(
         // Metrics (writes, events, latencies, watch lag) that cost nothing until an application
         // bootstraps a backend; postgres-nio depends on it already.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // `swift package generate-documentation` (and preview-documentation): `make docs` converts
+        // the catalogs with it, handing it EventSourcing's re-export-aware symbol graph
+        // (scripts/build-docs.sh). A command plugin: nothing of it is linked into the products.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .target(

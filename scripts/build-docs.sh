@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The DocC documentation of the two library products, from the modules that `swift build` made, as
-# one archive: .build/docs/swift-event-sourcing.doccarchive (`make docs`, and part of `make test`).
-# Fails on any DocC warning, and on any public declaration without a doc comment of its own.
+# The DocC documentation of the two library products, built with swift-docc-plugin (`swift package
+# generate-documentation`) as one archive: .build/docs/swift-event-sourcing.doccarchive (`make docs`,
+# and part of `make test`). Fails on any DocC warning, and on any public declaration without a doc
+# comment of its own.
 #
-# SwiftPM, and so swift-docc-plugin, extracts only the symbols a module declares itself, and
-# EventSourcing declares none: it re-exports EventSourcingCore, LogStore and SQLiteStore. Here
-# swift-symbolgraph-extract puts their public symbols in EventSourcing's symbol graph
-# (-experimental-allowed-reexported-modules), so the reference is of the module users import.
-# EventSourcingPostgres is converted on its own, linking into the first archive, and `docc merge`
-# joins the two. See docs/DESIGN.md, "Documentation".
+# SwiftPM, whose symbol graph extraction the plugin uses, extracts only the symbols a module
+# declares itself, and EventSourcing declares none: it re-exports EventSourcingCore, LogStore and
+# SQLiteStore. Here swift-symbolgraph-extract puts their public symbols in EventSourcing's symbol
+# graph (-experimental-allowed-reexported-modules), so the reference is of the module users import,
+# and the plugin converts that graph (--additional-symbol-graph-dir, which takes the place of the
+# plugin's own). EventSourcingPostgres is converted alike, linking into the first archive, and
+# `docc merge` joins the two. See docs/DESIGN.md, "Documentation".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,19 +47,27 @@ extract() {
         -module-cache-path "$work/module-cache" -minimum-access-level public \
         -skip-synthesized-members -emit-extension-block-symbols \
         ${2:+-experimental-allowed-reexported-modules="$2"} -output-dir "$work/symbol-graphs/$1"
+    # A re-exported symbol's doc comment names the module it was written in, and DocC takes a
+    # comment of another module as inherited: it checks no parameters or returns in it, and shows
+    # "Inherited from Hashable.hash(into:)." in its place on a member that implements a standard
+    # library requirement. Name MODULE instead: every comment is checked and shown.
+    if [ -n "${2:-}" ]; then
+        sed -i -E "s/\"module\":\"(${2//,/|})\"/\"module\":\"$1\"/g" "$work/symbol-graphs/$1/$1.symbols.json"
+    fi
 }
 extract EventSourcing EventSourcingCore,LogStore,SQLiteStore
 extract EventSourcingPostgres
 
 "$swift" scripts/check-doc-comments.swift "$work"/symbol-graphs/*/*.symbols.json
 
-# convert MODULE [DOCC OPTIONS]: the catalog beside MODULE's sources, with its symbol graph.
+# convert MODULE [DOCC OPTIONS]: the plugin converts the catalog beside MODULE's sources with the
+# symbol graph extracted above (the plugin builds MODULE first, a no-op after `swift build`).
 convert() {
     local module=$1
     shift
-    "$docc" convert "Sources/$module/$module.docc" --additional-symbol-graph-dir "$work/symbol-graphs/$module" \
-        --fallback-display-name "$module" --fallback-bundle-identifier "$module" \
-        --enable-experimental-external-link-support --warnings-as-errors \
+    DOCC_EXEC=$docc "$swift" package --allow-writing-to-directory "$work" generate-documentation \
+        --target "$module" --additional-symbol-graph-dir "$work/symbol-graphs/$module" \
+        --enable-experimental-external-link-support --warnings-as-errors --disable-indexing \
         --output-path "$work/$module.doccarchive" "$@"
 }
 convert EventSourcing

@@ -18,8 +18,10 @@ extension JSONValue {
     ///
     /// Integers that fit `Int64` become `.int`, other numbers `.double`; duplicate object keys
     /// keep the last value; a lone UTF-16 surrogate escape becomes U+FFFD.
-    /// - Parameter allowingNonFiniteNumbers: Also accept the words `NaN`, `Infinity` and `-Infinity`
-    ///   as doubles, as Python's `json.dumps` writes them (metadata written by py-event-sourcing).
+    /// - Parameters:
+    ///   - bytes: The UTF-8 text of one JSON value.
+    ///   - allowingNonFiniteNumbers: Also accept the words `NaN`, `Infinity` and `-Infinity` as
+    ///     doubles, as Python's `json.dumps` writes them (metadata written by py-event-sourcing).
     /// - Throws: `JSONParseError` naming the offset of the first problem.
     /// - Complexity: O(n) in the length of the text.
     public static func parse<Bytes: Collection>(
