@@ -22,7 +22,20 @@ final class SubscriptionLock: @unchecked Sendable {  // safe: the descriptor is 
     /// Takes the lock of subscription `id` of the database at `databasePath`.
     /// - Returns: `nil` when another holder has it.
     /// - Throws: `EventStoreError.io` when the lock file cannot be opened or locked.
+    ///
+    /// A lock its holder just released can still be held for a moment: a child process that this
+    /// process spawned meanwhile shares the lock's open file description until it runs its
+    /// program (`O_CLOEXEC` closes it only then). So a refusal is tried again for up to about
+    /// 50 ms before the lock is reported held.
     static func acquire(databasePath: String, id: Int64) throws -> SubscriptionLock? {
+        for attempt in 0..<10 {
+            if let lock = try acquireOnce(databasePath: databasePath, id: id) { return lock }
+            if attempt < 9 { usleep(5_000) }
+        }
+        return nil
+    }
+
+    private static func acquireOnce(databasePath: String, id: Int64) throws -> SubscriptionLock? {
         let path = databasePath + "-subscriptions"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard descriptor >= 0 else { throw failure("open", path: path) }
