@@ -808,7 +808,7 @@ final class WriterContext {
         try state.batches.file.synchronize()
         try state.streams.synchronize()
         var next = Checkpoint()
-        next.number = lastCheckpoint.number + 1
+        next.number = lastCheckpoint.number &+ 1
         next.isClean = clean
         next.logEnd = LogPosition(segment: segment.ordinal, offset: segment.endOffset)
         next.headSequenceID = state.headSequenceID
