@@ -541,6 +541,22 @@ package final class FaultInjectingIO: FileIO {
         path: String,
         isSyncPoint: Bool = false
     ) -> Decision {
+        let decision = decideUntraced(
+            &model, operation: operation, kind: kind, rule: ruleOperation, path: path, isSyncPoint: isSyncPoint)
+        if tracesOperations {
+            let line = "IO \(operation) \(path) -> \(decision) [\(pthread_self())]\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
+        return decision
+    }
+    /// With `FUZZ_IO_TRACE` set, every operation and what the layer decided is printed to
+    /// standard error with its thread: how a failing round's writes and syncs interleaved.
+    private static let tracesOperations = getenv("FUZZ_IO_TRACE") != nil
+    private static func decideUntraced(
+        _ model: inout Model, operation: String, kind: StoreFileKind, rule ruleOperation: FaultRule.Operation?,
+        path: String,
+        isSyncPoint: Bool = false
+    ) -> Decision {
         if model.isDead { return .fail(EIO) }
         if let plan = model.crashPlan {
             let strikes: Bool

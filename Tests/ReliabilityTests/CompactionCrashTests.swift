@@ -124,6 +124,41 @@ import Testing
         }
     }
 
+    // A journal save whose directory sync failed leaves the journal under its name, but a power
+    // loss may still take the name back. Redoing it then (a retention change finishes a leftover
+    // compaction first) changed the segment with the journal not durable; a power loss kept some
+    // of the segment's writes and not the journal, and the store did not open ("sealed segment is
+    // damaged"; found by the compaction harness, compaction-fault seed 20261207 round 1242). A
+    // journal is now made durable before it is redone.
+    @Test func aJournalWhoseSaveFailedIsNotRedoneUntilItIsDurable() async throws {
+        let work = try StoreDirectory.work(named: "compaction-journal-unsettled")
+        defer { StoreDirectory.remove(work) }
+        for seed in UInt64(1)...8 {
+            let root = work + "/store-\(seed)"
+            let layer = FaultInjectingIO(root: root)
+            layer.setFailedSyncKeepsPages(true)
+            let store = try await LogEventStore.open(directory: root, options: Self.options(io: layer))
+            try await Self.populate(store)
+            try await store.stream("gone-0").tombstone()
+            let expected = try await Self.types(store)
+            // The journal's syncs: the temporary file's, then the directory's; from there on every
+            // sync fails, and the disk keeps what a failed sync had not written.
+            layer.addFault(FaultRule(operation: .sync, errorNumber: EIO, skip: 1, isPersistent: true))
+            await #expect(throws: (any Error).self) { try await store.compact() }
+            _ = try? await store.stream("keep-1").setRetention(Retention(maxCount: 2))
+            let image = root + "-image"
+            layer.simulatePowerLoss(into: image, mode: .keepRandomSubset, seed: seed)
+            try? await store.close()
+            let recovered = try await LogEventStore.withStore(directory: image, options: Self.options()) {
+                try await Self.types($0)
+            }
+            #expect(recovered == expected, "seed \(seed)")
+            #expect(try await LogVerifier.verify(directory: image).isEmpty, "seed \(seed)")
+            StoreDirectory.remove(root)
+            StoreDirectory.remove(image)
+        }
+    }
+
     // A deletion hides a stream's snapshots with its events: a power loss inside it must not leave
     // the events hidden and a snapshot of them loadable (bug 25 in docs/RELIABILITY.md: it did
     // while the lifecycle file was saved before the snapshots were removed).

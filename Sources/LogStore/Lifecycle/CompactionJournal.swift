@@ -112,12 +112,19 @@ struct CompactionJournal: Equatable {
 
     /// Finishes a compaction a crash or a failure interrupted (writable opens, before segments
     /// are checked; and each compaction, before it starts).
+    ///
+    /// The journal is made durable before any change: a save whose directory sync failed leaves
+    /// the file under its name, but a power loss could still take the name back, and changes made
+    /// from it would then be a damaged segment that nothing finishes. When that sync fails again,
+    /// nothing is changed and the failure is reported.
     /// - Returns: The ordinal of the segment it finished, if there was a journal.
     @discardableResult
     static func redo(directory: String, io: any FileIO, logger: Logger) throws -> Int? {
         let path = path(directory)
         guard let file = try SystemFile.openIfExists(path, io: io) else { return nil }
         let journal = try decode(try file.readAll(), path: path)
+        try file.synchronize()
+        try Directory.synchronize(directory, io: io)
         logger.notice(
             "finishing a compaction that a crash interrupted",
             metadata: ["segment": "\(Segment.fileName(ordinal: journal.ordinal))"])
