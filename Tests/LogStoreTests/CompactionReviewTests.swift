@@ -18,7 +18,7 @@ final class ReviewIO: FileIO, @unchecked Sendable {
     let system = SystemIO.shared
     /// Microseconds slept after each pwrite of a compaction's changes.
     let compactionWriteDelay = Atomic<Int>(0)
-    /// Fails (EIO) a compaction's write of a segment header (offset 0, 64 bytes), its first change.
+    /// Fails (EIO) a compaction's write of a segment header (the run of changes from offset 0), its first change.
     let failCompactionHeaderWrite = Atomic<Bool>(false)
     /// Microseconds slept before each unlink of "lifecycle.tmp" (the first step of saving the lifecycle file).
     let lifecycleUnlinkDelay = Atomic<Int>(0)
@@ -52,7 +52,7 @@ final class ReviewIO: FileIO, @unchecked Sendable {
     }
     func pwrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int, _ offset: Int) -> Int {
         guard isCompaction(descriptor) else { return system.pwrite(descriptor, bytes, count, offset) }
-        if offset == 0, count == Segment.headerBytes, failCompactionHeaderWrite.load(ordering: .relaxed) {
+        if offset == 0, count >= Segment.headerBytes, failCompactionHeaderWrite.load(ordering: .relaxed) {
             errno = EIO
             return -1
         }

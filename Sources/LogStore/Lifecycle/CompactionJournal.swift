@@ -102,12 +102,78 @@ struct CompactionJournal: Equatable {
     func apply(directory: String, io: any FileIO, changed: () -> Void = {}) throws {
         let file = try SystemFile.open(
             directory + "/" + Segment.fileName(ordinal: ordinal), flags: O_WRONLY, io: io)
-        for write in writes { try file.write(write.bytes, at: write.offset) }
-        for hole in holes { try file.punchHole(at: hole.offset, count: hole.count) }
+        for change in changes() {
+            if let bytes = change.bytes {
+                try file.write(bytes, at: change.offset)
+            } else {
+                try file.punchHole(at: change.offset, count: change.count)
+            }
+        }
         changed()
         try file.synchronizeData()
         try Directory.remove(Self.path(directory), io: io)
         try Directory.synchronize(directory, io: io)
+    }
+
+    static let blockBytes = 4096
+
+    /// The writes and holes as few system calls: of each hole, the whole blocks inside it are
+    /// punched (freed), and the rest is written as zeros, since punching changes the file's
+    /// extents, which the file system journals and every sync of any file then waits for; changes
+    /// that touch one another are written as one run of at most 1 MiB. The bytes the segment ends
+    /// with are the same. (Changes that overlap, which a plan never makes, are made as listed:
+    /// writes, then holes.)
+    func changes() -> [(offset: Int, count: Int, bytes: [UInt8]?)] {
+        let listed =
+            writes.map { (offset: $0.offset, count: $0.bytes.count, bytes: Optional($0.bytes)) }
+            + holes.map { (offset: $0.offset, count: $0.count, bytes: [UInt8]?.none) }
+        let sorted = listed.filter { $0.count > 0 }.sorted { $0.offset < $1.offset }
+        guard zip(sorted, sorted.dropFirst()).allSatisfy({ $0.offset + $0.count <= $1.offset }) else { return listed }
+        // Each hole split into zeros, the punched blocks, zeros.
+        let block = Self.blockBytes
+        var pieces: [(offset: Int, count: Int, bytes: [UInt8]?)] = []
+        for change in sorted {
+            guard change.bytes == nil else {
+                pieces.append(change)
+                continue
+            }
+            let end = change.offset + change.count
+            let first = (change.offset + block - 1) / block * block
+            let last = end / block * block
+            guard last > first else {
+                pieces.append((change.offset, change.count, [UInt8](repeating: 0, count: change.count)))
+                continue
+            }
+            if first > change.offset {
+                pieces.append((change.offset, first - change.offset, [UInt8](repeating: 0, count: first - change.offset)))
+            }
+            pieces.append((first, last - first, nil))
+            if end > last { pieces.append((last, end - last, [UInt8](repeating: 0, count: end - last))) }
+        }
+        var runs: [(offset: Int, count: Int, bytes: [UInt8]?)] = []
+        var run: (offset: Int, bytes: [UInt8])?
+        func closeRun() {
+            if let pending = run { runs.append((pending.offset, pending.bytes.count, pending.bytes)) }
+            run = nil
+        }
+        for piece in pieces {
+            guard let bytes = piece.bytes else {
+                closeRun()
+                runs.append(piece)
+                continue
+            }
+            if var pending = run, pending.offset + pending.bytes.count == piece.offset,
+                pending.bytes.count + bytes.count <= 1 << 20
+            {
+                pending.bytes += bytes
+                run = pending
+            } else {
+                closeRun()
+                run = (piece.offset, bytes)
+            }
+        }
+        closeRun()
+        return runs
     }
 
     /// Finishes a compaction a crash or a failure interrupted (writable opens, before segments
