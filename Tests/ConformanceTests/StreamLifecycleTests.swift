@@ -322,7 +322,9 @@ import Testing
         let fixture = try StoreFixture(kind)
         defer { fixture.remove() }
         var random = SystemRandomNumberGenerator()
-        let markers = (0..<40).map { _ in (0..<24).map { _ in UInt8.random(in: 0...255, using: &random) } }
+        // No zero byte in a marker: one at its start or end would join the zero padding around it,
+        // and the compressed frame would hold the marker split (it failed 1 run in 12 or so).
+        let markers = (0..<40).map { _ in (0..<24).map { _ in UInt8.random(in: 1...255, using: &random) } }
         try await closing(try await fixture.open()) { store in
             let person = try await store.stream("person-42")
             for (index, marker) in markers.enumerated() {
