@@ -159,6 +159,39 @@ import Testing
         }
     }
 
+    // A compaction whose journal removal failed (its directory sync) tried the whole journal
+    // again: it wrote the segment's changed bytes a second time with the journal already unlinked,
+    // and a power loss that tore one of those sectors left damage that nothing repaired ("sealed
+    // segment is damaged", compaction-fault seed 20261213 round 2503). Only the removal is tried
+    // again now.
+    @Test func aFailedJournalRemovalDoesNotWriteTheSegmentAgain() async throws {
+        let work = try StoreDirectory.work(named: "compaction-journal-removal")
+        defer { StoreDirectory.remove(work) }
+        for seed in UInt64(1)...8 {
+            let root = work + "/store-\(seed)"
+            let layer = FaultInjectingIO(root: root)
+            layer.setFailedSyncKeepsPages(true)
+            let store = try await LogEventStore.open(directory: root, options: Self.options(io: layer))
+            try await Self.populate(store)
+            try await store.stream("gone-0").tombstone()
+            let expected = try await Self.types(store)
+            // The compaction's syncs: the journal's, the directory's, the segment's, then the
+            // directory's after the journal is unlinked, which fails (and every sync after it).
+            layer.addFault(FaultRule(operation: .sync, errorNumber: ENOSPC, skip: 3, isPersistent: true))
+            await #expect(throws: (any Error).self) { try await store.compact() }
+            let image = root + "-image"
+            layer.simulatePowerLoss(into: image, mode: .keepPrefixTornSector, seed: seed)
+            try? await store.close()
+            let recovered = try await LogEventStore.withStore(directory: image, options: Self.options()) {
+                try await Self.types($0)
+            }
+            #expect(recovered == expected, "seed \(seed)")
+            #expect(try await LogVerifier.verify(directory: image).isEmpty, "seed \(seed)")
+            StoreDirectory.remove(root)
+            StoreDirectory.remove(image)
+        }
+    }
+
     // A deletion hides a stream's snapshots with its events: a power loss inside it must not leave
     // the events hidden and a snapshot of them loadable (bug 25 in docs/RELIABILITY.md: it did
     // while the lifecycle file was saved before the snapshots were removed).

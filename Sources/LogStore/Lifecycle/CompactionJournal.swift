@@ -97,9 +97,17 @@ struct CompactionJournal: Equatable {
         try Directory.replace(Self.path(directory), with: encode(), fileMode: fileMode, io: io)
     }
 
-    /// Makes every change to the segment and syncs it, then removes the journal (synced).
-    /// `changed` is called once every change is made (in the page cache), before the syncs.
+    /// Makes every change to the segment and syncs it (`makeChanges`), then removes the journal
+    /// (`remove`). `changed` is called once every change is made (in the page cache), before the syncs.
     func apply(directory: String, io: any FileIO, changed: () -> Void = {}) throws {
+        try makeChanges(directory: directory, io: io, changed: changed)
+        try Self.remove(directory: directory, io: io)
+    }
+
+    /// Makes every change to the segment and syncs it. Only while the journal is durable and not
+    /// being removed: a power loss can tear any sector being written, even one written again with
+    /// the bytes it holds, and only the journal's redo repairs it.
+    func makeChanges(directory: String, io: any FileIO, changed: () -> Void = {}) throws {
         let file = try SystemFile.open(
             directory + "/" + Segment.fileName(ordinal: ordinal), flags: O_WRONLY, io: io)
         for change in changes() {
@@ -111,7 +119,11 @@ struct CompactionJournal: Equatable {
         }
         changed()
         try file.synchronizeData()
-        try Directory.remove(Self.path(directory), io: io)
+    }
+
+    /// Removes the journal, once its changes are durable, and syncs the directory.
+    static func remove(directory: String, io: any FileIO) throws {
+        try Directory.remove(path(directory), io: io)
         try Directory.synchronize(directory, io: io)
     }
 

@@ -79,13 +79,22 @@ final class SegmentCompactor: Sendable {
                 compactions.end(ordinal)
                 isChanged = true
             }
+            // Each part once more after a moment (a passing error), so that frames are rarely left
+            // half changed until the next compaction or open redoes the journal. Once the changes
+            // are durable, only the journal's removal is tried again: the segment is never written
+            // again without a journal that a power loss leaves (a torn sector of even the same
+            // bytes would be damage nothing repairs; compaction-fault seed 20261213 round 2503).
             do {
-                try SystemError.mapped { try journal.apply(directory: directory, io: options.io, changed: changed) }
+                try SystemError.mapped { try journal.makeChanges(directory: directory, io: options.io, changed: changed) }
             } catch {
-                // Once more after a moment (a passing error), so that frames are rarely left
-                // half changed until the next compaction or open redoes the journal.
                 usleep(10_000)
-                try SystemError.mapped { try journal.apply(directory: directory, io: options.io, changed: changed) }
+                try SystemError.mapped { try journal.makeChanges(directory: directory, io: options.io, changed: changed) }
+            }
+            do {
+                try SystemError.mapped { try CompactionJournal.remove(directory: directory, io: options.io) }
+            } catch {
+                usleep(10_000)
+                try SystemError.mapped { try CompactionJournal.remove(directory: directory, io: options.io) }
             }
         }
         return (plan.events, plan.bytes)
