@@ -192,6 +192,36 @@ import Testing
         }
     }
 
+    // A write whose sync failed is taken back (the file cut) and the stream's version stays; a
+    // deletion judged at that version was durable while the cut was not, and a power loss that kept
+    // the write's pages but not the cut brought back the failed write's events after the deletion,
+    // visible (compaction-fault seed 20261214 round 1289). The cut is now synced.
+    @Test func aFailedWriteTakenBackDoesNotComeBackAfterADeletion() async throws {
+        let work = try StoreDirectory.work(named: "taken-back-write")
+        defer { StoreDirectory.remove(work) }
+        for seed in UInt64(1)...24 {
+            let root = work + "/store-\(seed)"
+            let layer = FaultInjectingIO(root: root)
+            layer.setFailedSyncKeepsPages(true)
+            let store = try await LogEventStore.open(directory: root, options: Self.options(io: layer))
+            try await store.stream("s").write((0..<3).map { CandidateEvent(type: "Kept\($0)") })
+            layer.addFault(FaultRule(operation: .sync, errorNumber: EIO, pathContains: "segment-"))
+            await #expect(throws: (any Error).self) {
+                try await store.stream("s").write((0..<4).map { CandidateEvent(type: "Failed\($0)") })
+            }
+            try await store.stream("s").delete()
+            let image = root + "-image"
+            layer.simulatePowerLoss(into: image, mode: .keepPrefix, seed: seed)
+            try? await store.close()
+            let types = try await LogEventStore.withStore(directory: image, options: Self.options()) {
+                try await Self.types($0)
+            }
+            #expect(types.isEmpty, "seed \(seed): the deleted stream shows \(types)")
+            StoreDirectory.remove(root)
+            StoreDirectory.remove(image)
+        }
+    }
+
     // A deletion hides a stream's snapshots with its events: a power loss inside it must not leave
     // the events hidden and a snapshot of them loadable (bug 25 in docs/RELIABILITY.md: it did
     // while the lifecycle file was saved before the snapshots were removed).

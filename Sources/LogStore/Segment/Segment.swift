@@ -222,13 +222,18 @@ final class Segment: @unchecked Sendable {  // safe: mutable state is the atomic
     }
 
     /// Takes back frames written but never published (a group whose write or sync failed): the
-    /// file is cut to `end`, and the running checksum and frame count are what they were there. A
-    /// footer written by a failed seal goes too. Not synced: what lies past the synced end is cut
-    /// by recovery after a power loss anyway, and the cut itself drops the pages that a failed
-    /// sync may have left in the page cache, so no process reads them.
+    /// file is cut to `end` and the cut synced, and the running checksum and frame count are what
+    /// they were there. A footer written by a failed seal goes too. The cut drops the pages that a
+    /// failed sync may have left in the page cache, so no process reads them; the sync makes it
+    /// durable before anything is judged without the write: recovery keeps a whole valid frame
+    /// past the last sync, so a power loss that kept the write's pages but not the cut would bring
+    /// back a failed write under a later change judged without it (a deletion that then hid too
+    /// little; compaction-fault seed 20261214 round 1289).
+    /// - Throws: when the cut or its sync fails (the writer then stops: the write may come back).
     func rollBack(to end: Int, checksum: UInt32, frameCount: Int) throws {
         precondition(end >= endOffset, "only bytes never published are taken back")
         try file.truncate(to: end)
+        try file.synchronizeData()
         try mapping.noteSize(end)
         runningChecksum = checksum
         self.frameCount = frameCount
