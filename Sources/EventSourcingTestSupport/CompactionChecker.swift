@@ -52,6 +52,8 @@ package struct CompactionChecker: Sendable {
         package var uncertainSteps = 0
         /// The recovered store's floor (1 when its retention dropped nothing).
         package var floor: Int64 = 1
+        /// Whether the recovered store's retention had removed segments (before or as it opened).
+        package var removedSegments = false
     }
 
     /// Recovers `image`, checks it against the model of `records`, and checks that a close,
@@ -65,14 +67,17 @@ package struct CompactionChecker: Sendable {
             }
         }
         do {
-            outcome.violation = try await checkImage(image, records: records, floor: &outcome.floor)
+            outcome.violation = try await checkImage(
+                image, records: records, floor: &outcome.floor, removedSegments: &outcome.removedSegments)
         } catch {
             outcome.violation = "the check failed: \(error)"
         }
         return outcome
     }
 
-    private func checkImage(_ image: String, records: [Record], floor: inout Int64) async throws -> String? {
+    private func checkImage(
+        _ image: String, records: [Record], floor: inout Int64, removedSegments: inout Bool
+    ) async throws -> String? {
         let options = round.options
         let store: LogEventStore
         do {
@@ -85,7 +90,8 @@ package struct CompactionChecker: Sendable {
             // What the store's retention drops on opening is hidden and compacted before the reads.
             await store.settleRetention()
             floor = try store.retentionFloor()
-            if let problem = retentionProblem(image, floor: floor) {
+            removedSegments = store.removedSegments().firstKeptOrdinal > 1
+            if let problem = retentionProblem(image, floor: floor, removed: store.removedSegments()) {
                 try? await store.close()
                 return "after recovery: " + problem
             }
@@ -286,7 +292,11 @@ package struct CompactionChecker: Sendable {
     /// not past what the retention allows: the segments from the last one dropped to the end were
     /// more than `maxBytes` when it was dropped, and they only grew since.
     /// - Returns: the problem, or nil.
-    func retentionProblem(_ image: String, floor: Int64) -> String? {
+    /// - Parameter removed: the store's first segment still on disk, and the size of the last one
+    ///   it removed (those below the floor are removed once the retention settled).
+    func retentionProblem(
+        _ image: String, floor: Int64, removed: (firstKeptOrdinal: Int, lastRemovedBytes: Int64) = (1, 0)
+    ) -> String? {
         guard floor > 1 else { return nil }
         guard let maxBytes = round.options.retention?.maxBytes else {
             return "the store's floor is \(floor), yet the round sets no retention"
@@ -296,15 +306,26 @@ package struct CompactionChecker: Sendable {
             return "the store's floor \(floor) is not the first sequence id of a segment "
                 + "(segments begin at \(segments.map(\.firstSequenceID)))"
         }
-        guard kept > 0 else { return "the store's floor \(floor) hides nothing of a segment" }
+        // The last segment dropped: still on disk, or removed (its size recorded).
+        let lastDropped: (ordinal: Int, bytes: Int64)
+        if kept > 0 {
+            lastDropped = (segments[kept - 1].ordinal, segments[kept - 1].bytes)
+        } else if removed.firstKeptOrdinal > 1, removed.firstKeptOrdinal == segments[0].ordinal {
+            lastDropped = (removed.firstKeptOrdinal - 1, removed.lastRemovedBytes)
+        } else {
+            return "the store's floor \(floor) hides nothing of a segment"
+        }
+        if let stray = segments.first(where: { $0.ordinal < removed.firstKeptOrdinal }) {
+            return "segment \(stray.ordinal) is still on disk, below the first one kept (\(removed.firstKeptOrdinal))"
+        }
         guard round.options.durability == .fsync else { return nil }
         let last = segments.count - 1
-        let total = segments[(kept - 1)...].enumerated().reduce(Int64(0)) { sum, element in
+        let total = lastDropped.bytes + segments[kept...].enumerated().reduce(Int64(0)) { sum, element in
             // The active segment was counted with room for its footer.
-            sum + element.element.bytes + (kept - 1 + element.offset == last && !element.element.isSealed ? 32 : 0)
+            sum + element.element.bytes + (kept + element.offset == last && !element.element.isSealed ? 32 : 0)
         }
         if total <= maxBytes {
-            return "the retention dropped too much: from segment \(segments[kept - 1].ordinal), the last dropped, "
+            return "the retention dropped too much: from segment \(lastDropped.ordinal), the last dropped, "
                 + "the log holds \(total) bytes, within its maxBytes \(maxBytes)"
         }
         return nil

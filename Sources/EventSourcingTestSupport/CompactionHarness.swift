@@ -98,6 +98,7 @@ package struct CompactionHarness: Sendable {
         let check = await CompactionChecker(round: plan).check(image: reference, records: run.records)
         counters.recoveries += 1
         if check.floor > 1 { counters.floorChecks += 1 }
+        if check.removedSegments { counters.removalChecks += 1 }
         if let violation = check.violation { return "reference run (no crash): \(violation)" }
         StoreDirectory.remove(reference)
 
@@ -147,6 +148,7 @@ package struct CompactionHarness: Sendable {
             let check = await CompactionChecker(round: plan).check(image: image, records: run.records)
             counters.recoveries += 1
             if check.floor > 1 { counters.floorChecks += 1 }
+            if check.removedSegments { counters.removalChecks += 1 }
             counters.uncertainSteps += check.uncertainSteps
             if let violation = check.violation { return "\(context): \(violation)" }
             StoreDirectory.remove(path)
@@ -194,6 +196,7 @@ package struct CompactionHarness: Sendable {
                 let check = await CompactionChecker(round: plan).check(image: crashed, records: records)
                 counters.recoveries += 1
                 if check.floor > 1 { counters.floorChecks += 1 }
+                if check.removedSegments { counters.removalChecks += 1 }
                 if let violation = check.violation {
                     return
                         "recovering it with a \(crash) at its sync point \(point) (\(isAfter ? "after" : "before")), then "
@@ -245,6 +248,7 @@ package struct CompactionHarness: Sendable {
         let check = await CompactionChecker(round: plan).check(image: image, records: run.records)
         counters.recoveries += 1
         if check.floor > 1 { counters.floorChecks += 1 }
+        if check.removedSegments { counters.removalChecks += 1 }
         counters.uncertainSteps += check.uncertainSteps
         if let violation = check.violation { return "\(context): \(violation)" }
         return nil

@@ -89,6 +89,8 @@ package struct HarnessCounters: Sendable {
     package var lifecycleChangeCrashes = 0
     /// Recovered stores checked whose retention (`Options.retention`) had raised the floor.
     package var floorChecks = 0
+    /// Of those, the ones whose retention had removed segments (their files unlinked).
+    package var removalChecks = 0
     /// Steps whose outcome a check did not know (in flight at a power loss, failed by an injected
     /// error, or `.buffered` and not yet synced): each combination of them was tried against the model.
     package var uncertainSteps = 0
@@ -166,6 +168,7 @@ package struct HarnessCounters: Sendable {
         compactionCrashes += other.compactionCrashes
         lifecycleChangeCrashes += other.lifecycleChangeCrashes
         floorChecks += other.floorChecks
+        removalChecks += other.removalChecks
         uncertainSteps += other.uncertainSteps
         failures += other.failures
     }
@@ -221,6 +224,7 @@ package struct HarnessCounters: Sendable {
         add("compaction_crashes", compactionCrashes)
         add("lifecycle_change_crashes", lifecycleChangeCrashes)
         add("recoveries_with_a_floor", floorChecks)
+        add("recoveries_with_removed_segments", removalChecks)
         add("uncertain_steps", uncertainSteps)
         for (key, value) in damage.sorted(by: { $0.key < $1.key }) { add("damage[\(key)]", value) }
         add("bytes_damaged", bytesDamaged)
@@ -291,6 +295,7 @@ package struct HarnessCounters: Sendable {
             case "compaction_crashes": compactionCrashes += value
             case "lifecycle_change_crashes": lifecycleChangeCrashes += value
             case "recoveries_with_a_floor": floorChecks += value
+            case "recoveries_with_removed_segments": removalChecks += value
             case "uncertain_steps": uncertainSteps += value
             case "bytes_damaged": bytesDamaged += value
             case "bits_flipped": bitsFlipped += value

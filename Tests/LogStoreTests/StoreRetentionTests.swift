@@ -44,8 +44,8 @@ import Testing
             let first = try #require(events.first).sequenceID
             #expect(first > 1 && events.map(\.sequenceID) == Array(first...600))
             #expect(try await store.stream("@all").metrics().eventCount == Int64(events.count))
-            // Bounded: about 128 KiB of batches kept; of the 540 KiB written, the dropped batches'
-            // payloads are holes, but for the blocks their headers and trailers share.
+            // Bounded: about 128 KiB of batches kept of the 540 KiB written; the dropped segments
+            // are removed.
             #expect(events.count <= 200)
             // A dropped event's key is forgotten: the write stores a new event.
             let version = try await store.stream("s0").metrics().currentVersion
@@ -54,7 +54,7 @@ import Testing
             let s1 = try await collect(store.stream("s1").read())
             #expect(s1.last?.version == 160 && s1.count <= 40)
         }
-        // The dropped segments are compacted beside the writer; settling (and closing) waits for that.
+        // The dropped segments are removed beside the writer; settling (and closing) waits for that.
         let allocated = try Self.allocatedSegmentBytes(path)
         #expect(allocated < 300 * 1024, "\(allocated) bytes allocated")
         // After reopening (and in a read-only open) the same events are hidden.
@@ -66,6 +66,87 @@ import Testing
         }
         #expect(reopened == readOnly && reopened.first! > 1 && reopened.last == 601)
         #expect(try await LogVerifier.verify(directory: path).isEmpty)
+    }
+
+    /// The store's segment files, by name.
+    static func segmentNames(_ directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("segment-") }.sorted()
+    }
+
+    // Small events: a dropped segment is removed whole (its file unlinked), so the disk stays
+    // bounded whatever the batch size; what outlives it (the streams that had batches there, their
+    // versions) is kept in the record 'removed', which every open and every rebuild starts from.
+    @Test func droppedSegmentsAreRemovedAndVersionsGoOnAfterARebuild() async throws {
+        let directory = try TemporaryDirectory("store-retention-remove")
+        let path = directory.sub("store")
+        let options = Self.options(LogEventStore.StoreRetention(maxBytes: 48 * 1024), segmentBytes: 16 * 1024)
+        func small(_ index: Int) -> CandidateEvent {
+            var random = SeededRandom(seed: UInt64(index), stream: 9)
+            return CandidateEvent(type: "E\(index)", data: Data(random.bytes(100)), idempotencyKey: "k\(index)")
+        }
+        let (earlyVersion, streamVersions) = try await LogEventStore.withStore(directory: path, options: options) {
+            store in
+            // A stream written only at first: every event of it goes with the oldest segments.
+            try await store.stream("early").write((0..<5).map(small))
+            for write in 0..<400 {
+                let first = 5 + write * 5
+                try await store.stream("s\(write % 7)").write((first..<first + 5).map(small))
+            }
+            await store.settleRetention()
+            let names = try Self.segmentNames(path)
+            #expect(!names.contains("segment-0000000001.log") && names.count <= 6, "\(names)")
+            #expect(FileManager.default.fileExists(atPath: path + "/removed"))
+            let allocated = try Self.allocatedSegmentBytes(path)
+            #expect(allocated < 120 * 1024, "\(allocated) bytes allocated of about 260 KiB written")
+            let events = try await collect(store.stream("@all").read())
+            let first = try #require(events.first).sequenceID
+            #expect(first > 1 && events.map(\.sequenceID) == Array(first...2005))
+            #expect(try await store.stream("@all").metrics().eventCount == Int64(events.count))
+            // Every event of 'early' is gone; its version stays, and its keys are forgotten.
+            let early = try await store.stream("early")
+            #expect(try await collect(early.read()).isEmpty)
+            #expect(try await early.metrics().currentVersion == 5)
+            #expect(try await early.metrics().eventCount == 0)
+            #expect(try await early.write(small(0)) == 6)
+            var versions: [String: Int64] = [:]
+            for index in 0..<7 {
+                let stream = try await store.stream("s\(index)")
+                let read = try await collect(stream.read())
+                let head = try await stream.metrics()
+                #expect(read.map(\.version) == Array(((read.first?.version ?? 1))...head.currentVersion))
+                #expect(head.eventCount == Int64(read.count))
+                let backward = try await collect(stream.read(direction: .backward))
+                #expect(backward.map(\.version) == read.map(\.version).reversed())
+                versions["s\(index)"] = head.currentVersion
+            }
+            return (Int64(6), versions)
+        }
+        // A reopen, then one whose indexes are all gone (rebuilt from the log and the record).
+        for rebuild in [false, true] {
+            if rebuild {
+                for name in ["checkpoint", "batches.idx", "streams.idx", "blocks.idx", "keys.idx"] {
+                    try? FileManager.default.removeItem(atPath: path + "/" + name)
+                }
+            }
+            try await LogEventStore.withStore(directory: path, options: options) { store in
+                #expect(try await store.stream("early").metrics().currentVersion == earlyVersion)
+                for (streamID, version) in streamVersions {
+                    #expect(try await store.stream(streamID).metrics().currentVersion == version, "\(streamID)")
+                }
+                let listed = try await store.streamIDs()
+                #expect(Set(streamVersions.keys).isSubset(of: Set(listed)))
+            }
+            #expect(try await LogVerifier.verify(directory: path).isEmpty, "rebuild \(rebuild)")
+        }
+        let readOnly = try await LogEventStore.withStore(directory: path, options: .init(readOnly: true)) {
+            try await collect($0.stream("@all").read()).map(\.sequenceID)
+        }
+        let writable = try await LogEventStore.withStore(directory: path, options: options) { store in
+            // Versions go on after the rebuild too.
+            #expect(try await store.stream("early").write(small(1)) == earlyVersion + 1)
+            return try await collect(store.stream("@all").read()).map(\.sequenceID)
+        }
+        #expect(readOnly == writable.dropLast())
     }
 
     @Test func maxAgeDropsSegmentsWhoseEventsAreAllOlder() async throws {

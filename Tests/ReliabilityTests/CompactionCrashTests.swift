@@ -93,6 +93,92 @@ import Testing
         print("compaction crash test (\(mode)): \(checked) power losses at sync points \(firstSync)...\(lastSync) recovered")
     }
 
+    // The store's retention removes whole segments (their streams recorded in 'removed', then the
+    // files unlinked): a power loss at every sync point of writes that roll and remove loses no
+    // event above the floor, leaves no segment below the first kept one after an open, and keeps
+    // every stream's version (a write goes on from it).
+    @Test(arguments: [PowerLossMode.dropUnsynced, .keepRandomSubset])
+    func aPowerLossAtEverySyncPointOfASegmentRemovalLosesNothingAboveTheFloor(_ mode: PowerLossMode) async throws {
+        let work = try StoreDirectory.work(named: "removal-crash")
+        defer { StoreDirectory.remove(work) }
+        var options = LogEventStore.Options(segmentBytesMax: 8 * 1024, checkpointBytesInterval: 4 * 1024)
+        options.retention = LogEventStore.StoreRetention(maxBytes: 20 * 1024)
+        func withIO(_ io: (any FileIO)?) -> LogEventStore.Options {
+            var copy = options
+            if let io { copy.io = io }
+            return copy
+        }
+        func event(_ index: Int) -> CandidateEvent {
+            var random = SeededRandom(seed: UInt64(index), stream: 3)
+            return CandidateEvent(type: "E\(index)", data: Data(random.bytes(300)), idempotencyKey: "k\(index)")
+        }
+        // Writes of 4 events to 3 streams: about 1.3 KiB each, a segment every 6 writes.
+        func writeAll(_ store: LogEventStore, _ writes: Range<Int>) async throws {
+            for write in writes {
+                try await store.stream("s\(write % 3)").write((write * 4..<write * 4 + 4).map(event))
+                await store.settleRetention()
+            }
+        }
+        let reference = work + "/reference"
+        let counter = FaultInjectingIO(root: reference)
+        let (firstSync, lastSync) = try await LogEventStore.withStore(directory: reference, options: withIO(counter)) {
+            store in
+            try await writeAll(store, 0..<20)
+            let firstSync = counter.syncPointCount
+            try await writeAll(store, 20..<40)
+            #expect(store.removedSegments().firstKeptOrdinal > 2)
+            return (firstSync, counter.syncPointCount)
+        }
+        var checked = 0
+        for point in firstSync..<lastSync {
+            let root = work + "/run-\(point)"
+            let image = root + "-image"
+            let layer = FaultInjectingIO(root: root)
+            let store = try await LogEventStore.open(directory: root, options: withIO(layer))
+            try await writeAll(store, 0..<20)
+            layer.setCrashPlan(
+                CrashPlan(point: .beforeSyncPoint(point), mode: mode, imageDirectory: image, seed: UInt64(point)))
+            var acknowledged = 20
+            for write in 20..<40 {
+                do {
+                    try await writeAll(store, write..<write + 1)
+                    acknowledged = write + 1
+                } catch { break }
+            }
+            try? await store.close()
+            guard layer.hasCrashed else { continue }
+            try await LogEventStore.withStore(directory: image, options: options) { store in
+                await store.settleRetention()
+                let floor = try store.retentionFloor()
+                let events = try await FaultHarness.allEvents(store)
+                let types = events.map(\.type)
+                // Every acknowledged event above the floor is there, in order, without a gap.
+                let expected = (0..<acknowledged * 4).map { "E\($0)" }
+                let first = try #require(events.first).sequenceID
+                #expect(first == floor, "point \(point): @all starts at \(first), the floor is \(floor)")
+                #expect(Array(types.prefix(expected.count - Int(first - 1))) == Array(expected.dropFirst(Int(first - 1))),
+                    "point \(point)")
+                let names = try FileManager.default.contentsOfDirectory(atPath: image).filter { $0.hasPrefix("segment-") }
+                let lowest = names.compactMap { Int($0.dropFirst("segment-".count).dropLast(".log".count)) }.min()
+                #expect(lowest == store.removedSegments().firstKeptOrdinal, "point \(point): \(names.sorted())")
+                // Versions go on: each stream's next write follows what the log holds.
+                for index in 0..<3 {
+                    let stream = try await store.stream("s\(index)")
+                    let version = try await stream.metrics().currentVersion
+                    let writes = (0..<max(acknowledged, events.count / 4 + 1)).filter { $0 % 3 == index }
+                    #expect(version >= Int64(writes.filter { $0 < acknowledged }.count * 4), "point \(point)")
+                    #expect(try await stream.write(CandidateEvent(type: "After")) == version + 1)
+                }
+            }
+            #expect(try await LogVerifier.verify(directory: image).isEmpty, "point \(point): verify")
+            checked += 1
+            StoreDirectory.remove(root)
+            StoreDirectory.remove(image)
+        }
+        #expect(checked >= (lastSync - firstSync) / 2)
+        print("segment removal crash test (\(mode)): \(checked) power losses at sync points \(firstSync)..<\(lastSync)")
+    }
+
     // A compaction whose segment sync failed leaves its journal; the next compaction must finish
     // that journal before it records its own, or a power loss could leave the first segment with
     // some of its changes and not others, and nothing to redo them (found in review).

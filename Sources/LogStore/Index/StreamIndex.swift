@@ -193,6 +193,17 @@ final class StreamIndex {
         write(slot, hash: hash, into: table)
     }
 
+    /// Adds a stream whose batches so far are all in removed segments (a rebuild's start): its
+    /// slot has its version and no batch entries.
+    func seed(hash: UInt64, firstPosition: LogPosition, version: Int64, timestampMicros: Int64) throws {
+        if (count + 1) * 10 > capacity * 7 { try grow() }
+        let slot = Slot(
+            index: freeSlot(for: hash), version: version, firstPosition: firstPosition, lastBlock: 0,
+            lastBlockCount: 0, lastTimestampMicros: timestampMicros)
+        count += 1
+        write(slot, hash: hash, into: table)
+    }
+
     /// Grows the table and the blocks for `frames` (each a stream's hash, its slot or `nil` for a
     /// new stream, in write order) before they are recorded, so that recording them needs no new
     /// space: a full disk fails here, before the log holds the frames.

@@ -40,8 +40,7 @@ extension WriterContext {
         // Nothing is removed for a change that a power loss could take back.
         try lifecycles.settle(fileMode: options.fileMode)
         let table = try lifecycles.current()
-        guard !table.isEmpty, ordinal >= 1, ordinal <= state.segments.count else { return nil }
-        let segment = state.segments[ordinal - 1]
+        guard !table.isEmpty, let segment = state.withLock({ state.segmentIfPresent(ordinal) }) else { return nil }
         // Format-1 segments keep their batches: compacted frames are of format 2.
         guard segment.formatVersion >= 2 else { return nil }
         if options.durability == .buffered { try synchronizeBufferedLog() }
@@ -67,7 +66,7 @@ extension WriterContext {
             return
         }
         forgetKeyFrames()
-        if redone == state.segments.count, let segment = state.segments.last, !segment.isSealed {
+        if let segment = state.segments.last, redone == segment.ordinal, !segment.isSealed {
             segment.runningChecksum = segment.withBytes(offset: 0, count: segment.endOffset) { Checksum.crc32c($0) }
         }
     }

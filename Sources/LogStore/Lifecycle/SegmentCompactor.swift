@@ -100,10 +100,37 @@ final class SegmentCompactor: Sendable {
         return (plan.events, plan.bytes)
     }
 
+    /// Removes the oldest segments whose every event is below the store's floor (ENGINE.md,
+    /// "Compaction and retention"): the writer thread takes them between groups, their streams
+    /// are recorded durably (`RemovedSegments`, off the writer thread), the writer thread lets
+    /// them go from the log, and their files are unlinked. A crash after the record leaves files
+    /// that the next writable open unlinks; before it, the segments are all still there.
+    func removeBelowFloor() async throws {
+        try await lock.run {
+            guard let start = try await writer.perform({ try $0.startRemoval() }) else { return }
+            let (directory, options) = (directory, options)
+            let record = try await DedicatedThread.run(name: "eventlog-retention") { () throws -> RemovedSegments in
+                try SystemError.mapped {
+                    let record = try start.record()
+                    try record.save(directory: directory, fileMode: options.fileMode, io: options.io)
+                    return record
+                }
+            }
+            try await writer.perform { $0.adoptRemoval(record) }
+            try await DedicatedThread.run(name: "eventlog-retention") {
+                try SystemError.mapped {
+                    for segment in start.segments { try Directory.remove(segment.path, io: options.io) }
+                    try Directory.synchronize(directory, io: options.io)
+                }
+            }
+        }
+    }
+
     /// Drops segments the store's retention chose, after those queued before (called on the
     /// writer thread, so it only queues them): the floor is raised (the lifecycle file saved,
-    /// its syncs off the writer thread), then each segment is compacted. A failure is logged; the
-    /// next roll raises the floor again, and a later `compact()` removes what is left.
+    /// its syncs off the writer thread), then every segment wholly below it is removed
+    /// (`removeBelowFloor`). A failure is logged; the next roll raises the floor again and
+    /// removes what is left.
     private func dropInBackground(floor: Int64, _ ordinals: [Int]) {
         background.withLock { background in
             guard !background.isClosing else { return }
@@ -118,7 +145,7 @@ final class SegmentCompactor: Sendable {
                                 try SystemError.mapped { try lifecycles.raiseFloor(to: floor, fileMode: fileMode) }
                             }
                         }
-                        _ = try await compact(ordinal)
+                        try await removeBelowFloor()
                     } catch {
                         options.logger.warning(
                             "could not drop a segment past the store's retention; the next roll tries again",

@@ -7,7 +7,7 @@ extension WriterContext {
     /// events are hidden from every reader at once, then compacts each away, beside the writer.
     /// A failure is logged; it never fails a write.
     func applyStoreRetention() {
-        guard let retention = options.retention, failure == nil, state.segments.count > retentionCheckedSegments
+        guard let retention = options.retention, failure == nil, state.segments.last!.ordinal > retentionCheckedSegments
         else { return }
         do {
             // Segments already dropped hold nothing more to drop, and their bytes are (being) freed.
@@ -28,8 +28,13 @@ extension WriterContext {
                 let floor = Self.nextFirstSequenceID(after: last, in: state)
                 compactions.dropped(floor: floor, ordinals: dropped.map(\.ordinal))
                 retentionFloor = floor
+            } else if let stale = state.segments.dropLast().prefix(while: {
+                Self.nextFirstSequenceID(after: $0, in: state) <= floor
+            }).last {
+                // Dropped before, but not removed yet (a crash or a failure came between): removed now.
+                compactions.dropped(floor: floor, ordinals: [stale.ordinal])
             }
-            retentionCheckedSegments = state.segments.count
+            retentionCheckedSegments = state.segments.last!.ordinal
         } catch {
             logger.warning("could not apply the store's retention; trying again at the next segment",
                 metadata: ["error": "\(error)"])
@@ -38,8 +43,7 @@ extension WriterContext {
 
     /// The first sequence id after `segment`: the next segment's first, or past the head.
     private static func nextFirstSequenceID(after segment: Segment, in state: LogState) -> Int64 {
-        segment.ordinal < state.segments.count
-            ? state.segments[segment.ordinal].firstSequenceID : state.headSequenceID + 1
+        state.firstSequenceID(after: segment)
     }
 
     /// The timestamp of a sealed segment's last batch.

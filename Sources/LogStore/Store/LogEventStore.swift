@@ -24,8 +24,9 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
     /// How much of the whole log to keep: once it passes `maxBytes`, or its oldest segment holds
     /// only events older than `maxAge`, the oldest sealed segments are dropped as the writer rolls
     /// to a new segment: their events are hidden from every reader (sequence ids below the first
-    /// kept one) and their bytes removed (see `compact()`), beside the writer, just after the write
-    /// that rolled returns. The active segment is never dropped.
+    /// kept one) and their files removed, beside the writer, just after the write that rolled
+    /// returns. Streams keep their versions and their keys are forgotten. The active segment is
+    /// never dropped.
     public struct StoreRetention: Sendable, Hashable {
         /// Keep the log's segments within about this many bytes (at least one segment's worth).
         public var maxBytes: Int64?
@@ -105,6 +106,11 @@ public final class LogEventStore: EventStore, RuntimeBackedStore {
     /// Test hook: the store's floor, the first sequence id `Options.retention` keeps (1 when it
     /// dropped nothing).
     package func retentionFloor() throws -> Int64 { try storage.lifecycles.current().floor }
+    /// The first segment still on disk and the size of the last one the store's retention
+    /// removed (0 when none was): a test hook.
+    package func removedSegments() -> (firstKeptOrdinal: Int, lastRemovedBytes: Int64) {
+        storage.state.withLock { (storage.state.removed.firstKeptOrdinal, storage.state.removed.lastRemovedBytes) }
+    }
 
     /// Test hook for the reliability harnesses: while held, the writer thread takes no write, so
     /// that the writes submitted meanwhile form one group (one `pwrite`, one sync) in the order

@@ -36,7 +36,19 @@ enum LogRecovery {
         let indexDirectory =
             writable ? directory : try privateCopy(of: directory, names: usingStoreIndexes ? names : [], io: io)
         let checkpoint = try Checkpoint.load(directory: indexDirectory, io: io)
+        // The segments the store's retention removed: the log starts at the first one kept. A file
+        // below it is one a crash left between the record and the unlink.
+        var removed = try RemovedSegments.load(directory: directory, io: io)
+        var firstOrdinal = removed.firstKeptOrdinal
         var ordinals = names.compactMap(Segment.ordinal(fromFileName:)).sorted()
+        let leftovers = ordinals.filter { $0 < firstOrdinal }
+        ordinals.removeAll { $0 < firstOrdinal }
+        if writable, !leftovers.isEmpty {
+            for ordinal in leftovers { try Directory.remove(directory + "/" + Segment.fileName(ordinal: ordinal), io: io) }
+            try Directory.synchronize(directory, io: io)
+            options.logger.notice(
+                "removed segments that the store's retention had dropped", metadata: ["count": "\(leftovers.count)"])
+        }
         if writable, ordinals == [1], (checkpoint?.headSequenceID ?? 0) == 0,
             try isTornCreation(directory: directory, ordinal: 1, io: io)
         {
@@ -49,6 +61,11 @@ enum LogRecovery {
 
         var segments: [Segment]
         if ordinals.isEmpty {
+            if firstOrdinal > 1 {
+                throw EventStoreError.corruption(
+                    "'\(directory)/\(Segment.fileName(ordinal: firstOrdinal))' offset 0: the segment is missing from the "
+                        + "log (segments before it were removed by the store's retention)")
+            }
             if let checkpoint, checkpoint.headSequenceID > 0 {
                 throw EventStoreError.corruption(
                     "'\(directory)': the checkpoint records \(checkpoint.headSequenceID) events but no segment file exists"
@@ -61,8 +78,8 @@ enum LogRecovery {
                     fileMode: options.fileMode, io: io)
             ]
         } else {
-            guard ordinals == Array(1...ordinals.count) else {
-                let missing = (1...ordinals.last!).first { !ordinals.contains($0) } ?? 1
+            guard ordinals == Array(firstOrdinal..<(firstOrdinal + ordinals.count)) else {
+                let missing = (firstOrdinal...ordinals.last!).first { !ordinals.contains($0) } ?? firstOrdinal
                 throw EventStoreError.corruption(
                     "'\(directory)/\(Segment.fileName(ordinal: missing))' offset 0: the segment is missing from the log"
                 )
@@ -75,12 +92,26 @@ enum LogRecovery {
                 try Directory.remove(directory + "/" + Segment.fileName(ordinal: names.removeLast()), io: io)
                 try Directory.synchronize(directory, io: io)
             }
-            segments = try names.map {
-                try Segment.open(
-                    path: directory + "/" + Segment.fileName(ordinal: $0), ordinal: $0,
-                    // A reader maps room for whatever size the writer's segments reach.
-                    segmentBytesMax: writable ? options.segmentBytesMax : max(options.segmentBytesMax, 1 << 32),
-                    writable: writable, io: io)
+            segments = []
+            for ordinal in names {
+                do {
+                    segments.append(
+                        try Segment.open(
+                            path: directory + "/" + Segment.fileName(ordinal: ordinal), ordinal: ordinal,
+                            // A reader maps room for whatever size the writer's segments reach.
+                            segmentBytesMax: writable ? options.segmentBytesMax : max(options.segmentBytesMax, 1 << 32),
+                            writable: writable, io: io))
+                } catch where !writable {
+                    // The running writer's retention removed the segment meanwhile: its new record
+                    // (saved before any file goes) says the log now starts later.
+                    let again = try RemovedSegments.load(directory: directory, io: io)
+                    guard again.firstKeptOrdinal > ordinal else { throw error }
+                    (removed, firstOrdinal) = (again, again.firstKeptOrdinal)
+                    segments.removeAll()
+                }
+            }
+            guard !segments.isEmpty else {
+                throw EventStoreError.io("no store at '\(directory)': it holds no segment files")
             }
         }
         // A read-only open beside a running writer stops at the end the writer has committed; every
@@ -95,9 +126,14 @@ enum LogRecovery {
                 metadata: ["durable end": "\(syncFailure.durableEnd)"])
             bound = syncFailure.durableEnd
         }
-        if let committed = bound, committed.segment < segments.count {
-            let later = segments[committed.segment...]
-            segments.removeLast(segments.count - committed.segment)
+        if let committed = bound, committed.segment < segments.last!.ordinal {
+            guard committed.segment >= firstOrdinal else {
+                throw EventStoreError.corruption(
+                    "'\(directory)': the log's durable end is in segment \(committed.segment), which was removed")
+            }
+            let kept = committed.segment - firstOrdinal + 1
+            let later = segments[kept...]
+            segments.removeLast(segments.count - kept)
             if writable {
                 // Made after the durable end (only lost writes are in them): they go.
                 for segment in later { try Directory.remove(segment.path, io: io) }
@@ -105,10 +141,10 @@ enum LogRecovery {
         }
         let headSequenceID = try checkSegments(
             segments, checkpoint: checkpoint, writable: writable,
-            bound: bound?.segment == segments.count ? bound?.offset : nil,
+            bound: bound?.segment == segments.last!.ordinal ? bound?.offset : nil, firstSequenceID: removed.firstKeptSequenceID,
             cutsAtBound: writable && syncFailure != nil,
             mayCutUnsyncedWrites: options.durability == .buffered, logger: options.logger, io: io)
-        if let checkpoint, checkpoint.headSequenceID > headSequenceID || checkpoint.logEnd.segment > segments.count {
+        if let checkpoint, checkpoint.headSequenceID > headSequenceID || checkpoint.logEnd.segment > segments.last!.ordinal {
             throw EventStoreError.corruption(
                 "'\(directory)': the log ends at sequence id \(headSequenceID), but the checkpoint records "
                     + "\(checkpoint.headSequenceID) as durable")
@@ -142,7 +178,8 @@ enum LogRecovery {
         // The verifier's reference (`usingStoreIndexes: false`) builds the key index too: that reads
         // every record of every frame, which is how `verify` checks the payloads.
         let (state, keys) = try openIndexes(
-            segments: segments, headSequenceID: headSequenceID, checkpoint: checkpoint, indexDirectory: indexDirectory,
+            segments: segments, removed: removed, headSequenceID: headSequenceID, checkpoint: checkpoint,
+            indexDirectory: indexDirectory,
             buildsKeys: writable || !usingStoreIndexes, options: options, io: io)
         let checkpointFile = try SystemFile.open(
             Checkpoint.path(indexDirectory), flags: O_RDWR | O_CREAT, mode: options.fileMode, io: io)
@@ -208,10 +245,10 @@ enum LogRecovery {
     ///   past that point, losing only the newest unsynced writes. With `.fsync`, batches past the
     ///   checkpoint were acknowledged durable, and damage followed by valid batches is refused.
     private static func checkSegments(
-        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, bound: Int?, cutsAtBound: Bool,
-        mayCutUnsyncedWrites: Bool, logger: Logger, io: any FileIO
+        _ segments: [Segment], checkpoint: Checkpoint?, writable: Bool, bound: Int?, firstSequenceID: Int64,
+        cutsAtBound: Bool, mayCutUnsyncedWrites: Bool, logger: Logger, io: any FileIO
     ) throws -> Int64 {
-        var expectedFirst: Int64 = 1
+        var expectedFirst = firstSequenceID
         for (index, segment) in segments.enumerated() {
             guard segment.firstSequenceID == expectedFirst else {
                 throw EventStoreError.corruption(
@@ -353,10 +390,10 @@ enum LogRecovery {
     // MARK: Indexes
 
     private static func openIndexes(
-        segments: [Segment], headSequenceID: Int64, checkpoint: Checkpoint?, indexDirectory: String, buildsKeys: Bool,
-        options: LogEventStore.Options, io: any FileIO
+        segments: [Segment], removed: RemovedSegments, headSequenceID: Int64, checkpoint: Checkpoint?,
+        indexDirectory: String, buildsKeys: Bool, options: LogEventStore.Options, io: any FileIO
     ) throws -> (LogState, KeyIndex) {
-        let start = LogPosition(segment: 1, offset: Segment.headerBytes)
+        let start = LogPosition(segment: segments[0].ordinal, offset: Segment.headerBytes)
         let last = segments.last!
         let logEnd = LogPosition(segment: last.ordinal, offset: last.endOffset)
         let usable = checkpoint.flatMap { $0.logEnd <= logEnd && $0.logEnd >= start ? $0 : nil }
@@ -370,7 +407,7 @@ enum LogRecovery {
             let candidate = try BatchIndex.open(
                 path: batchesPath, count: usable.batchCount, writable: writable, io: io),
             try candidate.checksum() == usable.batchChecksum,
-            try lastEntryMatches(candidate, segments: segments, checkpoint: usable)
+            try lastEntryMatches(candidate, segments: segments, start: start, checkpoint: usable)
         {
             batches = candidate
             batchesFrom = usable.logEnd
@@ -451,8 +488,9 @@ enum LogRecovery {
             io: io, segments: segments, batches: batchIndex,
             streams: try streams ?? StreamIndex.create(directory: indexDirectory, fileMode: options.fileMode, io: io),
             headSequenceID: headSequenceID, headTimestampMicros: nil)
+        state.removed = removed
         if streams == nil { try rebuildStreams(state) }
-        if batchIndex.count > 0 {
+        if batchIndex.count > 0, !removed.isRemoved(batchIndex.entry(at: batchIndex.count - 1).position) {
             let entry = batchIndex.entry(at: batchIndex.count - 1)
             headTimestamp = try LogState.withFrame(in: state.segment(entry.position.segment), at: entry.position.offset)
             { $1.timestampMicros }
@@ -465,17 +503,17 @@ enum LogRecovery {
     /// Whether the last batch entry points at a frame with its sequence id, and the entries end where
     /// the checkpoint says the log ended (so a checkpoint that disagrees with its own counts, which
     /// only a forged or buggy one can, never makes the replay skip batches).
-    private static func lastEntryMatches(_ batches: BatchIndex, segments: [Segment], checkpoint: Checkpoint) throws
-        -> Bool
-    {
+    private static func lastEntryMatches(
+        _ batches: BatchIndex, segments: [Segment], start: LogPosition, checkpoint: Checkpoint
+    ) throws -> Bool {
         guard batches.count > 0 else {
-            return checkpoint.headSequenceID == 0
-                && checkpoint.logEnd == LogPosition(segment: 1, offset: Segment.headerBytes)
+            return checkpoint.headSequenceID == 0 && checkpoint.logEnd == start
         }
         let entry = batches.entry(at: batches.count - 1)
-        guard entry.position.segment >= 1, entry.position.segment <= segments.count else { return false }
+        let index = entry.position.segment - segments[0].ordinal
+        guard index >= 0, index < segments.count else { return false }
         return
-            (try? LogState.withFrame(in: segments[entry.position.segment - 1], at: entry.position.offset) {
+            (try? LogState.withFrame(in: segments[index], at: entry.position.offset) {
                 frame, header in
                 let end = LogPosition(
                     segment: entry.position.segment, offset: entry.position.offset + header.frameLength)
@@ -487,10 +525,22 @@ enum LogRecovery {
             }) ?? false
     }
 
-    /// Rebuilds the per-stream index from the batch index, reading only frame headers.
+    /// Rebuilds the per-stream index from the batch index, reading only frame headers, starting
+    /// from what the record of removed segments keeps of each stream that had batches there.
     private static func rebuildStreams(_ state: LogState) throws {
+        for stream in state.removed.streams.values.sorted(by: { $0.firstPosition < $1.firstPosition }) {
+            let hash = StableHash.stream(stream.id)
+            guard try state.slot(of: stream.id, hash: hash) == nil else {
+                throw EventStoreError.corruption(
+                    "'\(RemovedSegments.name)': stream '\(stream.id)' is recorded twice")
+            }
+            try state.streams.seed(
+                hash: hash, firstPosition: stream.firstPosition, version: stream.version,
+                timestampMicros: stream.timestampMicros)
+        }
         for index in 0..<state.batches.count {
             let entry = state.batches.entry(at: index)
+            if state.isRemoved(entry.position) { continue }
             let segment = try state.segment(entry.position.segment)
             try LogState.withFrame(in: segment, at: entry.position.offset, verifyChecksum: false) { frame, header in
                 let streamID = BatchFrame.streamID(frame, header)

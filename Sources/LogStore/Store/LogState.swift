@@ -14,7 +14,10 @@ final class LogState: @unchecked Sendable {
     private let lock = Mutex(())
     /// The file seam the store was opened with.
     let io: any FileIO
+    /// The segments on disk, oldest first: ordinals `removed.firstKeptOrdinal` and up.
     var segments: [Segment]
+    /// The segments the store's retention removed, and the streams that had batches in them.
+    var removed = RemovedSegments()
     var batches: BatchIndex
     var streams: StreamIndex
     var headSequenceID: Int64
@@ -41,15 +44,36 @@ final class LogState: @unchecked Sendable {
     }
 
     /// The segment with `ordinal` (inside the lock).
+    /// - Throws: `EventStoreError.corruption` when the log has no such segment (a removed one
+    ///   included: callers skip removed positions first, `isRemoved`).
     func segment(_ ordinal: Int) throws -> Segment {
-        guard ordinal >= 1, ordinal <= segments.count else {
-            throw EventStoreError.corruption("an index points at segment \(ordinal), but the log has \(segments.count)")
+        let index = ordinal - removed.firstKeptOrdinal
+        guard index >= 0, index < segments.count else {
+            throw EventStoreError.corruption(
+                "an index points at segment \(ordinal), but the log has segments \(removed.firstKeptOrdinal) to "
+                    + "\(removed.firstKeptOrdinal + segments.count - 1)")
         }
-        return segments[ordinal - 1]
+        return segments[index]
+    }
+
+    /// The segment with `ordinal`, or `nil` when the log has none (removed, or not made yet).
+    func segmentIfPresent(_ ordinal: Int) -> Segment? {
+        let index = ordinal - removed.firstKeptOrdinal
+        return index >= 0 && index < segments.count ? segments[index] : nil
+    }
+
+    /// Whether `position` lies in a segment the store's retention removed: every event there is
+    /// below the store's floor, so hidden; readers skip it without reading.
+    func isRemoved(_ position: LogPosition) -> Bool { removed.isRemoved(position) }
+
+    /// The first sequence id after `segment`: the next segment's first, or past the head.
+    func firstSequenceID(after segment: Segment) -> Int64 {
+        segmentIfPresent(segment.ordinal + 1)?.firstSequenceID ?? headSequenceID + 1
     }
 
     /// The stream's slot in the stream index, or `nil` for a stream with no events (inside the
-    /// lock, or on the mutating thread). A hash match is confirmed by the stream id of its first frame.
+    /// lock, or on the mutating thread). A hash match is confirmed by the stream id of its first frame
+    /// (or of the record of removed segments, when that frame was in one).
     func slot(of streamID: String, hash: UInt64) throws -> StreamIndex.Slot? {
         try streams.find(hash: hash, isStream: { try isStream(streamID, at: $0) })
     }
@@ -76,8 +100,23 @@ final class LogState: @unchecked Sendable {
     /// the frame (its header, then its trailer), and it never changes the length, magic or stream
     /// id that this reads. (Damage is what opens and reads check.)
     func isStream(_ streamID: String, at position: LogPosition) throws -> Bool {
-        try Self.withFrame(in: segment(position.segment), at: position.offset, verifyChecksum: false) { frame, header in
+        if isRemoved(position) { return removed.stream(firstAt: position)?.id == streamID }
+        return try Self.withFrame(in: segment(position.segment), at: position.offset, verifyChecksum: false) { frame, header in
             BatchFrame.hasStreamID(frame, header, streamID)
+        }
+    }
+
+    /// The stream id of the stream whose first frame is at `position` (inside the lock).
+    func streamID(firstAt position: LogPosition) throws -> String {
+        if isRemoved(position) {
+            guard let stream = removed.stream(firstAt: position) else {
+                throw EventStoreError.corruption(
+                    "'\(RemovedSegments.name)': no stream recorded at \(position), where a stream's first batch was")
+            }
+            return stream.id
+        }
+        return try Self.withFrame(in: segment(position.segment), at: position.offset) { frame, header in
+            BatchFrame.streamID(frame, header)
         }
     }
 

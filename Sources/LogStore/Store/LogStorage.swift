@@ -241,7 +241,10 @@ final class LogStorage: EventStorage {
         // versions the hiding rule needs.
         let (plan, end, hidden) = try state.withLock { () throws -> ([PlannedBatch], Int64, HiddenEvents?) in
             if let unreadable = state.unreadable { throw unreadable }
-            let (plan, end) = request.isAll ? try planAll(request) : try planStream(request)
+            let (plan, end, removed) = request.isAll ? try planAll(request) : try planStream(request)
+            // A stream's events in removed segments are hidden ones passed over (their sequence
+            // ids are below the first kept one).
+            if countedFrom < state.removed.firstKeptSequenceID { hiddenCount += removed }
             return (plan, end, try hiddenEvents(table, request: request, streamVersion: end))
         }
         var builder = PageBuilder(request: request)
@@ -381,16 +384,25 @@ final class LogStorage: EventStorage {
         return try raw.withUnsafeBytes(body)
     }
 
-    /// Plans a read of a named stream (inside the lock). Returns the batches and the stream's version.
-    private func planStream(_ request: ReadRequest) throws -> ([PlannedBatch], Int64) {
+    /// Plans a read of a named stream (inside the lock). Returns the batches, the stream's version,
+    /// and how many of the stream's events the read passes over unread in removed segments.
+    private func planStream(_ request: ReadRequest) throws -> ([PlannedBatch], Int64, Int64) {
         let hash = StableHash.stream(request.streamID)
-        guard let slot = try state.slot(of: request.streamID, hash: hash) else { return ([], 0) }
+        guard let slot = try state.slot(of: request.streamID, hash: hash) else { return ([], 0, 0) }
+        // The stream's first versions may be in removed segments (below the store's floor): a
+        // forward read starts past them, and a backward one stops at them, without reading them.
+        let removedThrough = state.removed.stream(firstAt: slot.firstPosition)?.version ?? 0
         let refs: [StreamIndex.BatchRef]
+        var passedOver: Int64 = 0
         switch request.direction {
-        case .forward: refs = state.streams.batches(of: slot, after: request.after, eventLimit: request.limit)
-        case .backward: refs = state.streams.batches(of: slot, before: request.after, eventLimit: request.limit)
+        case .forward:
+            passedOver = max(0, removedThrough - request.after)
+            refs = state.streams.batches(
+                of: slot, after: max(request.after, removedThrough), eventLimit: request.limit)
+        case .backward:
+            refs = state.streams.batches(of: slot, before: request.after, eventLimit: request.limit)
         }
-        let plan = try refs.map { ref -> PlannedBatch in
+        let plan = try refs.filter { !state.isRemoved($0.position) }.map { ref -> PlannedBatch in
             let wanted: ClosedRange<Int64>
             switch request.direction {
             case .forward: wanted = max(ref.firstVersion, request.after + 1)...ref.lastVersion
@@ -399,11 +411,12 @@ final class LogStorage: EventStorage {
             return PlannedBatch(
                 segment: try state.segment(ref.position.segment), offset: ref.position.offset, wanted: wanted)
         }
-        return (plan, slot.version)
+        return (plan, slot.version, passedOver)
     }
 
-    /// Plans a read of `@all` (inside the lock). Returns the batches and the head sequence id.
-    private func planAll(_ request: ReadRequest) throws -> ([PlannedBatch], Int64) {
+    /// Plans a read of `@all` (inside the lock). Returns the batches, the head sequence id, and 0
+    /// (what a read passes over in removed segments is below the store's floor, counted with it).
+    private func planAll(_ request: ReadRequest) throws -> ([PlannedBatch], Int64, Int64) {
         let head = state.headSequenceID
         let batches = state.batches
         var plan: [PlannedBatch] = []
@@ -413,8 +426,9 @@ final class LogStorage: EventStorage {
         }
         switch request.direction {
         case .forward:
-            let target = request.after + 1
-            guard target <= head, var index = batches.lastEntry(atOrBefore: target) else { return ([], head) }
+            // Sequence ids in removed segments are below the store's floor: the read starts past them.
+            let target = max(request.after + 1, state.removed.firstKeptSequenceID)
+            guard target <= head, var index = batches.lastEntry(atOrBefore: target) else { return ([], head, 0) }
             while index < batches.count, covered < request.limit {
                 let entry = batches.entry(at: index)
                 let last = lastSequenceID(ofEntry: index)
@@ -428,9 +442,10 @@ final class LogStorage: EventStorage {
             }
         case .backward:
             let target = min(request.after - 1, head)
-            guard target >= 1, var index = batches.lastEntry(atOrBefore: target) else { return ([], head) }
+            guard target >= 1, var index = batches.lastEntry(atOrBefore: target) else { return ([], head, 0) }
             while index >= 0, covered < request.limit {
                 let entry = batches.entry(at: index)
+                if state.isRemoved(entry.position) { break }
                 let wanted = entry.firstSequenceID...min(lastSequenceID(ofEntry: index), target)
                 plan.append(
                     PlannedBatch(
@@ -440,7 +455,7 @@ final class LogStorage: EventStorage {
                 index -= 1
             }
         }
-        return (plan, head)
+        return (plan, head, 0)
     }
 }
 
@@ -468,10 +483,7 @@ extension LogStorage {
             let streams: [(id: String, version: Int64)] = try state.withLock {
                 if let unreadable = state.unreadable { throw unreadable }
                 return try state.streams.allSlots().map { slot in
-                    let id = try LogState.withFrame(
-                        in: state.segment(slot.firstPosition.segment), at: slot.firstPosition.offset
-                    ) { frame, header in BatchFrame.streamID(frame, header) }
-                    return (id, slot.version)
+                    (try state.streamID(firstAt: slot.firstPosition), slot.version)
                 }
             }
             let prefixBytes = Array(prefix.utf8)
@@ -489,7 +501,7 @@ extension LogStorage {
     }
 
     /// Compacts the segments one at a time beside the writer (`SegmentCompactor`), so writes go
-    /// on meanwhile; progress counts segments.
+    /// on meanwhile, then removes those wholly below the store's floor; progress counts segments.
     func compact(progress: CompactionProgress?) async throws -> CompactionReport {
         guard !isReadOnly else { throw EventStoreError.readOnly }
         let ordinals = state.withLock { state.segments.map(\.ordinal) }
@@ -502,6 +514,8 @@ extension LogStorage {
             bytes += done.bytes
             progress?(Int64(index + 1), Int64(ordinals.count))
         }
+        // Segments wholly below the store's floor that a crash or a failure left are removed too.
+        try await compactor.removeBelowFloor()
         return CompactionReport(eventsRemoved: events, bytesReclaimed: bytes)
     }
 }

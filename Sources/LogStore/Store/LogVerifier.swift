@@ -38,7 +38,12 @@ package enum LogVerifier {
             }
         }
         do {
-            _ = try LifecycleFile.load(directory: directory, io: io)
+            let table = try LifecycleFile.load(directory: directory, io: io)
+            if reference.removed.firstKeptSequenceID > table.floor {
+                problems.append(
+                    "'\(RemovedSegments.path(directory))': segments up to sequence id "
+                        + "\(reference.removed.firstKeptSequenceID - 1) were removed, but the store's floor is \(table.floor)")
+            }
         } catch {
             problems.append(line(error))
         }
@@ -70,12 +75,17 @@ package enum LogVerifier {
     private static func checkSegments(directory: String, progress: (@Sendable (Int64, Int64) -> Void)?) -> [String] {
         var problems: [String] = []
         do {
+            // Segments the store's retention removed are not checked (a file a crash left below the
+            // first kept one is unlinked by the next writable open).
+            let removed = try RemovedSegments.load(directory: directory, io: io)
             let ordinals = try Directory.names(in: directory).compactMap(Segment.ordinal(fromFileName:)).sorted()
+                .filter { $0 >= removed.firstKeptOrdinal }
             guard !ordinals.isEmpty else { return ["'\(directory)' offset 0: no segment files"] }
-            var expectedFirst: Int64 = 1
+            var expectedFirst = removed.firstKeptSequenceID
             let checkpoint = try? Checkpoint.load(directory: directory, io: io)
-            for ordinal in 1...ordinals.last! {
-                progress?(Int64(ordinal - 1), Int64(ordinals.last!))
+            let first = removed.firstKeptOrdinal
+            for ordinal in first...ordinals.last! {
+                progress?(Int64(ordinal - first), Int64(ordinals.last! - first + 1))
                 let path = directory + "/" + Segment.fileName(ordinal: ordinal)
                 guard ordinals.contains(ordinal) else {
                     problems.append("'\(path)' offset 0: the segment is missing")
@@ -173,14 +183,20 @@ package enum LogVerifier {
                 problems.append(
                     "'\(batchesPath)' offset \(IndexFile.headerBytes): entries do not match the checkpoint's checksum")
             }
-            for index in 0..<min(batches.count, reference.batches.count)
-            where batches.entry(at: index) != reference.batches.entry(at: index) {
+            // The store's index may still hold entries of removed segments (the reference starts
+            // after them).
+            var skipped = 0
+            while skipped < batches.count, reference.removed.isRemoved(batches.entry(at: skipped).position) {
+                skipped += 1
+            }
+            for index in skipped..<max(skipped, min(batches.count, reference.batches.count + skipped))
+            where batches.entry(at: index) != reference.batches.entry(at: index - skipped) {
                 problems.append(
                     "'\(batchesPath)' offset \(IndexFile.headerBytes + index * BatchIndex.entryBytes): entry differs from the log"
                 )
                 break
             }
-            if batches.count > reference.batches.count {
+            if batches.count - skipped > reference.batches.count {
                 problems.append(
                     "'\(batchesPath)' offset \(IndexFile.headerBytes): \(batches.count) entries, the log has \(reference.batches.count) batches"
                 )

@@ -567,6 +567,8 @@ final class WriterContext {
                 return nil
             }
             let entry = state.batches.entry(at: index)
+            // A removed segment's keys are forgotten with it.
+            if state.isRemoved(entry.position) { return nil }
             return (try state.segment(entry.position.segment), entry.position.offset, entry.firstSequenceID)
         }
         guard let (segment, offset, firstSequenceID) = located else { return false }
@@ -871,7 +873,11 @@ final class WriterContext {
     /// batch is whole. (Compaction holds no segment's bytes changing now: a retention change
     /// holds its lock, and a journal a failure left was finished first.)
     private func compactedVersions(of streamID: String, hash: UInt64) throws -> Int64 {
-        var through: Int64 = 0
+        // The versions in removed segments were removed whole.
+        var through: Int64 = try state.withLock {
+            guard let slot = try state.slot(of: streamID, hash: hash) else { return 0 }
+            return state.removed.stream(firstAt: slot.firstPosition)?.version ?? 0
+        }
         while true {
             let batches = try state.withLock { () -> [StreamIndex.BatchRef] in
                 guard let slot = try state.slot(of: streamID, hash: hash) else { return [] }
@@ -880,7 +886,8 @@ final class WriterContext {
             guard !batches.isEmpty else { return through }
             for batch in batches {
                 let isCompacted = try state.withLock {
-                    try LogState.withFrame(
+                    if state.isRemoved(batch.position) { return true }
+                    return try LogState.withFrame(
                         in: try state.segment(batch.position.segment), at: batch.position.offset, verifyChecksum: false
                     ) { _, header in header.codec == .compacted }
                 }
