@@ -364,7 +364,7 @@ package struct CompactionHarness: Sendable {
             if case .unsynced = status {
                 // The write is in the newest segment (a roll makes the new one before writing).
                 let segment = FaultInjectingIO.names(in: path).filter { $0.hasPrefix("segment-") }.max() ?? ""
-                syncsAtReturn[index] = (segment, layer.synchronizedCount(ofFileNamed: segment))
+                syncsAtReturn[index] = (segment, layer.syncOutcomes(ofFileNamed: segment).count)
             }
             execution.records.append(CompactionChecker.Record(index: index, status: status))
             await FaultHarness.drainWriter(store)
@@ -385,10 +385,12 @@ package struct CompactionHarness: Sendable {
         if layer.hasCrashed, !crashedInSteps, faults == nil { execution.crashedStep = plan.steps.count }
         // A `.buffered` write is durable once a later sync of its segment (a roll, a lifecycle
         // change, a compaction, the close) succeeded before the power went; not when a compaction
-        // only synced an older segment it rewrote.
+        // only synced an older segment it rewrote, nor when a failed sync of its segment that
+        // dropped its pages came first (a sync that succeeds after that, such as the one that
+        // makes a taken-back write's cut durable, does not bring them back).
         for (position, record) in execution.records.enumerated() {
             if case .unsynced(let version) = record.status, let (segment, count) = syncsAtReturn[record.index],
-                layer.synchronizedCount(ofFileNamed: segment) > count
+                layer.syncOutcomes(ofFileNamed: segment).dropFirst(count).first == true
             {
                 execution.records[position].status = .done(version)
             }

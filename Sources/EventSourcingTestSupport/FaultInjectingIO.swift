@@ -100,6 +100,9 @@ package final class FaultInjectingIO: FileIO {
         var syncs: [StoreFileKind: Int] = [:]
         /// Successful `fsync`/`fdatasync` calls by file name (as the file was opened).
         var syncsByName: [String: Int] = [:]
+        /// Per file name, in order: `true` for a sync that succeeded, `false` for one that failed
+        /// and dropped the file's unsynced changes.
+        var syncOutcomesByName: [String: [Bool]] = [:]
     }
 
     /// Models the files of `root`. Files already there count as durable, names and bytes.
@@ -186,6 +189,13 @@ package final class FaultInjectingIO: FileIO {
     /// a sync of its own segment followed it.
     package func synchronizedCount(ofFileNamed name: String) -> Int {
         model.withLock { $0.syncsByName[name, default: 0] }
+    }
+
+    /// The `fsync`/`fdatasync` calls on the file called `name` so far that mattered to its unsynced
+    /// changes, in order: `true` for one that succeeded (they are durable), `false` for one that
+    /// failed and dropped them (a later sync that succeeds does not bring them back).
+    package func syncOutcomes(ofFileNamed name: String) -> [Bool] {
+        model.withLock { $0.syncOutcomesByName[name, default: []] }
     }
 
     /// How many errors were injected, by kind (`FaultRule.kindName`).
@@ -489,9 +499,10 @@ package final class FaultInjectingIO: FileIO {
                 path: tracked?.name ?? directory.flatMap { $0.isEmpty ? nil : $0 } ?? root,
                 isSyncPoint: true)
             {
-                if !model.isDead, !model.failedSyncKeepsPages, let (id, _) = tracked {
+                if !model.isDead, !model.failedSyncKeepsPages, let (id, name) = tracked {
                     let current = call == "msync" ? Self.readDescriptor(descriptor) : nil
                     model.droppedBySyncFailures += model.files[id]!.dropPending(current: current)
+                    if call != "msync" { model.syncOutcomesByName[name, default: []].append(false) }
                 }
                 errno = code
                 return -1
@@ -517,6 +528,7 @@ package final class FaultInjectingIO: FileIO {
                         model.files[id]!.synchronize()
                         model.syncs[kind, default: 0] += 1
                         model.syncsByName[tracked!.name, default: 0] += 1
+                        model.syncOutcomesByName[tracked!.name, default: []].append(true)
                     }
                 }
             }

@@ -186,6 +186,26 @@ import Testing
         io.close(file)
     }
 
+    // A failed sync that dropped a file's unsynced writes is recorded as such: a later sync that
+    // succeeds does not make them durable, and the compaction harness counts a `.buffered` write
+    // as durable only when the first sync of its segment after it succeeded (compaction-fault seed
+    // 20261216 round 55 took lost writes for durable before this).
+    @Test func aSyncAfterOneThatDroppedPagesDoesNotBringThemBack() throws {
+        defer { removeWork() }
+        let (root, io) = try makeLayer("dropped")
+        let file = io.open(root + "/segment-0000000001.log", flags: O_RDWR | O_CREAT, mode: 0o644)
+        syncDirectory(io, root)
+        #expect(write(io, file, "abc", at: 0) == 3)
+        io.addFault(FaultRule(operation: .sync, errorNumber: EIO))
+        #expect(io.fdatasync(file) == -1)
+        #expect(io.fdatasync(file) == 0)
+        #expect(io.syncOutcomes(ofFileNamed: "segment-0000000001.log") == [false, true])
+        #expect(io.synchronizedCount(ofFileNamed: "segment-0000000001.log") == 1)
+        io.simulatePowerLoss(into: root + "-image", mode: .keepAll, seed: 1)
+        #expect(text(root + "-image/segment-0000000001.log") == "")
+        io.close(file)
+    }
+
     @Test func aCrashPlanStrikesAtItsSyncPoint() throws {
         defer { removeWork() }
         let (root, io) = try makeLayer("plan")
