@@ -308,6 +308,45 @@ import Testing
         }
     }
 
+    // The journal of the segment the writer appends to is saved on the writer thread; when its
+    // save failed after the rename, the journal stayed, the writer sealed the segment with a footer
+    // of the body as it was, and the next compaction redid the journal: the body changed under
+    // that footer and the store no longer opened (compaction-fault seed 20261217 round 8191). The
+    // journal is now removed when its save fails (or the writer stops).
+    @Test func aFailedJournalSaveOfTheActiveSegmentLeavesNothingToRedoAfterItsSeal() async throws {
+        let work = try StoreDirectory.work(named: "active-journal")
+        defer { StoreDirectory.remove(work) }
+        let root = work + "/store"
+        let layer = FaultInjectingIO(root: root)
+        var options = Self.options(io: layer)
+        options.segmentBytesMax = 64 * 1024
+        let store = try await LogEventStore.open(directory: root, options: options)
+        var random = SeededRandom(seed: 3, stream: 1)
+        for round in 0..<6 {
+            for stream in ["keep", "gone"] {
+                try await store.stream(stream).write(
+                    (0..<3).map { _ in CandidateEvent(type: "\(stream)\(round)", data: Data(random.bytes(500))) })
+            }
+        }
+        try await store.stream("gone").tombstone()
+        // The journal's syncs: its temporary file's, then the directory's, which fails once.
+        layer.addFault(FaultRule(operation: .sync, errorNumber: EIO, skip: 1))
+        await #expect(throws: (any Error).self) { try await store.compact() }
+        // Writes that seal the segment, then a compaction that finishes what a failure left.
+        for round in 0..<40 {
+            try await store.stream("keep").write(
+                (0..<3).map { _ in CandidateEvent(type: "more\(round)", data: Data(random.bytes(500))) })
+        }
+        _ = try await store.compact()
+        let expected = try await Self.types(store)
+        try await store.close()
+        let reopened = try await LogEventStore.withStore(directory: root, options: Self.options()) {
+            try await Self.types($0)
+        }
+        #expect(reopened == expected)
+        #expect(try await LogVerifier.verify(directory: root).isEmpty)
+    }
+
     // A deletion hides a stream's snapshots with its events: a power loss inside it must not leave
     // the events hidden and a snapshot of them loadable (bug 25 in docs/RELIABILITY.md: it did
     // while the lifecycle file was saved before the snapshots were removed).

@@ -85,7 +85,12 @@ extension WriterContext {
                 // journal takes the footer as it will be.
                 throw CompactionRetry()
             }
-            try plan.journal.save(directory: directory, fileMode: options.fileMode, io: options.io)
+            do {
+                try plan.journal.save(directory: directory, fileMode: options.fileMode, io: options.io)
+            } catch {
+                abandonJournal(of: segment, after: error)
+                throw error
+            }
             segment.runningChecksum = segment.withBytes(
                 offset: plan.start.end, count: segment.endOffset - plan.start.end
             ) { Checksum.crc32c($0, continuing: plan.body) }
@@ -93,6 +98,20 @@ extension WriterContext {
         forgetKeyFrames()
         compactions.begin(segment.ordinal)
         return plan.journal
+    }
+
+    /// A journal of the segment the writer appends to whose save failed (after its rename, say)
+    /// may still be under its name: redone later, once the writer has sealed the segment with a
+    /// footer of the body as it is, its changes would no longer match that footer (compaction-fault
+    /// seed 20261217 round 8191). So it is removed, durably; if that fails too, the writer stops,
+    /// so that the segment stays unsealed and the next open redoes the journal, if there is one,
+    /// on the last segment, which it walks frame by frame.
+    private func abandonJournal(of segment: Segment, after error: Error) {
+        do {
+            try CompactionJournal.remove(directory: directory, io: options.io)
+        } catch {
+            stop(after: error, durableEnd: LogPosition(segment: segment.ordinal, offset: segment.endOffset))
+        }
     }
 
     /// The segment was sealed after its compaction was planned: the compaction plans it again.
