@@ -33,6 +33,40 @@ import Testing
         try await FaultHarness.allEvents(store).map(\.type)
     }
 
+    /// For each seed: a populated store with `tombstoned` tombstoned, on a disk that keeps what a
+    /// failed sync had not written; `fault` added; a `compact()` that must fail; `afterwards`;
+    /// then a power loss in `mode`. The recovered store must show what it showed before the
+    /// compaction, and verify clean.
+    static func checkAFailedCompaction(
+        named name: String, seeds: ClosedRange<UInt64>, tombstoned: [String] = ["gone-0"], fault: FaultRule,
+        mode: PowerLossMode, afterwards: (LogEventStore, FaultInjectingIO) async throws -> Void = { _, _ in }
+    ) async throws {
+        let work = try StoreDirectory.work(named: name)
+        defer { StoreDirectory.remove(work) }
+        for seed in seeds {
+            let root = work + "/store-\(seed)"
+            let layer = FaultInjectingIO(root: root)
+            layer.setFailedSyncKeepsPages(true)
+            let store = try await LogEventStore.open(directory: root, options: Self.options(io: layer))
+            try await Self.populate(store)
+            for streamID in tombstoned { try await store.stream(streamID).tombstone() }
+            let expected = try await Self.types(store)
+            layer.addFault(fault)
+            await #expect(throws: (any Error).self) { try await store.compact() }
+            try await afterwards(store, layer)
+            let image = root + "-image"
+            layer.simulatePowerLoss(into: image, mode: mode, seed: seed)
+            try? await store.close()
+            let recovered = try await LogEventStore.withStore(directory: image, options: Self.options()) {
+                try await Self.types($0)
+            }
+            #expect(recovered == expected, "seed \(seed)")
+            #expect(try await LogVerifier.verify(directory: image).isEmpty, "seed \(seed)")
+            StoreDirectory.remove(root)
+            StoreDirectory.remove(image)
+        }
+    }
+
     @Test(arguments: [PowerLossMode.dropUnsynced, .keepRandomSubset, .keepPrefixTornSector])
     func aPowerLossAtEverySyncPointOfAChangeAndACompactionLosesNothingVisible(_ mode: PowerLossMode) async throws {
         let work = try StoreDirectory.work(named: "compaction-crash")
@@ -183,30 +217,13 @@ import Testing
     // that journal before it records its own, or a power loss could leave the first segment with
     // some of its changes and not others, and nothing to redo them (found in review).
     @Test func aCompactionAfterOneThatFailedFinishesItsJournalFirst() async throws {
-        let work = try StoreDirectory.work(named: "compaction-failed")
-        defer { StoreDirectory.remove(work) }
-        for seed in UInt64(1)...6 {
-            let root = work + "/store-\(seed)"
-            let layer = FaultInjectingIO(root: root)
-            // The disk keeps what a failed sync had not written: the changes stay pending.
-            layer.setFailedSyncKeepsPages(true)
-            let store = try await LogEventStore.open(directory: root, options: Self.options(io: layer))
-            try await Self.populate(store)
-            try await store.stream("gone-0").tombstone()
-            try await store.stream("gone-1").tombstone()
-            let expected = try await Self.types(store)
-            layer.addFault(FaultRule(operation: .sync, errorNumber: EIO, isPersistent: true, pathContains: "segment-"))
-            await #expect(throws: (any Error).self) { try await store.compact() }
+        try await Self.checkAFailedCompaction(
+            named: "compaction-failed", seeds: 1...6, tombstoned: ["gone-0", "gone-1"],
+            fault: FaultRule(operation: .sync, errorNumber: EIO, isPersistent: true, pathContains: "segment-"),
+            mode: .keepRandomSubset
+        ) { store, layer in
             layer.clearFaults()
             _ = try await store.compact()
-            let image = root + "-image"
-            layer.simulatePowerLoss(into: image, mode: .keepRandomSubset, seed: seed)
-            try? await store.close()
-            let recovered = try await LogEventStore.withStore(directory: image, options: Self.options()) {
-                try await Self.types($0)
-            }
-            #expect(recovered == expected, "seed \(seed)")
-            #expect(try await LogVerifier.verify(directory: image).isEmpty, "seed \(seed)")
         }
     }
 
@@ -217,31 +234,13 @@ import Testing
     // damaged"; found by the compaction harness, compaction-fault seed 20261207 round 1242). A
     // journal is now made durable before it is redone.
     @Test func aJournalWhoseSaveFailedIsNotRedoneUntilItIsDurable() async throws {
-        let work = try StoreDirectory.work(named: "compaction-journal-unsettled")
-        defer { StoreDirectory.remove(work) }
-        for seed in UInt64(1)...8 {
-            let root = work + "/store-\(seed)"
-            let layer = FaultInjectingIO(root: root)
-            layer.setFailedSyncKeepsPages(true)
-            let store = try await LogEventStore.open(directory: root, options: Self.options(io: layer))
-            try await Self.populate(store)
-            try await store.stream("gone-0").tombstone()
-            let expected = try await Self.types(store)
-            // The journal's syncs: the temporary file's, then the directory's; from there on every
-            // sync fails, and the disk keeps what a failed sync had not written.
-            layer.addFault(FaultRule(operation: .sync, errorNumber: EIO, skip: 1, isPersistent: true))
-            await #expect(throws: (any Error).self) { try await store.compact() }
+        // The journal's syncs: the temporary file's, then the directory's; from there on every
+        // sync fails.
+        try await Self.checkAFailedCompaction(
+            named: "compaction-journal-unsettled", seeds: 1...8,
+            fault: FaultRule(operation: .sync, errorNumber: EIO, skip: 1, isPersistent: true), mode: .keepRandomSubset
+        ) { store, _ in
             _ = try? await store.stream("keep-1").setRetention(Retention(maxCount: 2))
-            let image = root + "-image"
-            layer.simulatePowerLoss(into: image, mode: .keepRandomSubset, seed: seed)
-            try? await store.close()
-            let recovered = try await LogEventStore.withStore(directory: image, options: Self.options()) {
-                try await Self.types($0)
-            }
-            #expect(recovered == expected, "seed \(seed)")
-            #expect(try await LogVerifier.verify(directory: image).isEmpty, "seed \(seed)")
-            StoreDirectory.remove(root)
-            StoreDirectory.remove(image)
         }
     }
 
@@ -251,31 +250,12 @@ import Testing
     // segment is damaged", compaction-fault seed 20261213 round 2503). Only the removal is tried
     // again now.
     @Test func aFailedJournalRemovalDoesNotWriteTheSegmentAgain() async throws {
-        let work = try StoreDirectory.work(named: "compaction-journal-removal")
-        defer { StoreDirectory.remove(work) }
-        for seed in UInt64(1)...8 {
-            let root = work + "/store-\(seed)"
-            let layer = FaultInjectingIO(root: root)
-            layer.setFailedSyncKeepsPages(true)
-            let store = try await LogEventStore.open(directory: root, options: Self.options(io: layer))
-            try await Self.populate(store)
-            try await store.stream("gone-0").tombstone()
-            let expected = try await Self.types(store)
-            // The compaction's syncs: the journal's, the directory's, the segment's, then the
-            // directory's after the journal is unlinked, which fails (and every sync after it).
-            layer.addFault(FaultRule(operation: .sync, errorNumber: ENOSPC, skip: 3, isPersistent: true))
-            await #expect(throws: (any Error).self) { try await store.compact() }
-            let image = root + "-image"
-            layer.simulatePowerLoss(into: image, mode: .keepPrefixTornSector, seed: seed)
-            try? await store.close()
-            let recovered = try await LogEventStore.withStore(directory: image, options: Self.options()) {
-                try await Self.types($0)
-            }
-            #expect(recovered == expected, "seed \(seed)")
-            #expect(try await LogVerifier.verify(directory: image).isEmpty, "seed \(seed)")
-            StoreDirectory.remove(root)
-            StoreDirectory.remove(image)
-        }
+        // The compaction's syncs: the journal's, the directory's, the segment's, then the
+        // directory's after the journal is unlinked, which fails (and every sync after it).
+        try await Self.checkAFailedCompaction(
+            named: "compaction-journal-removal", seeds: 1...8,
+            fault: FaultRule(operation: .sync, errorNumber: ENOSPC, skip: 3, isPersistent: true),
+            mode: .keepPrefixTornSector)
     }
 
     // A write whose sync failed is taken back (the file cut) and the stream's version stays; a

@@ -65,15 +65,9 @@ struct CompactionJournal: Equatable {
     /// - Throws: `EventStoreError.corruption` naming the file when it is damaged.
     static func decode(_ bytes: [UInt8], path: String) throws -> CompactionJournal {
         try bytes.withUnsafeBytes { raw in
-            var reader = ByteReader(raw, context: "compaction journal '\(path)'")
-            guard raw.count >= 28, Array(raw[0..<8]) == magic else { throw reader.damaged("not a compaction journal") }
-            let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self))
-            guard Checksum.crc32c(UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])) == stored else {
-                throw reader.damaged("its checksum does not match")
-            }
-            reader.offset = 8
-            let format = try reader.read(UInt32.self)
-            guard format == Self.format else { throw reader.damaged("format \(format) is not one this version reads") }
+            var reader = try ByteReader.checkedFile(
+                raw, magic: magic, format: Self.format, minimumBytes: 28, context: "compaction journal '\(path)'",
+                kind: "compaction journal")
             let ordinal = Int(try reader.read(UInt32.self))
             let writeCount = Int(try reader.read(UInt32.self))
             let holeCount = Int(try reader.read(UInt32.self))

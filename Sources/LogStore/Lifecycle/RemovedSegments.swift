@@ -121,15 +121,9 @@ struct RemovedSegments: Equatable, Sendable {
     /// - Throws: `EventStoreError.corruption` naming the file when it is damaged.
     static func decode(_ bytes: [UInt8], path: String) throws -> RemovedSegments {
         try bytes.withUnsafeBytes { raw in
-            var reader = ByteReader(raw, context: "removed-segments file '\(path)'")
-            guard raw.count >= 40, Array(raw[0..<8]) == magic else { throw reader.damaged("not a removed-segments file") }
-            let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self))
-            guard Checksum.crc32c(UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])) == stored else {
-                throw reader.damaged("its checksum does not match")
-            }
-            reader.offset = 8
-            let format = try reader.read(UInt32.self)
-            guard format == Self.format else { throw reader.damaged("format \(format) is not one this version reads") }
+            var reader = try ByteReader.checkedFile(
+                raw, magic: magic, format: Self.format, minimumBytes: 40, context: "removed-segments file '\(path)'",
+                kind: "removed-segments file")
             let firstKeptOrdinal = Int(try reader.read(UInt32.self))
             let firstKeptSequenceID = try reader.read(Int64.self)
             let lastRemovedBytes = try reader.read(Int64.self)

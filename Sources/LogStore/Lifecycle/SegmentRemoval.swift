@@ -22,7 +22,7 @@ extension WriterContext {
         try finishLeftoverCompaction()
         try lifecycles.settle(fileMode: options.fileMode)
         let floor = try lifecycles.current().floor
-        let below = state.segments.dropLast().prefix { state.firstSequenceID(after: $0) <= floor }
+        let below = state.sealedSegments(below: floor)
         guard let last = below.last else { return nil }
         return RemovalStart(
             segments: Array(below), removed: state.removed, firstKeptSequenceID: state.firstSequenceID(after: last))

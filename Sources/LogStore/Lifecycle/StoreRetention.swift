@@ -12,8 +12,8 @@ extension WriterContext {
         do {
             // Segments already dropped hold nothing more to drop, and their bytes are (being) freed.
             let floor = max(try lifecycles.current().floor, retentionFloor)
-            let sealed = state.segments.dropLast().filter { Self.nextFirstSequenceID(after: $0, in: state) > floor }
-            var total = state.segments.filter { Self.nextFirstSequenceID(after: $0, in: state) > floor }
+            let sealed = state.segments.dropLast().filter { state.firstSequenceID(after: $0) > floor }
+            var total = state.segments.filter { state.firstSequenceID(after: $0) > floor }
                 .reduce(Int64(0)) { $0 + Int64($1.endOffset + Segment.footerBytes) }
             let cutoff = retention.maxAge.map { Timestamp.nowMicroseconds() - Retention(maxAge: $0).maxAgeMicros! }
             var dropped: [Segment] = []
@@ -25,12 +25,10 @@ extension WriterContext {
                 total -= Int64(segment.endOffset + Segment.footerBytes)
             }
             if let last = dropped.last {
-                let floor = Self.nextFirstSequenceID(after: last, in: state)
+                let floor = state.firstSequenceID(after: last)
                 compactions.dropped(floor: floor, ordinals: dropped.map(\.ordinal))
                 retentionFloor = floor
-            } else if let stale = state.segments.dropLast().prefix(while: {
-                Self.nextFirstSequenceID(after: $0, in: state) <= floor
-            }).last {
+            } else if let stale = state.sealedSegments(below: floor).last {
                 // Dropped before, but not removed yet (a crash or a failure came between): removed now.
                 compactions.dropped(floor: floor, ordinals: [stale.ordinal])
             }
@@ -41,14 +39,9 @@ extension WriterContext {
         }
     }
 
-    /// The first sequence id after `segment`: the next segment's first, or past the head.
-    private static func nextFirstSequenceID(after segment: Segment, in state: LogState) -> Int64 {
-        state.firstSequenceID(after: segment)
-    }
-
     /// The timestamp of a sealed segment's last batch.
     private func newestTimestamp(of segment: Segment) throws -> Int64 {
-        let last = Self.nextFirstSequenceID(after: segment, in: state) - 1
+        let last = state.firstSequenceID(after: segment) - 1
         guard let index = state.batches.lastEntry(atOrBefore: last) else { return Int64.max }
         let entry = state.batches.entry(at: index)
         return try LogState.withFrame(

@@ -46,6 +46,28 @@ struct ByteReader {
 
     var remaining: Int { bytes.count - offset }
 
+    /// A reader of a small file written whole (the lifecycle file, a compaction journal, the
+    /// record of removed segments): 8 bytes of `magic`, a u32 format, the body, and a CRC-32C of
+    /// everything before it in the last 4 bytes. Checks all three and returns a reader placed just
+    /// after the format.
+    /// - Throws: `EventStoreError.corruption` with `context` when the file is not one, is
+    ///   damaged, or is of another format.
+    static func checkedFile(
+        _ raw: UnsafeRawBufferPointer, magic: [UInt8], format: UInt32, minimumBytes: Int, context: String,
+        kind: String
+    ) throws -> ByteReader {
+        var reader = ByteReader(raw, context: context)
+        guard raw.count >= minimumBytes, Array(raw[0..<8]) == magic else { throw reader.damaged("not a \(kind)") }
+        let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self))
+        guard Checksum.crc32c(UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])) == stored else {
+            throw reader.damaged("its checksum does not match")
+        }
+        reader.offset = 8
+        let found = try reader.read(UInt32.self)
+        guard found == format else { throw reader.damaged("format \(found) is not one this version reads") }
+        return reader
+    }
+
     func damaged(_ what: String) -> EventStoreError {
         .corruption("\(context), byte \(offset): \(what)")
     }

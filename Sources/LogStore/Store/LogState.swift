@@ -71,6 +71,12 @@ final class LogState: @unchecked Sendable {
         segmentIfPresent(segment.ordinal + 1)?.firstSequenceID ?? headSequenceID + 1
     }
 
+    /// The oldest sealed segments whose every sequence id is below `floor`: those the store's
+    /// retention removes (the segment the writer appends to is never among them).
+    func sealedSegments(below floor: Int64) -> ArraySlice<Segment> {
+        segments.dropLast().prefix { firstSequenceID(after: $0) <= floor }
+    }
+
     /// The stream's slot in the stream index, or `nil` for a stream with no events (inside the
     /// lock, or on the mutating thread). A hash match is confirmed by the stream id of its first frame
     /// (or of the record of removed segments, when that frame was in one).
